@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod queue;
+pub mod rng;
+mod simulation;
+mod time;
+
+pub use queue::{EventId, EventQueue};
+pub use rng::SimRng;
+pub use simulation::{Context, Model, Simulation, Stop};
+pub use time::{SimTime, SpanError, duration_nanos, span_from_secs};

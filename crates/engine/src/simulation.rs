@@ -1,0 +1,253 @@
+//! The event loop: a model, its pending events and the clock.
+
+use std::time::Duration;
+
+use crate::{EventId, EventQueue, SimTime};
+
+/// A system simulated by reacting to events.
+///
+/// The simulation owns the model; the model owns its components. `handle` is called once per
+/// event, in the order of the [engine rules](crate#rules), and schedules further events
+/// through the [`Context`].
+pub trait Model {
+    /// The events this model reacts to: a plain enum, so dispatch is a `match`.
+    type Event;
+
+    /// Reacts to `event`, which happens at `cx.now()`.
+    fn handle(&mut self, event: Self::Event, cx: &mut Context<'_, Self::Event>);
+}
+
+/// What a model can do while it handles an event: read the clock, schedule, cancel, stop.
+#[derive(Debug)]
+pub struct Context<'a, E> {
+    now: SimTime,
+    queue: &'a mut EventQueue<E>,
+    stop: &'a mut bool,
+}
+
+impl<E> Context<'_, E> {
+    /// The current simulated time: the time of the event being handled.
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Schedules `event` at `time`. A time in the past is moved to now, so the clock never
+    /// runs backwards.
+    #[inline]
+    pub fn schedule_at(&mut self, time: SimTime, event: E) -> EventId {
+        self.queue.schedule(time.max(self.now), event)
+    }
+
+    /// Schedules `event` after `delay`.
+    #[inline]
+    pub fn schedule_in(&mut self, delay: Duration, event: E) -> EventId {
+        self.queue.schedule(self.now + delay, event)
+    }
+
+    /// Schedules `event` after `delay` so that it can be [cancelled](Context::cancel).
+    pub fn schedule_cancellable_in(&mut self, delay: Duration, event: E) -> EventId {
+        self.queue.schedule_cancellable(self.now + delay, event)
+    }
+
+    /// Withdraws a pending cancellable event; `false` if it already happened or was cancelled.
+    pub fn cancel(&mut self, id: EventId) -> bool {
+        self.queue.cancel(id)
+    }
+
+    /// Stops the run after this event; the run methods return [`Stop::Stopped`].
+    pub fn stop(&mut self) {
+        *self.stop = true;
+    }
+}
+
+/// Why a run method returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The clock reached the requested time.
+    ReachedTime,
+    /// No event was left to handle.
+    Idle,
+    /// The model called [`Context::stop`].
+    Stopped,
+}
+
+/// A model together with its pending events and the clock.
+#[derive(Debug)]
+pub struct Simulation<M: Model> {
+    model: M,
+    queue: EventQueue<M::Event>,
+    now: SimTime,
+    handled: u64,
+}
+
+impl<M: Model> Simulation<M> {
+    /// A simulation of `model` at time zero with no pending events.
+    pub fn new(model: M) -> Self {
+        Simulation {
+            model,
+            queue: EventQueue::new(),
+            now: SimTime::ZERO,
+            handled: 0,
+        }
+    }
+
+    /// Schedules `event` at `time` from outside the model (initial events).
+    pub fn schedule_at(&mut self, time: SimTime, event: M::Event) -> EventId {
+        self.queue.schedule(time.max(self.now), event)
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Events handled so far.
+    pub fn events_handled(&self) -> u64 {
+        self.handled
+    }
+
+    /// Events waiting to happen.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The model, mutably (between runs).
+    pub fn model_mut(&mut self) -> &mut M {
+        &mut self.model
+    }
+
+    /// Ends the simulation and hands back the model.
+    pub fn into_model(self) -> M {
+        self.model
+    }
+
+    /// Handles every event at or before `until`, then sets the clock to `until`.
+    ///
+    /// Events scheduled exactly at `until` are handled. If the model stops the run, the clock
+    /// stays at the time of the last event handled.
+    pub fn run_until(&mut self, until: SimTime) -> Stop {
+        match self.run_while(|t| t <= until) {
+            Stop::Stopped => Stop::Stopped,
+            _ => {
+                self.now = self.now.max(until);
+                Stop::ReachedTime
+            }
+        }
+    }
+
+    /// Handles events until none is left or the model stops the run.
+    pub fn run_until_idle(&mut self) -> Stop {
+        self.run_while(|_| true)
+    }
+
+    #[inline]
+    fn run_while(&mut self, mut keep_going: impl FnMut(SimTime) -> bool) -> Stop {
+        let mut stop = false;
+        loop {
+            match self.queue.peek_time() {
+                None => return Stop::Idle,
+                Some(t) if !keep_going(t) => return Stop::ReachedTime,
+                Some(_) => {}
+            }
+            let Some((time, event)) = self.queue.pop() else {
+                return Stop::Idle;
+            };
+            debug_assert!(time >= self.now, "the clock never runs backwards");
+            self.now = time;
+            self.handled += 1;
+            let mut cx = Context {
+                now: time,
+                queue: &mut self.queue,
+                stop: &mut stop,
+            };
+            self.model.handle(event, &mut cx);
+            if stop {
+                return Stop::Stopped;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what it sees; on `Echo(n)` schedules `Echo(n - 1)` one nanosecond later.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Vec<(SimTime, u32)>,
+        stop_at: Option<u32>,
+        into_past: bool,
+    }
+
+    impl Model for Recorder {
+        type Event = u32;
+        fn handle(&mut self, n: u32, cx: &mut Context<'_, u32>) {
+            self.seen.push((cx.now(), n));
+            if self.stop_at == Some(n) {
+                cx.stop();
+            }
+            if n > 0 {
+                if self.into_past {
+                    cx.schedule_at(SimTime::ZERO, n - 1);
+                } else {
+                    cx.schedule_in(Duration::from_nanos(1), n - 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn run_until_handles_events_at_the_limit_and_sets_the_clock() {
+        let mut sim = Simulation::new(Recorder::default());
+        sim.schedule_at(SimTime(10), 3);
+        assert_eq!(sim.run_until(SimTime(11)), Stop::ReachedTime);
+        assert_eq!(sim.model().seen, [(SimTime(10), 3), (SimTime(11), 2)]);
+        assert_eq!(sim.now(), SimTime(11));
+        assert_eq!(sim.pending(), 1);
+        assert_eq!(sim.run_until_idle(), Stop::Idle);
+        assert_eq!(sim.events_handled(), 4);
+        assert_eq!(sim.now(), SimTime(13));
+    }
+
+    #[test]
+    fn a_model_can_stop_the_run() {
+        let mut sim = Simulation::new(Recorder {
+            stop_at: Some(1),
+            ..Default::default()
+        });
+        sim.schedule_at(SimTime(0), 3);
+        assert_eq!(sim.run_until(SimTime(100)), Stop::Stopped);
+        assert_eq!(
+            sim.now(),
+            SimTime(2),
+            "the clock stays at the stopping event"
+        );
+        assert_eq!(
+            sim.run_until(SimTime(100)),
+            Stop::ReachedTime,
+            "and can resume"
+        );
+        assert_eq!(sim.model().seen.last(), Some(&(SimTime(3), 0)));
+    }
+
+    #[test]
+    fn events_scheduled_into_the_past_happen_now() {
+        let mut sim = Simulation::new(Recorder {
+            into_past: true,
+            ..Default::default()
+        });
+        sim.schedule_at(SimTime(5), 2);
+        sim.run_until_idle();
+        assert_eq!(
+            sim.model().seen,
+            [(SimTime(5), 2), (SimTime(5), 1), (SimTime(5), 0)]
+        );
+    }
+}

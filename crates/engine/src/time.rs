@@ -1,0 +1,144 @@
+//! Simulated time: integer nanoseconds since the start of a run.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+use std::time::Duration;
+
+/// A point in simulated time, in nanoseconds since the start of the run.
+///
+/// Time is an integer so that event ordering never depends on floating-point rounding.
+/// `u64` nanoseconds cover about 584 years. Spans between instants are
+/// [`std::time::Duration`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(pub u64);
+
+impl SimTime {
+    /// The start of every run.
+    pub const ZERO: SimTime = SimTime(0);
+    /// The latest representable instant; adding to it saturates here.
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    /// The instant `nanos` nanoseconds after the start.
+    pub const fn from_nanos(nanos: u64) -> SimTime {
+        SimTime(nanos)
+    }
+
+    /// Nanoseconds since the start.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Seconds since the start, as `f64` (for reporting, never for ordering).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// The instant `span` after `self`, saturating at [`SimTime::MAX`].
+    pub fn saturating_add(self, span: Duration) -> SimTime {
+        SimTime(self.0.saturating_add(duration_nanos(span)))
+    }
+
+    /// The span from `earlier` to `self`, or zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: SimTime) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for SimTime {
+    type Output = SimTime;
+    /// Saturates at [`SimTime::MAX`]: a span too long to represent never wraps around.
+    fn add(self, span: Duration) -> SimTime {
+        self.saturating_add(span)
+    }
+}
+
+impl AddAssign<Duration> for SimTime {
+    fn add_assign(&mut self, span: Duration) {
+        *self = *self + span;
+    }
+}
+
+impl Sub for SimTime {
+    type Output = Duration;
+    /// Saturates at zero when `rhs` is later than `self`.
+    fn sub(self, rhs: SimTime) -> Duration {
+        self.saturating_since(rhs)
+    }
+}
+
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.9}s", self.as_secs_f64())
+    }
+}
+
+impl From<Duration> for SimTime {
+    /// The instant `span` after the start, saturating at [`SimTime::MAX`].
+    fn from(span: Duration) -> SimTime {
+        SimTime(duration_nanos(span))
+    }
+}
+
+/// Whole nanoseconds in `span`, saturating at `u64::MAX`.
+pub fn duration_nanos(span: Duration) -> u64 {
+    u64::try_from(span.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A sampled number of seconds that cannot become a span of simulated time.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpanError {
+    /// The value was NaN: the distribution or its parameters are broken.
+    #[error("sampled span is NaN")]
+    NaN,
+    /// The value was negative: time cannot run backwards.
+    #[error("sampled span is negative ({0} s)")]
+    Negative(f64),
+}
+
+/// Converts sampled `f64` seconds into a [`Duration`]: the one checked place where floating
+/// point enters simulated time.
+///
+/// NaN and negative values are errors, so they never reach the event queue. Values too large
+/// to represent (including +infinity) saturate at `u64::MAX` nanoseconds. The result is
+/// rounded to the nearest nanosecond.
+pub fn span_from_secs(secs: f64) -> Result<Duration, SpanError> {
+    if secs.is_nan() {
+        return Err(SpanError::NaN);
+    }
+    if secs < 0.0 {
+        return Err(SpanError::Negative(secs));
+    }
+    let nanos = (secs * 1e9).round();
+    // `as` saturates for floats out of range, including +infinity.
+    Ok(Duration::from_nanos(nanos as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_from_secs_rejects_nan_and_negative() {
+        assert_eq!(span_from_secs(f64::NAN), Err(SpanError::NaN));
+        assert_eq!(span_from_secs(-0.5), Err(SpanError::Negative(-0.5)));
+    }
+
+    #[test]
+    fn span_from_secs_rounds_to_nanoseconds_and_saturates() {
+        assert_eq!(span_from_secs(1.5), Ok(Duration::from_millis(1500)));
+        assert_eq!(span_from_secs(1e-10), Ok(Duration::ZERO));
+        assert_eq!(
+            span_from_secs(f64::INFINITY),
+            Ok(Duration::from_nanos(u64::MAX))
+        );
+        assert_eq!(span_from_secs(1e30), Ok(Duration::from_nanos(u64::MAX)));
+    }
+
+    #[test]
+    fn adding_saturates_instead_of_wrapping() {
+        assert_eq!(SimTime::MAX + Duration::from_secs(1), SimTime::MAX);
+        assert_eq!(SimTime(5) - SimTime(9), Duration::ZERO);
+        assert_eq!(SimTime(9) - SimTime(5), Duration::from_nanos(4));
+    }
+}
