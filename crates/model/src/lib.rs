@@ -1,0 +1,47 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod arrivals;
+pub mod metrics;
+pub mod policy;
+pub mod service;
+pub mod stack;
+
+use std::time::Duration;
+
+pub use arrivals::Arrivals;
+pub use policy::{BackendState, Feedback, Policy, RequestInfo};
+pub use service::ServiceTime;
+pub use stack::{
+    BackendConfig, BackendSummary, ClientConfig, LatencySummary, QueueLimit, RunParams, RunSummary,
+    StackConfig, WebStack, simulate,
+};
+
+/// A stack that cannot be simulated as configured.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// An arrival rate that is not a positive finite number of requests per second.
+    #[error("arrival rate must be a positive, finite number of requests per second, not {0}")]
+    InvalidRate(f64),
+    /// Service-time parameters the distribution does not accept.
+    #[error("invalid service time {0}")]
+    InvalidServiceTime(String),
+    /// A backend with no workers could never serve anything.
+    #[error("backend {0} has no workers")]
+    NoWorkers(String),
+    /// Nothing sends requests.
+    #[error("the stack has no clients")]
+    NoClients,
+    /// Nothing serves requests.
+    #[error("the stack has no backends")]
+    NoBackends,
+    /// The warm-up would leave nothing to measure.
+    #[error("warm-up ({warmup:?}) must be shorter than the duration ({duration:?})")]
+    WarmupTooLong {
+        /// The warm-up asked for.
+        warmup: Duration,
+        /// The run's duration.
+        duration: Duration,
+    },
+}
