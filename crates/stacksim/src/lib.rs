@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod build;
+mod load;
+pub mod locate;
+pub mod registry;
+pub mod report;
+mod run;
+pub mod spec;
+pub mod stats;
+pub mod validate;
+
+pub use load::{Diagnostic, LoadError, Loaded};
+pub use registry::{BUILTIN_POLICIES, PolicyInfo, PolicyRegistry, UnknownPolicy};
+pub use report::Report;
+pub use run::{Progress, RunError, RunOptions, Runner};
+pub use spec::Experiment;
+pub use stacksim_engine as engine;
+pub use stacksim_model as model;
+pub use validate::{Problem, Severity};

@@ -1,0 +1,263 @@
+//! Reports: per-variant estimates with confidence intervals, and every run's raw values.
+
+use std::io;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use stacksim_model::{BackendSummary, RunSummary};
+
+use crate::build::Variant;
+use crate::stats::{Estimate, nan_as_null};
+
+/// Everything an experiment measured. Serializes to the JSON of `stacksim run --format json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The experiment's name.
+    pub experiment: String,
+    /// Its master seed.
+    pub seed: u64,
+    /// One entry per variant, in sweep order.
+    pub variants: Vec<VariantReport>,
+    /// One entry per (variant, replication), variant-major.
+    pub runs: Vec<RunReport>,
+}
+
+/// A variant's metrics, each a mean over replications with a 95% confidence interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantReport {
+    /// `name=value` of its swept parameters.
+    pub label: String,
+    /// Its parameters.
+    pub params: IndexMap<String, Value>,
+    /// Replications run.
+    pub replications: u32,
+    /// Whole-stack metrics.
+    pub metrics: IndexMap<String, Estimate>,
+    /// Per-backend metrics, in balancer order.
+    pub backends: Vec<BackendReport>,
+}
+
+/// One backend's metrics within a variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendReport {
+    /// Backend name.
+    pub name: String,
+    /// Its metrics.
+    pub metrics: IndexMap<String, Estimate>,
+}
+
+/// One run's raw values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Index into `variants`.
+    pub variant: usize,
+    /// Replication index.
+    pub replication: u32,
+    /// The run's master seed.
+    pub seed: u64,
+    /// Events the engine handled.
+    pub events: u64,
+    /// Whole-stack metrics.
+    pub metrics: IndexMap<String, Metric>,
+}
+
+/// A run's value for one metric; NaN (no value) is `null` in JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Metric(#[serde(with = "nan_as_null")] pub f64);
+
+/// The whole-stack metrics of one run, by report name, in report order.
+pub fn run_metrics(run: &RunSummary) -> Vec<(&'static str, f64)> {
+    let ratio = |n: u64| {
+        if run.arrived == 0 {
+            0.0
+        } else {
+            n as f64 / run.arrived as f64
+        }
+    };
+    let rt = &run.response_time;
+    vec![
+        ("response_time_mean_s", rt.mean_s),
+        ("response_time_p50_s", rt.p50_s),
+        ("response_time_p90_s", rt.p90_s),
+        ("response_time_p99_s", rt.p99_s),
+        ("response_time_p999_s", rt.p999_s),
+        ("response_time_max_s", rt.max_s),
+        ("wait_time_mean_s", run.wait_time_mean_s),
+        ("throughput_per_s", run.throughput_per_s),
+        ("arrival_rate_per_s", run.arrival_rate_per_s),
+        ("in_system_mean", run.in_system_mean),
+        ("arrived", run.arrived as f64),
+        ("completed", run.completed as f64),
+        ("rejected", run.rejected as f64),
+        ("timed_out", run.timed_out as f64),
+        ("failed", run.failed as f64),
+        ("in_flight", run.in_flight as f64),
+        ("rejected_ratio", ratio(run.rejected)),
+        ("timed_out_ratio", ratio(run.timed_out)),
+        ("error_ratio", run.error_ratio()),
+    ]
+}
+
+/// One backend's metrics in one run, by report name.
+pub fn backend_metrics(backend: &BackendSummary) -> Vec<(&'static str, f64)> {
+    vec![
+        ("utilization", backend.utilization),
+        ("share", backend.share),
+        ("rejected_ratio", backend.rejected_ratio),
+        ("queue_length_mean", backend.queue_length_mean),
+        ("routed", backend.routed as f64),
+        ("completed", backend.completed as f64),
+        ("rejected", backend.rejected as f64),
+    ]
+}
+
+/// Estimates for each named metric over replications.
+fn estimates<'a>(
+    per_run: impl Iterator<Item = Vec<(&'static str, f64)>> + Clone + 'a,
+) -> IndexMap<String, Estimate> {
+    let runs: Vec<_> = per_run.collect();
+    let Some(first) = runs.first() else {
+        return IndexMap::new();
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            let samples: Vec<f64> = runs.iter().map(|r| r[k].1).collect();
+            ((*name).to_owned(), Estimate::of(&samples))
+        })
+        .collect()
+}
+
+impl Report {
+    /// Builds the report of `runs[v][r]`: variant `v`, replication `r` with seed `seeds[r]`.
+    pub fn new(
+        experiment: &str,
+        seed: u64,
+        variants: &[Variant],
+        seeds: &[u64],
+        runs: &[Vec<RunSummary>],
+    ) -> Report {
+        let variant_reports = variants
+            .iter()
+            .zip(runs)
+            .map(|(variant, reps)| {
+                let backends = reps.first().map_or(0, |r| r.backends.len());
+                VariantReport {
+                    label: variant.label.clone(),
+                    params: variant.params.clone(),
+                    replications: reps.len() as u32,
+                    metrics: estimates(reps.iter().map(run_metrics)),
+                    backends: (0..backends)
+                        .map(|b| BackendReport {
+                            name: reps[0].backends[b].name.clone(),
+                            metrics: estimates(
+                                reps.iter().map(|r| backend_metrics(&r.backends[b])),
+                            ),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let run_reports = runs
+            .iter()
+            .enumerate()
+            .flat_map(|(v, reps)| {
+                reps.iter().enumerate().map(move |(r, run)| RunReport {
+                    variant: v,
+                    replication: r as u32,
+                    seed: seeds[r],
+                    events: run.events,
+                    metrics: run_metrics(run)
+                        .into_iter()
+                        .map(|(k, x)| (k.to_owned(), Metric(x)))
+                        .collect(),
+                })
+            })
+            .collect();
+        Report {
+            experiment: experiment.to_owned(),
+            seed,
+            variants: variant_reports,
+            runs: run_reports,
+        }
+    }
+
+    /// The report as pretty-printed JSON, with a final newline.
+    pub fn to_json(&self) -> String {
+        let mut json = serde_json::to_string_pretty(self).expect("a report always serializes");
+        json.push('\n');
+        json
+    }
+
+    /// The variant called `label`.
+    pub fn variant(&self, label: &str) -> Option<&VariantReport> {
+        self.variants.iter().find(|v| v.label == label)
+    }
+
+    /// `runs.csv`: one row per run, one column per metric.
+    pub fn write_runs_csv(&self, out: impl io::Write) -> Result<(), csv::Error> {
+        let mut csv = csv::Writer::from_writer(out);
+        let Some(first) = self.runs.first() else {
+            return Ok(csv.flush()?);
+        };
+        let mut header = vec!["variant", "label", "replication", "seed", "events"];
+        header.extend(first.metrics.keys().map(String::as_str));
+        csv.write_record(&header)?;
+        for run in &self.runs {
+            let mut row = vec![
+                run.variant.to_string(),
+                self.variants[run.variant].label.clone(),
+                run.replication.to_string(),
+                run.seed.to_string(),
+                run.events.to_string(),
+            ];
+            row.extend(run.metrics.values().map(|m| format_number(m.0)));
+            csv.write_record(&row)?;
+        }
+        Ok(csv.flush()?)
+    }
+
+    /// `variants.csv`: one row per variant; each metric as `name` (mean) and `name_ci95`.
+    pub fn write_variants_csv(&self, out: impl io::Write) -> Result<(), csv::Error> {
+        let mut csv = csv::Writer::from_writer(out);
+        let Some(first) = self.variants.first() else {
+            return Ok(csv.flush()?);
+        };
+        let mut header = vec![
+            "variant".to_owned(),
+            "label".to_owned(),
+            "replications".to_owned(),
+        ];
+        header.extend(first.params.keys().cloned());
+        for name in first.metrics.keys() {
+            header.push(name.clone());
+            header.push(format!("{name}_ci95"));
+        }
+        csv.write_record(&header)?;
+        for (i, v) in self.variants.iter().enumerate() {
+            let mut row = vec![i.to_string(), v.label.clone(), v.replications.to_string()];
+            row.extend(v.params.values().map(|p| match p {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }));
+            for e in v.metrics.values() {
+                row.push(format_number(e.mean));
+                row.push(format_number(e.ci95));
+            }
+            csv.write_record(&row)?;
+        }
+        Ok(csv.flush()?)
+    }
+}
+
+/// A number for CSV: shortest round-trip form; empty when there is no value.
+fn format_number(x: f64) -> String {
+    if x.is_finite() {
+        x.to_string()
+    } else {
+        String::new()
+    }
+}
