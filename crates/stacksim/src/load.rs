@@ -131,8 +131,24 @@ impl Experiment {
                 position,
                 field,
                 severity: Severity::Error,
-                message: e.code.to_string(),
+                message: without_type_names(&e.code.to_string()),
             }))
         })
     }
+}
+
+/// Drops the Rust type names ron puts in its messages (`` in `BackendSpec` ``,
+/// `` in enum `PolicySpec` ``): the field path already says where, in the file's own terms.
+fn without_type_names(message: &str) -> String {
+    let mut out = message.to_owned();
+    for prefix in [" in enum `", " in `"] {
+        while let Some(start) = out.find(prefix) {
+            let name_start = start + prefix.len();
+            let Some(len) = out[name_start..].find('`') else {
+                break;
+            };
+            out.replace_range(start..name_start + len + 1, "");
+        }
+    }
+    out
 }

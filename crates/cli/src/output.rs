@@ -1,0 +1,219 @@
+//! What the command prints and writes: tables, progress, output files.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, Table};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stacksim::report::VariantReport;
+use stacksim::stats::Estimate;
+use stacksim::{Experiment, PolicyInfo, Progress, Report};
+
+/// One line about an experiment's size: variants, replications, simulated time.
+pub fn describe(experiment: &Experiment) -> String {
+    let variants = stacksim::build::variants(experiment).len();
+    let warmup = if experiment.warmup.0.is_zero() {
+        String::new()
+    } else {
+        format!(", {} warm-up", experiment.warmup)
+    };
+    format!(
+        "{variants} variant{} × {} replication{}, {} simulated each{warmup}, seed {}",
+        plural(variants),
+        experiment.replications,
+        plural(experiment.replications as usize),
+        experiment.duration,
+        experiment.seed
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The table a person sees after `stacksim run`: one row per variant.
+pub fn report_table(experiment: &Experiment, report: &Report) -> String {
+    let replications = report.variants.first().map_or(0, |v| v.replications);
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header(vec![
+        "variant",
+        "mean",
+        "p50",
+        "p99",
+        "p99.9",
+        "throughput",
+        "errors",
+        "backend util",
+    ]);
+    for variant in &report.variants {
+        let m = |name: &str| {
+            variant.metrics.get(name).copied().unwrap_or(Estimate {
+                mean: f64::NAN,
+                ci95: f64::NAN,
+            })
+        };
+        table.add_row(vec![
+            variant.label.clone(),
+            seconds(m("response_time_mean_s")),
+            seconds(m("response_time_p50_s")),
+            seconds(m("response_time_p99_s")),
+            seconds(m("response_time_p999_s")),
+            format!("{:.1}/s", m("throughput_per_s").mean),
+            percent(m("error_ratio")),
+            utilization_range(variant),
+        ]);
+    }
+    for column in 1..8 {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!(
+        "{}: {} variant{} × {replications} replication{}, {} simulated each{}, seed {}\n{table}\n\
+         Response times of successful requests; ± is the 95% confidence interval over replications.\n\
+         errors = rejected + timed out + failed, over arrivals. backend util = lowest–highest backend.\n",
+        report.experiment,
+        report.variants.len(),
+        plural(report.variants.len()),
+        plural(replications as usize),
+        experiment.duration,
+        if experiment.warmup.0.is_zero() {
+            String::new()
+        } else {
+            format!(" after {} warm-up", experiment.warmup)
+        },
+        report.seed,
+    )
+}
+
+/// A time estimate in a readable unit, with its interval: `131.2 ms ±1.4`.
+fn seconds(e: Estimate) -> String {
+    if !e.mean.is_finite() {
+        return "–".to_owned();
+    }
+    let (scale, unit) = match e.mean.abs() {
+        x if x >= 1.0 => (1.0, "s"),
+        x if x >= 1e-3 => (1e3, "ms"),
+        _ => (1e6, "µs"),
+    };
+    with_ci(e.mean * scale, e.ci95 * scale, unit)
+}
+
+fn percent(e: Estimate) -> String {
+    if !e.mean.is_finite() {
+        return "–".to_owned();
+    }
+    with_ci(e.mean * 100.0, e.ci95 * 100.0, "%")
+}
+
+fn with_ci(mean: f64, ci: f64, unit: &str) -> String {
+    // Four significant digits for the mean; the interval to the same decimal place.
+    let digits = if mean == 0.0 {
+        0
+    } else {
+        (3 - mean.abs().log10().floor() as i32).clamp(0, 6) as usize
+    };
+    if ci.is_finite() {
+        format!("{mean:.digits$} {unit} ±{ci:.digits$}")
+    } else {
+        format!("{mean:.digits$} {unit}")
+    }
+}
+
+fn utilization_range(variant: &VariantReport) -> String {
+    let utilizations: Vec<f64> = variant
+        .backends
+        .iter()
+        .filter_map(|b| b.metrics.get("utilization").map(|e| e.mean))
+        .filter(|u| u.is_finite())
+        .collect();
+    let lowest = utilizations.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = utilizations
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    if utilizations.is_empty() {
+        "–".to_owned()
+    } else if utilizations.len() == 1 {
+        format!("{:.0}%", lowest * 100.0)
+    } else {
+        format!("{:.0}–{:.0}%", lowest * 100.0, highest * 100.0)
+    }
+}
+
+/// `stacksim policies`: name, semantics, and the production balancer it follows.
+pub fn policies_table(policies: &[PolicyInfo]) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_header(vec!["policy", "what it does", "follows"]);
+    for p in policies {
+        table.add_row(vec![p.name, p.summary, p.source]);
+    }
+    format!("{table}\n")
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+pub fn progress_bar(terminal: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if terminal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {msg}  ETA {eta}")
+            .expect("the template is valid"),
+    );
+    bar
+}
+
+/// Moves the bar to `progress`.
+pub fn update_progress(bar: &ProgressBar, progress: Progress) {
+    bar.set_length(progress.total);
+    bar.set_position(progress.done);
+    let secs = bar.elapsed().as_secs_f64();
+    if secs > 0.0 {
+        bar.set_message(format!(
+            "{:.1} M events/s",
+            progress.events as f64 / secs / 1e6
+        ));
+    }
+}
+
+/// Writes `report.json`, `variants.csv` and `runs.csv` into `dir`, each complete or not at all:
+/// every file is written under a temporary name and renamed into place.
+pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
+    fs::create_dir_all(dir).context("creating the directory")?;
+    let mut variants = Vec::new();
+    report.write_variants_csv(&mut variants)?;
+    let mut runs = Vec::new();
+    report.write_runs_csv(&mut runs)?;
+    let files = [
+        ("report.json", report.to_json().into_bytes()),
+        ("variants.csv", variants),
+        ("runs.csv", runs),
+    ];
+    for (name, _) in &files {
+        let _ = fs::remove_file(dir.join(format!(".{name}.tmp")));
+    }
+    for (name, bytes) in &files {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let mut file =
+            fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+    }
+    for (name, _) in &files {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        fs::rename(&tmp, dir.join(name))
+            .with_context(|| format!("renaming {} into place", tmp.display()))?;
+    }
+    Ok(())
+}

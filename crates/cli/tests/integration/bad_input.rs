@@ -1,0 +1,189 @@
+//! A broken experiment file exits 2 with file, line, column, field and what would be valid;
+//! nothing panics.
+
+use super::{SMALL, stacksim, text, write};
+
+/// Checks `SMALL` with `from` replaced by `to`, with both `check` and `run`; returns stderr.
+fn broken(from: &str, to: &str) -> String {
+    assert!(
+        SMALL.contains(from),
+        "the base experiment contains {from:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "broken.ron", &SMALL.replacen(from, to, 1));
+    let path = path.to_str().unwrap();
+    let mut last = String::new();
+    for args in [vec!["check", path], vec!["run", path, "--format", "json"]] {
+        let output = stacksim(&args);
+        let (stdout, stderr) = text(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: exit code; stderr:\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stdout.is_empty() || args[0] == "check",
+            "no half-written output: {stdout}"
+        );
+        assert!(stderr.contains(path), "names the file: {stderr}");
+        last = stderr;
+    }
+    last
+}
+
+fn assert_mentions(stderr: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(stderr.contains(part), "expected {part:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn unknown_field_names_it_and_lists_valid_fields() {
+    let err = broken("workers: 2", "workerz: 2");
+    assert_mentions(
+        &err,
+        &[":14:", "stack.backends[0].workerz", "`workers`", "`queue`"],
+    );
+}
+
+#[test]
+fn wrong_type_names_field_and_expected_type() {
+    let err = broken("workers: 2", "workers: \"two\"");
+    assert_mentions(&err, &[":14:", "stack.backends[0].workers", "integer"]);
+}
+
+#[test]
+fn negative_rate_is_rejected_with_position() {
+    let err = broken("rate_per_s: 40.0", "rate_per_s: -5.0");
+    assert_mentions(
+        &err,
+        &[
+            ":10:",
+            "stack.clients[0].arrivals.rate_per_s",
+            "positive",
+            "-5",
+        ],
+    );
+}
+
+#[test]
+fn zero_rate_is_rejected() {
+    let err = broken("rate_per_s: 40.0", "rate_per_s: 0.0");
+    assert_mentions(&err, &[":10:", "rate_per_s", "positive"]);
+}
+
+#[test]
+fn zero_workers_and_zero_replicas_are_both_reported() {
+    let err = broken("replicas: 2, workers: 2", "replicas: 0, workers: 0");
+    assert_mentions(
+        &err,
+        &[
+            ":14:",
+            "stack.backends[0].replicas",
+            "stack.backends[0].workers",
+            "at least 1",
+        ],
+    );
+}
+
+#[test]
+fn zero_replications_is_rejected() {
+    let err = broken("replications: 3", "replications: 0");
+    assert_mentions(&err, &[":7:", "replications", "at least 1"]);
+}
+
+#[test]
+fn empty_backend_list_is_rejected() {
+    let err = broken(
+        "backends: [\n            (name: \"app\", replicas: 2, workers: 2, queue: Bounded(20),\n             service: Exponential(mean: \"80ms\")),\n        ],",
+        "backends: [],",
+    );
+    assert_mentions(&err, &[":13:", "stack.backends", "at least one backend"]);
+}
+
+#[test]
+fn warmup_not_shorter_than_duration_is_rejected() {
+    let err = broken("warmup: \"30s\"", "warmup: \"5m\"");
+    assert_mentions(&err, &[":6:", "warmup", "shorter than the duration"]);
+}
+
+#[test]
+fn unparsable_duration_shows_valid_examples() {
+    let err = broken("duration: \"5m\"", "duration: \"five minutes\"");
+    assert_mentions(&err, &[":5:", "duration", "\"250ms\"", "\"4h\""]);
+}
+
+#[test]
+fn unknown_policy_lists_the_valid_ones() {
+    let err = broken("policy: RoundRobin", "policy: RoundRobbin");
+    assert_mentions(
+        &err,
+        &[
+            ":12:",
+            "stack.balancer.policy",
+            "RoundRobbin",
+            "`LeastConnections`",
+            "`PowerOfTwoChoices`",
+        ],
+    );
+}
+
+#[test]
+fn unregistered_custom_policy_is_rejected() {
+    let err = broken("policy: RoundRobin", "policy: Custom(\"mine\")");
+    assert_mentions(
+        &err,
+        &[
+            ":12:",
+            "stack.balancer.policy",
+            "\"mine\"",
+            "no custom policy is registered",
+        ],
+    );
+}
+
+#[test]
+fn missing_file_is_an_error_not_a_panic() {
+    let output = stacksim(&["run", "/nonexistent/experiment.ron"]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert_mentions(&stderr, &["/nonexistent/experiment.ron", "cannot read"]);
+}
+
+#[test]
+fn garbage_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, garbage) in [
+        "",
+        "(((",
+        "Experiment(",
+        "\u{0}\u{1}",
+        "[1, 2",
+        "Experiment(name: 5)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = write(dir.path(), &format!("g{i}.ron"), garbage);
+        let output = stacksim(&["check", path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{garbage:?}");
+    }
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    assert_eq!(stacksim(&["run"]).status.code(), Some(2));
+    assert_eq!(
+        stacksim(&["run", "x.ron", "--replications", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        stacksim(&["run", "x.ron", "--format", "yaml"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -1,0 +1,143 @@
+//! What `run`, `check` and `policies` print and write.
+
+use serde_json::Value;
+
+use super::{SMALL, stacksim, text, write};
+
+#[test]
+fn table_has_a_row_per_variant_with_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let output = stacksim(&["run", path.to_str().unwrap()]);
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout.starts_with("small: 2 variants × 3 replications"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("policy=RoundRobin") && stdout.contains("policy=LeastConnections"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" ms ±"), "{stdout}");
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let output = stacksim(&["run", path.to_str().unwrap(), "--format", "json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["experiment"], "small");
+    assert_eq!(report["seed"], 7);
+    let variant = &report["variants"][1];
+    assert_eq!(variant["label"], "policy=LeastConnections");
+    assert_eq!(variant["params"]["policy"], "LeastConnections");
+    assert_eq!(variant["replications"], 3);
+    for metric in [
+        "response_time_mean_s",
+        "response_time_p50_s",
+        "response_time_p90_s",
+        "response_time_p99_s",
+        "response_time_p999_s",
+        "wait_time_mean_s",
+        "throughput_per_s",
+        "arrived",
+        "completed",
+        "rejected_ratio",
+        "timed_out_ratio",
+        "error_ratio",
+    ] {
+        assert!(variant["metrics"][metric]["mean"].is_number(), "{metric}");
+        assert!(variant["metrics"][metric]["ci95"].is_number(), "{metric}");
+    }
+    assert_eq!(variant["backends"][0]["name"], "app-0");
+    for metric in ["utilization", "share", "rejected_ratio"] {
+        assert!(
+            variant["backends"][1]["metrics"][metric]["mean"].is_number(),
+            "{metric}"
+        );
+    }
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    assert_eq!(runs[5]["variant"], 1);
+    assert_eq!(runs[5]["replication"], 2);
+    assert!(runs[5]["seed"].is_u64());
+    assert!(runs[5]["metrics"]["response_time_mean_s"].is_number());
+}
+
+#[test]
+fn out_dir_gets_report_json_and_csvs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let out = dir.path().join("results");
+    let output = stacksim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(out.join("report.json")).unwrap(),
+        output.stdout
+    );
+    let runs = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 6);
+    assert!(
+        runs.starts_with("variant,label,replication,seed,events,response_time_mean_s,"),
+        "{runs}"
+    );
+    let variants = std::fs::read_to_string(out.join("variants.csv")).unwrap();
+    assert_eq!(variants.lines().count(), 1 + 2);
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 3, "no temporary files left behind: {names:?}");
+}
+
+#[test]
+fn check_reports_ok_and_warns_about_unbounded_overload() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(dir.path(), "ok.ron", SMALL);
+    let overloaded = write(
+        dir.path(),
+        "overloaded.ron",
+        &SMALL
+            .replace("Bounded(20)", "Unbounded")
+            .replace("rate_per_s: 40.0", "rate_per_s: 60.0"),
+    );
+    let output = stacksim(&["check", ok.to_str().unwrap(), overloaded.to_str().unwrap()]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "warnings do not fail a check"
+    );
+    assert!(
+        stdout.contains("ok.ron: ok (2 variants × 3 replications"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("overloaded.ron:14:")
+            && stderr.contains("warning: stack.backends[0].queue"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn policies_lists_every_builtin_with_its_source() {
+    let output = stacksim(&["policies"]);
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(0));
+    for policy in stacksim::BUILTIN_POLICIES {
+        assert!(
+            stdout.contains(policy.name) && stdout.contains(policy.source),
+            "{}",
+            policy.name
+        );
+    }
+}
