@@ -117,23 +117,27 @@ impl Experiment {
 
     /// Parses experiment text without validating it.
     pub fn parse(source: &str, origin: &str) -> Result<Experiment, LoadError> {
-        ron::Options::default().from_str(source).map_err(|e| {
-            let position = Position {
-                line: e.span.start.line,
-                column: e.span.start.col,
-            };
-            let position = (position.line > 0).then_some(position);
-            let field = position
-                .map(|p| Outline::new(source).path_at(p))
-                .unwrap_or_default();
-            LoadError::Syntax(Box::new(Diagnostic {
-                origin: origin.to_owned(),
-                position,
-                field,
-                severity: Severity::Error,
-                message: without_type_names(&e.code.to_string()),
-            }))
-        })
+        // Optional fields are written bare (`weight: 3`, not `weight: Some(3)`).
+        ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+            .from_str(source)
+            .map_err(|e| {
+                let position = Position {
+                    line: e.span.start.line,
+                    column: e.span.start.col,
+                };
+                let position = (position.line > 0).then_some(position);
+                let field = position
+                    .map(|p| Outline::new(source).path_at(p))
+                    .unwrap_or_default();
+                LoadError::Syntax(Box::new(Diagnostic {
+                    origin: origin.to_owned(),
+                    position,
+                    field,
+                    severity: Severity::Error,
+                    message: without_type_names(&e.code.to_string()),
+                }))
+            })
     }
 }
 

@@ -1,0 +1,139 @@
+//! Scenarios shared by the stacksim benches and the release-mode resource checks.
+//!
+//! Each scenario is a function of a seed and a number of requests, and returns the events
+//! handled; the benches in `benches/engine.rs` time them, and the memory check in
+//! `tests/memory.rs` builds its stack from [`single_worker_backends`]. Every scenario offers
+//! `requests` arrivals *on average*: it simulates `requests / rate` seconds of a Poisson
+//! stream.
+//!
+//! - [`reference::mm1`]: a bare M/M/1 event loop on `std`'s `BinaryHeap`, no metrics. It is
+//!   the ceiling the engine is measured against.
+//! - [`mm1`]: the same M/M/1 queue as a stacksim [`StackConfig`]: one backend, one worker,
+//!   unbounded queue, exponential service with mean 1 s, Poisson arrivals at 0.9/s.
+//! - [`p2c_10`]: ten such backends behind the power of two choices at 9/s in total.
+#![warn(missing_docs)]
+
+use std::time::Duration;
+
+use stacksim_engine::{SimTime, Simulation};
+use stacksim_model::policy::{RandomChoices, RoundRobin};
+use stacksim_model::{
+    Arrivals, BackendConfig, ClientConfig, ModelError, Policy, QueueLimit, RunParams, ServiceTime,
+    StackConfig, WebStack,
+};
+
+pub mod reference;
+
+/// Arrival rate of the M/M/1 scenarios [requests·s⁻¹].
+pub const MM1_RATE_PER_S: f64 = 0.9;
+
+/// Total arrival rate of the ten-backend scenario [requests·s⁻¹].
+pub const P2C_RATE_PER_S: f64 = 9.0;
+
+/// Simulated time that offers `requests` arrivals on average at `rate_per_s`.
+pub fn horizon(requests: u64, rate_per_s: f64) -> Duration {
+    Duration::from_secs_f64(requests as f64 / rate_per_s)
+}
+
+/// `n` single-worker backends with unbounded queues and exponential service of mean 1 s,
+/// fed by one Poisson client at `rate_per_s`.
+pub fn single_worker_backends(n: usize, rate_per_s: f64) -> StackConfig {
+    StackConfig {
+        clients: vec![ClientConfig {
+            name: "users".into(),
+            arrivals: Arrivals::Poisson { rate_per_s },
+        }],
+        backends: (0..n)
+            .map(|i| BackendConfig {
+                name: format!("app-{i}"),
+                workers: 1,
+                queue: QueueLimit::Unbounded,
+                service: ServiceTime::Exponential {
+                    mean: Duration::from_secs(1),
+                },
+                weight: 1,
+            })
+            .collect(),
+    }
+}
+
+/// A ready-to-run stacksim simulation: `stack` behind `policy` for the time that offers
+/// `requests` arrivals at `rate_per_s`, with no warm-up, so every request is measured.
+pub fn simulation(
+    stack: &StackConfig,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+    rate_per_s: f64,
+) -> Result<(Simulation<WebStack>, SimTime), ModelError> {
+    let duration = horizon(requests, rate_per_s);
+    let params = RunParams {
+        seed,
+        duration,
+        warmup: Duration::ZERO,
+    };
+    let sim = WebStack::simulation(stack, policy, params)?;
+    Ok((sim, SimTime::from(duration)))
+}
+
+/// Runs stacksim's M/M/1 (one backend behind round robin, full metrics) and returns the
+/// events the engine handled.
+pub fn mm1(seed: u64, requests: u64) -> u64 {
+    let stack = single_worker_backends(1, MM1_RATE_PER_S);
+    run(
+        &stack,
+        Box::new(RoundRobin::new()),
+        seed,
+        requests,
+        MM1_RATE_PER_S,
+    )
+}
+
+/// Runs ten single-worker backends behind [`RandomChoices::power_of_two`] at
+/// [`P2C_RATE_PER_S`] (full metrics) and returns the events the engine handled.
+pub fn p2c_10(seed: u64, requests: u64) -> u64 {
+    let stack = single_worker_backends(10, P2C_RATE_PER_S);
+    run(
+        &stack,
+        Box::new(RandomChoices::power_of_two()),
+        seed,
+        requests,
+        P2C_RATE_PER_S,
+    )
+}
+
+fn run(
+    stack: &StackConfig,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+    rate_per_s: f64,
+) -> u64 {
+    let (mut sim, end) =
+        simulation(stack, policy, seed, requests, rate_per_s).expect("bench stacks are valid");
+    sim.run_until(end);
+    sim.events_handled()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_and_stacksim_handle_about_two_events_per_request() {
+        let requests = 20_000;
+        // One arrival and one departure per request, give or take the Poisson count and the
+        // requests still in the system at the end.
+        for (name, events) in [
+            ("reference", reference::mm1(1, requests)),
+            ("stacksim M/M/1", mm1(1, requests)),
+            ("stacksim P2C", p2c_10(1, requests)),
+        ] {
+            let per_request = events as f64 / requests as f64;
+            assert!(
+                (per_request - 2.0).abs() < 0.1,
+                "{name}: {events} events for {requests} requests"
+            );
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Integration tests of the stacksim library, one module per behaviour:
+//!
+//! - `files`: every experiment and model file in the repository loads and validates;
+//! - `conservation`: flow conservation and Little's law hold in every run;
+//! - `validation`: the simulator reproduces exact queueing-theory results (release mode).
+//!
+//! Add a test to the module whose behaviour it pins, or a module for a new behaviour.
+
+mod conservation;
+mod files;
+mod validation;
+
+use std::path::PathBuf;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every `.ron` file under `dir` (relative to the repository root), sorted.
+pub fn ron_files(dir: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![repo_root().join(dir)];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "ron") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
