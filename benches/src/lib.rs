@@ -42,15 +42,14 @@ pub fn single_worker_backends(n: usize, rate_per_s: f64) -> StackConfig {
         clients: vec![ClientConfig {
             name: "users".into(),
             arrivals: Arrivals::Poisson { rate_per_s },
+            users: None,
         }],
         backends: (0..n)
             .map(|i| BackendConfig {
                 name: format!("app-{i}"),
                 workers: 1,
                 queue: QueueLimit::Unbounded,
-                service: ServiceTime::Exponential {
-                    mean: Duration::from_secs(1),
-                },
+                service: ServiceTime::Exponential { mean: Duration::from_secs(1) },
                 weight: 1,
             })
             .collect(),
@@ -67,11 +66,7 @@ pub fn simulation(
     rate_per_s: f64,
 ) -> Result<(Simulation<WebStack>, SimTime), ModelError> {
     let duration = horizon(requests, rate_per_s);
-    let params = RunParams {
-        seed,
-        duration,
-        warmup: Duration::ZERO,
-    };
+    let params = RunParams { seed, duration, warmup: Duration::ZERO };
     let sim = WebStack::simulation(stack, policy, params)?;
     Ok((sim, SimTime::from(duration)))
 }
@@ -80,35 +75,17 @@ pub fn simulation(
 /// events the engine handled.
 pub fn mm1(seed: u64, requests: u64) -> u64 {
     let stack = single_worker_backends(1, MM1_RATE_PER_S);
-    run(
-        &stack,
-        Box::new(RoundRobin::new()),
-        seed,
-        requests,
-        MM1_RATE_PER_S,
-    )
+    run(&stack, Box::new(RoundRobin::new()), seed, requests, MM1_RATE_PER_S)
 }
 
 /// Runs ten single-worker backends behind [`RandomChoices::power_of_two`] at
 /// [`P2C_RATE_PER_S`] (full metrics) and returns the events the engine handled.
 pub fn p2c_10(seed: u64, requests: u64) -> u64 {
     let stack = single_worker_backends(10, P2C_RATE_PER_S);
-    run(
-        &stack,
-        Box::new(RandomChoices::power_of_two()),
-        seed,
-        requests,
-        P2C_RATE_PER_S,
-    )
+    run(&stack, Box::new(RandomChoices::power_of_two()), seed, requests, P2C_RATE_PER_S)
 }
 
-fn run(
-    stack: &StackConfig,
-    policy: Box<dyn Policy>,
-    seed: u64,
-    requests: u64,
-    rate_per_s: f64,
-) -> u64 {
+fn run(stack: &StackConfig, policy: Box<dyn Policy>, seed: u64, requests: u64, rate_per_s: f64) -> u64 {
     let (mut sim, end) =
         simulation(stack, policy, seed, requests, rate_per_s).expect("bench stacks are valid");
     sim.run_until(end);
@@ -130,10 +107,7 @@ mod tests {
             ("stacksim P2C", p2c_10(1, requests)),
         ] {
             let per_request = events as f64 / requests as f64;
-            assert!(
-                (per_request - 2.0).abs() < 0.1,
-                "{name}: {events} events for {requests} requests"
-            );
+            assert!((per_request - 2.0).abs() < 0.1, "{name}: {events} events for {requests} requests");
         }
     }
 }

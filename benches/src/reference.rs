@@ -45,11 +45,7 @@ pub fn mm1(seed: u64, requests: u64) -> u64 {
         heap.push(Reverse((time, seq, event)));
         seq += 1;
     };
-    schedule(
-        &mut heap,
-        exp_nanos(&interarrival, &mut arrivals),
-        Event::Arrival,
-    );
+    schedule(&mut heap, exp_nanos(&interarrival, &mut arrivals), Event::Arrival);
 
     let mut in_system = 0_u64;
     let mut handled = 0_u64;

@@ -20,13 +20,8 @@ fn steady_state_events_allocate_nothing() {
     let _profiler = dhat::Profiler::builder().testing().build();
     // Ten backends at 50% load behind the power of two choices.
     let stack = single_worker_backends(10, 5.0);
-    let params = RunParams {
-        seed: 1,
-        duration: Duration::from_secs(200_000),
-        warmup: Duration::ZERO,
-    };
-    let mut sim =
-        WebStack::simulation(&stack, Box::new(RandomChoices::power_of_two()), params).unwrap();
+    let params = RunParams { seed: 1, duration: Duration::from_secs(200_000), warmup: Duration::ZERO };
+    let mut sim = WebStack::simulation(&stack, Box::new(RandomChoices::power_of_two()), params).unwrap();
     sim.run_until(SimTime::from(Duration::from_secs(20_000)));
     let (before, events_before) = (allocations(), sim.events_handled());
     sim.run_until(SimTime::from(Duration::from_secs(40_000)));
@@ -34,8 +29,5 @@ fn steady_state_events_allocate_nothing() {
     assert!(events > 150_000, "{events}");
     // Growth to a new peak of requests in flight may still allocate, a handful of times.
     eprintln!("{allocations} allocations in {events} events");
-    assert!(
-        allocations <= 10,
-        "{allocations} allocations in {events} events"
-    );
+    assert!(allocations <= 10, "{allocations} allocations in {events} events");
 }

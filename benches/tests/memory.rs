@@ -54,8 +54,5 @@ fn fifty_million_request_mm1_stays_under_64_mib() {
         run.response_time.mean_s,
         peak_kib as f64 / 1024.0
     );
-    assert!(
-        peak_kib < LIMIT_KIB,
-        "peak RSS {peak_kib} KiB exceeds the {LIMIT_KIB} KiB limit"
-    );
+    assert!(peak_kib < LIMIT_KIB, "peak RSS {peak_kib} KiB exceeds the {LIMIT_KIB} KiB limit");
 }

@@ -2,7 +2,7 @@
 //! arguments, prints results and chooses the exit code:
 //!
 //! - 0: the experiment ran (or every file checked out);
-//! - 1: it ran and a declared SLO was violated;
+//! - 1: it ran and a declared SLO was violated (for `capacity`: no configuration met the SLO);
 //! - 2: an error: bad arguments, an unreadable or invalid experiment file, an unwritable output.
 
 mod output;
@@ -13,7 +13,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use stacksim::{BUILTIN_POLICIES, Experiment, PolicyRegistry, RunOptions, Runner};
+use stacksim::capacity::{self, SearchOptions, Slo};
+use stacksim::{BUILTIN_POLICIES, Experiment, PolicyRegistry, RunOptions, Runner, Shard};
 
 /// Simulate web-stack traffic: clients, a load balancer with a pluggable policy, backends.
 #[derive(Debug, Parser)]
@@ -42,6 +43,49 @@ enum Command {
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
         /// Worker threads (default: one per core). Results are identical for any value.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Run only slice I of N of the (variant, replication) grid and write it to
+        /// DIR/shard-I-of-N.json (needs --out); `stacksim merge` combines the slices.
+        #[arg(long, value_name = "I/N", requires = "out")]
+        shard: Option<Shard>,
+    },
+    /// Combine the shard files of a sharded run into its report, as if run in one go.
+    Merge {
+        /// Directories (or files) holding shard-I-of-N.json files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// How to print results on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also write report.json and the other outputs into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Find the highest arrival rate that meets an SLO (or, with --rate, the fewest replicas).
+    Capacity {
+        /// The experiment file (RON); every variant of its sweep is searched.
+        file: PathBuf,
+        /// The objectives, like "p99<250ms,errors<0.1%" (mean, p50, p90, p99, p999: durations;
+        /// errors, rejected, timeouts: ratios or percentages).
+        #[arg(long)]
+        slo: Slo,
+        /// Search the fewest replicas at this total arrival rate [requests/s] instead.
+        #[arg(long, value_name = "PER_S")]
+        rate: Option<f64>,
+        /// With --rate: the backend group whose replicas to vary (default: the first).
+        #[arg(long, value_name = "NAME", requires = "rate")]
+        backend: Option<String>,
+        /// Stop when the rate is known to within this fraction.
+        #[arg(long, default_value_t = 0.01)]
+        tolerance: f64,
+        /// Print a table or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Replications per probe, instead of the file's.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+        replications: Option<u32>,
+        /// Worker threads (default: one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
     },
@@ -85,20 +129,37 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<ExitCode> {
     let registry = PolicyRegistry::new();
     match command {
-        Command::Run {
-            file,
-            format,
-            out,
-            replications,
-            seed,
-            jobs,
-        } => {
-            let options = RunOptions {
-                replications,
-                seed,
-                jobs: jobs.map(usize::from),
-            };
-            run(&registry, &file, format, out.as_deref(), options)
+        Command::Run { file, format, out, replications, seed, jobs, shard } => {
+            let options = RunOptions { replications, seed, jobs: jobs.map(usize::from) };
+            match (shard, out) {
+                (Some(shard), Some(dir)) => run_shard(&registry, &file, shard, &dir, options),
+                (_, out) => run(&registry, &file, format, out.as_deref(), options),
+            }
+        }
+        Command::Merge { inputs, format, out } => {
+            let shards = output::read_shards(&inputs)?;
+            let report = stacksim::merge(&shards).context("merging shards")?;
+            emit(&report, format, out.as_deref(), None)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Capacity { file, slo, rate, backend, tolerance, format, replications, jobs } => {
+            let experiment = load(&registry, &file)?;
+            let options = RunOptions { replications, seed: None, jobs: jobs.map(usize::from) };
+            let runner = Runner::new(&registry).options(options);
+            let search = SearchOptions { tolerance, ..SearchOptions::default() };
+            let results = match rate {
+                None => capacity::max_rate(&runner, &experiment, &slo, search),
+                Some(rate) => {
+                    capacity::min_replicas(&runner, &experiment, &slo, rate, backend.as_deref(), search)
+                }
+            }
+            .with_context(|| format!("searching {}", file.display()))?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+                Format::Table | Format::Csv => print!("{}", output::capacity_table(&slo, rate, &results)),
+            }
+            let all_found = results.iter().all(|c| c.best.is_some());
+            Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Check { files } => Ok(check(&registry, &files)),
         Command::Policies => {
@@ -115,26 +176,66 @@ fn run(
     out: Option<&Path>,
     options: RunOptions,
 ) -> Result<ExitCode> {
-    let loaded = Experiment::load(file, registry)?;
-    for warning in &loaded.warnings {
-        eprintln!("{warning}");
-    }
-    let experiment = &loaded.experiment;
+    let experiment = load(registry, file)?;
     let progress = output::progress_bar(std::io::stderr().is_terminal());
     let on_progress = |p: stacksim::Progress| output::update_progress(&progress, p);
     let report = Runner::new(registry)
         .options(options)
         .on_progress(&on_progress)
-        .run(experiment)
+        .run(&experiment)
         .with_context(|| format!("running {}", file.display()))?;
     progress.finish_and_clear();
+    emit(&report, format, out, Some(&experiment))?;
+    Ok(ExitCode::SUCCESS)
+}
 
+fn run_shard(
+    registry: &PolicyRegistry,
+    file: &Path,
+    shard: Shard,
+    dir: &Path,
+    options: RunOptions,
+) -> Result<ExitCode> {
+    let experiment = load(registry, file)?;
+    let progress = output::progress_bar(std::io::stderr().is_terminal());
+    let on_progress = |p: stacksim::Progress| output::update_progress(&progress, p);
+    let output = Runner::new(registry)
+        .options(options)
+        .on_progress(&on_progress)
+        .run_shard(&experiment, shard)
+        .with_context(|| format!("running shard {shard} of {}", file.display()))?;
+    progress.finish_and_clear();
+    let path = output::write_shard(dir, &output).with_context(|| format!("writing to {}", dir.display()))?;
+    eprintln!(
+        "wrote {} ({} runs); combine the shards with `stacksim merge`",
+        path.display(),
+        output.records.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads and validates `file`, printing its warnings.
+fn load(registry: &PolicyRegistry, file: &Path) -> Result<Experiment> {
+    let loaded = Experiment::load(file, registry)?;
+    for warning in &loaded.warnings {
+        eprintln!("{warning}");
+    }
+    Ok(loaded.experiment)
+}
+
+/// Writes the output files, then prints the report in `format`.
+fn emit(
+    report: &stacksim::Report,
+    format: Format,
+    out: Option<&Path>,
+    experiment: Option<&Experiment>,
+) -> Result<()> {
     if let Some(dir) = out {
-        output::write_outputs(dir, &report)
+        output::write_outputs(dir, report)
             .with_context(|| format!("writing results to {}", dir.display()))?;
     }
     let stdout = match format {
-        Format::Table => output::report_table(experiment, &report),
+        Format::Table => output::report_table(experiment, report),
         Format::Json => report.to_json(),
         Format::Csv => {
             let mut bytes = Vec::new();
@@ -143,7 +244,7 @@ fn run(
         }
     };
     print!("{stdout}");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn check(registry: &PolicyRegistry, files: &[PathBuf]) -> ExitCode {
@@ -154,11 +255,7 @@ fn check(registry: &PolicyRegistry, files: &[PathBuf]) -> ExitCode {
                 for warning in &loaded.warnings {
                     eprintln!("{warning}");
                 }
-                println!(
-                    "{}: ok ({})",
-                    file.display(),
-                    output::describe(&loaded.experiment)
-                );
+                println!("{}: ok ({})", file.display(), output::describe(&loaded.experiment));
             }
             Err(error) => {
                 failed = true;
@@ -166,9 +263,5 @@ fn check(registry: &PolicyRegistry, files: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if failed {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
 }

@@ -2,15 +2,16 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stacksim::capacity::Capacity;
 use stacksim::report::VariantReport;
 use stacksim::stats::Estimate;
-use stacksim::{Experiment, PolicyInfo, Progress, Report};
+use stacksim::{Experiment, PolicyInfo, Progress, Report, ShardOutput};
 
 /// One line about an experiment's size: variants, replications, simulated time.
 pub fn describe(experiment: &Experiment) -> String {
@@ -34,8 +35,9 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The table a person sees after `stacksim run`: one row per variant.
-pub fn report_table(experiment: &Experiment, report: &Report) -> String {
+/// The table a person sees after `stacksim run`: one row per variant. `experiment` adds its
+/// duration and warm-up to the heading (a merged report has no experiment file at hand).
+pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED).set_header(vec![
@@ -50,10 +52,7 @@ pub fn report_table(experiment: &Experiment, report: &Report) -> String {
     ]);
     for variant in &report.variants {
         let m = |name: &str| {
-            variant.metrics.get(name).copied().unwrap_or(Estimate {
-                mean: f64::NAN,
-                ci95: f64::NAN,
-            })
+            variant.metrics.get(name).copied().unwrap_or(Estimate { mean: f64::NAN, ci95: f64::NAN })
         };
         table.add_row(vec![
             variant.label.clone(),
@@ -71,20 +70,19 @@ pub fn report_table(experiment: &Experiment, report: &Report) -> String {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
+    let simulated = experiment.map_or(String::new(), |e| {
+        let warmup =
+            if e.warmup.0.is_zero() { String::new() } else { format!(" after {} warm-up", e.warmup) };
+        format!(", {} simulated each{warmup}", e.duration)
+    });
     format!(
-        "{}: {} variant{} × {replications} replication{}, {} simulated each{}, seed {}\n{table}\n\
+        "{}: {} variant{} × {replications} replication{}{simulated}, seed {}\n{table}\n\
          Response times of successful requests; ± is the 95% confidence interval over replications.\n\
          errors = rejected + timed out + failed, over arrivals. backend util = lowest–highest backend.\n",
         report.experiment,
         report.variants.len(),
         plural(report.variants.len()),
         plural(replications as usize),
-        experiment.duration,
-        if experiment.warmup.0.is_zero() {
-            String::new()
-        } else {
-            format!(" after {} warm-up", experiment.warmup)
-        },
         report.seed,
     )
 }
@@ -111,11 +109,7 @@ fn percent(e: Estimate) -> String {
 
 fn with_ci(mean: f64, ci: f64, unit: &str) -> String {
     // Four significant digits for the mean; the interval to the same decimal place.
-    let digits = if mean == 0.0 {
-        0
-    } else {
-        (3 - mean.abs().log10().floor() as i32).clamp(0, 6) as usize
-    };
+    let digits = if mean == 0.0 { 0 } else { (3 - mean.abs().log10().floor() as i32).clamp(0, 6) as usize };
     if ci.is_finite() {
         format!("{mean:.digits$} {unit} ±{ci:.digits$}")
     } else {
@@ -131,10 +125,7 @@ fn utilization_range(variant: &VariantReport) -> String {
         .filter(|u| u.is_finite())
         .collect();
     let lowest = utilizations.iter().copied().fold(f64::INFINITY, f64::min);
-    let highest = utilizations
-        .iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max);
+    let highest = utilizations.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if utilizations.is_empty() {
         "–".to_owned()
     } else if utilizations.len() == 1 {
@@ -144,12 +135,54 @@ fn utilization_range(variant: &VariantReport) -> String {
     }
 }
 
+/// `stacksim capacity`: one row per variant with the answer and the metrics measured there.
+pub fn capacity_table(slo: &stacksim::capacity::Slo, rate: Option<f64>, results: &[Capacity]) -> String {
+    let mut table = Table::new();
+    let (answer, other) = match rate {
+        None => ("max rate", "fails at"),
+        Some(_) => ("min replicas", "fails at"),
+    };
+    let mut header = vec!["variant".to_owned(), answer.to_owned(), other.to_owned()];
+    header.extend(slo.objectives.iter().map(|o| o.metric.clone()));
+    header.push("probes".to_owned());
+    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    let show = |v: Option<f64>| match (v, rate) {
+        (None, _) => "–".to_owned(),
+        (Some(v), None) => format!("{}/s", significant(v, 4)),
+        (Some(v), Some(_)) => format!("{v:.0}"),
+    };
+    for c in results {
+        let at_best = c.probes.iter().rev().find(|p| Some(p.value) == c.best);
+        let mut row = vec![c.label.clone(), show(c.best), show(c.failed_at)];
+        row.extend(slo.objectives.iter().map(|o| {
+            at_best
+                .and_then(|p| p.metrics.iter().find(|(m, _)| *m == o.metric))
+                .map_or("–".to_owned(), |(m, e)| if m.ends_with("_s") { seconds(*e) } else { percent(*e) })
+        }));
+        row.push(c.probes.len().to_string());
+        table.add_row(row);
+    }
+    let question = match rate {
+        None => "highest total arrival rate".to_owned(),
+        Some(rate) => format!("fewest replicas at {rate}/s"),
+    };
+    format!(
+        "{question} meeting {slo} (upper end of the 95% interval within each limit):\n{table}\n\
+         Metrics are those measured at the answer.\n"
+    )
+}
+
+/// `x` rounded to `digits` significant digits, without trailing zeros after the point.
+fn significant(x: f64, digits: i32) -> String {
+    let decimals =
+        if x == 0.0 { 0 } else { (digits - 1 - x.abs().log10().floor() as i32).clamp(0, 9) as usize };
+    format!("{x:.decimals$}")
+}
+
 /// `stacksim policies`: name, semantics, and the production balancer it follows.
 pub fn policies_table(policies: &[PolicyInfo]) -> String {
     let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_header(vec!["policy", "what it does", "follows"]);
+    table.load_style(UTF8_FULL_CONDENSED).set_header(vec!["policy", "what it does", "follows"]);
     for p in policies {
         table.add_row(vec![p.name, p.summary, p.source]);
     }
@@ -160,11 +193,7 @@ pub fn policies_table(policies: &[PolicyInfo]) -> String {
 pub fn progress_bar(terminal: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(
         Some(0),
-        if terminal {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
+        if terminal { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
     );
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {msg}  ETA {eta}")
@@ -179,41 +208,89 @@ pub fn update_progress(bar: &ProgressBar, progress: Progress) {
     bar.set_position(progress.done);
     let secs = bar.elapsed().as_secs_f64();
     if secs > 0.0 {
-        bar.set_message(format!(
-            "{:.1} M events/s",
-            progress.events as f64 / secs / 1e6
-        ));
+        bar.set_message(format!("{:.1} M events/s", progress.events as f64 / secs / 1e6));
     }
 }
 
-/// Writes `report.json`, `variants.csv` and `runs.csv` into `dir`, each complete or not at all:
-/// every file is written under a temporary name and renamed into place.
+/// Writes `bytes` to `dir/name` completely or not at all: under a temporary name, then renamed.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let mut file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, &path).with_context(|| format!("renaming {} into place", tmp.display()))?;
+    Ok(path)
+}
+
+/// Writes one shard's runs as `dir/shard-I-of-N.json`; returns the path.
+pub fn write_shard(dir: &Path, shard: &ShardOutput) -> Result<PathBuf> {
+    fs::create_dir_all(dir).context("creating the directory")?;
+    let json = serde_json::to_vec_pretty(shard)?;
+    write_atomically(dir, &shard.file_name(), &json)
+}
+
+/// Reads the shard files in `inputs`: files, or directories searched for `shard-*.json`.
+pub fn read_shards(inputs: &[PathBuf]) -> Result<Vec<ShardOutput>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = fs::read_dir(input)
+                .with_context(|| format!("reading {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    name.starts_with("shard-") && name.ends_with(".json")
+                })
+                .collect();
+            if found.is_empty() {
+                anyhow::bail!("{} holds no shard-*.json files", input.display());
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    files
+        .iter()
+        .map(|file| {
+            let text = fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a stacksim shard file", file.display()))
+        })
+        .collect()
+}
+
+/// Writes `report.json`, `variants.csv`, `runs.csv`, the plots (`latency.svg`, `errors.svg`,
+/// `utilization.svg`) and `report.html` into `dir`, each complete or not at all: every file is
+/// written under a temporary name and renamed into place.
 pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
     fs::create_dir_all(dir).context("creating the directory")?;
     let mut variants = Vec::new();
     report.write_variants_csv(&mut variants)?;
     let mut runs = Vec::new();
     report.write_runs_csv(&mut runs)?;
-    let files = [
-        ("report.json", report.to_json().into_bytes()),
-        ("variants.csv", variants),
-        ("runs.csv", runs),
-    ];
+    let mut files =
+        vec![("report.json", report.to_json().into_bytes()), ("variants.csv", variants), ("runs.csv", runs)];
+    let plots = stacksim::plot::all(report);
+    let plot_names: Vec<String> = plots.iter().map(|p| p.file_name()).collect();
+    files.extend(plot_names.iter().map(String::as_str).zip(plots.into_iter().map(|p| p.svg.into_bytes())));
+    files.push(("report.html", stacksim::html::report_html(report).into_bytes()));
     for (name, _) in &files {
         let _ = fs::remove_file(dir.join(format!(".{name}.tmp")));
     }
     for (name, bytes) in &files {
         let tmp = dir.join(format!(".{name}.tmp"));
-        let mut file =
-            fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         file.write_all(bytes)
             .and_then(|()| file.sync_all())
             .with_context(|| format!("writing {}", tmp.display()))?;
     }
     for (name, _) in &files {
         let tmp = dir.join(format!(".{name}.tmp"));
-        fs::rename(&tmp, dir.join(name))
-            .with_context(|| format!("renaming {} into place", tmp.display()))?;
+        fs::rename(&tmp, dir.join(name)).with_context(|| format!("renaming {} into place", tmp.display()))?;
     }
     Ok(())
 }

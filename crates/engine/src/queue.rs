@@ -64,10 +64,7 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> std::fmt::Debug for EventQueue<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventQueue")
-            .field("pending", &self.len())
-            .field("next_seq", &self.next_seq)
-            .finish()
+        f.debug_struct("EventQueue").field("pending", &self.len()).field("next_seq", &self.next_seq).finish()
     }
 }
 
@@ -158,13 +155,7 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(
             order,
-            [
-                (SimTime(1), "a"),
-                (SimTime(1), "b"),
-                (SimTime(5), "c"),
-                (SimTime(5), "d"),
-                (SimTime(9), "e")
-            ]
+            [(SimTime(1), "a"), (SimTime(1), "b"), (SimTime(5), "c"), (SimTime(5), "d"), (SimTime(9), "e")]
         );
     }
 

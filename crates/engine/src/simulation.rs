@@ -84,12 +84,7 @@ pub struct Simulation<M: Model> {
 impl<M: Model> Simulation<M> {
     /// A simulation of `model` at time zero with no pending events.
     pub fn new(model: M) -> Self {
-        Simulation {
-            model,
-            queue: EventQueue::new(),
-            now: SimTime::ZERO,
-            handled: 0,
-        }
+        Simulation { model, queue: EventQueue::new(), now: SimTime::ZERO, handled: 0 }
     }
 
     /// Schedules `event` at `time` from outside the model (initial events).
@@ -161,11 +156,7 @@ impl<M: Model> Simulation<M> {
             debug_assert!(time >= self.now, "the clock never runs backwards");
             self.now = time;
             self.handled += 1;
-            let mut cx = Context {
-                now: time,
-                queue: &mut self.queue,
-                stop: &mut stop,
-            };
+            let mut cx = Context { now: time, queue: &mut self.queue, stop: &mut stop };
             self.model.handle(event, &mut cx);
             if stop {
                 return Stop::Stopped;
@@ -218,36 +209,19 @@ mod tests {
 
     #[test]
     fn a_model_can_stop_the_run() {
-        let mut sim = Simulation::new(Recorder {
-            stop_at: Some(1),
-            ..Default::default()
-        });
+        let mut sim = Simulation::new(Recorder { stop_at: Some(1), ..Default::default() });
         sim.schedule_at(SimTime(0), 3);
         assert_eq!(sim.run_until(SimTime(100)), Stop::Stopped);
-        assert_eq!(
-            sim.now(),
-            SimTime(2),
-            "the clock stays at the stopping event"
-        );
-        assert_eq!(
-            sim.run_until(SimTime(100)),
-            Stop::ReachedTime,
-            "and can resume"
-        );
+        assert_eq!(sim.now(), SimTime(2), "the clock stays at the stopping event");
+        assert_eq!(sim.run_until(SimTime(100)), Stop::ReachedTime, "and can resume");
         assert_eq!(sim.model().seen.last(), Some(&(SimTime(3), 0)));
     }
 
     #[test]
     fn events_scheduled_into_the_past_happen_now() {
-        let mut sim = Simulation::new(Recorder {
-            into_past: true,
-            ..Default::default()
-        });
+        let mut sim = Simulation::new(Recorder { into_past: true, ..Default::default() });
         sim.schedule_at(SimTime(5), 2);
         sim.run_until_idle();
-        assert_eq!(
-            sim.model().seen,
-            [(SimTime(5), 2), (SimTime(5), 1), (SimTime(5), 0)]
-        );
+        assert_eq!(sim.model().seen, [(SimTime(5), 2), (SimTime(5), 1), (SimTime(5), 0)]);
     }
 }

@@ -128,10 +128,7 @@ mod tests {
     fn span_from_secs_rounds_to_nanoseconds_and_saturates() {
         assert_eq!(span_from_secs(1.5), Ok(Duration::from_millis(1500)));
         assert_eq!(span_from_secs(1e-10), Ok(Duration::ZERO));
-        assert_eq!(
-            span_from_secs(f64::INFINITY),
-            Ok(Duration::from_nanos(u64::MAX))
-        );
+        assert_eq!(span_from_secs(f64::INFINITY), Ok(Duration::from_nanos(u64::MAX)));
         assert_eq!(span_from_secs(1e30), Ok(Duration::from_nanos(u64::MAX)));
     }
 

@@ -42,9 +42,9 @@ impl Arrivals {
             Arrivals::Poisson { .. } => {
                 GapSampler::Exponential(Exp::new(rate).map_err(|_| ModelError::InvalidRate(rate))?)
             }
-            Arrivals::Deterministic { .. } => GapSampler::Fixed(
-                span_from_secs(1.0 / rate).map_err(|_| ModelError::InvalidRate(rate))?,
-            ),
+            Arrivals::Deterministic { .. } => {
+                GapSampler::Fixed(span_from_secs(1.0 / rate).map_err(|_| ModelError::InvalidRate(rate))?)
+            }
         })
     }
 }
@@ -63,9 +63,7 @@ impl GapSampler {
     #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
         match self {
-            GapSampler::Exponential(exp) => {
-                span_from_secs(exp.sample(rng)).unwrap_or(Duration::ZERO)
-            }
+            GapSampler::Exponential(exp) => span_from_secs(exp.sample(rng)).unwrap_or(Duration::ZERO),
             GapSampler::Fixed(gap) => *gap,
         }
     }

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod arrivals;
+pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod service;
@@ -10,6 +11,7 @@ pub mod stack;
 use std::time::Duration;
 
 pub use arrivals::Arrivals;
+pub use keys::Users;
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
 pub use service::ServiceTime;
 pub use stack::{
@@ -24,6 +26,9 @@ pub enum ModelError {
     /// An arrival rate that is not a positive finite number of requests per second.
     #[error("arrival rate must be a positive, finite number of requests per second, not {0}")]
     InvalidRate(f64),
+    /// A user population that cannot be sampled (no users, or a bad Zipf exponent).
+    #[error("invalid user population: {0}")]
+    InvalidUsers(String),
     /// Service-time parameters the distribution does not accept.
     #[error("invalid service time {0}")]
     InvalidServiceTime(String),

@@ -19,8 +19,7 @@ pub struct Latency {
 impl Default for Latency {
     fn default() -> Self {
         Latency {
-            histogram: Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, 3)
-                .expect("static bounds are valid"),
+            histogram: Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, 3).expect("static bounds are valid"),
             sum_ns: 0,
         }
     }
@@ -35,6 +34,12 @@ impl Latency {
         self.histogram.saturating_record(ns.max(1));
     }
 
+    /// Forgets every observation, keeping the allocated histogram.
+    pub fn reset(&mut self) {
+        self.histogram.reset();
+        self.sum_ns = 0;
+    }
+
     /// Observations recorded.
     pub fn count(&self) -> u64 {
         self.histogram.len()
@@ -42,29 +47,17 @@ impl Latency {
 
     /// Mean in seconds (exact, not from the histogram); NaN when empty.
     pub fn mean_s(&self) -> f64 {
-        if self.count() == 0 {
-            f64::NAN
-        } else {
-            self.sum_ns as f64 / self.count() as f64 / 1e9
-        }
+        if self.count() == 0 { f64::NAN } else { self.sum_ns as f64 / self.count() as f64 / 1e9 }
     }
 
     /// The `q` quantile (0..=1) in seconds; NaN when empty.
     pub fn quantile_s(&self, q: f64) -> f64 {
-        if self.count() == 0 {
-            f64::NAN
-        } else {
-            self.histogram.value_at_quantile(q) as f64 / 1e9
-        }
+        if self.count() == 0 { f64::NAN } else { self.histogram.value_at_quantile(q) as f64 / 1e9 }
     }
 
     /// The largest observation in seconds; NaN when empty.
     pub fn max_s(&self) -> f64 {
-        if self.count() == 0 {
-            f64::NAN
-        } else {
-            self.histogram.max() as f64 / 1e9
-        }
+        if self.count() == 0 { f64::NAN } else { self.histogram.max() as f64 / 1e9 }
     }
 }
 
@@ -116,11 +109,7 @@ impl TimeIntegral {
     pub fn mean(&mut self, now: SimTime) -> f64 {
         self.set(now, self.level);
         let span = (now - self.start).as_nanos();
-        if span == 0 {
-            f64::NAN
-        } else {
-            self.area as f64 / span as f64
-        }
+        if span == 0 { f64::NAN } else { self.area as f64 / span as f64 }
     }
 }
 

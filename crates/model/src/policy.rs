@@ -18,20 +18,80 @@
 //! backend's weight or eligibility, or the number of backends, changes; in-flight counts and
 //! latencies change between picks without notice. Every response is reported to
 //! [`Policy::on_response`].
+//!
+//! A backend's index is its identity: a backend that leaves (fails its health checks, is
+//! drained) stays in the slice as unavailable, and new backends are appended. Hash-based
+//! policies rely on this to keep every other backend's keys where they were.
+//!
+//! `stacksim-testkit` checks these rules, and the family properties below, for any policy.
+//!
+//! # The built-in policies
+//!
+//! | policy | family | follows |
+//! |---|---|---|
+//! | [`RoundRobin`] | weighted | NGINX smooth weighted round robin |
+//! | [`StaticRoundRobin`] | weighted | HAProxy `static-rr` |
+//! | [`Random`] | weighted | HAProxy `random(1)`, Envoy `RANDOM` |
+//! | [`LeastConnections`] | least loaded, full scan | NGINX `least_conn`, HAProxy `leastconn` |
+//! | [`JoinShortestQueue`] | least loaded, full scan | JSQ (Winston 1977) |
+//! | [`RandomChoices`] | least loaded, sampled | Envoy `LEAST_REQUEST` `choice_count`, HAProxy `random(n)` |
+//! | [`LeastRequest`] | least loaded / weighted | Envoy `LEAST_REQUEST` with `active_request_bias` |
+//! | [`PeakEwma`] | latency aware, sampled | Finagle `p2cPeakEwma` (also linkerd2-proxy) |
+//! | [`LeastResponseTime`] | latency aware, full scan | NGINX Plus `least_time` |
+//! | [`RingHash`] | consistent hash | Ketama, Envoy `RING_HASH` |
+//! | [`Maglev`] | consistent hash | Maglev (Eisenbud et al. 2016), Envoy `MAGLEV` |
+//! | [`BoundedLoadHash`] | consistent hash, bounded load | HAProxy `hash-balance-factor` |
+//! | [`SourceHash`] | modulo hash | HAProxy `hash-type map-based`, NGINX `ip_hash` |
+//! | [`First`] | fill first | HAProxy `balance first` |
+//! | [`JoinIdleQueue`] | idle first | JIQ (Lu et al. 2011) |
+//!
+//! Hash policies route on [`RequestInfo::key`] mixed by [`key_hash`] (SplitMix64), never on
+//! `std`'s randomly seeded hashers, so a key lands on the same backend in every run.
 
+mod bounded_load_hash;
+mod first;
+mod join_idle_queue;
+mod join_shortest_queue;
 mod least_connections;
+mod least_request;
+mod least_response_time;
+mod maglev;
+mod peak_ewma;
 mod random;
 mod random_choices;
+mod ring_hash;
 mod round_robin;
+mod source_hash;
+mod static_round_robin;
 
 use std::time::Duration;
 
+pub use bounded_load_hash::BoundedLoadHash;
+pub use first::First;
+pub use join_idle_queue::JoinIdleQueue;
+pub use join_shortest_queue::JoinShortestQueue;
 pub use least_connections::LeastConnections;
+pub use least_request::LeastRequest;
+pub use least_response_time::LeastResponseTime;
+pub use maglev::Maglev;
+pub use peak_ewma::PeakEwma;
 pub use random::Random;
 pub use random_choices::RandomChoices;
+pub use ring_hash::RingHash;
 pub use round_robin::RoundRobin;
+pub use source_hash::SourceHash;
 pub use stacksim_engine::SimRng;
 use stacksim_engine::SimTime;
+pub use static_round_robin::StaticRoundRobin;
+
+/// The 64-bit hash every built-in hash policy routes on: one SplitMix64 step of the key.
+///
+/// Stable across platforms and releases (it is part of which backend a key lands on), and a
+/// bijection, so distinct keys never collide before the reduction to a backend.
+#[inline]
+pub const fn key_hash(key: u64) -> u64 {
+    stacksim_engine::rng::splitmix64(key)
+}
 
 /// What the balancer knows about one backend when it picks.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -69,6 +129,8 @@ pub struct RequestInfo {
 pub struct Feedback {
     /// The backend that answered.
     pub backend: usize,
+    /// When the response reached the balancer.
+    pub at: SimTime,
     /// Time from the request reaching the balancer to its response.
     pub latency: Duration,
     /// Whether the response was a success (not a 5xx).
@@ -81,15 +143,24 @@ pub trait Policy: Send {
     fn on_backends_changed(&mut self, _backends: &[BackendState]) {}
 
     /// The backend for `request`, or `None` when no backend is available.
-    fn pick(
-        &mut self,
-        backends: &[BackendState],
-        request: &RequestInfo,
-        rng: &mut SimRng,
-    ) -> Option<usize>;
+    fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, rng: &mut SimRng) -> Option<usize>;
 
     /// Told of every response to a request this policy routed.
     fn on_response(&mut self, _feedback: &Feedback) {}
+}
+
+impl<P: Policy + ?Sized> Policy for Box<P> {
+    fn on_backends_changed(&mut self, backends: &[BackendState]) {
+        (**self).on_backends_changed(backends);
+    }
+
+    fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, rng: &mut SimRng) -> Option<usize> {
+        (**self).pick(backends, request, rng)
+    }
+
+    fn on_response(&mut self, feedback: &Feedback) {
+        (**self).on_response(feedback);
+    }
 }
 
 impl std::fmt::Debug for dyn Policy {
@@ -108,13 +179,7 @@ pub(crate) struct Available {
 impl Available {
     pub(crate) fn rebuild(&mut self, backends: &[BackendState]) {
         self.indices.clear();
-        self.indices.extend(
-            backends
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| b.is_available())
-                .map(|(i, _)| i),
-        );
+        self.indices.extend(backends.iter().enumerate().filter(|(_, b)| b.is_available()).map(|(i, _)| i));
     }
 
     #[inline]
@@ -123,38 +188,40 @@ impl Available {
     }
 }
 
+/// Greatest common divisor (Euclid); `gcd(0, n) = n`.
+pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use stacksim_engine::rng::stream;
 
-    fn states(weights: &[u32]) -> Vec<BackendState> {
-        weights
-            .iter()
-            .map(|&weight| BackendState {
-                weight,
-                eligible: true,
-                ..Default::default()
-            })
-            .collect()
+    /// Eligible backends with these weights and nothing in flight.
+    pub(crate) fn states(weights: &[u32]) -> Vec<BackendState> {
+        weights.iter().map(|&weight| BackendState { weight, eligible: true, ..Default::default() }).collect()
     }
 
-    fn picks(policy: &mut dyn Policy, backends: &[BackendState], n: usize) -> Vec<Option<usize>> {
+    /// `n` picks for the default request, after telling the policy of `backends`.
+    pub(crate) fn picks(policy: &mut dyn Policy, backends: &[BackendState], n: usize) -> Vec<Option<usize>> {
         let mut rng = stream(1, "policy");
         policy.on_backends_changed(backends);
-        (0..n)
-            .map(|_| policy.pick(backends, &RequestInfo::default(), &mut rng))
-            .collect()
+        (0..n).map(|_| policy.pick(backends, &RequestInfo::default(), &mut rng)).collect()
+    }
+
+    /// Picks as letters: backend 0 is `a`; no pick is `-`.
+    pub(crate) fn letters(picks: &[Option<usize>]) -> String {
+        picks.iter().map(|p| p.map_or('-', |i| (b'a' + i as u8) as char)).collect()
     }
 
     #[test]
     fn round_robin_matches_nginx_smooth_weighted_sequence() {
         let got = picks(&mut RoundRobin::new(), &states(&[5, 1, 1]), 7);
-        let names: String = got
-            .iter()
-            .map(|p| (b'a' + p.unwrap() as u8) as char)
-            .collect();
-        assert_eq!(names, "aabacaa");
+        assert_eq!(letters(&got), "aabacaa");
     }
 
     #[test]
@@ -171,16 +238,11 @@ mod tests {
         let mut backends = states(&[1, 1]);
         backends[0].in_flight = 5;
         let n = 100_000;
-        let busier = picks(&mut RandomChoices::power_of_two(), &backends, n)
-            .iter()
-            .filter(|p| **p == Some(0))
-            .count();
+        let busier =
+            picks(&mut RandomChoices::power_of_two(), &backends, n).iter().filter(|p| **p == Some(0)).count();
         let p = busier as f64 / n as f64;
         // Binomial(100 000, 0.25): standard deviation 0.00137; allow four.
-        assert!(
-            (p - 0.25).abs() < 4.0 * (0.25_f64 * 0.75 / n as f64).sqrt(),
-            "{p}"
-        );
+        assert!((p - 0.25).abs() < 4.0 * (0.25_f64 * 0.75 / n as f64).sqrt(), "{p}");
     }
 
     #[test]
@@ -203,16 +265,46 @@ mod tests {
         assert_eq!(got, [Some(1), Some(2), Some(1), Some(2)]);
     }
 
+    /// One of every built-in policy, with typical parameters.
+    pub(crate) fn every_policy() -> Vec<Box<dyn Policy>> {
+        vec![
+            Box::new(RoundRobin::new()),
+            Box::new(StaticRoundRobin::new()),
+            Box::new(Random::new()),
+            Box::new(LeastConnections::new()),
+            Box::new(JoinShortestQueue::new()),
+            Box::new(RandomChoices::new(3)),
+            Box::new(LeastRequest::new()),
+            Box::new(PeakEwma::default()),
+            Box::new(LeastResponseTime::new()),
+            Box::new(RingHash::new(10)),
+            Box::new(Maglev::new(251)),
+            Box::new(BoundedLoadHash::new(1.25)),
+            Box::new(SourceHash::new()),
+            Box::new(First::new(4)),
+            Box::new(JoinIdleQueue::new()),
+        ]
+    }
+
     #[test]
     fn no_backends_means_no_pick() {
-        for policy in [
-            &mut RoundRobin::new() as &mut dyn Policy,
-            &mut Random::new(),
-            &mut LeastConnections::new(),
-            &mut RandomChoices::new(3),
-        ] {
-            assert_eq!(picks(policy, &[], 1), [None]);
-            assert_eq!(picks(policy, &states(&[0, 0]), 1), [None]);
+        for mut policy in every_policy() {
+            assert_eq!(picks(&mut policy, &[], 1), [None], "{policy:?}");
+            assert_eq!(picks(&mut policy, &states(&[0, 0]), 1), [None], "{policy:?}");
+            let mut ineligible = states(&[1, 2]);
+            for b in &mut ineligible {
+                b.eligible = false;
+            }
+            assert_eq!(picks(&mut policy, &ineligible, 1), [None], "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn a_single_available_backend_takes_everything() {
+        let mut backends = states(&[0, 3, 1]);
+        backends[2].eligible = false;
+        for mut policy in every_policy() {
+            assert_eq!(picks(&mut policy, &backends, 5), [Some(1); 5], "{policy:?}");
         }
     }
 }

@@ -52,13 +52,9 @@ impl ServiceTime {
     /// The mean service time in seconds; infinite for Pareto with `shape` ≤ 1.
     pub fn mean_secs(&self) -> f64 {
         match *self {
-            ServiceTime::Exponential { mean } | ServiceTime::Gamma { mean, .. } => {
-                mean.as_secs_f64()
-            }
+            ServiceTime::Exponential { mean } | ServiceTime::Gamma { mean, .. } => mean.as_secs_f64(),
             ServiceTime::Constant(d) => d.as_secs_f64(),
-            ServiceTime::LogNormal { median, sigma } => {
-                median.as_secs_f64() * (sigma * sigma / 2.0).exp()
-            }
+            ServiceTime::LogNormal { median, sigma } => median.as_secs_f64() * (sigma * sigma / 2.0).exp(),
             ServiceTime::Uniform { min, max } => (min.as_secs_f64() + max.as_secs_f64()) / 2.0,
             ServiceTime::Pareto { scale, shape } if shape > 1.0 => {
                 scale.as_secs_f64() * shape / (shape - 1.0)
@@ -79,12 +75,9 @@ impl ServiceTime {
             }
             ServiceTime::LogNormal { median, sigma } => {
                 if median.is_zero() || !(sigma >= 0.0 && sigma.is_finite()) {
-                    return Err(bad(
-                        "the median must be positive and sigma finite and non-negative",
-                    ));
+                    return Err(bad("the median must be positive and sigma finite and non-negative"));
                 }
-                let ln =
-                    LogNormal::new(secs(&median).ln(), sigma).map_err(|e| bad(&e.to_string()))?;
+                let ln = LogNormal::new(secs(&median).ln(), sigma).map_err(|e| bad(&e.to_string()))?;
                 Inner::LogNormal(ln)
             }
             ServiceTime::Gamma { mean, cv } => {
@@ -99,8 +92,7 @@ impl ServiceTime {
                 if min > max {
                     return Err(bad("min must not exceed max"));
                 }
-                let u = Uniform::new_inclusive(secs(&min), secs(&max))
-                    .map_err(|e| bad(&e.to_string()))?;
+                let u = Uniform::new_inclusive(secs(&min), secs(&max)).map_err(|e| bad(&e.to_string()))?;
                 Inner::Uniform(u)
             }
             ServiceTime::Pareto { scale, shape } => {
@@ -157,10 +149,7 @@ mod tests {
         let sampler = service.sampler().unwrap();
         let mut rng = stream(3, "test");
         let n = 200_000;
-        (0..n)
-            .map(|_| sampler.sample(&mut rng).as_secs_f64())
-            .sum::<f64>()
-            / n as f64
+        (0..n).map(|_| sampler.sample(&mut rng).as_secs_f64()).sum::<f64>() / n as f64
     }
 
     #[test]
@@ -169,29 +158,14 @@ mod tests {
         for service in [
             ServiceTime::Exponential { mean: ms(100) },
             ServiceTime::Constant(ms(100)),
-            ServiceTime::LogNormal {
-                median: ms(80),
-                sigma: 0.5,
-            },
-            ServiceTime::Gamma {
-                mean: ms(100),
-                cv: 2.0,
-            },
-            ServiceTime::Uniform {
-                min: ms(50),
-                max: ms(150),
-            },
-            ServiceTime::Pareto {
-                scale: ms(50),
-                shape: 3.0,
-            },
+            ServiceTime::LogNormal { median: ms(80), sigma: 0.5 },
+            ServiceTime::Gamma { mean: ms(100), cv: 2.0 },
+            ServiceTime::Uniform { min: ms(50), max: ms(150) },
+            ServiceTime::Pareto { scale: ms(50), shape: 3.0 },
         ] {
             let expected = service.mean_secs();
             let got = sample_mean(service.clone());
-            assert!(
-                (got - expected).abs() < 0.03 * expected,
-                "{service:?}: {got} vs {expected}"
-            );
+            assert!((got - expected).abs() < 0.03 * expected, "{service:?}: {got} vs {expected}");
         }
     }
 
@@ -199,26 +173,11 @@ mod tests {
     fn invalid_parameters_are_errors_not_panics() {
         let ms = Duration::from_millis;
         for service in [
-            ServiceTime::LogNormal {
-                median: ms(0),
-                sigma: 0.5,
-            },
-            ServiceTime::LogNormal {
-                median: ms(1),
-                sigma: f64::NAN,
-            },
-            ServiceTime::Gamma {
-                mean: ms(1),
-                cv: 0.0,
-            },
-            ServiceTime::Uniform {
-                min: ms(2),
-                max: ms(1),
-            },
-            ServiceTime::Pareto {
-                scale: ms(1),
-                shape: -1.0,
-            },
+            ServiceTime::LogNormal { median: ms(0), sigma: 0.5 },
+            ServiceTime::LogNormal { median: ms(1), sigma: f64::NAN },
+            ServiceTime::Gamma { mean: ms(1), cv: 0.0 },
+            ServiceTime::Uniform { min: ms(2), max: ms(1) },
+            ServiceTime::Pareto { scale: ms(1), shape: -1.0 },
         ] {
             assert!(service.sampler().is_err(), "{service:?}");
         }

@@ -10,6 +10,7 @@ use stacksim_engine::{Context, Model, SimRng, SimTime, Simulation, rng};
 
 use crate::ModelError;
 use crate::arrivals::{Arrivals, GapSampler};
+use crate::keys::{KeySampler, Users};
 use crate::metrics::{Latency, TimeIntegral};
 use crate::policy::{BackendState, Feedback, Policy, RequestInfo};
 use crate::service::{ServiceSampler, ServiceTime};
@@ -21,6 +22,16 @@ pub struct ClientConfig {
     pub name: String,
     /// When requests are sent.
     pub arrivals: Arrivals,
+    /// Who sends them: the keys its requests carry (see [`crate::keys`]). `None`: a fresh
+    /// key per request.
+    pub users: Option<Users>,
+}
+
+impl ClientConfig {
+    /// A client called `name` sending `arrivals`, each request with a fresh key.
+    pub fn new(name: impl Into<String>, arrivals: Arrivals) -> Self {
+        ClientConfig { name: name.into(), arrivals, users: None }
+    }
 }
 
 /// How many requests may wait at a backend for a free worker.
@@ -74,7 +85,7 @@ pub struct RunParams {
 /// use stacksim_model::{policy::RoundRobin, *};
 ///
 /// let stack = StackConfig {
-///     clients: vec![ClientConfig { name: "users".into(), arrivals: Arrivals::Poisson { rate_per_s: 50.0 } }],
+///     clients: vec![ClientConfig::new("users", Arrivals::Poisson { rate_per_s: 50.0 })],
 ///     backends: (0..2).map(|i| BackendConfig {
 ///         name: format!("app-{i}"), workers: 4, queue: QueueLimit::Bounded(10),
 ///         service: ServiceTime::Exponential { mean: Duration::from_millis(100) }, weight: 1,
@@ -120,6 +131,8 @@ struct Client {
     gaps: GapSampler,
     arrivals: SimRng,
     sizes: SimRng,
+    key_sampler: KeySampler,
+    keys: SimRng,
 }
 
 #[derive(Debug)]
@@ -180,10 +193,7 @@ impl WebStack {
             return Err(ModelError::NoBackends);
         }
         if params.warmup >= params.duration {
-            return Err(ModelError::WarmupTooLong {
-                warmup: params.warmup,
-                duration: params.duration,
-            });
+            return Err(ModelError::WarmupTooLong { warmup: params.warmup, duration: params.duration });
         }
         let clients = stack
             .clients
@@ -193,6 +203,8 @@ impl WebStack {
                     gaps: c.arrivals.sampler()?,
                     arrivals: rng::stream(params.seed, &format!("arrivals/{}", c.name)),
                     sizes: rng::stream(params.seed, &format!("sizes/{}", c.name)),
+                    key_sampler: KeySampler::new(c.users.as_ref())?,
+                    keys: rng::stream(params.seed, &format!("keys/{}", c.name)),
                 })
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
@@ -223,12 +235,7 @@ impl WebStack {
         let states: Vec<BackendState> = stack
             .backends
             .iter()
-            .map(|b| BackendState {
-                weight: b.weight,
-                eligible: true,
-                in_flight: 0,
-                latency: None,
-            })
+            .map(|b| BackendState { weight: b.weight, eligible: true, in_flight: 0, latency: None })
             .collect();
         policy.on_backends_changed(&states);
         let model = WebStack {
@@ -251,12 +258,7 @@ impl WebStack {
         for client in 0..stack.clients.len() {
             let c = &mut sim.model_mut().clients[client];
             let first = SimTime::ZERO + c.gaps.sample(&mut c.arrivals);
-            sim.schedule_at(
-                first,
-                Event::Arrival {
-                    client: client as u32,
-                },
-            );
+            sim.schedule_at(first, Event::Arrival { client: client as u32 });
         }
         sim.schedule_at(SimTime::from(params.warmup), Event::EndWarmup);
         Ok(sim)
@@ -267,13 +269,11 @@ impl WebStack {
         let c = &mut self.clients[client as usize];
         cx.schedule_in(c.gaps.sample(&mut c.arrivals), Event::Arrival { client });
         let size_seed = c.sizes.next_u64();
+        let key = c.key_sampler.sample(&mut c.keys);
         let counted = now >= self.warmup;
         self.arrived += u64::from(counted);
 
-        let info = RequestInfo {
-            key: 0,
-            arrived: now,
-        };
+        let info = RequestInfo { key, arrived: now };
         let Some(b) = self.policy.pick(&self.states, &info, &mut self.policy_rng) else {
             self.unrouted += u64::from(counted);
             return;
@@ -281,23 +281,12 @@ impl WebStack {
         let backend = &mut self.backends[b];
         backend.routed += u64::from(counted);
         if backend.busy.level() < u64::from(backend.workers) {
-            let request = self.requests.insert(Request {
-                arrived: now,
-                size_seed,
-                backend: b as u32,
-                counted,
-            });
+            let request =
+                self.requests.insert(Request { arrived: now, size_seed, backend: b as u32, counted });
             self.start_service(request as u32, cx);
-        } else if backend
-            .queue_limit
-            .is_none_or(|limit| backend.queue.len() < limit as usize)
-        {
-            let request = self.requests.insert(Request {
-                arrived: now,
-                size_seed,
-                backend: b as u32,
-                counted,
-            });
+        } else if backend.queue_limit.is_none_or(|limit| backend.queue.len() < limit as usize) {
+            let request =
+                self.requests.insert(Request { arrived: now, size_seed, backend: b as u32, counted });
             backend.queue.push_back(request as u32);
             backend.queued.increment(now);
         } else {
@@ -318,9 +307,7 @@ impl WebStack {
         if r.counted {
             self.wait.record(now - r.arrived);
         }
-        let service = backend
-            .service
-            .sample(&mut SplitMix64::seed_from_u64(r.size_seed));
+        let service = backend.service.sample(&mut SplitMix64::seed_from_u64(r.size_seed));
         cx.schedule_in(service, Event::Completion { request });
     }
 
@@ -341,11 +328,7 @@ impl WebStack {
             None => latency,
             Some(smoothed) => (smoothed * 7 + latency) / 8,
         });
-        self.policy.on_response(&Feedback {
-            backend: b,
-            latency,
-            success: true,
-        });
+        self.policy.on_response(&Feedback { backend: b, at: now, latency, success: true });
 
         let backend = &mut self.backends[b];
         backend.busy.decrement(now);
@@ -369,11 +352,7 @@ impl WebStack {
         let secs = measured.as_secs_f64();
         let routed: u64 = self.backends.iter().map(|b| b.routed).sum();
         let ratio = |part: u64, whole: u64| {
-            if whole == 0 {
-                0.0
-            } else {
-                part as f64 / whole as f64
-            }
+            if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
         };
         let backends = self
             .backends
@@ -513,10 +492,6 @@ impl RunSummary {
     /// Requests that did not succeed, over arrivals.
     pub fn error_ratio(&self) -> f64 {
         let errors = self.rejected + self.timed_out + self.failed;
-        if self.arrived == 0 {
-            0.0
-        } else {
-            errors as f64 / self.arrived as f64
-        }
+        if self.arrived == 0 { 0.0 } else { errors as f64 / self.arrived as f64 }
     }
 }

@@ -2,8 +2,11 @@
 #![warn(missing_docs)]
 
 pub mod build;
+pub mod capacity;
+pub mod html;
 mod load;
 pub mod locate;
+pub mod plot;
 pub mod registry;
 pub mod report;
 mod run;
@@ -14,7 +17,7 @@ pub mod validate;
 pub use load::{Diagnostic, LoadError, Loaded};
 pub use registry::{BUILTIN_POLICIES, PolicyInfo, PolicyRegistry, UnknownPolicy};
 pub use report::Report;
-pub use run::{Progress, RunError, RunOptions, Runner};
+pub use run::{MergeError, Progress, RunError, RunOptions, Runner, Shard, ShardOutput, merge};
 pub use spec::Experiment;
 pub use stacksim_engine as engine;
 pub use stacksim_model as model;

@@ -60,11 +60,7 @@ pub enum LoadError {
 }
 
 fn join_lines(diagnostics: &[Diagnostic]) -> String {
-    diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 /// A valid experiment and the warnings found while checking it.
@@ -80,19 +76,13 @@ impl Experiment {
     /// Reads, parses and validates the experiment file at `path`.
     pub fn load(path: impl AsRef<Path>, registry: &PolicyRegistry) -> Result<Loaded, LoadError> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let source = std::fs::read_to_string(path)
+            .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
         Self::load_str(&source, &path.display().to_string(), registry)
     }
 
     /// Parses and validates experiment text; `origin` names it in messages.
-    pub fn load_str(
-        source: &str,
-        origin: &str,
-        registry: &PolicyRegistry,
-    ) -> Result<Loaded, LoadError> {
+    pub fn load_str(source: &str, origin: &str, registry: &PolicyRegistry) -> Result<Loaded, LoadError> {
         let experiment = Self::parse(source, origin)?;
         let outline = Outline::new(source);
         let (errors, warnings): (Vec<_>, Vec<_>) = validate(&experiment, registry)
@@ -105,14 +95,7 @@ impl Experiment {
                 message: p.message,
             })
             .partition(|d| d.severity == Severity::Error);
-        if errors.is_empty() {
-            Ok(Loaded {
-                experiment,
-                warnings,
-            })
-        } else {
-            Err(LoadError::Invalid(errors))
-        }
+        if errors.is_empty() { Ok(Loaded { experiment, warnings }) } else { Err(LoadError::Invalid(errors)) }
     }
 
     /// Parses experiment text without validating it.
@@ -122,14 +105,9 @@ impl Experiment {
             .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
             .from_str(source)
             .map_err(|e| {
-                let position = Position {
-                    line: e.span.start.line,
-                    column: e.span.start.col,
-                };
+                let position = Position { line: e.span.start.line, column: e.span.start.col };
                 let position = (position.line > 0).then_some(position);
-                let field = position
-                    .map(|p| Outline::new(source).path_at(p))
-                    .unwrap_or_default();
+                let field = position.map(|p| Outline::new(source).path_at(p)).unwrap_or_default();
                 LoadError::Syntax(Box::new(Diagnostic {
                     origin: origin.to_owned(),
                     position,

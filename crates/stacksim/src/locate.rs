@@ -89,18 +89,10 @@ impl<'a> Outline<'a> {
     /// Outlines `source`.
     pub fn new(source: &'a str) -> Self {
         let tokens = tokenize(source);
-        let mut walker = Walker {
-            source,
-            tokens: &tokens,
-            at: 0,
-            spans: Vec::new(),
-        };
+        let mut walker = Walker { source, tokens: &tokens, at: 0, spans: Vec::new() };
         walker.skip_attributes();
         walker.value(&FieldPath::root());
-        Outline {
-            source,
-            spans: walker.spans,
-        }
+        Outline { source, spans: walker.spans }
     }
 
     /// Where the value at `path` starts or, if the file does not spell it out (a defaulted
@@ -129,21 +121,15 @@ impl<'a> Outline<'a> {
         let before = &self.source[..offset.min(self.source.len())];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        Position {
-            line,
-            column: before[line_start..].chars().count() + 1,
-        }
+        Position { line, column: before[line_start..].chars().count() + 1 }
     }
 
     fn offset(&self, position: Position) -> usize {
         let mut offset = 0;
         for (i, line) in self.source.split_inclusive('\n').enumerate() {
             if i + 1 == position.line {
-                let within: usize = line
-                    .chars()
-                    .take(position.column.saturating_sub(1))
-                    .map(char::len_utf8)
-                    .sum();
+                let within: usize =
+                    line.chars().take(position.column.saturating_sub(1)).map(char::len_utf8).sum();
                 return offset + within;
             }
             offset += line.len();
@@ -247,11 +233,7 @@ fn tokenize(source: &str) -> Vec<Token> {
                 Kind::Atom
             }
         };
-        tokens.push(Token {
-            kind,
-            start,
-            end: i.min(bytes.len()),
-        });
+        tokens.push(Token { kind, start, end: i.min(bytes.len()) });
     }
     tokens
 }
@@ -273,14 +255,7 @@ fn skip_raw_string(bytes: &[u8], mut i: usize) -> usize {
     let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
     i += hashes + 1;
     while i < bytes.len() {
-        if bytes[i] == b'"'
-            && bytes[i + 1..]
-                .iter()
-                .take(hashes)
-                .filter(|&&b| b == b'#')
-                .count()
-                == hashes
-        {
+        if bytes[i] == b'"' && bytes[i + 1..].iter().take(hashes).filter(|&&b| b == b'#').count() == hashes {
             return i + 1 + hashes;
         }
         i += 1;
@@ -305,10 +280,7 @@ impl Walker<'_> {
     }
 
     fn last_end(&self) -> usize {
-        self.at
-            .checked_sub(1)
-            .and_then(|i| self.tokens.get(i))
-            .map_or(0, |t| t.end)
+        self.at.checked_sub(1).and_then(|i| self.tokens.get(i)).map_or(0, |t| t.end)
     }
 
     /// Skips inner attributes such as `#![enable(implicit_some)]`.
@@ -369,8 +341,7 @@ impl Walker<'_> {
                 return;
             }
         }
-        self.spans
-            .push((path.clone(), first.start, self.last_end()));
+        self.spans.push((path.clone(), first.start, self.last_end()));
     }
 
     /// Items of `( … )` (named fields or positional values) or `[ … ]`, up to the closer.
@@ -453,11 +424,7 @@ Experiment(
         let mut p = FieldPath::root();
         for part in text.split('.') {
             match part.split_once('[') {
-                Some((name, index)) => {
-                    p = p
-                        .field(name)
-                        .index(index.trim_end_matches(']').parse().unwrap())
-                }
+                Some((name, index)) => p = p.field(name).index(index.trim_end_matches(']').parse().unwrap()),
                 None => p = p.field(part),
             }
         }
@@ -469,25 +436,10 @@ Experiment(
         let outline = Outline::new(SOURCE);
         assert_eq!(
             outline.locate(&path("stack.backends[1].workers")),
-            Some(Position {
-                line: 8,
-                column: 61
-            })
+            Some(Position { line: 8, column: 61 })
         );
-        assert_eq!(
-            outline.locate(&path("stack.backends[0].queue")),
-            Some(Position {
-                line: 7,
-                column: 44
-            })
-        );
-        assert_eq!(
-            outline.locate(&path("name")),
-            Some(Position {
-                line: 4,
-                column: 11
-            })
-        );
+        assert_eq!(outline.locate(&path("stack.backends[0].queue")), Some(Position { line: 7, column: 44 }));
+        assert_eq!(outline.locate(&path("name")), Some(Position { line: 4, column: 11 }));
     }
 
     #[test]
@@ -495,10 +447,7 @@ Experiment(
         let outline = Outline::new(SOURCE);
         assert_eq!(
             outline.locate(&path("stack.backends[1].replicas")),
-            Some(Position {
-                line: 8,
-                column: 40
-            })
+            Some(Position { line: 8, column: 40 })
         );
     }
 
@@ -506,18 +455,10 @@ Experiment(
     fn path_at_names_the_innermost_field() {
         let outline = Outline::new(SOURCE);
         assert_eq!(
-            outline
-                .path_at(Position {
-                    line: 8,
-                    column: 55
-                })
-                .to_string(),
+            outline.path_at(Position { line: 8, column: 55 }).to_string(),
             "stack.backends[1].workers"
         );
-        assert_eq!(
-            outline.path_at(Position { line: 1, column: 1 }).to_string(),
-            ""
-        );
+        assert_eq!(outline.path_at(Position { line: 1, column: 1 }).to_string(), "");
     }
 
     proptest::proptest! {

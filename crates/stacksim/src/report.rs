@@ -17,6 +17,9 @@ pub struct Report {
     pub experiment: String,
     /// Its master seed.
     pub seed: u64,
+    /// Index of the variant the others are compared with (`vs_baseline`).
+    #[serde(default)]
+    pub baseline: usize,
     /// One entry per variant, in sweep order.
     pub variants: Vec<VariantReport>,
     /// One entry per (variant, replication), variant-major.
@@ -36,6 +39,11 @@ pub struct VariantReport {
     pub metrics: IndexMap<String, Estimate>,
     /// Per-backend metrics, in balancer order.
     pub backends: Vec<BackendReport>,
+    /// For each metric, this variant minus the baseline, paired by replication: both ran on
+    /// the same seeds and so saw the same traffic, which makes this interval much narrower
+    /// than comparing the two variants' own intervals. Empty for the baseline itself.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vs_baseline: IndexMap<String, Estimate>,
 }
 
 /// One backend's metrics within a variant.
@@ -70,11 +78,7 @@ pub struct Metric(#[serde(with = "nan_as_null")] pub f64);
 /// The whole-stack metrics of one run, by report name, in report order.
 pub fn run_metrics(run: &RunSummary) -> Vec<(&'static str, f64)> {
     let ratio = |n: u64| {
-        if run.arrived == 0 {
-            0.0
-        } else {
-            n as f64 / run.arrived as f64
-        }
+        if run.arrived == 0 { 0.0 } else { n as f64 / run.arrived as f64 }
     };
     let rt = &run.response_time;
     vec![
@@ -113,76 +117,128 @@ pub fn backend_metrics(backend: &BackendSummary) -> Vec<(&'static str, f64)> {
     ]
 }
 
-/// Estimates for each named metric over replications.
+/// One run's values: everything needed to rebuild a report, so that runs made on different
+/// machines (shards) merge into the same report as one run of the whole grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Index of the variant.
+    pub variant: usize,
+    /// Replication index.
+    pub replication: u32,
+    /// The run's master seed.
+    pub seed: u64,
+    /// Events the engine handled.
+    pub events: u64,
+    /// Whole-stack metrics.
+    pub metrics: IndexMap<String, Metric>,
+    /// Per-backend metrics, in balancer order.
+    pub backends: Vec<BackendRecord>,
+}
+
+/// One backend's values in one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendRecord {
+    /// Backend name.
+    pub name: String,
+    /// Its metrics.
+    pub metrics: IndexMap<String, Metric>,
+}
+
+fn metric_map(values: Vec<(&'static str, f64)>) -> IndexMap<String, Metric> {
+    values.into_iter().map(|(k, x)| (k.to_owned(), Metric(x))).collect()
+}
+
+impl RunRecord {
+    /// The record of run `replication` (seed `seed`) of variant `variant`.
+    pub fn new(variant: usize, replication: u32, seed: u64, run: &RunSummary) -> RunRecord {
+        RunRecord {
+            variant,
+            replication,
+            seed,
+            events: run.events,
+            metrics: metric_map(run_metrics(run)),
+            backends: run
+                .backends
+                .iter()
+                .map(|b| BackendRecord { name: b.name.clone(), metrics: metric_map(backend_metrics(b)) })
+                .collect(),
+        }
+    }
+}
+
+/// What identifies a variant in a report: its label and parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantInfo {
+    /// `name=value` of its swept parameters.
+    pub label: String,
+    /// Its parameters.
+    pub params: IndexMap<String, Value>,
+}
+
+impl From<&Variant> for VariantInfo {
+    fn from(v: &Variant) -> Self {
+        VariantInfo { label: v.label.clone(), params: v.params.clone() }
+    }
+}
+
+/// Estimates of each metric from one map per replication.
 fn estimates<'a>(
-    per_run: impl Iterator<Item = Vec<(&'static str, f64)>> + Clone + 'a,
+    runs: impl Iterator<Item = &'a IndexMap<String, Metric>> + Clone,
 ) -> IndexMap<String, Estimate> {
-    let runs: Vec<_> = per_run.collect();
-    let Some(first) = runs.first() else {
-        return IndexMap::new();
-    };
+    let Some(first) = runs.clone().next() else { return IndexMap::new() };
     first
-        .iter()
-        .enumerate()
-        .map(|(k, (name, _))| {
-            let samples: Vec<f64> = runs.iter().map(|r| r[k].1).collect();
-            ((*name).to_owned(), Estimate::of(&samples))
+        .keys()
+        .map(|name| {
+            let samples: Vec<f64> = runs.clone().map(|m| m.get(name).map_or(f64::NAN, |x| x.0)).collect();
+            (name.clone(), Estimate::of(&samples))
         })
         .collect()
 }
 
 impl Report {
-    /// Builds the report of `runs[v][r]`: variant `v`, replication `r` with seed `seeds[r]`.
-    pub fn new(
+    /// Builds the report from every run's record. `records` holds each (variant, replication)
+    /// once, in any order; `baseline` indexes `variants`.
+    pub fn from_records(
         experiment: &str,
         seed: u64,
-        variants: &[Variant],
-        seeds: &[u64],
-        runs: &[Vec<RunSummary>],
+        variants: &[VariantInfo],
+        baseline: usize,
+        records: &[RunRecord],
     ) -> Report {
+        let mut sorted: Vec<&RunRecord> = records.iter().collect();
+        sorted.sort_by_key(|r| (r.variant, r.replication));
+        let of = |v: usize| sorted.iter().copied().filter(move |r| r.variant == v);
         let variant_reports = variants
             .iter()
-            .zip(runs)
-            .map(|(variant, reps)| {
-                let backends = reps.first().map_or(0, |r| r.backends.len());
+            .enumerate()
+            .map(|(v, info)| {
+                let backends = of(v).next().map_or(0, |r| r.backends.len());
                 VariantReport {
-                    label: variant.label.clone(),
-                    params: variant.params.clone(),
-                    replications: reps.len() as u32,
-                    metrics: estimates(reps.iter().map(run_metrics)),
+                    label: info.label.clone(),
+                    params: info.params.clone(),
+                    replications: of(v).count() as u32,
+                    metrics: estimates(of(v).map(|r| &r.metrics)),
                     backends: (0..backends)
                         .map(|b| BackendReport {
-                            name: reps[0].backends[b].name.clone(),
-                            metrics: estimates(
-                                reps.iter().map(|r| backend_metrics(&r.backends[b])),
-                            ),
+                            name: of(v).next().map(|r| r.backends[b].name.clone()).unwrap_or_default(),
+                            metrics: estimates(of(v).filter_map(|r| r.backends.get(b)).map(|b| &b.metrics)),
                         })
                         .collect(),
+                    vs_baseline: if v == baseline { IndexMap::new() } else { paired(of(baseline), of(v)) },
                 }
             })
             .collect();
-        let run_reports = runs
+        let runs = sorted
             .iter()
-            .enumerate()
-            .flat_map(|(v, reps)| {
-                reps.iter().enumerate().map(move |(r, run)| RunReport {
-                    variant: v,
-                    replication: r as u32,
-                    seed: seeds[r],
-                    events: run.events,
-                    metrics: run_metrics(run)
-                        .into_iter()
-                        .map(|(k, x)| (k.to_owned(), Metric(x)))
-                        .collect(),
-                })
+            .map(|r| RunReport {
+                variant: r.variant,
+                replication: r.replication,
+                seed: r.seed,
+                events: r.events,
+                metrics: r.metrics.clone(),
             })
             .collect();
-        Report {
-            experiment: experiment.to_owned(),
-            seed,
-            variants: variant_reports,
-            runs: run_reports,
-        }
+        Report { experiment: experiment.to_owned(), seed, baseline, variants: variant_reports, runs }
     }
 
     /// The report as pretty-printed JSON, with a final newline.
@@ -226,11 +282,7 @@ impl Report {
         let Some(first) = self.variants.first() else {
             return Ok(csv.flush()?);
         };
-        let mut header = vec![
-            "variant".to_owned(),
-            "label".to_owned(),
-            "replications".to_owned(),
-        ];
+        let mut header = vec!["variant".to_owned(), "label".to_owned(), "replications".to_owned()];
         header.extend(first.params.keys().cloned());
         for name in first.metrics.keys() {
             header.push(name.clone());
@@ -255,9 +307,29 @@ impl Report {
 
 /// A number for CSV: shortest round-trip form; empty when there is no value.
 fn format_number(x: f64) -> String {
-    if x.is_finite() {
-        x.to_string()
-    } else {
-        String::new()
-    }
+    if x.is_finite() { x.to_string() } else { String::new() }
+}
+
+/// Per metric, `variant − baseline` paired by replication (Student t over the differences).
+fn paired<'a>(
+    baseline: impl Iterator<Item = &'a RunRecord>,
+    variant: impl Iterator<Item = &'a RunRecord>,
+) -> IndexMap<String, Estimate> {
+    let baseline: Vec<&RunRecord> = baseline.collect();
+    let variant: Vec<&RunRecord> = variant.collect();
+    let Some(first) = variant.first() else { return IndexMap::new() };
+    first
+        .metrics
+        .keys()
+        .map(|name| {
+            let differences: Vec<f64> = variant
+                .iter()
+                .filter_map(|run| {
+                    let base = baseline.iter().find(|b| b.replication == run.replication)?;
+                    Some(run.metrics.get(name)?.0 - base.metrics.get(name)?.0)
+                })
+                .collect();
+            (name.clone(), Estimate::of(&differences))
+        })
+        .collect()
 }

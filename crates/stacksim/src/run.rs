@@ -6,9 +6,14 @@ use rayon::prelude::*;
 use stacksim_engine::rng::replication_seed;
 use stacksim_model::{ModelError, RunParams, RunSummary, simulate};
 
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
 use crate::build::{Variant, variants};
 use crate::registry::{PolicyRegistry, UnknownPolicy};
-use crate::report::Report;
+use crate::report::{Report, RunRecord, VariantInfo};
 use crate::spec::Experiment;
 
 /// Why an experiment could not run.
@@ -60,10 +65,7 @@ pub struct Runner<'a> {
 
 impl std::fmt::Debug for Runner<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner")
-            .field("registry", self.registry)
-            .field("options", &self.options)
-            .finish()
+        f.debug_struct("Runner").field("registry", self.registry).field("options", &self.options).finish()
     }
 }
 
@@ -81,11 +83,7 @@ pub struct Progress {
 impl<'a> Runner<'a> {
     /// A runner with the policies of `registry` and default options.
     pub fn new(registry: &'a PolicyRegistry) -> Self {
-        Runner {
-            registry,
-            options: RunOptions::default(),
-            progress: None,
-        }
+        Runner { registry, options: RunOptions::default(), progress: None }
     }
 
     /// Overrides replications, seed or threads.
@@ -104,33 +102,39 @@ impl<'a> Runner<'a> {
     ///
     /// The experiment should have been validated (see [`Experiment::load`]).
     pub fn run(&self, experiment: &Experiment) -> Result<Report, RunError> {
+        let whole = self.run_shard(experiment, Shard::WHOLE)?;
+        Ok(merge(&[whole]).expect("one whole shard always merges"))
+    }
+
+    /// Runs the slice `shard` of the (variant, replication) grid of `experiment`.
+    ///
+    /// Shards of one experiment, run anywhere, [merge](merge) into the report that
+    /// [`Runner::run`] gives, byte for byte.
+    pub fn run_shard(&self, experiment: &Experiment, shard: Shard) -> Result<ShardOutput, RunError> {
         let seed = self.options.seed.unwrap_or(experiment.seed);
         let replications = self.options.replications.unwrap_or(experiment.replications);
         let variants = variants(experiment);
-        let seeds: Vec<u64> = (0..u64::from(replications))
-            .map(|r| replication_seed(seed, r))
-            .collect();
+        let seeds: Vec<u64> = (0..u64::from(replications)).map(|r| replication_seed(seed, r)).collect();
         for v in &variants {
             self.registry.build(&v.policy)?;
         }
         let grid: Vec<(usize, usize)> = (0..variants.len())
             .flat_map(|v| (0..seeds.len()).map(move |r| (v, r)))
+            .enumerate()
+            .filter(|(k, _)| shard.contains(*k))
+            .map(|(_, cell)| cell)
             .collect();
         let total = grid.len() as u64;
         let (done, events) = (AtomicU64::new(0), AtomicU64::new(0));
-        let run_one = |&(v, r): &(usize, usize)| -> Result<RunSummary, RunError> {
+        let run_one = |&(v, r): &(usize, usize)| -> Result<RunRecord, RunError> {
             let summary = self.run_variant(experiment, &variants[v], seeds[r])?;
             if let Some(progress) = self.progress {
                 let events = events.fetch_add(summary.events, Ordering::Relaxed) + summary.events;
-                progress(Progress {
-                    done: done.fetch_add(1, Ordering::Relaxed) + 1,
-                    total,
-                    events,
-                });
+                progress(Progress { done: done.fetch_add(1, Ordering::Relaxed) + 1, total, events });
             }
-            Ok(summary)
+            Ok(RunRecord::new(v, r as u32, seeds[r], &summary))
         };
-        let results: Vec<Result<RunSummary, RunError>> = match self.options.jobs {
+        let records: Vec<Result<RunRecord, RunError>> = match self.options.jobs {
             Some(jobs) => rayon::ThreadPoolBuilder::new()
                 .num_threads(jobs)
                 .build()
@@ -138,17 +142,20 @@ impl<'a> Runner<'a> {
                 .install(|| grid.par_iter().map(run_one).collect()),
             None => grid.par_iter().map(run_one).collect(),
         };
-        let mut runs = vec![Vec::with_capacity(seeds.len()); variants.len()];
-        for ((v, _), result) in grid.iter().zip(results) {
-            runs[*v].push(result?);
-        }
-        Ok(Report::new(
-            &experiment.name,
+        let baseline = experiment
+            .baseline
+            .as_ref()
+            .and_then(|label| variants.iter().position(|v| v.label == *label))
+            .unwrap_or(0);
+        Ok(ShardOutput {
+            experiment: experiment.name.clone(),
             seed,
-            &variants,
-            &seeds,
-            &runs,
-        ))
+            shard,
+            replications,
+            baseline,
+            variants: variants.iter().map(VariantInfo::from).collect(),
+            records: records.into_iter().collect::<Result<_, _>>()?,
+        })
     }
 
     fn run_variant(
@@ -158,14 +165,157 @@ impl<'a> Runner<'a> {
         seed: u64,
     ) -> Result<RunSummary, RunError> {
         let policy = self.registry.build(&variant.policy)?;
-        let params = RunParams {
-            seed,
-            duration: experiment.duration.0,
-            warmup: experiment.warmup.0,
-        };
-        simulate(&variant.stack, policy, params).map_err(|source| RunError::Model {
-            variant: variant.label.clone(),
-            source,
-        })
+        let params = RunParams { seed, duration: experiment.duration.0, warmup: experiment.warmup.0 };
+        simulate(&variant.stack, policy, params)
+            .map_err(|source| RunError::Model { variant: variant.label.clone(), source })
     }
+}
+
+/// A deterministic slice of the (variant, replication) grid: the runs whose position `k` in
+/// variant-major order has `k % count == index`. Written `index/count`, from `0/N` to
+/// `(N-1)/N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which slice, from 0.
+    pub index: u32,
+    /// How many slices in all, ≥ 1.
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole grid.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether grid position `k` belongs to this shard.
+    pub fn contains(&self, k: usize) -> bool {
+        k % self.count as usize == self.index as usize
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let bad = || format!("invalid shard {text:?}: write INDEX/COUNT with 0 <= INDEX < COUNT, like 0/4");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) =
+            (index.trim().parse().map_err(|_| bad())?, count.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// The runs one shard made, with what is needed to merge them: `shard-I-of-N.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardOutput {
+    /// The experiment's name.
+    pub experiment: String,
+    /// Its master seed.
+    pub seed: u64,
+    /// Which slice of the grid this is.
+    pub shard: Shard,
+    /// Replications per variant in the whole grid.
+    pub replications: u32,
+    /// Index of the baseline variant.
+    pub baseline: usize,
+    /// Every variant of the whole grid.
+    pub variants: Vec<VariantInfo>,
+    /// This shard's runs.
+    pub records: Vec<RunRecord>,
+}
+
+impl ShardOutput {
+    /// The file name a shard is written under: `shard-I-of-N.json`.
+    pub fn file_name(&self) -> String {
+        format!("shard-{}-of-{}.json", self.shard.index, self.shard.count)
+    }
+}
+
+/// Shards that do not make up one whole grid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MergeError {
+    /// Nothing to merge.
+    #[error("no shards to merge")]
+    Empty,
+    /// Shards from different experiments, seeds or grids.
+    #[error(
+        "shard {shard} is from a different run ({what} differs): merge only shards of one `stacksim run`"
+    )]
+    Mismatch {
+        /// The odd shard.
+        shard: Shard,
+        /// What differs.
+        what: &'static str,
+    },
+    /// Runs that appear in more than one shard.
+    #[error("run (variant {variant}, replication {replication}) appears twice: is a shard given twice?")]
+    Duplicate {
+        /// Variant index.
+        variant: usize,
+        /// Replication.
+        replication: u32,
+    },
+    /// Runs that no shard has.
+    #[error(
+        "{missing} of {total} runs are missing, e.g. variant {variant}, replication {replication}: is a shard missing?"
+    )]
+    Missing {
+        /// How many runs are missing.
+        missing: usize,
+        /// Runs in the whole grid.
+        total: usize,
+        /// The first missing run's variant.
+        variant: usize,
+        /// The first missing run's replication.
+        replication: u32,
+    },
+}
+
+/// Combines shards of one experiment into its report: the same report, byte for byte, as
+/// running the whole grid at once.
+pub fn merge(shards: &[ShardOutput]) -> Result<Report, MergeError> {
+    let first = shards.first().ok_or(MergeError::Empty)?;
+    for s in shards {
+        let what = if s.experiment != first.experiment {
+            "experiment"
+        } else if s.seed != first.seed {
+            "seed"
+        } else if s.replications != first.replications {
+            "replications"
+        } else if s.variants != first.variants {
+            "variants"
+        } else if s.baseline != first.baseline {
+            "baseline"
+        } else if s.shard.count != first.shard.count {
+            "shard count"
+        } else {
+            continue;
+        };
+        return Err(MergeError::Mismatch { shard: s.shard, what });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut records = Vec::new();
+    for record in shards.iter().flat_map(|s| &s.records) {
+        if !seen.insert((record.variant, record.replication)) {
+            return Err(MergeError::Duplicate { variant: record.variant, replication: record.replication });
+        }
+        records.push(record.clone());
+    }
+    let total = first.variants.len() * first.replications as usize;
+    if records.len() != total {
+        let (variant, replication) = (0..first.variants.len())
+            .flat_map(|v| (0..first.replications).map(move |r| (v, r)))
+            .find(|cell| !seen.contains(cell))
+            .unwrap_or((0, 0));
+        return Err(MergeError::Missing { missing: total - records.len(), total, variant, replication });
+    }
+    Ok(Report::from_records(&first.experiment, first.seed, &first.variants, first.baseline, &records))
 }

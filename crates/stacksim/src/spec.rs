@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use stacksim_model::policy::{Maglev, PeakEwma, RingHash};
 
 /// One experiment: a stack, how long to run it, with which seed, how many times, and which
 /// variants to compare.
@@ -31,6 +32,10 @@ pub struct Experiment {
     /// Axes to vary; the variants are their cartesian product. Default: none (one variant).
     #[serde(default)]
     pub sweep: Vec<SweepAxis>,
+    /// The variant the others are compared with, by label (like `"policy=RoundRobin"`).
+    /// Default: the first variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
 }
 
 fn one() -> u32 {
@@ -57,6 +62,14 @@ pub struct ClientSpec {
     pub name: String,
     /// When requests are sent.
     pub arrivals: ArrivalsSpec,
+    /// How many distinct users send them (≥ 1); each request carries one user's key, which
+    /// hash-based policies route on. Default: none, and every request gets a fresh key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u64>,
+    /// Zipf exponent of user popularity (≥ 0; needs `users`): user `k` sends in proportion to
+    /// `1 / (k + 1)^user_skew`. Default: 0, every user equally often.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_skew: Option<f64>,
 }
 
 /// Open-loop arrival process.
@@ -83,11 +96,17 @@ pub struct BalancerSpec {
     pub policy: PolicySpec,
 }
 
-/// A balancing policy, by name. `stacksim policies` lists them with their semantics.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A balancing policy, by name, with its parameters. `stacksim policies` lists them with their
+/// semantics; the policy types in `stacksim_model::policy` document each in full.
+///
+/// Parameters with a default may be left out: `Maglev()` is `Maglev(table_size: 65537)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum PolicySpec {
     /// Smooth weighted round robin (NGINX).
     RoundRobin,
+    /// Weighted round robin over a fixed map (HAProxy static-rr).
+    StaticRoundRobin,
     /// Weighted random.
     Random,
     /// Fewest in flight relative to weight, ties round robin (NGINX least_conn, HAProxy leastconn).
@@ -96,21 +115,160 @@ pub enum PolicySpec {
     PowerOfTwoChoices,
     /// `n` random backends, fewest in flight wins (Envoy choice_count n, HAProxy random(n)).
     RandomChoices(u32),
+    /// Envoy least_request: P2C when weights are equal, else EDF on
+    /// `weight / (active + 1)^active_request_bias`.
+    LeastRequest {
+        /// How strongly active requests lower a backend's weight, ≥ 0. Default: 1.0.
+        #[serde(default = "default_active_request_bias")]
+        active_request_bias: f64,
+        /// Backends sampled per pick when all weights are equal, ≥ 1. Default: 2.
+        #[serde(default = "default_choice_count")]
+        choice_count: u32,
+    },
+    /// Full scan, fewest in flight (join the shortest queue).
+    JoinShortestQueue,
+    /// Peak-EWMA latency × (in flight + 1) over two random backends (Finagle).
+    PeakEwma {
+        /// Time over which latency history decays, > 0. Default: "10s".
+        #[serde(default = "default_decay")]
+        decay: HumanDuration,
+    },
+    /// Lowest average response time × (in flight + 1) / weight (NGINX Plus least_time).
+    LeastResponseTime,
+    /// Consistent hashing on a ring of points (Ketama, Envoy ring_hash).
+    RingHash {
+        /// Ring points per backend on average, ≥ 1. Default: 100.
+        #[serde(default = "default_entries_per_host")]
+        entries_per_host: u32,
+    },
+    /// Maglev consistent hashing (Google's Maglev, Envoy maglev).
+    Maglev {
+        /// Lookup-table entries, a prime. Default: 65537.
+        #[serde(default = "default_table_size")]
+        table_size: u32,
+    },
+    /// Consistent hashing with bounded loads (HAProxy hash-balance-factor).
+    BoundedLoadHash {
+        /// No backend takes more than `factor` × its share of the load, ≥ 1.0.
+        factor: f64,
+        /// Ring points per backend on average, ≥ 1. Default: 100.
+        #[serde(default = "default_entries_per_host")]
+        entries_per_host: u32,
+    },
+    /// Hash of the key modulo the available backends (HAProxy map-based, NGINX ip_hash).
+    SourceHash,
+    /// Lowest-index backend with a free slot (HAProxy first).
+    First {
+        /// Requests in flight at which a backend counts as full (HAProxy maxconn), ≥ 1.
+        max_in_flight: u32,
+    },
+    /// Idle backends first, else random (Join-Idle-Queue).
+    JoinIdleQueue,
     /// A policy registered by a library user under this name.
     Custom(String),
 }
 
+fn default_active_request_bias() -> f64 {
+    1.0
+}
+
+fn default_choice_count() -> u32 {
+    2
+}
+
+fn default_decay() -> HumanDuration {
+    HumanDuration(PeakEwma::DEFAULT_DECAY)
+}
+
+fn default_entries_per_host() -> u32 {
+    RingHash::DEFAULT_ENTRIES_PER_HOST
+}
+
+fn default_table_size() -> u32 {
+    Maglev::DEFAULT_TABLE_SIZE
+}
+
+impl PolicySpec {
+    /// Whether the policy routes on request keys (and so needs clients with `users` to mean
+    /// anything).
+    pub fn routes_on_keys(&self) -> bool {
+        matches!(
+            self,
+            PolicySpec::RingHash { .. }
+                | PolicySpec::Maglev { .. }
+                | PolicySpec::BoundedLoadHash { .. }
+                | PolicySpec::SourceHash
+        )
+    }
+}
+
+/// As written in experiment files, parameters that differ from their defaults only (so a
+/// sweep's labels stay short): `RingHash(entries_per_host: 40)`, `Maglev`, `PeakEwma(decay: "5s")`.
 impl fmt::Display for PolicySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PolicySpec::RoundRobin => f.write_str("RoundRobin"),
+            PolicySpec::StaticRoundRobin => f.write_str("StaticRoundRobin"),
             PolicySpec::Random => f.write_str("Random"),
             PolicySpec::LeastConnections => f.write_str("LeastConnections"),
             PolicySpec::PowerOfTwoChoices => f.write_str("PowerOfTwoChoices"),
             PolicySpec::RandomChoices(n) => write!(f, "RandomChoices({n})"),
+            PolicySpec::LeastRequest { active_request_bias, choice_count } => {
+                let mut params = Vec::new();
+                if *active_request_bias != default_active_request_bias() {
+                    params.push(format!("active_request_bias: {active_request_bias:?}"));
+                }
+                if *choice_count != default_choice_count() {
+                    params.push(format!("choice_count: {choice_count}"));
+                }
+                with_params(f, "LeastRequest", &params)
+            }
+            PolicySpec::JoinShortestQueue => f.write_str("JoinShortestQueue"),
+            PolicySpec::PeakEwma { decay } => {
+                let params =
+                    if *decay == default_decay() { vec![] } else { vec![format!("decay: \"{decay}\"")] };
+                with_params(f, "PeakEwma", &params)
+            }
+            PolicySpec::LeastResponseTime => f.write_str("LeastResponseTime"),
+            PolicySpec::RingHash { entries_per_host } => {
+                let params = if *entries_per_host == default_entries_per_host() {
+                    vec![]
+                } else {
+                    vec![format!("entries_per_host: {entries_per_host}")]
+                };
+                with_params(f, "RingHash", &params)
+            }
+            PolicySpec::Maglev { table_size } => {
+                let params = if *table_size == default_table_size() {
+                    vec![]
+                } else {
+                    vec![format!("table_size: {table_size}")]
+                };
+                with_params(f, "Maglev", &params)
+            }
+            PolicySpec::BoundedLoadHash { factor, entries_per_host } => {
+                let mut params = vec![format!("factor: {factor:?}")];
+                if *entries_per_host != default_entries_per_host() {
+                    params.push(format!("entries_per_host: {entries_per_host}"));
+                }
+                with_params(f, "BoundedLoadHash", &params)
+            }
+            PolicySpec::SourceHash => f.write_str("SourceHash"),
+            PolicySpec::First { max_in_flight } => {
+                write!(f, "First(max_in_flight: {max_in_flight})")
+            }
+            PolicySpec::JoinIdleQueue => f.write_str("JoinIdleQueue"),
             PolicySpec::Custom(name) => write!(f, "Custom({name:?})"),
         }
     }
+}
+
+fn with_params(f: &mut fmt::Formatter<'_>, name: &str, params: &[String]) -> fmt::Result {
+    f.write_str(name)?;
+    if !params.is_empty() {
+        write!(f, "({})", params.join(", "))?;
+    }
+    Ok(())
 }
 
 /// A group of identical backends.
@@ -186,11 +344,115 @@ pub enum ServiceSpec {
     },
 }
 
-/// One axis of a sweep.
+impl ServiceSpec {
+    /// The same distribution with every time multiplied by `factor` (shape parameters kept).
+    pub fn scaled(&self, factor: f64) -> ServiceSpec {
+        let scale = |d: &HumanDuration| HumanDuration(d.0.mul_f64(factor.max(0.0)));
+        match self {
+            ServiceSpec::Exponential { mean } => ServiceSpec::Exponential { mean: scale(mean) },
+            ServiceSpec::Constant(d) => ServiceSpec::Constant(scale(d)),
+            ServiceSpec::LogNormal { median, sigma } => {
+                ServiceSpec::LogNormal { median: scale(median), sigma: *sigma }
+            }
+            ServiceSpec::Gamma { mean, cv } => ServiceSpec::Gamma { mean: scale(mean), cv: *cv },
+            ServiceSpec::Uniform { min, max } => ServiceSpec::Uniform { min: scale(min), max: scale(max) },
+            ServiceSpec::Pareto { scale: s, shape } => ServiceSpec::Pareto { scale: scale(s), shape: *shape },
+        }
+    }
+}
+
+/// One axis of a sweep. The variants of an experiment are the cartesian product of its axes,
+/// in file order, the last axis varying fastest. Axes that change backends apply to every
+/// backend group, or only to the one named by `backend`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum SweepAxis {
     /// Run the stack once behind each of these policies.
     Policy(Vec<PolicySpec>),
+    /// Total arrival rate [requests·s⁻¹], as a list (`values`) or a range (`from`, `to`,
+    /// `step`, both ends included). Every client's rate is scaled in proportion.
+    Rate {
+        /// Rates to try.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        values: Option<Vec<f64>>,
+        /// First rate of a range.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<f64>,
+        /// Last rate of a range (included when a whole number of steps from `from`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<f64>,
+        /// Step of a range, > 0.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<f64>,
+    },
+    /// Replicas per backend group.
+    Replicas {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Replica counts to try, each ≥ 1.
+        values: Vec<u32>,
+    },
+    /// Workers per backend.
+    Workers {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Worker counts to try, each ≥ 1.
+        values: Vec<u32>,
+    },
+    /// Queue limits.
+    Queue {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Queues to try.
+        values: Vec<QueueSpec>,
+    },
+    /// Per-replica weights of one backend group.
+    Weights {
+        /// The backend group (may be omitted when there is only one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Weight lists to try, each with one weight per replica.
+        values: Vec<Vec<u32>>,
+    },
+    /// Service times multiplied by a factor (1.0 = as configured; 2.0 = twice as slow).
+    ServiceScale {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Factors to try, each > 0.
+        values: Vec<f64>,
+    },
+}
+
+impl SweepAxis {
+    /// The rates of a `Rate` axis: its `values`, or the range `from..=to` by `step`.
+    pub fn rates(&self) -> Vec<f64> {
+        match self {
+            SweepAxis::Rate { values: Some(values), .. } => values.clone(),
+            SweepAxis::Rate { from: Some(from), to: Some(to), step: Some(step), .. } if *step > 0.0 => {
+                // Whole steps from `from`, tolerating rounding at the top end.
+                let steps = ((to - from) / step + 1e-9).floor();
+                if steps.is_finite() && steps >= 0.0 {
+                    (0..=steps as usize).map(|i| from + step * i as f64).collect()
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for QueueSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueueSpec::Bounded(n) => write!(f, "Bounded({n})"),
+            QueueSpec::Unbounded => f.write_str("Unbounded"),
+        }
+    }
 }
 
 /// A span of time written as text: `"250ms"`, `"90s"`, `"5m"`, `"4h"`, `"1h 30m"`.
@@ -224,5 +486,37 @@ impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl ClientSpec {
+    /// A client called `name` with these arrivals and every optional field at its default.
+    pub fn new(name: impl Into<String>, arrivals: ArrivalsSpec) -> Self {
+        ClientSpec { name: name.into(), arrivals, users: None, user_skew: None }
+    }
+}
+
+impl BackendSpec {
+    /// One backend called `name`, with every optional field at its default (one replica,
+    /// weight 1).
+    pub fn new(name: impl Into<String>, workers: u32, queue: QueueSpec, service: ServiceSpec) -> Self {
+        BackendSpec { name: name.into(), replicas: 1, workers, queue, service, weight: None, weights: None }
+    }
+}
+
+impl Experiment {
+    /// An experiment called `name` running `stack` for `duration`, with seed 1, no warm-up,
+    /// one replication and no sweep; set the other fields as needed.
+    pub fn new(name: impl Into<String>, stack: StackSpec, duration: Duration) -> Self {
+        Experiment {
+            name: name.into(),
+            seed: 1,
+            duration: HumanDuration(duration),
+            warmup: HumanDuration::default(),
+            replications: 1,
+            stack,
+            sweep: Vec::new(),
+            baseline: None,
+        }
     }
 }

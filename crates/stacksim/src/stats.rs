@@ -21,23 +21,14 @@ impl Estimate {
     pub fn of(samples: &[f64]) -> Estimate {
         let n = samples.len();
         if n == 0 {
-            return Estimate {
-                mean: f64::NAN,
-                ci95: f64::NAN,
-            };
+            return Estimate { mean: f64::NAN, ci95: f64::NAN };
         }
         let mean = samples.iter().sum::<f64>() / n as f64;
         if n == 1 {
-            return Estimate {
-                mean,
-                ci95: f64::NAN,
-            };
+            return Estimate { mean, ci95: f64::NAN };
         }
         let variance = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        Estimate {
-            mean,
-            ci95: t_975(n - 1) * (variance / n as f64).sqrt(),
-        }
+        Estimate { mean, ci95: t_975(n - 1) * (variance / n as f64).sqrt() }
     }
 
     /// Whether `value` lies within the interval widened by `slack`.
@@ -58,11 +49,7 @@ pub mod nan_as_null {
 
     /// Writes a non-finite value as `null`.
     pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.is_finite() {
-            serializer.serialize_f64(*value)
-        } else {
-            serializer.serialize_none()
-        }
+        if value.is_finite() { serializer.serialize_f64(*value) } else { serializer.serialize_none() }
     }
 
     /// Reads `null` as NaN.

@@ -6,8 +6,24 @@ use std::fmt;
 use crate::locate::FieldPath;
 use crate::registry::PolicyRegistry;
 use crate::spec::{
-    ArrivalsSpec, BackendSpec, Experiment, PolicySpec, QueueSpec, ServiceSpec, SweepAxis,
+    ArrivalsSpec, BackendSpec, ClientSpec, Experiment, PolicySpec, QueueSpec, ServiceSpec, StackSpec,
+    SweepAxis,
 };
+
+/// The largest Maglev table Envoy accepts.
+const MAGLEV_MAX_TABLE_SIZE: u32 = 5_000_011;
+
+/// The most ring points per backend we build (the ring is capped at 8M points in all).
+const MAX_ENTRIES_PER_HOST: u32 = 100_000;
+
+/// Whether `n` is prime (trial division; `n` ≤ 2³², so at most 65,536 divisions).
+fn is_prime(n: u32) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let n = u64::from(n);
+    (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+}
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,27 +61,16 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&mut self, path: FieldPath, message: impl Into<String>) {
-        self.problems.push(Problem {
-            path,
-            severity: Severity::Error,
-            message: message.into(),
-        });
+        self.problems.push(Problem { path, severity: Severity::Error, message: message.into() });
     }
 
     fn warning(&mut self, path: FieldPath, message: impl Into<String>) {
-        self.problems.push(Problem {
-            path,
-            severity: Severity::Warning,
-            message: message.into(),
-        });
+        self.problems.push(Problem { path, severity: Severity::Warning, message: message.into() });
     }
 
     fn positive(&mut self, path: FieldPath, value: f64, what: &str) {
         if !(value > 0.0 && value.is_finite()) {
-            self.error(
-                path,
-                format!("{what} must be a positive, finite number, not {value}"),
-            );
+            self.error(path, format!("{what} must be a positive, finite number, not {value}"));
         }
     }
 
@@ -75,12 +80,69 @@ impl Checker<'_> {
         }
     }
 
-    fn policy(&mut self, path: FieldPath, policy: &PolicySpec) {
+    fn policy(&mut self, path: FieldPath, policy: &PolicySpec, stack: &StackSpec) {
+        if policy.routes_on_keys() && stack.clients.iter().all(|c| c.users.is_none()) {
+            self.warning(
+                path.clone(),
+                format!("{policy} routes on request keys, but no client declares `users`: every request has a fresh key, so it spreads them like Random; add users: N to a client"),
+            );
+        }
         match policy {
             PolicySpec::RandomChoices(0) => {
+                self.error(path, "RandomChoices needs at least 1 choice, like RandomChoices(2)");
+            }
+            PolicySpec::LeastRequest { active_request_bias, choice_count } => {
+                if !(*active_request_bias >= 0.0 && active_request_bias.is_finite()) {
+                    self.error(
+                        path.field("active_request_bias"),
+                        format!("active_request_bias must be a finite number ≥ 0 (Envoy's default is 1.0; 0 ignores load), not {active_request_bias}"),
+                    );
+                }
+                if *choice_count == 0 {
+                    self.error(
+                        path.field("choice_count"),
+                        "choice_count must be at least 1 (Envoy's default is 2)",
+                    );
+                }
+            }
+            PolicySpec::PeakEwma { decay } if decay.0.is_zero() => {
                 self.error(
-                    path,
-                    "RandomChoices needs at least 1 choice, like RandomChoices(2)",
+                    path.field("decay"),
+                    "the decay must be longer than zero, like \"10s\" (Finagle's default)",
+                );
+            }
+            PolicySpec::RingHash { entries_per_host } => {
+                self.entries_per_host(path.field("entries_per_host"), *entries_per_host);
+            }
+            PolicySpec::Maglev { table_size } => {
+                if !(2..=MAGLEV_MAX_TABLE_SIZE).contains(table_size) || !is_prime(*table_size) {
+                    self.error(
+                        path.field("table_size"),
+                        format!("table_size must be a prime between 2 and {MAGLEV_MAX_TABLE_SIZE} (Envoy's limit), like 65537 or 5003, not {table_size}"),
+                    );
+                } else {
+                    let backends: u64 = stack.backends.iter().map(|b| u64::from(b.replicas)).sum();
+                    if u64::from(*table_size) < 100 * backends {
+                        self.warning(
+                            path.field("table_size"),
+                            format!("a table of {table_size} entries for {backends} backends gives uneven shares; Maglev wants at least 100 entries per backend, like 65537"),
+                        );
+                    }
+                }
+            }
+            PolicySpec::BoundedLoadHash { factor, entries_per_host } => {
+                if !(*factor >= 1.0 && factor.is_finite()) {
+                    self.error(
+                        path.field("factor"),
+                        format!("factor must be a finite number ≥ 1.0 (1.25 lets a backend take 25% more than its share), not {factor}"),
+                    );
+                }
+                self.entries_per_host(path.field("entries_per_host"), *entries_per_host);
+            }
+            PolicySpec::First { max_in_flight: 0 } => {
+                self.error(
+                    path.field("max_in_flight"),
+                    "max_in_flight must be at least 1, like the backends' workers",
                 );
             }
             PolicySpec::Custom(name) if !self.registry.knows(policy) => {
@@ -96,21 +158,43 @@ impl Checker<'_> {
         }
     }
 
+    fn entries_per_host(&mut self, path: FieldPath, entries: u32) {
+        if !(1..=MAX_ENTRIES_PER_HOST).contains(&entries) {
+            self.error(
+                path,
+                format!(
+                    "entries_per_host must be between 1 and {MAX_ENTRIES_PER_HOST}, like 100, not {entries}"
+                ),
+            );
+        }
+    }
+
+    fn users(&mut self, path: FieldPath, client: &ClientSpec) {
+        if client.users == Some(0) {
+            self.error(path.field("users"), "users must be at least 1, like users: 10000");
+        }
+        match (client.users, client.user_skew) {
+            (None, Some(_)) => self.error(
+                path.field("user_skew"),
+                "user_skew shapes a user population: give users: N as well",
+            ),
+            (_, Some(skew)) if !(skew >= 0.0 && skew.is_finite()) => self.error(
+                path.field("user_skew"),
+                format!("user_skew must be a finite number ≥ 0 (0 = every user alike; around 1 is typical of web traffic), not {skew}"),
+            ),
+            _ => {}
+        }
+    }
+
     fn service(&mut self, path: FieldPath, service: &ServiceSpec) {
         let zero = |d: &crate::spec::HumanDuration| d.0.is_zero();
         match service {
             ServiceSpec::Exponential { mean } if zero(mean) => {
-                self.error(
-                    path.field("mean"),
-                    "the mean must be longer than zero, like \"100ms\"",
-                );
+                self.error(path.field("mean"), "the mean must be longer than zero, like \"100ms\"");
             }
             ServiceSpec::LogNormal { median, sigma } => {
                 if zero(median) {
-                    self.error(
-                        path.field("median"),
-                        "the median must be longer than zero, like \"80ms\"",
-                    );
+                    self.error(path.field("median"), "the median must be longer than zero, like \"80ms\"");
                 }
                 if !(*sigma >= 0.0 && sigma.is_finite()) {
                     self.error(
@@ -121,25 +205,16 @@ impl Checker<'_> {
             }
             ServiceSpec::Gamma { mean, cv } => {
                 if zero(mean) {
-                    self.error(
-                        path.field("mean"),
-                        "the mean must be longer than zero, like \"100ms\"",
-                    );
+                    self.error(path.field("mean"), "the mean must be longer than zero, like \"100ms\"");
                 }
                 self.positive(path.field("cv"), *cv, "cv");
             }
             ServiceSpec::Uniform { min, max } if min > max => {
-                self.error(
-                    path.field("max"),
-                    format!("max ({max}) must not be shorter than min ({min})"),
-                );
+                self.error(path.field("max"), format!("max ({max}) must not be shorter than min ({min})"));
             }
             ServiceSpec::Pareto { scale, shape } => {
                 if zero(scale) {
-                    self.error(
-                        path.field("scale"),
-                        "the scale must be longer than zero, like \"10ms\"",
-                    );
+                    self.error(path.field("scale"), "the scale must be longer than zero, like \"10ms\"");
                 }
                 self.positive(path.field("shape"), *shape, "shape");
             }
@@ -171,18 +246,96 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    fn axis(&mut self, path: FieldPath, axis: &SweepAxis, experiment: &Experiment) {
+        let groups = &experiment.stack.backends;
+        let target = |c: &mut Self, backend: &Option<String>| {
+            if let Some(name) = backend
+                && !groups.iter().any(|b| b.name == *name)
+            {
+                let names: Vec<_> = groups.iter().map(|b| format!("{:?}", b.name)).collect();
+                c.error(
+                    path.field("backend"),
+                    format!("no backend group is named {name:?}; the groups are {}", names.join(", ")),
+                );
+            }
+        };
+        let empty = |c: &mut Self, len: usize, example: &str| {
+            if len == 0 {
+                c.error(path.field("values"), format!("give at least one value, like {example}"));
+            }
+        };
+        match axis {
+            SweepAxis::Policy(policies) => {
+                if policies.is_empty() {
+                    self.error(path, "a Policy sweep needs at least one policy, like Policy([RoundRobin, LeastConnections])");
+                } else {
+                    for (j, policy) in policies.iter().enumerate() {
+                        self.policy(path.index(0).index(j), policy, &experiment.stack);
+                    }
+                }
+            }
+            SweepAxis::Rate { values, from, to, step } => match (values, from, to, step) {
+                (Some(values), None, None, None) => {
+                    empty(self, values.len(), "Rate(values: [100.0, 200.0])");
+                    for (j, rate) in values.iter().enumerate() {
+                        self.positive(path.field("values").index(j), *rate, "a rate (requests per second)");
+                    }
+                }
+                (None, Some(from), Some(to), Some(step)) => {
+                    self.positive(path.field("from"), *from, "from (requests per second)");
+                    self.positive(path.field("step"), *step, "step (requests per second)");
+                    if to < from {
+                        self.error(path.field("to"), format!("to ({to}) must not be below from ({from})"));
+                    } else if *step > 0.0 && (to - from) / step > 10_000.0 {
+                        self.error(path.field("step"), "the range has more than 10 000 steps; use a larger step");
+                    }
+                }
+                _ => self.error(
+                    path,
+                    "give either values, like Rate(values: [100.0, 200.0]), or a range, like Rate(from: 100.0, to: 400.0, step: 50.0)",
+                ),
+            },
+            SweepAxis::Replicas { backend, values } | SweepAxis::Workers { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [2, 4, 8]");
+                for (j, &n) in values.iter().enumerate() {
+                    self.at_least_one(path.field("values").index(j), n, "each value");
+                }
+            }
+            SweepAxis::Queue { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [Bounded(10), Bounded(100)]");
+            }
+            SweepAxis::Weights { backend, values } => {
+                target(self, backend);
+                if backend.is_none() && groups.len() > 1 {
+                    self.error(path.field("backend"), "with several backend groups, name the one whose weights to sweep");
+                }
+                empty(self, values.len(), "values: [[1, 1, 1], [5, 1, 1]]");
+                for (j, weights) in values.iter().enumerate() {
+                    if weights.is_empty() {
+                        self.error(path.field("values").index(j), "a weight list needs one weight per replica");
+                    }
+                }
+            }
+            SweepAxis::ServiceScale { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [0.8, 1.0, 1.2]");
+                for (j, factor) in values.iter().enumerate() {
+                    self.positive(path.field("values").index(j), *factor, "a service-time factor");
+                }
+            }
+        }
+    }
+}
+
 /// Every problem with `experiment`, errors and warnings, in file order.
 pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Problem> {
-    let mut c = Checker {
-        registry,
-        problems: Vec::new(),
-    };
+    let mut c = Checker { registry, problems: Vec::new() };
     let root = FieldPath::root();
     if experiment.duration.0.is_zero() {
-        c.error(
-            root.field("duration"),
-            "the duration must be longer than zero, like \"1h\"",
-        );
+        c.error(root.field("duration"), "the duration must be longer than zero, like \"1h\"");
     }
     if experiment.warmup >= experiment.duration && !experiment.duration.0.is_zero() {
         c.error(
@@ -193,16 +346,15 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
             ),
         );
     }
-    c.at_least_one(
-        root.field("replications"),
-        experiment.replications,
-        "replications",
-    );
+    c.at_least_one(root.field("replications"), experiment.replications, "replications");
 
     let stack = &experiment.stack;
     let stack_path = root.field("stack");
     if stack.clients.is_empty() {
-        c.error(stack_path.field("clients"), "at least one client is needed, like (name: \"users\", arrivals: Poisson(rate_per_s: 100.0))");
+        c.error(
+            stack_path.field("clients"),
+            "at least one client is needed, like (name: \"users\", arrivals: Poisson(rate_per_s: 100.0))",
+        );
     }
     let mut client_names = BTreeSet::new();
     for (i, client) in stack.clients.iter().enumerate() {
@@ -210,10 +362,7 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
         if !client_names.insert(client.name.as_str()) {
             c.error(
                 path.field("name"),
-                format!(
-                    "the client name {:?} is used twice; names must be unique",
-                    client.name
-                ),
+                format!("the client name {:?} is used twice; names must be unique", client.name),
             );
         }
         let (ArrivalsSpec::Poisson { rate_per_s } | ArrivalsSpec::Deterministic { rate_per_s }) =
@@ -223,11 +372,9 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
             rate_per_s,
             "rate_per_s (requests per second)",
         );
+        c.users(path, client);
     }
-    c.policy(
-        stack_path.field("balancer").field("policy"),
-        &stack.balancer.policy,
-    );
+    c.policy(stack_path.field("balancer").field("policy"), &stack.balancer.policy, stack);
     if stack.backends.is_empty() {
         c.error(stack_path.field("backends"), "at least one backend is needed, like (name: \"app\", workers: 8, queue: Bounded(100), service: Exponential(mean: \"100ms\"))");
     }
@@ -237,25 +384,22 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
         if !backend_names.insert(backend.name.as_str()) {
             c.error(
                 path.field("name"),
-                format!(
-                    "the backend name {:?} is used twice; names must be unique",
-                    backend.name
-                ),
+                format!("the backend name {:?} is used twice; names must be unique", backend.name),
             );
         }
         c.backend(path, backend);
     }
     for (i, axis) in experiment.sweep.iter().enumerate() {
-        let path = root.field("sweep").index(i);
-        match axis {
-            SweepAxis::Policy(policies) if policies.is_empty() => {
-                c.error(path, "a Policy sweep needs at least one policy, like Policy([RoundRobin, LeastConnections])");
-            }
-            SweepAxis::Policy(policies) => {
-                for (j, policy) in policies.iter().enumerate() {
-                    c.policy(path.index(0).index(j), policy);
-                }
-            }
+        c.axis(root.field("sweep").index(i), axis, experiment);
+    }
+    if let Some(label) = &experiment.baseline {
+        let labels: Vec<String> = crate::build::variants(experiment).into_iter().map(|v| v.label).collect();
+        if !labels.contains(label) {
+            let valid = labels.iter().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", ");
+            c.error(
+                root.field("baseline"),
+                format!("no variant is labelled {label:?}; the variants are {valid}"),
+            );
         }
     }
     if c.problems.iter().all(|p| p.severity == Severity::Warning) {
@@ -267,18 +411,12 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
 /// Warns when unbounded queues sit behind more load than the backends can serve.
 fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment) {
     let stack = &experiment.stack;
-    let offered: f64 = stack
-        .clients
-        .iter()
-        .map(|client| crate::build::arrivals(&client.arrivals).rate_per_s())
-        .sum();
+    let offered: f64 =
+        stack.clients.iter().map(|client| crate::build::arrivals(&client.arrivals).rate_per_s()).sum();
     let capacity: f64 = stack
         .backends
         .iter()
-        .map(|b| {
-            f64::from(b.replicas) * f64::from(b.workers)
-                / crate::build::service(&b.service).mean_secs()
-        })
+        .map(|b| f64::from(b.replicas) * f64::from(b.workers) / crate::build::service(&b.service).mean_secs())
         .sum();
     if offered >= capacity {
         for (i, backend) in stack.backends.iter().enumerate() {
@@ -291,5 +429,92 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The problems in an experiment with this policy and this client, as (field, severity,
+    /// message).
+    fn problems(policy: &str, client_extra: &str) -> Vec<(String, Severity, String)> {
+        let text = format!(
+            r#"Experiment(
+                name: "t", seed: 1, duration: "1m",
+                stack: (
+                    clients: [(name: "users", arrivals: Poisson(rate_per_s: 10.0){client_extra})],
+                    balancer: (policy: {policy}),
+                    backends: [(name: "app", replicas: 4, workers: 2, queue: Bounded(10),
+                                service: Exponential(mean: "10ms"))],
+                ),
+            )"#
+        );
+        let experiment = crate::Experiment::parse(&text, "t.ron").unwrap_or_else(|e| panic!("{e}"));
+        validate(&experiment, &PolicyRegistry::new())
+            .into_iter()
+            .map(|p| (p.path.to_string(), p.severity, p.message))
+            .collect()
+    }
+
+    fn errors_at(policy: &str, client_extra: &str) -> Vec<String> {
+        problems(policy, client_extra)
+            .into_iter()
+            .filter(|(_, s, _)| *s == Severity::Error)
+            .map(|(path, _, _)| path)
+            .collect()
+    }
+
+    #[test]
+    fn policy_parameters_out_of_range_are_errors_at_the_parameter() {
+        let users = ", users: 100";
+        let at = |field: &str| vec![format!("stack.balancer.policy.{field}")];
+        assert_eq!(errors_at("Maglev(table_size: 65536)", users), at("table_size"));
+        assert_eq!(errors_at("Maglev(table_size: 1)", users), at("table_size"));
+        assert_eq!(errors_at("BoundedLoadHash(factor: 0.9)", users), at("factor"));
+        assert_eq!(errors_at("RingHash(entries_per_host: 0)", users), at("entries_per_host"));
+        assert_eq!(errors_at("LeastRequest(active_request_bias: -1.0)", ""), at("active_request_bias"));
+        assert_eq!(errors_at("LeastRequest(choice_count: 0)", ""), at("choice_count"));
+        assert_eq!(errors_at("PeakEwma(decay: \"0s\")", ""), at("decay"));
+        assert_eq!(errors_at("First(max_in_flight: 0)", ""), at("max_in_flight"));
+        for fine in [
+            "Maglev(table_size: 5003)",
+            "BoundedLoadHash(factor: 1.0)",
+            "LeastRequest(active_request_bias: 0.0)",
+        ] {
+            assert_eq!(errors_at(fine, users), Vec::<String>::new(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn the_maglev_message_says_what_would_be_valid() {
+        let found = problems("Maglev(table_size: 65536)", ", users: 10");
+        assert!(found[0].2.contains("must be a prime") && found[0].2.contains("65537"), "{found:?}");
+    }
+
+    #[test]
+    fn user_populations_are_checked() {
+        assert_eq!(errors_at("RoundRobin", ", users: 0"), ["stack.clients[0].users"]);
+        assert_eq!(errors_at("RoundRobin", ", user_skew: 1.0"), ["stack.clients[0].user_skew"]);
+        assert_eq!(errors_at("RoundRobin", ", users: 10, user_skew: -0.5"), ["stack.clients[0].user_skew"]);
+        assert!(errors_at("RoundRobin", ", users: 10, user_skew: 1.2").is_empty());
+    }
+
+    #[test]
+    fn hashing_without_users_is_a_warning() {
+        let found = problems("RingHash()", "");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].1, Severity::Warning);
+        assert!(found[0].2.contains("users"), "{found:?}");
+        assert!(problems("RingHash()", ", users: 1000").is_empty());
+        assert!(problems("RoundRobin", "").is_empty());
+    }
+
+    #[test]
+    fn a_small_maglev_table_for_many_backends_is_a_warning() {
+        let found = problems("Maglev(table_size: 251)", ", users: 10");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].1, Severity::Warning);
+        assert!(is_prime(65_537) && is_prime(5_000_011) && !is_prime(65_536) && !is_prime(1));
     }
 }

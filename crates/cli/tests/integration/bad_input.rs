@@ -5,10 +5,7 @@ use super::{SMALL, stacksim, text, write};
 
 /// Checks `SMALL` with `from` replaced by `to`, with both `check` and `run`; returns stderr.
 fn broken(from: &str, to: &str) -> String {
-    assert!(
-        SMALL.contains(from),
-        "the base experiment contains {from:?}"
-    );
+    assert!(SMALL.contains(from), "the base experiment contains {from:?}");
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "broken.ron", &SMALL.replacen(from, to, 1));
     let path = path.to_str().unwrap();
@@ -16,16 +13,9 @@ fn broken(from: &str, to: &str) -> String {
     for args in [vec!["check", path], vec!["run", path, "--format", "json"]] {
         let output = stacksim(&args);
         let (stdout, stderr) = text(&output);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{args:?}: exit code; stderr:\n{stderr}"
-        );
+        assert_eq!(output.status.code(), Some(2), "{args:?}: exit code; stderr:\n{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(
-            stdout.is_empty() || args[0] == "check",
-            "no half-written output: {stdout}"
-        );
+        assert!(stdout.is_empty() || args[0] == "check", "no half-written output: {stdout}");
         assert!(stderr.contains(path), "names the file: {stderr}");
         last = stderr;
     }
@@ -41,10 +31,7 @@ fn assert_mentions(stderr: &str, parts: &[&str]) {
 #[test]
 fn unknown_field_names_it_and_lists_valid_fields() {
     let err = broken("workers: 2", "workerz: 2");
-    assert_mentions(
-        &err,
-        &[":14:", "stack.backends[0].workerz", "`workers`", "`queue`"],
-    );
+    assert_mentions(&err, &[":14:", "stack.backends[0].workerz", "`workers`", "`queue`"]);
 }
 
 #[test]
@@ -56,15 +43,7 @@ fn wrong_type_names_field_and_expected_type() {
 #[test]
 fn negative_rate_is_rejected_with_position() {
     let err = broken("rate_per_s: 40.0", "rate_per_s: -5.0");
-    assert_mentions(
-        &err,
-        &[
-            ":10:",
-            "stack.clients[0].arrivals.rate_per_s",
-            "positive",
-            "-5",
-        ],
-    );
+    assert_mentions(&err, &[":10:", "stack.clients[0].arrivals.rate_per_s", "positive", "-5"]);
 }
 
 #[test]
@@ -76,15 +55,7 @@ fn zero_rate_is_rejected() {
 #[test]
 fn zero_workers_and_zero_replicas_are_both_reported() {
     let err = broken("replicas: 2, workers: 2", "replicas: 0, workers: 0");
-    assert_mentions(
-        &err,
-        &[
-            ":14:",
-            "stack.backends[0].replicas",
-            "stack.backends[0].workers",
-            "at least 1",
-        ],
-    );
+    assert_mentions(&err, &[":14:", "stack.backends[0].replicas", "stack.backends[0].workers", "at least 1"]);
 }
 
 #[test]
@@ -119,28 +90,14 @@ fn unknown_policy_lists_the_valid_ones() {
     let err = broken("policy: RoundRobin", "policy: RoundRobbin");
     assert_mentions(
         &err,
-        &[
-            ":12:",
-            "stack.balancer.policy",
-            "RoundRobbin",
-            "`LeastConnections`",
-            "`PowerOfTwoChoices`",
-        ],
+        &[":12:", "stack.balancer.policy", "RoundRobbin", "`LeastConnections`", "`PowerOfTwoChoices`"],
     );
 }
 
 #[test]
 fn unregistered_custom_policy_is_rejected() {
     let err = broken("policy: RoundRobin", "policy: Custom(\"mine\")");
-    assert_mentions(
-        &err,
-        &[
-            ":12:",
-            "stack.balancer.policy",
-            "\"mine\"",
-            "no custom policy is registered",
-        ],
-    );
+    assert_mentions(&err, &[":12:", "stack.balancer.policy", "\"mine\"", "no custom policy is registered"]);
 }
 
 #[test]
@@ -154,16 +111,8 @@ fn missing_file_is_an_error_not_a_panic() {
 #[test]
 fn garbage_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    for (i, garbage) in [
-        "",
-        "(((",
-        "Experiment(",
-        "\u{0}\u{1}",
-        "[1, 2",
-        "Experiment(name: 5)",
-    ]
-    .iter()
-    .enumerate()
+    for (i, garbage) in
+        ["", "(((", "Experiment(", "\u{0}\u{1}", "[1, 2", "Experiment(name: 5)"].iter().enumerate()
     {
         let path = write(dir.path(), &format!("g{i}.ron"), garbage);
         let output = stacksim(&["check", path.to_str().unwrap()]);
@@ -174,16 +123,6 @@ fn garbage_is_an_error_not_a_panic() {
 #[test]
 fn bad_arguments_exit_2() {
     assert_eq!(stacksim(&["run"]).status.code(), Some(2));
-    assert_eq!(
-        stacksim(&["run", "x.ron", "--replications", "0"])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        stacksim(&["run", "x.ron", "--format", "yaml"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(stacksim(&["run", "x.ron", "--replications", "0"]).status.code(), Some(2));
+    assert_eq!(stacksim(&["run", "x.ron", "--format", "yaml"]).status.code(), Some(2));
 }

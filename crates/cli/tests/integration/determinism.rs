@@ -6,12 +6,7 @@ use super::{SMALL, stacksim, write};
 
 fn json(args: &[&str]) -> Vec<u8> {
     let output = stacksim(args);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     output.stdout
 }
 
@@ -22,14 +17,8 @@ fn same_file_and_seed_give_identical_json_for_any_jobs() {
     let path = path.to_str().unwrap();
     let first = json(&["run", path, "--format", "json"]);
     assert_eq!(first, json(&["run", path, "--format", "json"]));
-    assert_eq!(
-        first,
-        json(&["run", path, "--format", "json", "--jobs", "1"])
-    );
-    assert_eq!(
-        first,
-        json(&["run", path, "--format", "json", "--jobs", "2"])
-    );
+    assert_eq!(first, json(&["run", path, "--format", "json", "--jobs", "1"]));
+    assert_eq!(first, json(&["run", path, "--format", "json", "--jobs", "2"]));
 }
 
 #[test]
@@ -38,8 +27,7 @@ fn a_different_seed_gives_different_numbers() {
     let path = write(dir.path(), "small.ron", SMALL);
     let path = path.to_str().unwrap();
     let a: Value = serde_json::from_slice(&json(&["run", path, "--format", "json"])).unwrap();
-    let b: Value =
-        serde_json::from_slice(&json(&["run", path, "--format", "json", "--seed", "8"])).unwrap();
+    let b: Value = serde_json::from_slice(&json(&["run", path, "--format", "json", "--seed", "8"])).unwrap();
     assert_eq!(b["seed"], 8);
     assert_ne!(a["variants"][0]["metrics"], b["variants"][0]["metrics"]);
 }
@@ -49,8 +37,7 @@ fn changing_only_the_policy_leaves_every_replications_arrivals_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "small.ron", SMALL);
     let report: Value =
-        serde_json::from_slice(&json(&["run", path.to_str().unwrap(), "--format", "json"]))
-            .unwrap();
+        serde_json::from_slice(&json(&["run", path.to_str().unwrap(), "--format", "json"])).unwrap();
     let runs = report["runs"].as_array().unwrap();
     for replication in 0..3 {
         let arrived: Vec<&Value> = runs

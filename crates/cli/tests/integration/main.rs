@@ -3,7 +3,9 @@
 
 mod bad_input;
 mod determinism;
+mod html_render;
 mod outputs;
+mod sharding;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -34,10 +36,7 @@ Experiment(
 
 /// Runs `stacksim` with `args`.
 pub fn stacksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stacksim"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_stacksim")).args(args).output().expect("the binary runs")
 }
 
 /// Writes `text` as `name` in `dir` and returns its path.

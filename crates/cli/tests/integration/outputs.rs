@@ -11,14 +11,8 @@ fn table_has_a_row_per_variant_with_units() {
     let output = stacksim(&["run", path.to_str().unwrap()]);
     let (stdout, _) = text(&output);
     assert_eq!(output.status.code(), Some(0));
-    assert!(
-        stdout.starts_with("small: 2 variants × 3 replications"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("policy=RoundRobin") && stdout.contains("policy=LeastConnections"),
-        "{stdout}"
-    );
+    assert!(stdout.starts_with("small: 2 variants × 3 replications"), "{stdout}");
+    assert!(stdout.contains("policy=RoundRobin") && stdout.contains("policy=LeastConnections"), "{stdout}");
     assert!(stdout.contains(" ms ±"), "{stdout}");
 }
 
@@ -53,10 +47,7 @@ fn json_has_the_documented_shape() {
     }
     assert_eq!(variant["backends"][0]["name"], "app-0");
     for metric in ["utilization", "share", "rejected_ratio"] {
-        assert!(
-            variant["backends"][1]["metrics"][metric]["mean"].is_number(),
-            "{metric}"
-        );
+        assert!(variant["backends"][1]["metrics"][metric]["mean"].is_number(), "{metric}");
     }
     let runs = report["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 6);
@@ -67,36 +58,47 @@ fn json_has_the_documented_shape() {
 }
 
 #[test]
-fn out_dir_gets_report_json_and_csvs() {
+fn out_dir_gets_report_json_csvs_plots_and_html() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "small.ron", SMALL);
     let out = dir.path().join("results");
-    let output = stacksim(&[
-        "run",
-        path.to_str().unwrap(),
-        "--format",
-        "json",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output =
+        stacksim(&["run", path.to_str().unwrap(), "--format", "json", "--out", out.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(
-        std::fs::read(out.join("report.json")).unwrap(),
-        output.stdout
-    );
+    assert_eq!(std::fs::read(out.join("report.json")).unwrap(), output.stdout);
     let runs = std::fs::read_to_string(out.join("runs.csv")).unwrap();
     assert_eq!(runs.lines().count(), 1 + 6);
-    assert!(
-        runs.starts_with("variant,label,replication,seed,events,response_time_mean_s,"),
-        "{runs}"
-    );
+    assert!(runs.starts_with("variant,label,replication,seed,events,response_time_mean_s,"), "{runs}");
     let variants = std::fs::read_to_string(out.join("variants.csv")).unwrap();
     assert_eq!(variants.lines().count(), 1 + 2);
-    let names: Vec<_> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names.len(), 3, "no temporary files left behind: {names:?}");
+    for plot in ["latency.svg", "errors.svg", "utilization.svg"] {
+        let svg = std::fs::read_to_string(out.join(plot)).unwrap();
+        assert!(
+            (svg.starts_with("<svg") || svg.starts_with("<?xml")) && svg.trim_end().ends_with("</svg>"),
+            "{plot}: {svg}"
+        );
+        assert!(svg.contains("small: "), "{plot} names the experiment in its title");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("policy=RoundRobin") && html.contains("policy=LeastConnections"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 3, "the plots are inline");
+    let mut names: Vec<_> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "errors.svg",
+            "latency.svg",
+            "report.html",
+            "report.json",
+            "runs.csv",
+            "utilization.svg",
+            "variants.csv"
+        ],
+        "exactly these files, no temporary ones left behind"
+    );
 }
 
 #[test]
@@ -106,24 +108,14 @@ fn check_reports_ok_and_warns_about_unbounded_overload() {
     let overloaded = write(
         dir.path(),
         "overloaded.ron",
-        &SMALL
-            .replace("Bounded(20)", "Unbounded")
-            .replace("rate_per_s: 40.0", "rate_per_s: 60.0"),
+        &SMALL.replace("Bounded(20)", "Unbounded").replace("rate_per_s: 40.0", "rate_per_s: 60.0"),
     );
     let output = stacksim(&["check", ok.to_str().unwrap(), overloaded.to_str().unwrap()]);
     let (stdout, stderr) = text(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "warnings do not fail a check"
-    );
+    assert_eq!(output.status.code(), Some(0), "warnings do not fail a check");
+    assert!(stdout.contains("ok.ron: ok (2 variants × 3 replications"), "{stdout}");
     assert!(
-        stdout.contains("ok.ron: ok (2 variants × 3 replications"),
-        "{stdout}"
-    );
-    assert!(
-        stderr.contains("overloaded.ron:14:")
-            && stderr.contains("warning: stack.backends[0].queue"),
+        stderr.contains("overloaded.ron:14:") && stderr.contains("warning: stack.backends[0].queue"),
         "{stderr}"
     );
 }
@@ -134,10 +126,6 @@ fn policies_lists_every_builtin_with_its_source() {
     let (stdout, _) = text(&output);
     assert_eq!(output.status.code(), Some(0));
     for policy in stacksim::BUILTIN_POLICIES {
-        assert!(
-            stdout.contains(policy.name) && stdout.contains(policy.source),
-            "{}",
-            policy.name
-        );
+        assert!(stdout.contains(policy.name) && stdout.contains(policy.source), "{}", policy.name);
     }
 }

@@ -19,12 +19,7 @@ impl LeastConnections {
 }
 
 impl Policy for LeastConnections {
-    fn pick(
-        &mut self,
-        backends: &[BackendState],
-        _: &RequestInfo,
-        _: &mut SimRng,
-    ) -> Option<usize> {
+    fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
         let n = backends.len();
         let mut best: Option<usize> = None;
         for offset in 0..n {

@@ -21,11 +21,7 @@ impl Policy for Random {
     fn on_backends_changed(&mut self, backends: &[BackendState]) {
         self.cumulative.clear();
         let mut total = 0;
-        for (i, b) in backends
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.is_available())
-        {
+        for (i, b) in backends.iter().enumerate().filter(|(_, b)| b.is_available()) {
             total += u64::from(b.weight);
             self.cumulative.push((total, i));
         }

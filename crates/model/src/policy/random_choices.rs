@@ -18,10 +18,7 @@ pub struct RandomChoices {
 impl RandomChoices {
     /// Sample `choices` backends per pick (at least one).
     pub fn new(choices: u32) -> Self {
-        RandomChoices {
-            choices: choices.max(1),
-            available: Available::default(),
-        }
+        RandomChoices { choices: choices.max(1), available: Available::default() }
     }
 
     /// Two choices: the "power of two choices" of Mitzenmacher.
@@ -35,12 +32,7 @@ impl Policy for RandomChoices {
         self.available.rebuild(backends);
     }
 
-    fn pick(
-        &mut self,
-        backends: &[BackendState],
-        _: &RequestInfo,
-        rng: &mut SimRng,
-    ) -> Option<usize> {
+    fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, rng: &mut SimRng) -> Option<usize> {
         let available = self.available.as_slice();
         if available.is_empty() {
             return None;

@@ -22,12 +22,7 @@ impl Policy for RoundRobin {
         self.current.resize(backends.len(), 0);
     }
 
-    fn pick(
-        &mut self,
-        backends: &[BackendState],
-        _: &RequestInfo,
-        _: &mut SimRng,
-    ) -> Option<usize> {
+    fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
         self.current.resize(backends.len(), 0);
         let mut total = 0_i64;
         let mut best: Option<usize> = None;

@@ -61,19 +61,14 @@ fn littles_law_holds_in_every_run() {
         let lambda_w = get(m, "throughput_per_s") * get(m, "response_time_mean_s");
         // L = lambda W is exact over a window that starts and ends empty; requests in the
         // system at the window's edges make the difference, which shrinks as 1/duration.
-        assert!(
-            (l - lambda_w).abs() <= 0.01 * l,
-            "run {}: L = {l}, lambda W = {lambda_w}",
-            run.replication
-        );
+        assert!((l - lambda_w).abs() <= 0.01 * l, "run {}: L = {l}, lambda W = {lambda_w}", run.replication);
     }
 }
 
 #[test]
 fn an_unavailable_backend_set_rejects_everything_and_conserves() {
-    let text = MIXED
-        .replace("weight: 3", "weight: 0")
-        .replace("queue: Bounded(3)", "queue: Bounded(3), weight: 0");
+    let text =
+        MIXED.replace("weight: 3", "weight: 0").replace("queue: Bounded(3)", "queue: Bounded(3), weight: 0");
     let report = run(&text);
     for run in &report.runs {
         assert_eq!(get(&run.metrics, "completed"), 0.0);

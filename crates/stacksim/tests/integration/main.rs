@@ -6,8 +6,10 @@
 //!
 //! Add a test to the module whose behaviour it pins, or a module for a new behaviour.
 
+mod capacity;
 mod conservation;
 mod files;
+mod sweeps;
 mod validation;
 
 use std::path::PathBuf;

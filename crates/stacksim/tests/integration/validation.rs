@@ -34,10 +34,7 @@ fn expectations(text: &str) -> Vec<(String, Expect)> {
         .filter_map(|line| line.trim().strip_prefix("// expect:"))
         .map(|rule| {
             let words: Vec<&str> = rule.split_whitespace().collect();
-            let number = |s: &str| {
-                s.parse::<f64>()
-                    .unwrap_or_else(|_| panic!("not a number in {rule:?}"))
-            };
+            let number = |s: &str| s.parse::<f64>().unwrap_or_else(|_| panic!("not a number in {rule:?}"));
             let expect = match words.as_slice() {
                 [_, "==", v] => Expect::Equal(number(v)),
                 [_, "within", lo, "..", hi] => Expect::Within(number(lo), number(hi)),
@@ -53,11 +50,7 @@ fn expectations(text: &str) -> Vec<(String, Expect)> {
 fn validate_file(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
     let expects = expectations(&text);
-    assert!(
-        !expects.is_empty(),
-        "{} states no `// expect:` value",
-        path.display()
-    );
+    assert!(!expects.is_empty(), "{} states no `// expect:` value", path.display());
     let registry = PolicyRegistry::new();
     let loaded = Experiment::load(path, &registry).unwrap_or_else(|e| panic!("{e}"));
     let report = Runner::new(&registry).run(&loaded.experiment).unwrap();
@@ -66,15 +59,11 @@ fn validate_file(path: &Path) -> Vec<String> {
     for variant in &report.variants {
         for (metric, expect) in &expects {
             let e = variant.metrics[metric.as_str()];
-            let line = format!(
-                "{name} [{}] {metric}: {:.6} ±{:.6} vs {expect:?}",
-                variant.label, e.mean, e.ci95
-            );
+            let line =
+                format!("{name} [{}] {metric}: {:.6} ±{:.6} vs {expect:?}", variant.label, e.mean, e.ci95);
             eprintln!("{line}");
             let ok = match *expect {
-                Expect::Equal(exact) => {
-                    e.ci95 < 0.02 * exact.abs() && e.covers(exact, 0.01 * exact.abs())
-                }
+                Expect::Equal(exact) => e.ci95 < 0.02 * exact.abs() && e.covers(exact, 0.01 * exact.abs()),
                 Expect::Within(lo, hi) => e.ci95 < 0.02 * lo.abs() && lo <= e.mean && e.mean <= hi,
                 Expect::AtLeast(bound) => e.mean >= bound,
                 Expect::AtMost(bound) => e.mean <= bound,
@@ -86,18 +75,14 @@ fn validate_file(path: &Path) -> Vec<String> {
     }
     for run in &report.runs {
         let m = |k: &str| run.metrics[k].0;
-        let accounted =
-            m("completed") + m("rejected") + m("timed_out") + m("failed") + m("in_flight");
+        let accounted = m("completed") + m("rejected") + m("timed_out") + m("failed") + m("in_flight");
         if m("arrived") != accounted {
             failures.push(format!(
                 "{name}: run {} does not conserve requests: {:?}",
                 run.replication, run.metrics
             ));
         }
-        let (l, lambda_w) = (
-            m("in_system_mean"),
-            m("throughput_per_s") * m("response_time_mean_s"),
-        );
+        let (l, lambda_w) = (m("in_system_mean"), m("throughput_per_s") * m("response_time_mean_s"));
         if (l - lambda_w).abs() > 0.01 * l {
             failures.push(format!(
                 "{name}: run {} breaks Little's law: L = {l}, lambda W = {lambda_w}",
@@ -125,14 +110,7 @@ fn expectations_are_read_from_comments() {
 #[ignore = "release-mode validation: cargo test --release -p stacksim --test integration -- --ignored"]
 fn every_validation_experiment_reproduces_its_exact_values() {
     let files = ron_files("experiments/validation");
-    assert!(
-        files.len() >= 8,
-        "one file per row of the validation table: {files:?}"
-    );
+    assert!(files.len() >= 8, "one file per row of the validation table: {files:?}");
     let failures: Vec<String> = files.iter().flat_map(|f| validate_file(f)).collect();
-    assert!(
-        failures.is_empty(),
-        "validation failures:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "validation failures:\n{}", failures.join("\n"));
 }

@@ -1,0 +1,68 @@
+//! `run --shard I/N` slices the grid; `merge` rebuilds the unsharded report exactly.
+
+use super::{SMALL, stacksim, text, write};
+
+#[test]
+fn four_shards_merged_equal_the_unsharded_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let path = path.to_str().unwrap();
+    let whole = stacksim(&["run", path, "--format", "json"]);
+    assert_eq!(whole.status.code(), Some(0));
+    let shards = dir.path().join("shards");
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let output = stacksim(&["run", path, "--shard", &shard, "--out", shards.to_str().unwrap()]);
+        let (stdout, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(stdout.is_empty(), "a shard prints no report");
+        assert!(stderr.contains(&format!("shard-{i}-of-4.json")), "{stderr}");
+    }
+    let merged = stacksim(&["merge", shards.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged).1);
+    assert!(merged.stdout == whole.stdout, "merged JSON differs from the unsharded run");
+}
+
+#[test]
+fn merging_an_incomplete_set_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let out = dir.path().join("shards");
+    stacksim(&["run", path.to_str().unwrap(), "--shard", "1/3", "--out", out.to_str().unwrap()]);
+    let merged = stacksim(&["merge", out.to_str().unwrap()]);
+    let (_, stderr) = text(&merged);
+    assert_eq!(merged.status.code(), Some(2));
+    assert!(stderr.contains("runs are missing") && stderr.contains("is a shard missing?"), "{stderr}");
+}
+
+#[test]
+fn a_bad_shard_argument_exits_2() {
+    for bad in ["4/4", "1/0", "x/2", "3"] {
+        let output = stacksim(&["run", "x.ron", "--shard", bad, "--out", "/tmp/never"]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+    }
+    assert_eq!(stacksim(&["run", "x.ron", "--shard", "0/2"]).status.code(), Some(2), "--shard needs --out");
+}
+
+#[test]
+fn capacity_finds_a_rate_and_prints_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let output = stacksim(&[
+        "capacity",
+        path.to_str().unwrap(),
+        "--slo",
+        "p99<600ms,errors<1%",
+        "--tolerance",
+        "0.05",
+    ]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("highest total arrival rate meeting p99<600ms,errors<1%"), "{stdout}");
+    assert!(stdout.contains("policy=RoundRobin") && stdout.contains("policy=LeastConnections"), "{stdout}");
+    let unreachable = stacksim(&["capacity", path.to_str().unwrap(), "--slo", "p99<100ms"]);
+    assert_eq!(unreachable.status.code(), Some(1), "no rate meets it: {}", text(&unreachable).0);
+    let bad = stacksim(&["capacity", path.to_str().unwrap(), "--slo", "p98<1s"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).1.contains("unknown objective"), "{}", text(&bad).1);
+}

@@ -1,0 +1,65 @@
+use super::{BackendState, Policy, RequestInfo, SimRng};
+
+/// Join the shortest queue: scan every available backend and send to the one with the fewest
+/// requests in flight, whatever its weight (weights only gate availability).
+///
+/// The classical JSQ of queueing theory (Winston 1977; Gupta et al. 2007 for web server
+/// farms), where "queue" is this balancer's count of unanswered requests. Ties rotate: the
+/// scan starts just after the previous pick, so equally loaded backends take turns instead of
+/// the lowest index absorbing every tie (JSQ's textbook form breaks ties at random; rotation
+/// gives the same long-run behaviour with identical backends and needs no random numbers).
+/// [`LeastConnections`](super::LeastConnections) is the weighted, production form.
+///
+/// It is the benchmark for sampled policies: with 100 single-worker backends at 90% load its
+/// mean response time lies between the pooled M/M/100 queue (1.0217 s at unit service time)
+/// and the power of two choices (2.6141 s).
+#[derive(Clone, Debug, Default)]
+pub struct JoinShortestQueue {
+    next: usize,
+}
+
+impl JoinShortestQueue {
+    /// A join-the-shortest-queue policy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Policy for JoinShortestQueue {
+    fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
+        let n = backends.len();
+        let start = if self.next < n { self.next } else { 0 };
+        let mut best: Option<(usize, u32)> = None;
+        for i in (start..n).chain(0..start) {
+            let b = &backends[i];
+            if b.is_available() && best.is_none_or(|(_, least)| b.in_flight < least) {
+                best = Some((i, b.in_flight));
+                if b.in_flight == 0 {
+                    break;
+                }
+            }
+        }
+        let (chosen, _) = best?;
+        self.next = chosen + 1;
+        Some(chosen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::tests::{letters, picks, states};
+
+    #[test]
+    fn picks_the_fewest_in_flight_ignoring_weight_and_rotates_ties() {
+        let mut backends = states(&[1, 5, 1, 1]);
+        backends[0].in_flight = 1;
+        backends[1].in_flight = 2;
+        backends[2].in_flight = 1;
+        backends[3].in_flight = 1;
+        assert_eq!(letters(&picks(&mut JoinShortestQueue::new(), &backends, 4)), "acda");
+        backends[1].in_flight = 0;
+        backends[2].eligible = false;
+        assert_eq!(letters(&picks(&mut JoinShortestQueue::new(), &backends, 2)), "bb");
+    }
+}

@@ -1,0 +1,167 @@
+use stacksim_engine::rng::splitmix64;
+
+use super::{BackendState, Policy, RequestInfo, SimRng, key_hash};
+
+/// Largest ring built, as Envoy's `maximum_ring_size` default (8M entries).
+const MAX_RING: u64 = 8 * 1024 * 1024;
+
+/// Consistent hashing on a ring (Karger et al. 1997), as libketama and Envoy's `RING_HASH`.
+///
+/// Every available backend places points on a 64-bit ring, on average `entries_per_host` of
+/// them, in proportion to its weight: with `n` configured backends (weight above zero,
+/// available or not), backend `i` gets `max(1, round(entries_per_host × n × weight_i / Σ
+/// weight))` points (Ketama scales its 160 points per server by weight share the same way).
+/// A request goes to the owner of the first point at or after the hash of its key, wrapping
+/// around (Envoy's lookup). Point `r` of backend `i` sits at `splitmix64(splitmix64(i) ^ r)`,
+/// a stable hash of the backend's index.
+///
+/// So a backend's points depend only on the configuration, not on who is healthy: when a
+/// backend leaves (fails its health checks, is drained), only its own keys move, to the
+/// owners of the next points, about its weight share of the keys (`1/n` with equal weights).
+/// Envoy instead re-normalizes over the healthy hosts, which with unequal weights also moves
+/// a few keys between the others. More points per backend give shares closer to the weights
+/// (the spread shrinks as `1/√entries_per_host`).
+///
+/// The ring is capped at 8M points (Envoy's `maximum_ring_size`), scaling every backend down.
+#[derive(Clone, Debug)]
+pub struct RingHash {
+    ring: Ring,
+}
+
+impl RingHash {
+    /// Ring points per backend unless told otherwise: 100.
+    pub const DEFAULT_ENTRIES_PER_HOST: u32 = 100;
+
+    /// A ring with on average `entries_per_host` points per backend (at least 1).
+    pub fn new(entries_per_host: u32) -> Self {
+        RingHash { ring: Ring::new(entries_per_host) }
+    }
+}
+
+impl Default for RingHash {
+    /// 100 points per backend.
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_ENTRIES_PER_HOST)
+    }
+}
+
+impl Policy for RingHash {
+    fn on_backends_changed(&mut self, backends: &[BackendState]) {
+        self.ring.rebuild(backends);
+    }
+
+    fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, _: &mut SimRng) -> Option<usize> {
+        let at = self.ring.locate(key_hash(request.key))?;
+        let chosen = self.ring.owner(at);
+        (chosen < backends.len()).then_some(chosen)
+    }
+}
+
+/// A hash ring over the available backends, shared by [`RingHash`] and
+/// [`BoundedLoadHash`](super::BoundedLoadHash).
+#[derive(Clone, Debug)]
+pub(crate) struct Ring {
+    entries_per_host: u32,
+    /// (point, backend), sorted.
+    points: Vec<(u64, usize)>,
+}
+
+impl Ring {
+    pub(crate) fn new(entries_per_host: u32) -> Self {
+        Ring { entries_per_host: entries_per_host.max(1), points: Vec::new() }
+    }
+
+    /// Where point `replica` of backend `backend` sits on the ring.
+    #[inline]
+    fn point(backend: usize, replica: u64) -> u64 {
+        splitmix64(splitmix64(backend as u64) ^ replica)
+    }
+
+    pub(crate) fn rebuild(&mut self, backends: &[BackendState]) {
+        self.points.clear();
+        // Points are allotted over every configured backend (weight above zero), available or
+        // not, so that one failing its health checks leaves everyone else's points alone.
+        let (count, total) = backends
+            .iter()
+            .filter(|b| b.weight > 0)
+            .fold((0_u64, 0_u64), |(n, w), b| (n + 1, w + u64::from(b.weight)));
+        if count == 0 {
+            return;
+        }
+        let target = (u64::from(self.entries_per_host) * count).min(MAX_RING) as f64;
+        for (i, b) in backends.iter().enumerate() {
+            if !b.is_available() {
+                continue;
+            }
+            let share = f64::from(b.weight) / total as f64;
+            let replicas = ((target * share).round() as u64).max(1);
+            self.points.extend((0..replicas).map(|r| (Self::point(i, r), i)));
+        }
+        self.points.sort_unstable();
+    }
+
+    /// The position of the first point at or after `hash`, wrapping; `None` on an empty ring.
+    #[inline]
+    pub(crate) fn locate(&self, hash: u64) -> Option<usize> {
+        if self.points.is_empty() {
+            return None;
+        }
+        let at = self.points.partition_point(|&(p, _)| p < hash);
+        Some(if at == self.points.len() { 0 } else { at })
+    }
+
+    /// The backend owning the point at position `at`.
+    #[inline]
+    pub(crate) fn owner(&self, at: usize) -> usize {
+        self.points[at].1
+    }
+
+    /// Points on the ring.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.points.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::tests::states;
+    use stacksim_engine::rng::stream;
+
+    fn route(policy: &mut dyn Policy, backends: &[BackendState], keys: u64) -> Vec<Option<usize>> {
+        let mut rng = stream(1, "policy");
+        policy.on_backends_changed(backends);
+        (0..keys)
+            .map(|key| {
+                let request = RequestInfo { key, ..Default::default() };
+                policy.pick(backends, &request, &mut rng)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_of_ten_leaving_moves_only_its_own_keys() {
+        let mut backends = states(&[1; 10]);
+        let mut policy = RingHash::new(100);
+        let before = route(&mut policy, &backends, 20_000);
+        backends[3].eligible = false;
+        let after = route(&mut policy, &backends, 20_000);
+        let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+        let owned = before.iter().filter(|b| **b == Some(3)).count();
+        assert!(before.iter().zip(&after).all(|(b, a)| b == a || *b == Some(3)));
+        assert_eq!(moved, owned);
+        // About 1/10 of the keys, within the spread of 100 points per backend.
+        let fraction = moved as f64 / 20_000.0;
+        assert!((0.06..0.14).contains(&fraction), "{fraction}");
+    }
+
+    #[test]
+    fn points_follow_weights() {
+        let mut ring = Ring::new(100);
+        ring.rebuild(&states(&[1, 3, 0]));
+        let of = |b| ring.points.iter().filter(|&&(_, o)| o == b).count();
+        assert_eq!((of(0), of(1), of(2)), (50, 150, 0));
+        assert_eq!(ring.len(), 200);
+    }
+}

@@ -1,0 +1,140 @@
+use super::{BackendState, Policy, RequestInfo, SimRng, gcd};
+
+/// Replaying the map up to the kept position costs this many score updates at most; past it
+/// the position restarts at zero (only absurd weights, like millions per backend, get there).
+const REPLAY_BUDGET: u64 = 1 << 24;
+
+/// Weighted round robin over a fixed map, as HAProxy's `balance static-rr` (`lb_map.c`).
+///
+/// HAProxy lays the available servers out in a map with one slot per unit of weight and walks
+/// it in turn. The map is built by a quantized smooth weighted round robin
+/// (`recalc_server_map`): for slot `o`, every server adds its weight to its score, the first
+/// server with the highest `(score + total) / total` (integer division) takes the slot, and
+/// the total weight is subtracted from its score. Weights 5:1:1 give `a a a b a a c`, where
+/// NGINX's [`RoundRobin`](super::RoundRobin) gives `a a b a c a a`.
+///
+/// When a backend's weight or eligibility changes, HAProxy rebuilds the map and keeps its
+/// position in it; so does this policy. The slots are generated one per pick rather than
+/// stored, so memory does not grow with the weights; the map is over the weights divided by
+/// their greatest common divisor, which is the same sequence as HAProxy's scaled weights.
+#[derive(Clone, Debug, Default)]
+pub struct StaticRoundRobin {
+    /// The map's servers in backend order: (backend, weight / gcd).
+    servers: Vec<(usize, i64)>,
+    /// Their running scores for the slot being generated.
+    scores: Vec<i64>,
+    /// Slots in the map: Σ weight / gcd.
+    total: i64,
+    /// The next slot to hand out (HAProxy's `rr_idx`).
+    position: i64,
+}
+
+impl StaticRoundRobin {
+    /// A static round robin with an empty map (built on the first
+    /// [`on_backends_changed`](Policy::on_backends_changed)).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Generates the next slot of the map and returns the index into `servers`.
+    fn next_slot(&mut self) -> usize {
+        if self.position == 0 {
+            self.scores.fill(0);
+        }
+        let total = self.total;
+        let mut best = 0;
+        let mut max = i64::MIN;
+        for (s, &(_, weight)) in self.servers.iter().enumerate() {
+            self.scores[s] += weight;
+            let v = (self.scores[s] + total).div_euclid(total);
+            if v > max {
+                max = v;
+                best = s;
+            }
+        }
+        self.scores[best] -= total;
+        self.position += 1;
+        if self.position == total {
+            self.position = 0;
+        }
+        best
+    }
+}
+
+impl Policy for StaticRoundRobin {
+    fn on_backends_changed(&mut self, backends: &[BackendState]) {
+        self.servers.clear();
+        self.servers.extend(
+            backends
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.is_available())
+                .map(|(i, b)| (i, i64::from(b.weight))),
+        );
+        let divisor = self.servers.iter().fold(0, |g, &(_, w)| gcd(g, w as u64)).max(1) as i64;
+        for (_, w) in &mut self.servers {
+            *w /= divisor;
+        }
+        self.total = self.servers.iter().map(|&(_, w)| w).sum();
+        self.scores.clear();
+        self.scores.resize(self.servers.len(), 0);
+        // Keep the position in the rebuilt map, as HAProxy keeps `rr_idx`: regenerate the
+        // slots before it.
+        let keep = if self.position < self.total
+            && (self.position as u64).saturating_mul(self.servers.len() as u64) <= REPLAY_BUDGET
+        {
+            self.position
+        } else {
+            0
+        };
+        self.position = 0;
+        for _ in 0..keep {
+            self.next_slot();
+        }
+    }
+
+    fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
+        if self.servers.is_empty() {
+            return None;
+        }
+        let slot = self.next_slot();
+        let chosen = self.servers[slot].0;
+        // The map is rebuilt on every change the balancer reports; this guards a caller that
+        // shrank the slice without saying so.
+        (chosen < backends.len()).then_some(chosen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::tests::{letters, picks, states};
+
+    #[test]
+    fn weights_5_1_1_follow_haproxys_map() {
+        // Worked by hand from `recalc_server_map` (total 7): scores after adding the weights
+        // are compared as (score + 7) / 7, ties to the first server.
+        let got = picks(&mut StaticRoundRobin::new(), &states(&[5, 1, 1]), 14);
+        assert_eq!(letters(&got), "aaabaacaaabaac");
+    }
+
+    #[test]
+    fn equal_weights_rotate_and_shares_follow_weights() {
+        let got = picks(&mut StaticRoundRobin::new(), &states(&[2, 2, 2]), 6);
+        assert_eq!(letters(&got), "abcabc");
+        let got = picks(&mut StaticRoundRobin::new(), &states(&[3, 0, 1, 2]), 600);
+        let count = |i| got.iter().filter(|p| **p == Some(i)).count();
+        assert_eq!([count(0), count(1), count(2), count(3)], [300, 0, 100, 200]);
+    }
+
+    #[test]
+    fn keeps_its_position_when_the_map_is_rebuilt() {
+        let backends = states(&[1, 1, 1, 1]);
+        let mut policy = StaticRoundRobin::new();
+        let first = picks(&mut policy, &backends, 2);
+        assert_eq!(letters(&first), "ab");
+        // A rebuild with the same servers continues where it was.
+        let next = picks(&mut policy, &backends, 2);
+        assert_eq!(letters(&next), "cd");
+    }
+}

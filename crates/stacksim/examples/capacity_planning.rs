@@ -1,0 +1,84 @@
+//! This example shows capacity planning from Rust, without an experiment file: build today's
+//! stack in code, check it against an SLO, then find how many app servers three times today's
+//! traffic needs, and how much traffic that fleet could take.
+//!
+//! ```text
+//!   users (Poisson, 400/s today)
+//!          │
+//!   ┌──────▼──────┐
+//!   │  balancer   │  PowerOfTwoChoices
+//!   └──┬───┬───┬──┘
+//!   app-0 … app-5     8 workers each, queue of 64, log-normal service (median 60 ms)
+//! ```
+//!
+//! Run it with `cargo run --release -p stacksim --example capacity_planning`.
+
+use std::time::Duration;
+
+use stacksim::capacity::{SearchOptions, Slo, max_rate, min_replicas};
+use stacksim::spec::{
+    ArrivalsSpec, BackendSpec, BalancerSpec, ClientSpec, Experiment, HumanDuration, PolicySpec, QueueSpec,
+    ServiceSpec, StackSpec,
+};
+use stacksim::{PolicyRegistry, Runner};
+
+const TODAY_PER_S: f64 = 400.0;
+
+fn todays_stack() -> Experiment {
+    let service = ServiceSpec::LogNormal { median: HumanDuration(Duration::from_millis(60)), sigma: 0.6 };
+    let mut app = BackendSpec::new("app", 8, QueueSpec::Bounded(64), service);
+    app.replicas = 6;
+    let stack = StackSpec {
+        clients: vec![ClientSpec::new("users", ArrivalsSpec::Poisson { rate_per_s: TODAY_PER_S })],
+        balancer: BalancerSpec { policy: PolicySpec::PowerOfTwoChoices },
+        backends: vec![app],
+    };
+    let mut experiment = Experiment::new("capacity-planning", stack, Duration::from_secs(15 * 60));
+    experiment.seed = 42;
+    experiment.warmup = HumanDuration(Duration::from_secs(60));
+    experiment.replications = 4;
+    experiment
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let registry = PolicyRegistry::new();
+    let runner = Runner::new(&registry);
+    let slo: Slo = "p99<400ms,errors<0.1%".parse()?;
+    let today = todays_stack();
+
+    let report = runner.run(&today)?;
+    let now = &report.variants[0];
+    println!(
+        "today: {TODAY_PER_S}/s on 6 servers, p99 {:.0} ms ±{:.0}, errors {:.3}% -> SLO {slo}: {}",
+        now.metrics["response_time_p99_s"].mean * 1e3,
+        now.metrics["response_time_p99_s"].ci95 * 1e3,
+        now.metrics["error_ratio"].mean * 100.0,
+        if slo.met_by(now) { "met" } else { "MISSED" },
+    );
+
+    let target = 3.0 * TODAY_PER_S;
+    let fleet = min_replicas(&runner, &today, &slo, target, Some("app"), SearchOptions::default())?;
+    let Some(servers) = fleet[0].best else {
+        println!("no fleet size tried meets the SLO at {target}/s");
+        return Ok(());
+    };
+    let mut sized = today.clone();
+    sized.stack.backends[0].replicas = servers as u32;
+    let headroom = max_rate(&runner, &sized, &slo, SearchOptions::default())?;
+
+    println!();
+    println!("{:<34} {:>12}", "question", "answer");
+    println!("{:<34} {:>12}", "servers needed for 3x today", format!("{servers:.0}"));
+    if let Some(fails) = fleet[0].failed_at {
+        println!("{:<34} {:>12}", "  (one fewer misses the SLO)", format!("{fails:.0}"));
+    }
+    if let Some(rate) = headroom[0].best {
+        println!("{:<34} {:>12}", format!("max rate on {servers:.0} servers"), format!("{rate:.0}/s"));
+        println!(
+            "{:<34} {:>12}",
+            "headroom over 3x today",
+            format!("{:+.0}%", (rate / target - 1.0) * 100.0)
+        );
+    }
+    Ok(())
+}
