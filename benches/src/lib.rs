@@ -38,21 +38,13 @@ pub fn horizon(requests: u64, rate_per_s: f64) -> Duration {
 /// `n` single-worker backends with unbounded queues and exponential service of mean 1 s,
 /// fed by one Poisson client at `rate_per_s`.
 pub fn single_worker_backends(n: usize, rate_per_s: f64) -> StackConfig {
+    let service = ServiceTime::Exponential { mean: Duration::from_secs(1) };
     StackConfig {
-        clients: vec![ClientConfig {
-            name: "users".into(),
-            arrivals: Arrivals::Poisson { rate_per_s },
-            users: None,
-        }],
+        clients: vec![ClientConfig::new("users", Arrivals::Poisson { rate_per_s })],
         backends: (0..n)
-            .map(|i| BackendConfig {
-                name: format!("app-{i}"),
-                workers: 1,
-                queue: QueueLimit::Unbounded,
-                service: ServiceTime::Exponential { mean: Duration::from_secs(1) },
-                weight: 1,
-            })
+            .map(|i| BackendConfig::new(format!("app-{i}"), 1, QueueLimit::Unbounded, service.clone()))
             .collect(),
+        ..StackConfig::default()
     }
 }
 

@@ -2,22 +2,31 @@
 #![warn(missing_docs)]
 
 pub mod arrivals;
+pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
+pub mod retry;
+pub mod series;
 pub mod service;
 pub mod stack;
+pub mod timeline;
 
 use std::time::Duration;
 
 pub use arrivals::Arrivals;
+pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
 pub use keys::Users;
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
+pub use retry::{RetryBudget, RetryPolicy};
+pub use series::{BackendWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{
-    BackendConfig, BackendSummary, ClientConfig, LatencySummary, QueueLimit, RunParams, RunSummary,
-    StackConfig, WebStack, simulate,
+    BackendConfig, BackendSummary, ClientConfig, DatabaseConfig, DatabaseSummary, Degradation,
+    LatencySummary, Observe, QueueLimit, RunParams, RunSummary, StackConfig, WebStack, simulate,
+    simulate_with,
 };
+pub use timeline::{Action, TimedAction};
 
 /// A stack that cannot be simulated as configured.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -32,6 +41,12 @@ pub enum ModelError {
     /// Service-time parameters the distribution does not accept.
     #[error("invalid service time {0}")]
     InvalidServiceTime(String),
+    /// Arrival-process parameters that make no sense.
+    #[error("invalid arrivals: {0}")]
+    InvalidArrivals(String),
+    /// Database parameters that make no sense.
+    #[error("invalid database: {0}")]
+    InvalidDatabase(String),
     /// A backend with no workers could never serve anything.
     #[error("backend {0} has no workers")]
     NoWorkers(String),

@@ -169,29 +169,30 @@ pub fn stack(spec: &StackSpec) -> StackConfig {
     let clients = spec
         .clients
         .iter()
-        .map(|c| ClientConfig {
-            name: c.name.clone(),
-            arrivals: arrivals(&c.arrivals),
-            users: c.users.map(|count| Users { count, skew: c.user_skew.unwrap_or(0.0) }),
+        .map(|c| {
+            let mut client = ClientConfig::new(c.name.clone(), arrivals(&c.arrivals));
+            client.users = c.users.map(|count| Users { count, skew: c.user_skew.unwrap_or(0.0) });
+            client
         })
         .collect();
     let backends = spec
         .backends
         .iter()
         .flat_map(|b| {
-            (0..b.replicas).map(move |i| BackendConfig {
-                name: if b.replicas == 1 { b.name.clone() } else { format!("{}-{i}", b.name) },
-                workers: b.workers,
-                queue: match b.queue {
+            (0..b.replicas).map(move |i| {
+                let name = if b.replicas == 1 { b.name.clone() } else { format!("{}-{i}", b.name) };
+                let queue = match b.queue {
                     QueueSpec::Bounded(n) => QueueLimit::Bounded(n),
                     QueueSpec::Unbounded => QueueLimit::Unbounded,
-                },
-                service: service(&b.service),
-                weight: b.weights.as_ref().and_then(|w| w.get(i as usize).copied()).or(b.weight).unwrap_or(1),
+                };
+                let mut backend = BackendConfig::new(name, b.workers, queue, service(&b.service));
+                backend.weight =
+                    b.weights.as_ref().and_then(|w| w.get(i as usize).copied()).or(b.weight).unwrap_or(1);
+                backend
             })
         })
         .collect();
-    StackConfig { clients, backends }
+    StackConfig { clients, backends, ..StackConfig::default() }
 }
 
 /// The model's arrival process for an arrivals spec.

@@ -1,0 +1,57 @@
+//! Behaviour of the web-stack model, one module per behaviour. Add a test to the module whose
+//! behaviour it pins, or a module for a new behaviour.
+
+mod clients;
+mod conservation;
+mod database;
+mod faults;
+mod series;
+
+use std::time::Duration;
+
+use stacksim_model::policy::RoundRobin;
+use stacksim_model::*;
+
+/// Seconds.
+pub fn s(secs: u64) -> Duration {
+    Duration::from_secs(secs)
+}
+
+/// Milliseconds.
+pub fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// `n` backends of `workers` workers, bounded queues, exponential service with mean `mean`.
+pub fn backends(n: usize, workers: u32, mean: Duration) -> Vec<BackendConfig> {
+    (0..n)
+        .map(|i| {
+            BackendConfig::new(
+                format!("app-{i}"),
+                workers,
+                QueueLimit::Bounded(50),
+                ServiceTime::Exponential { mean },
+            )
+        })
+        .collect()
+}
+
+/// A Poisson client at `rate` per second.
+pub fn client(rate: f64) -> ClientConfig {
+    ClientConfig::new("users", Arrivals::Poisson { rate_per_s: rate })
+}
+
+/// Runs `stack` behind round robin for `duration` with no warm-up.
+pub fn run(stack: &StackConfig, duration: Duration) -> RunSummary {
+    let params = RunParams { seed: 5, duration, warmup: Duration::ZERO };
+    simulate(stack, Box::new(RoundRobin::new()), params).unwrap()
+}
+
+/// Asserts the conservation law of a run.
+pub fn assert_conserved(run: &RunSummary) {
+    assert_eq!(
+        run.arrived,
+        run.completed + run.rejected + run.timed_out + run.failed + run.in_flight,
+        "arrived = completed + rejected + timed out + failed + in flight: {run:#?}"
+    );
+}
