@@ -69,6 +69,8 @@ pub struct TimeIntegral {
     since: SimTime,
     start: SimTime,
     area: u128,
+    /// Area since the very start, never restarted: windows take differences of it.
+    lifetime: u128,
 }
 
 impl TimeIntegral {
@@ -81,7 +83,9 @@ impl TimeIntegral {
     /// Changes the level at `now`.
     #[inline]
     pub fn set(&mut self, now: SimTime, level: u64) {
-        self.area += u128::from(self.level) * u128::from((now - self.since).as_nanos() as u64);
+        let delta = u128::from(self.level) * u128::from((now - self.since).as_nanos() as u64);
+        self.area += delta;
+        self.lifetime += delta;
         self.since = now;
         self.level = level;
     }
@@ -110,6 +114,13 @@ impl TimeIntegral {
         self.set(now, self.level);
         let span = (now - self.start).as_nanos();
         if span == 0 { f64::NAN } else { self.area as f64 / span as f64 }
+    }
+
+    /// The area [level·ns] from the start of the run to `now`, never restarted: the average
+    /// over a window is the difference of two readings over the window's length.
+    pub fn lifetime_area(&mut self, now: SimTime) -> u128 {
+        self.set(now, self.level);
+        self.lifetime
     }
 }
 

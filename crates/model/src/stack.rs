@@ -356,8 +356,8 @@ struct Backend {
     querying: u32,
     busy: TimeIntegral,
     queued: TimeIntegral,
-    window_busy: TimeIntegral,
-    window_queued: TimeIntegral,
+    /// Lifetime busy and queued areas at the start of the current window.
+    window_marks: (u128, u128),
     window_routed: u64,
     routed: u64,
     rejected: u64,
@@ -379,7 +379,7 @@ struct Database {
     service: ServiceSampler,
     queue: VecDeque<(u32, AttemptRef)>,
     busy: TimeIntegral,
-    window_busy: TimeIntegral,
+    window_mark: u128,
     wait: Latency,
     queries: u64,
 }
@@ -496,8 +496,7 @@ impl WebStack {
                     querying: 0,
                     busy: TimeIntegral::default(),
                     queued: TimeIntegral::default(),
-                    window_busy: TimeIntegral::default(),
-                    window_queued: TimeIntegral::default(),
+                    window_marks: (0, 0),
                     window_routed: 0,
                     routed: 0,
                     rejected: 0,
@@ -521,7 +520,7 @@ impl WebStack {
                     service: db.service.sampler()?,
                     queue: VecDeque::new(),
                     busy: TimeIntegral::default(),
-                    window_busy: TimeIntegral::default(),
+                    window_mark: 0,
                     wait: Latency::default(),
                     queries: 0,
                 })
@@ -725,7 +724,6 @@ impl WebStack {
             backend.queue.push_back(attempt);
             backend.queued_live += 1;
             backend.queued.increment(now);
-            backend.window_queued.increment(now);
             if let Some(wait) = backend.queue_timeout {
                 cx.schedule_in(wait, Event::QueueTimeout(attempt));
             }
@@ -761,7 +759,9 @@ impl WebStack {
             Outcome::Completed => {
                 self.completed += u64::from(counted);
                 self.open.completed += 1;
-                self.open.latency.record(latency);
+                if self.window.is_some() {
+                    self.open.latency.record(latency);
+                }
                 if counted {
                     self.response.record(latency);
                 }
@@ -826,9 +826,9 @@ impl WebStack {
             factor *= 1.0 + d.slope * beyond as f64;
         }
         backend.busy.increment(now);
-        backend.window_busy.increment(now);
         let mut sizes = SplitMix64::seed_from_u64(size_seed);
-        let work = backend.service.sample(&mut sizes).mul_f64(factor);
+        let work = backend.service.sample(&mut sizes);
+        let work = if factor == 1.0 { work } else { work.mul_f64(factor) };
         let queries = self.database.as_ref().is_some_and(|db| {
             // A uniform draw from the request's own size stream: the same requests query the
             // database whichever backend serves them.
@@ -889,13 +889,11 @@ impl WebStack {
         let now = cx.now();
         let backend = &mut self.backends[b];
         backend.busy.decrement(now);
-        backend.window_busy.decrement(now);
         while let Some(next) = self.backends[b].queue.pop_front() {
             if self.live(next).is_some_and(|a| a.stage == Stage::Queued) {
                 let backend = &mut self.backends[b];
                 backend.queued_live -= 1;
                 backend.queued.decrement(now);
-                backend.window_queued.decrement(now);
                 self.start_service(next, cx);
                 return;
             }
@@ -915,7 +913,6 @@ impl WebStack {
         let backend = &mut self.backends[b];
         backend.queued_live -= 1;
         backend.queued.decrement(now);
-        backend.window_queued.decrement(now);
         self.leave_backend(b, now);
         if abandoned {
             return;
@@ -962,7 +959,6 @@ impl WebStack {
         let (seed, asked, counted) = (a.size_seed, a.asked_for_connection, a.counted);
         let db = self.database.as_mut().expect("queries only happen with a database");
         db.busy.increment(now);
-        db.window_busy.increment(now);
         db.queries += 1;
         if counted {
             db.wait.record(now - asked);
@@ -978,7 +974,6 @@ impl WebStack {
         let now = cx.now();
         let db = self.database.as_mut().expect("queries only happen with a database");
         db.busy.decrement(now);
-        db.window_busy.decrement(now);
         // The next live query in the database's queue.
         while let Some((next_b, next)) = self.database.as_mut().and_then(|db| db.queue.pop_front()) {
             if self.live(next).is_some() {
@@ -1108,9 +1103,7 @@ impl WebStack {
         backend.waiting_for_connection.clear();
         backend.queued_live = 0;
         backend.queued.set(now, 0);
-        backend.window_queued.set(now, 0);
         backend.busy.set(now, 0);
-        backend.window_busy.set(now, 0);
         // Queries in the database's queue die with their connections; those being served
         // finish there and hand their connection back (`query_done`).
         backend.connections = backend.querying;
@@ -1147,24 +1140,26 @@ impl WebStack {
         let now = cx.now();
         let Some(width) = self.window else { return };
         cx.schedule_in(width, Event::WindowEnd);
+        let span = width.as_nanos() as f64;
         let backends = self
             .backends
             .iter_mut()
             .map(|b| {
+                let marks = (b.busy.lifetime_area(now), b.queued.lifetime_area(now));
                 let window = BackendWindow {
                     routed: b.window_routed,
-                    utilization: b.window_busy.mean(now) / f64::from(b.workers),
-                    queue_mean: b.window_queued.mean(now),
+                    utilization: (marks.0 - b.window_marks.0) as f64 / span / f64::from(b.workers),
+                    queue_mean: (marks.1 - b.window_marks.1) as f64 / span,
                 };
                 b.window_routed = 0;
-                b.window_busy.restart(now);
-                b.window_queued.restart(now);
+                b.window_marks = marks;
                 window
             })
             .collect();
         let database_utilization = self.database.as_mut().map_or(f64::NAN, |db| {
-            let u = db.window_busy.mean(now) / f64::from(db.workers);
-            db.window_busy.restart(now);
+            let mark = db.busy.lifetime_area(now);
+            let u = (mark - db.window_mark) as f64 / span / f64::from(db.workers);
+            db.window_mark = mark;
             u
         });
         let users = self.users.as_mut().map_or((0, 0), UserTracker::close_window);
