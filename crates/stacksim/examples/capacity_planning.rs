@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use stacksim::capacity::{SearchOptions, Slo, max_rate, min_replicas};
 use stacksim::spec::{
-    ArrivalsSpec, BackendSpec, BalancerSpec, ClientSpec, Experiment, HumanDuration, PolicySpec, QueueSpec,
-    ServiceSpec, StackSpec,
+    ArrivalsSpec, BackendSpec, ClientSpec, Experiment, HumanDuration, PolicySpec, QueueSpec, ServiceSpec,
+    StackSpec,
 };
 use stacksim::{PolicyRegistry, Runner};
 
@@ -28,11 +28,11 @@ fn todays_stack() -> Experiment {
     let service = ServiceSpec::LogNormal { median: HumanDuration(Duration::from_millis(60)), sigma: 0.6 };
     let mut app = BackendSpec::new("app", 8, QueueSpec::Bounded(64), service);
     app.replicas = 6;
-    let stack = StackSpec {
-        clients: vec![ClientSpec::new("users", ArrivalsSpec::Poisson { rate_per_s: TODAY_PER_S })],
-        balancer: BalancerSpec { policy: PolicySpec::PowerOfTwoChoices },
-        backends: vec![app],
-    };
+    let stack = StackSpec::new(
+        vec![ClientSpec::new("users", ArrivalsSpec::Poisson { rate_per_s: TODAY_PER_S })],
+        PolicySpec::PowerOfTwoChoices,
+        vec![app],
+    );
     let mut experiment = Experiment::new("capacity-planning", stack, Duration::from_secs(15 * 60));
     experiment.seed = 42;
     experiment.warmup = HumanDuration(Duration::from_secs(60));

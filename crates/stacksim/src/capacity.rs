@@ -208,7 +208,7 @@ pub fn max_rate(
         .into_iter()
         .map(|(label, single)| {
             let start: f64 =
-                single.stack.clients.iter().map(|c| crate::build::arrivals(&c.arrivals).rate_per_s()).sum();
+                single.stack.clients.iter().map(|c| crate::build::open_loop_rate(&c.arrivals)).sum();
             let test = |rate: f64| {
                 let axis = SweepAxis::Rate { values: Some(vec![rate]), from: None, to: None, step: None };
                 probe(runner, &single, axis, slo, rate)

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod alert;
 pub mod build;
 pub mod capacity;
 pub mod html;
@@ -12,6 +13,7 @@ pub mod report;
 mod run;
 pub mod spec;
 pub mod stats;
+mod trace;
 pub mod validate;
 
 pub use load::{Diagnostic, LoadError, Loaded};

@@ -78,14 +78,28 @@ impl Experiment {
         let path = path.as_ref();
         let source = std::fs::read_to_string(path)
             .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
-        Self::load_str(&source, &path.display().to_string(), registry)
+        let dir = path.parent().map(Path::to_owned);
+        Self::load_in(&source, &path.display().to_string(), dir, registry)
     }
 
-    /// Parses and validates experiment text; `origin` names it in messages.
+    /// Parses and validates experiment text; `origin` names it in messages. Files it names
+    /// (traces) are looked up relative to the current directory.
     pub fn load_str(source: &str, origin: &str, registry: &PolicyRegistry) -> Result<Loaded, LoadError> {
-        let experiment = Self::parse(source, origin)?;
+        Self::load_in(source, origin, None, registry)
+    }
+
+    fn load_in(
+        source: &str,
+        origin: &str,
+        dir: Option<std::path::PathBuf>,
+        registry: &PolicyRegistry,
+    ) -> Result<Loaded, LoadError> {
+        let mut experiment = Self::parse(source, origin)?;
+        experiment.source_dir = dir;
         let outline = Outline::new(source);
-        let (errors, warnings): (Vec<_>, Vec<_>) = validate(&experiment, registry)
+        let mut problems = crate::trace::load_traces(&mut experiment);
+        problems.extend(validate(&experiment, registry));
+        let (errors, warnings): (Vec<_>, Vec<_>) = problems
             .into_iter()
             .map(|p| Diagnostic {
                 origin: origin.to_owned(),

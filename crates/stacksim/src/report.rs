@@ -5,7 +5,7 @@ use std::io;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stacksim_model::{BackendSummary, RunSummary};
+use stacksim_model::{BackendSummary, RunSummary, Window};
 
 use crate::build::Variant;
 use crate::stats::{Estimate, nan_as_null};
@@ -24,6 +24,45 @@ pub struct Report {
     pub variants: Vec<VariantReport>,
     /// One entry per (variant, replication), variant-major.
     pub runs: Vec<RunReport>,
+    /// Per variant, each window's metrics averaged over replications (with `observe`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeseries: Vec<Series>,
+    /// What happened when: the experiment's timeline, for plots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<TimelineReport>,
+}
+
+/// One variant's time series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Index into `variants`.
+    pub variant: usize,
+    /// One map per window: metric name to its mean over replications.
+    pub windows: Vec<IndexMap<String, Metric>>,
+}
+
+/// The experiment's clock and timeline, as plots and tables show them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelineReport {
+    /// Wall-clock start of the run (RFC 3339), if the experiment gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Width of the time-series windows [s].
+    pub window_s: f64,
+    /// Each timeline entry: when (seconds from the start) and what.
+    pub marks: Vec<Mark>,
+    /// Alert rules, and where detection is measured from [s from the start].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
+}
+
+/// A timeline entry on a plot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    /// Seconds from the start of the run.
+    pub at_s: f64,
+    /// What happened.
+    pub label: String,
 }
 
 /// A variant's metrics, each a mean over replications with a 95% confidence interval.
@@ -101,7 +140,60 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(&'static str, f64)> {
         ("rejected_ratio", ratio(run.rejected)),
         ("timed_out_ratio", ratio(run.timed_out)),
         ("error_ratio", run.error_ratio()),
+        ("attempts_per_request", run.attempts_per_request()),
+        ("wasted_work_ratio", run.wasted_work_ratio),
+        ("users_active", run.users_active as f64),
+        ("users_affected", run.users_affected as f64),
+        (
+            "users_affected_ratio",
+            if run.users_active == 0 {
+                f64::NAN
+            } else {
+                run.users_affected as f64 / run.users_active as f64
+            },
+        ),
+        ("database_utilization", run.database.map_or(f64::NAN, |db| db.utilization)),
     ]
+}
+
+/// One window's metrics, by name: totals, then `<backend>.share`, `<backend>.utilization` and
+/// `<backend>.queue_mean` per backend.
+pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, Metric> {
+    let ended = window.completed + window.rejected + window.timed_out + window.failed;
+    let mut m: IndexMap<String, Metric> = [
+        ("start_s", window.start.as_secs_f64()),
+        ("arrived", window.arrived as f64),
+        ("completed", window.completed as f64),
+        ("rejected", window.rejected as f64),
+        ("timed_out", window.timed_out as f64),
+        ("failed", window.failed as f64),
+        ("attempts", window.attempts as f64),
+        ("error_ratio", if ended == 0 { 0.0 } else { window.error_ratio() }),
+        ("response_time_p50_s", window.p50_s),
+        ("response_time_p99_s", window.p99_s),
+        ("database_utilization", window.database_utilization),
+        ("users_active", window.users_active as f64),
+        ("users_affected", window.users_affected as f64),
+        (
+            "users_affected_ratio",
+            if window.users_active == 0 {
+                0.0
+            } else {
+                window.users_affected as f64 / window.users_active as f64
+            },
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), Metric(v)))
+    .collect();
+    let routed: u64 = window.backends.iter().map(|b| b.routed).sum();
+    for (b, name) in window.backends.iter().zip(backends) {
+        let share = if routed == 0 { 0.0 } else { b.routed as f64 / routed as f64 };
+        m.insert(format!("{name}.share"), Metric(share));
+        m.insert(format!("{name}.utilization"), Metric(b.utilization));
+        m.insert(format!("{name}.queue_mean"), Metric(b.queue_mean));
+    }
+    m
 }
 
 /// One backend's metrics in one run, by report name.
@@ -133,6 +225,9 @@ pub struct RunRecord {
     pub metrics: IndexMap<String, Metric>,
     /// Per-backend metrics, in balancer order.
     pub backends: Vec<BackendRecord>,
+    /// The time series, one map per window (see [`window_metrics`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<IndexMap<String, Metric>>,
 }
 
 /// One backend's values in one run.
@@ -149,19 +244,30 @@ fn metric_map(values: Vec<(&'static str, f64)>) -> IndexMap<String, Metric> {
 }
 
 impl RunRecord {
-    /// The record of run `replication` (seed `seed`) of variant `variant`.
-    pub fn new(variant: usize, replication: u32, seed: u64, run: &RunSummary) -> RunRecord {
+    /// The record of run `replication` (seed `seed`) of variant `variant`; `extra` metrics
+    /// (alerts) are appended to the run's own.
+    pub fn new(
+        variant: usize,
+        replication: u32,
+        seed: u64,
+        run: &RunSummary,
+        extra: Vec<(String, f64)>,
+    ) -> RunRecord {
+        let names: Vec<String> = run.backends.iter().map(|b| b.name.clone()).collect();
+        let mut metrics = metric_map(run_metrics(run));
+        metrics.extend(extra.into_iter().map(|(k, v)| (k, Metric(v))));
         RunRecord {
             variant,
             replication,
             seed,
             events: run.events,
-            metrics: metric_map(run_metrics(run)),
+            metrics,
             backends: run
                 .backends
                 .iter()
                 .map(|b| BackendRecord { name: b.name.clone(), metrics: metric_map(backend_metrics(b)) })
                 .collect(),
+            windows: run.windows.iter().map(|w| window_metrics(w, &names)).collect(),
         }
     }
 }
@@ -238,7 +344,19 @@ impl Report {
                 metrics: r.metrics.clone(),
             })
             .collect();
-        Report { experiment: experiment.to_owned(), seed, baseline, variants: variant_reports, runs }
+        let timeseries = (0..variants.len())
+            .map(|v| Series { variant: v, windows: mean_windows(of(v).map(|r| &r.windows)) })
+            .filter(|s| !s.windows.is_empty())
+            .collect();
+        Report {
+            experiment: experiment.to_owned(),
+            seed,
+            baseline,
+            variants: variant_reports,
+            runs,
+            timeseries,
+            timeline: None,
+        }
     }
 
     /// The report as pretty-printed JSON, with a final newline.
@@ -330,6 +448,32 @@ fn paired<'a>(
                 })
                 .collect();
             (name.clone(), Estimate::of(&differences))
+        })
+        .collect()
+}
+
+/// Window by window, the mean of each metric over the runs given.
+fn mean_windows<'a>(
+    runs: impl Iterator<Item = &'a Vec<IndexMap<String, Metric>>>,
+) -> Vec<IndexMap<String, Metric>> {
+    let runs: Vec<&Vec<IndexMap<String, Metric>>> = runs.collect();
+    let Some(first) = runs.first() else { return Vec::new() };
+    (0..first.len())
+        .map(|w| {
+            first[w]
+                .keys()
+                .map(|name| {
+                    let values: Vec<f64> =
+                        runs.iter().filter_map(|r| r.get(w)?.get(name)).map(|m| m.0).collect();
+                    let finite: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+                    let mean = if finite.is_empty() {
+                        f64::NAN
+                    } else {
+                        finite.iter().sum::<f64>() / finite.len() as f64
+                    };
+                    (name.clone(), Metric(mean))
+                })
+                .collect()
         })
         .collect()
 }

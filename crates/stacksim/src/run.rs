@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use stacksim_engine::rng::replication_seed;
-use stacksim_model::{ModelError, RunParams, RunSummary, simulate};
+use stacksim_model::{ModelError, RunParams, RunSummary, simulate_with};
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::{Variant, variants};
 use crate::registry::{PolicyRegistry, UnknownPolicy};
-use crate::report::{Report, RunRecord, VariantInfo};
+use crate::report::{Mark, Report, RunRecord, TimelineReport, VariantInfo};
 use crate::spec::Experiment;
 
 /// Why an experiment could not run.
@@ -132,7 +132,8 @@ impl<'a> Runner<'a> {
                 let events = events.fetch_add(summary.events, Ordering::Relaxed) + summary.events;
                 progress(Progress { done: done.fetch_add(1, Ordering::Relaxed) + 1, total, events });
             }
-            Ok(RunRecord::new(v, r as u32, seeds[r], &summary))
+            let alerts = crate::alert::metrics(experiment, &summary.windows);
+            Ok(RunRecord::new(v, r as u32, seeds[r], &summary, alerts))
         };
         let records: Vec<Result<RunRecord, RunError>> = match self.options.jobs {
             Some(jobs) => rayon::ThreadPoolBuilder::new()
@@ -155,6 +156,7 @@ impl<'a> Runner<'a> {
             baseline,
             variants: variants.iter().map(VariantInfo::from).collect(),
             records: records.into_iter().collect::<Result<_, _>>()?,
+            timeline: timeline_report(experiment),
         })
     }
 
@@ -165,8 +167,10 @@ impl<'a> Runner<'a> {
         seed: u64,
     ) -> Result<RunSummary, RunError> {
         let policy = self.registry.build(&variant.policy)?;
+        let later =
+            variant.later_policies.iter().map(|p| self.registry.build(p)).collect::<Result<Vec<_>, _>>()?;
         let params = RunParams { seed, duration: experiment.duration.0, warmup: experiment.warmup.0 };
-        simulate(&variant.stack, policy, params)
+        simulate_with(&variant.stack, policy, later, params)
             .map_err(|source| RunError::Model { variant: variant.label.clone(), source })
     }
 }
@@ -229,6 +233,9 @@ pub struct ShardOutput {
     pub variants: Vec<VariantInfo>,
     /// This shard's runs.
     pub records: Vec<RunRecord>,
+    /// The experiment's clock and timeline, for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<TimelineReport>,
 }
 
 impl ShardOutput {
@@ -317,5 +324,42 @@ pub fn merge(shards: &[ShardOutput]) -> Result<Report, MergeError> {
             .unwrap_or((0, 0));
         return Err(MergeError::Missing { missing: total - records.len(), total, variant, replication });
     }
-    Ok(Report::from_records(&first.experiment, first.seed, &first.variants, first.baseline, &records))
+    let mut report =
+        Report::from_records(&first.experiment, first.seed, &first.variants, first.baseline, &records);
+    report.timeline = first.timeline.clone();
+    Ok(report)
+}
+
+/// The experiment's clock, timeline marks and alert rules as the report shows them; `None`
+/// for an experiment with neither a timeline nor a time series.
+fn timeline_report(experiment: &Experiment) -> Option<TimelineReport> {
+    if experiment.timeline.is_empty() && experiment.observe.is_none() {
+        return None;
+    }
+    let marks = experiment
+        .timeline
+        .iter()
+        .filter_map(|e| {
+            let at = e.at.offset(experiment.start).ok()?;
+            let what = crate::spec::action_label(&e.action);
+            let label = match &e.note {
+                Some(note) => format!("{note} ({what})"),
+                None => what,
+            };
+            Some(Mark { at_s: at.as_secs_f64(), label })
+        })
+        .collect();
+    Some(TimelineReport {
+        start: experiment.start.map(|s| s.to_string()),
+        window_s: experiment.observe.as_ref().map_or(0.0, |o| o.window.0.as_secs_f64()),
+        marks,
+        alerts: experiment
+            .alerts
+            .iter()
+            .map(|a| {
+                let for_ = a.for_.map_or(String::new(), |f| format!(" for {f}"));
+                format!("{}: {:?} above {}{for_}", a.name, a.metric, a.above)
+            })
+            .collect(),
+    })
 }

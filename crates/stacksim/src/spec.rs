@@ -7,7 +7,17 @@
 use std::fmt;
 use std::time::Duration;
 
+mod replay;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub use replay::{
+    ActionSpec, AlertMetric, AlertSpec, At, CheckKindSpec, CheckSpec, DatabaseSpec, DegradationSpec,
+    HealthSpec, ObserveSpec, OutlierSpec, RetrySpec, TimelineEntry, Timestamp, action_label,
+};
 use stacksim_model::policy::{Maglev, PeakEwma, RingHash};
 
 /// One experiment: a stack, how long to run it, with which seed, how many times, and which
@@ -36,6 +46,22 @@ pub struct Experiment {
     /// Default: the first variant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
+    /// Wall-clock time of the run's start, like `"2024-03-08T13:00:00Z"`: timeline entries,
+    /// reports and plots may then use clock times. Default: none (offsets only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    /// Actions at given times: misconfigurations, faults, fixes. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEntry>,
+    /// Time series and users affected. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observe: Option<ObserveSpec>,
+    /// Alert rules evaluated on the time series (they need `observe`). Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertSpec>,
+    /// The directory of the experiment file, for files it names (traces).
+    #[serde(skip)]
+    pub source_dir: Option<PathBuf>,
 }
 
 fn one() -> u32 {
@@ -52,6 +78,20 @@ pub struct StackSpec {
     pub balancer: BalancerSpec,
     /// Backend groups, in balancer order.
     pub backends: Vec<BackendSpec>,
+    /// The database behind the backends. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSpec>,
+    /// Health checks and outlier ejection. Default: none (every backend presumed healthy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthSpec>,
+}
+
+impl StackSpec {
+    /// Clients behind a balancer with `policy`, in front of `backends`; no database or health
+    /// checks.
+    pub fn new(clients: Vec<ClientSpec>, policy: PolicySpec, backends: Vec<BackendSpec>) -> Self {
+        StackSpec { clients, balancer: BalancerSpec { policy }, backends, database: None, health: None }
+    }
 }
 
 /// A source of requests.
@@ -70,6 +110,12 @@ pub struct ClientSpec {
     /// `1 / (k + 1)^user_skew`. Default: 0, every user equally often.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_skew: Option<f64>,
+    /// The client gives up on an attempt after this long. Default: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+    /// How failed and timed-out attempts are retried. Default: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
 }
 
 /// Open-loop arrival process.
@@ -86,6 +132,45 @@ pub enum ArrivalsSpec {
         /// Rate [requests·s⁻¹], > 0.
         rate_per_s: f64,
     },
+    /// Poisson arrivals whose rate follows a schedule: `(time, rate_per_s)` points, stepping
+    /// at each point or, with `linear: true`, moving linearly between them.
+    Schedule {
+        /// `(at, rate_per_s)` in time order; times as in the timeline (`"14:00"`, `"90m"`).
+        points: Vec<(At, f64)>,
+        /// Interpolate linearly between points. Default: steps.
+        #[serde(default)]
+        linear: bool,
+    },
+    /// Replay of a CSV of arrival times (column `time`: seconds from the start, or RFC 3339
+    /// timestamps with the experiment's `start`), optionally with a key column.
+    Trace {
+        /// The CSV file, relative to the experiment file.
+        file: String,
+        /// Column with each request's user or session key. Default: none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_column: Option<String>,
+        /// The trace as read (filled in when the experiment is loaded).
+        #[serde(skip)]
+        loaded: Option<Arc<LoadedTrace>>,
+    },
+    /// Closed loop: `users` users who each send, wait for the answer, think, and send again.
+    Closed {
+        /// Users in the loop.
+        users: u32,
+        /// Mean (exponential) think time.
+        think: HumanDuration,
+    },
+}
+
+/// A trace file, read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadedTrace {
+    /// Arrival times from the start of the run, sorted.
+    pub times: Arc<[Duration]>,
+    /// User numbers (distinct keys numbered in order of first appearance), if keyed.
+    pub keys: Option<Arc<[u64]>>,
+    /// Distinct keys.
+    pub users: u64,
 }
 
 /// The load balancer.
@@ -292,6 +377,16 @@ pub struct BackendSpec {
     /// Balancer weight per replica (instead of `weight`), one per replica.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<Vec<u32>>,
+    /// A request that waited this long in the queue is answered 503 (HAProxy `timeout queue`).
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_timeout: Option<HumanDuration>,
+    /// Service slows as the backend fills up. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degradation: Option<DegradationSpec>,
+    /// Not in the balancer's configuration at the start (an `Add` action brings it in).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standby: bool,
 }
 
 /// A backend's waiting room.
@@ -492,7 +587,7 @@ impl<'de> Deserialize<'de> for HumanDuration {
 impl ClientSpec {
     /// A client called `name` with these arrivals and every optional field at its default.
     pub fn new(name: impl Into<String>, arrivals: ArrivalsSpec) -> Self {
-        ClientSpec { name: name.into(), arrivals, users: None, user_skew: None }
+        ClientSpec { name: name.into(), arrivals, users: None, user_skew: None, timeout: None, retry: None }
     }
 }
 
@@ -500,7 +595,18 @@ impl BackendSpec {
     /// One backend called `name`, with every optional field at its default (one replica,
     /// weight 1).
     pub fn new(name: impl Into<String>, workers: u32, queue: QueueSpec, service: ServiceSpec) -> Self {
-        BackendSpec { name: name.into(), replicas: 1, workers, queue, service, weight: None, weights: None }
+        BackendSpec {
+            name: name.into(),
+            replicas: 1,
+            workers,
+            queue,
+            service,
+            weight: None,
+            weights: None,
+            queue_timeout: None,
+            degradation: None,
+            standby: false,
+        }
     }
 }
 
@@ -517,6 +623,11 @@ impl Experiment {
             stack,
             sweep: Vec::new(),
             baseline: None,
+            start: None,
+            timeline: Vec::new(),
+            observe: None,
+            alerts: Vec::new(),
+            source_dir: None,
         }
     }
 }

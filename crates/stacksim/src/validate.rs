@@ -330,6 +330,245 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    fn duration_positive(&mut self, path: FieldPath, d: Option<crate::spec::HumanDuration>, what: &str) {
+        if d.is_some_and(|d| d.0.is_zero()) {
+            self.error(path, format!("{what} must be longer than zero"));
+        }
+    }
+
+    fn arrivals(&mut self, path: FieldPath, arrivals: &ArrivalsSpec, experiment: &Experiment) {
+        match arrivals {
+            ArrivalsSpec::Poisson { rate_per_s } | ArrivalsSpec::Deterministic { rate_per_s } => {
+                self.positive(path.field("rate_per_s"), *rate_per_s, "rate_per_s (requests per second)");
+            }
+            ArrivalsSpec::Schedule { points, .. } => {
+                if points.is_empty() {
+                    self.error(
+                        path.field("points"),
+                        "a schedule needs points, like [(\"0s\", 100.0), (\"10m\", 300.0)]",
+                    );
+                }
+                let mut last = None;
+                for (j, (at, rate)) in points.iter().enumerate() {
+                    let point = path.field("points").index(j);
+                    if !(rate.is_finite() && *rate >= 0.0) {
+                        self.error(point.clone(), format!("a rate must be a finite number ≥ 0, not {rate}"));
+                    }
+                    match at.offset(experiment.start) {
+                        Err(why) => self.error(point, why),
+                        Ok(t) if last.is_some_and(|l| t < l) => {
+                            self.error(point, "schedule points must be in time order");
+                        }
+                        Ok(t) => last = Some(t),
+                    }
+                }
+                if !points.is_empty() && points.iter().all(|p| p.1 == 0.0) {
+                    self.error(path.field("points"), "at least one point needs a rate above zero");
+                }
+            }
+            ArrivalsSpec::Trace { file, loaded, .. } => {
+                if loaded.as_ref().is_none_or(|t| t.times.is_empty()) {
+                    self.error(path.field("file"), format!("the trace {file:?} has no arrivals"));
+                }
+            }
+            ArrivalsSpec::Closed { users, think } => {
+                self.at_least_one(path.field("users"), *users, "users");
+                self.duration_positive(path.field("think"), Some(*think), "the think time");
+            }
+        }
+    }
+
+    fn client_behaviour(&mut self, path: &FieldPath, client: &crate::spec::ClientSpec) {
+        self.duration_positive(path.field("timeout"), client.timeout, "the timeout");
+        if let Some(retry) = &client.retry {
+            let retry_path = path.field("retry");
+            self.at_least_one(
+                retry_path.field("max_attempts"),
+                retry.max_attempts,
+                "max_attempts (the first try included)",
+            );
+            if retry.max_backoff < retry.backoff {
+                self.error(retry_path.field("max_backoff"), "max_backoff must not be shorter than backoff");
+            }
+            if let Some(ratio) = retry.budget_ratio
+                && !(ratio.is_finite() && ratio >= 0.0)
+            {
+                self.error(
+                    retry_path.field("budget_ratio"),
+                    format!("budget_ratio must be ≥ 0, like 0.2, not {ratio}"),
+                );
+            }
+            if let Some(min) = retry.budget_min_per_s
+                && !(min.is_finite() && min >= 0.0)
+            {
+                self.error(
+                    retry_path.field("budget_min_per_s"),
+                    format!("budget_min_per_s must be ≥ 0, not {min}"),
+                );
+            }
+        }
+    }
+
+    fn stack_extras(&mut self, path: &FieldPath, stack: &crate::spec::StackSpec) {
+        for (i, b) in stack.backends.iter().enumerate() {
+            let bp = path.field("backends").index(i);
+            self.duration_positive(bp.field("queue_timeout"), b.queue_timeout, "the queue timeout");
+            if let Some(d) = b.degradation
+                && !(d.slope.is_finite() && d.slope >= 0.0)
+            {
+                self.error(
+                    bp.field("degradation").field("slope"),
+                    format!("slope must be ≥ 0, not {}", d.slope),
+                );
+            }
+        }
+        if stack.backends.iter().all(|b| b.standby) && !stack.backends.is_empty() {
+            self.warning(
+                path.field("backends"),
+                "every backend is on standby: nothing serves until an Add action",
+            );
+        }
+        if let Some(db) = &stack.database {
+            let dp = path.field("database");
+            self.at_least_one(dp.field("workers"), db.workers, "workers");
+            self.at_least_one(dp.field("pool"), db.pool, "pool (connections per backend)");
+            if !(0.0..=1.0).contains(&db.fraction) {
+                self.error(
+                    dp.field("fraction"),
+                    format!("fraction must be between 0 and 1, not {}", db.fraction),
+                );
+            }
+            self.service(dp.field("service"), &db.service);
+        }
+        if let Some(health) = &stack.health {
+            let hp = path.field("health");
+            if let Some(check) = &health.check {
+                self.duration_positive(
+                    hp.field("check").field("interval"),
+                    check.interval,
+                    "the check interval",
+                );
+                self.duration_positive(
+                    hp.field("check").field("timeout"),
+                    check.timeout,
+                    "the check timeout",
+                );
+                for (name, value) in [("rise", check.rise), ("fall", check.fall)] {
+                    if let Some(v) = value {
+                        self.at_least_one(hp.field("check").field(name), v, name);
+                    }
+                }
+            }
+            if let Some(outlier) = &health.outlier {
+                let op = hp.field("outlier");
+                if let Some(n) = outlier.consecutive_5xx {
+                    self.at_least_one(op.field("consecutive_5xx"), n, "consecutive_5xx");
+                }
+                if let Some(p) = outlier.max_ejection_percent
+                    && !(0.0..=100.0).contains(&p)
+                {
+                    self.error(
+                        op.field("max_ejection_percent"),
+                        format!("a percentage between 0 and 100, not {p}"),
+                    );
+                }
+            }
+            if let Some(p) = health.panic_threshold_percent
+                && !(0.0..=100.0).contains(&p)
+            {
+                self.error(
+                    hp.field("panic_threshold_percent"),
+                    format!("a percentage between 0 and 100, not {p}"),
+                );
+            }
+        }
+    }
+
+    /// The timeline, observation and alerts.
+    fn replay(&mut self, experiment: &Experiment) {
+        let root = FieldPath::root();
+        let names = crate::build::backend_names(&experiment.stack);
+        let known = |name: &String| names.contains(name);
+        for (i, entry) in experiment.timeline.iter().enumerate() {
+            let path = root.field("timeline").index(i);
+            match entry.at.offset(experiment.start) {
+                Err(why) => self.error(path.field("at"), why),
+                Ok(at) if at >= experiment.duration.0 => self.warning(
+                    path.field("at"),
+                    format!(
+                        "{} is after the run ends ({} after the start): it never happens",
+                        entry.at, experiment.duration
+                    ),
+                ),
+                Ok(_) => {}
+            }
+            use crate::spec::ActionSpec as A;
+            let backend = match &entry.action {
+                A::SetWeight { backend, .. } | A::Crash { backend, .. } | A::SlowDown { backend, .. } => {
+                    Some(backend)
+                }
+                A::Fail(b) | A::Recover(b) | A::Remove(b) | A::Add(b) | A::Drain(b) => Some(b),
+                A::SetPolicy(policy) => {
+                    self.policy(path.field("action").index(0), policy, &experiment.stack);
+                    None
+                }
+                A::ScaleTraffic(f) | A::SetRate(f) => {
+                    self.positive(path.field("action").index(0), *f, "the factor or rate");
+                    None
+                }
+            };
+            if let Some(name) = backend.filter(|b| !known(b)) {
+                let valid = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+                self.error(
+                    path.field("action"),
+                    format!("no backend is named {name:?}; the backends are {valid}"),
+                );
+            }
+            if let A::SlowDown { factor, .. } = &entry.action {
+                self.positive(path.field("action").field("factor"), *factor, "the slow-down factor");
+            }
+        }
+        if let Some(observe) = &experiment.observe {
+            let op = root.field("observe");
+            self.duration_positive(op.field("window"), Some(observe.window), "the window");
+            if observe.window.0 > experiment.duration.0 {
+                self.error(op.field("window"), "the window is longer than the run");
+            }
+            if let Some((from, to)) = observe.incident {
+                match (from.offset(experiment.start), to.offset(experiment.start)) {
+                    (Err(why), _) | (_, Err(why)) => self.error(op.field("incident"), why),
+                    (Ok(a), Ok(b)) if b <= a => {
+                        self.error(op.field("incident"), "the incident must end after it starts")
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut alert_names = BTreeSet::new();
+        for (i, alert) in experiment.alerts.iter().enumerate() {
+            let path = root.field("alerts").index(i);
+            if experiment.observe.is_none() {
+                self.error(
+                    path.clone(),
+                    "alerts are evaluated on the time series: add observe: (window: \"1m\")",
+                );
+            }
+            if alert.name.is_empty()
+                || !alert.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+            {
+                self.error(path.field("name"), "a name of letters, digits, '_' or '-', like \"errors_5xx\"");
+            }
+            if !alert_names.insert(alert.name.as_str()) {
+                self.error(path.field("name"), format!("the alert name {:?} is used twice", alert.name));
+            }
+            if !alert.above.is_finite() {
+                self.error(path.field("above"), "a finite threshold");
+            }
+        }
+    }
+}
+
 /// Every problem with `experiment`, errors and warnings, in file order.
 pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Problem> {
     let mut c = Checker { registry, problems: Vec::new() };
@@ -365,13 +604,8 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
                 format!("the client name {:?} is used twice; names must be unique", client.name),
             );
         }
-        let (ArrivalsSpec::Poisson { rate_per_s } | ArrivalsSpec::Deterministic { rate_per_s }) =
-            client.arrivals;
-        c.positive(
-            path.field("arrivals").field("rate_per_s"),
-            rate_per_s,
-            "rate_per_s (requests per second)",
-        );
+        c.arrivals(path.field("arrivals"), &client.arrivals, experiment);
+        c.client_behaviour(&path, client);
         c.users(path, client);
     }
     c.policy(stack_path.field("balancer").field("policy"), &stack.balancer.policy, stack);
@@ -392,6 +626,8 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
     for (i, axis) in experiment.sweep.iter().enumerate() {
         c.axis(root.field("sweep").index(i), axis, experiment);
     }
+    c.stack_extras(&stack_path, stack);
+    c.replay(experiment);
     if let Some(label) = &experiment.baseline {
         let labels: Vec<String> = crate::build::variants(experiment).into_iter().map(|v| v.label).collect();
         if !labels.contains(label) {
@@ -408,26 +644,69 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
     c.problems
 }
 
-/// Warns when unbounded queues sit behind more load than the backends can serve.
+/// The configuration audit the 2024-03-08 postmortem asked for: at the stated traffic, is any
+/// backend offered more than it can serve? For policies that split traffic by weight (round
+/// robin, random, hashing), a backend's share is its weight over the total; a least-loaded
+/// policy adapts, so only the total is checked. Unbounded queues behind too much load are
+/// warned about too.
 fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment) {
     let stack = &experiment.stack;
     let offered: f64 =
-        stack.clients.iter().map(|client| crate::build::arrivals(&client.arrivals).rate_per_s()).sum();
-    let capacity: f64 = stack
-        .backends
-        .iter()
-        .map(|b| f64::from(b.replicas) * f64::from(b.workers) / crate::build::service(&b.service).mean_secs())
-        .sum();
+        stack.clients.iter().map(|client| crate::build::peak_rate(&client.arrivals, experiment.start)).sum();
+    let capacity_of =
+        |b: &crate::spec::BackendSpec| f64::from(b.workers) / crate::build::service(&b.service).mean_secs();
+    let capacity: f64 = stack.backends.iter().map(|b| f64::from(b.replicas) * capacity_of(b)).sum();
+    let backends_path = FieldPath::root().field("stack").field("backends");
     if offered >= capacity {
         for (i, backend) in stack.backends.iter().enumerate() {
             if backend.queue == QueueSpec::Unbounded {
                 c.warning(
-                    FieldPath::root().field("stack").field("backends").index(i).field("queue"),
+                    backends_path.index(i).field("queue"),
                     format!(
                         "offered load {offered:.1}/s is at or above total capacity {capacity:.1}/s: this unbounded queue can grow without limit; use Bounded(n)"
                     ),
                 );
             }
+        }
+    }
+    let by_weight = matches!(
+        stack.balancer.policy,
+        crate::spec::PolicySpec::RoundRobin
+            | crate::spec::PolicySpec::StaticRoundRobin
+            | crate::spec::PolicySpec::Random
+            | crate::spec::PolicySpec::RingHash { .. }
+            | crate::spec::PolicySpec::Maglev { .. }
+            | crate::spec::PolicySpec::SourceHash
+    );
+    if !by_weight {
+        return;
+    }
+    let weights: Vec<(usize, u32, f64)> = stack
+        .backends
+        .iter()
+        .enumerate()
+        .flat_map(|(i, b)| {
+            (0..b.replicas as usize).map(move |r| {
+                let w = b.weights.as_ref().and_then(|w| w.get(r).copied()).or(b.weight).unwrap_or(1);
+                (i, w, capacity_of(b))
+            })
+        })
+        .collect();
+    let total: u32 = weights.iter().map(|w| w.1).sum();
+    if total == 0 {
+        return;
+    }
+    let names = crate::build::backend_names(stack);
+    for ((group, weight, capacity), name) in weights.iter().zip(&names) {
+        let load = offered * f64::from(*weight) / f64::from(total);
+        if load >= *capacity {
+            c.warning(
+                backends_path.index(*group),
+                format!(
+                    "{name} gets {:.0}% of the traffic by weight ({load:.1}/s at {offered:.1}/s offered) but can serve {capacity:.1}/s: it will be overwhelmed; lower its weight or add capacity",
+                    100.0 * f64::from(*weight) / f64::from(total)
+                ),
+            );
         }
     }
 }
