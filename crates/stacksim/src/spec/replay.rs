@@ -312,9 +312,10 @@ fn default_window() -> HumanDuration {
     HumanDuration(Duration::from_secs(60))
 }
 
-/// An alert rule evaluated on the time series, like the team's monitoring.
+/// An alert rule evaluated on the time series, like the team's monitoring. Written
+/// `Alert(name: "5xx", metric: ErrorRatio, above: 0.05, for: "5m")`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Alert")]
 pub struct AlertSpec {
     /// Name, used in the report (`time_to_detect_<name>_s`).
     pub name: String,

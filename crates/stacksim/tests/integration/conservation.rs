@@ -80,3 +80,54 @@ fn an_unavailable_backend_set_rejects_everything_and_conserves() {
         );
     }
 }
+
+/// Timeouts, retries with a budget, queue timeouts, a crash, health checks, ejection and a
+/// database, all at once.
+const FAULTY: &str = r#"Experiment(
+    name: "faulty",
+    seed: 9,
+    duration: "30m",
+    warmup: "1m",
+    replications: 3,
+    stack: (
+        clients: [
+            (name: "web", arrivals: Poisson(rate_per_s: 60.0), users: 500, timeout: "400ms",
+             retry: (max_attempts: 3, backoff: "20ms", budget_ratio: 0.2)),
+            (name: "batch", arrivals: Closed(users: 20, think: "1s")),
+        ],
+        balancer: (policy: LeastConnections),
+        backends: [
+            (name: "app", replicas: 4, workers: 4, queue: Bounded(20), service: Exponential(mean: "60ms"),
+             queue_timeout: "200ms", degradation: (knee: 10, slope: 0.2)),
+        ],
+        database: (workers: 4, service: Exponential(mean: "10ms"), pool: 2, fraction: 0.5),
+        health: (check: (kind: Http, timeout: "500ms"), outlier: (consecutive_5xx: 5)),
+    ),
+    timeline: [
+        (at: "5m", action: Crash(backend: "app-1", restart_after: "3m")),
+        (at: "12m", action: SlowDown(backend: "app-2", factor: 3.0)),
+        (at: "20m", action: SetRate(90.0)),
+    ],
+    observe: (window: "1m", slow: "300ms"),
+    sweep: [Policy([LeastConnections, RoundRobin, RingHash(entries_per_host: 100)])],
+)"#;
+
+#[test]
+fn conservation_and_determinism_hold_with_every_fault_at_once() {
+    let report = run(FAULTY);
+    let mut saw = [false; 3];
+    for run in &report.runs {
+        let m = &run.metrics;
+        let accounted = get(m, "completed")
+            + get(m, "rejected")
+            + get(m, "timed_out")
+            + get(m, "failed")
+            + get(m, "in_flight");
+        assert_eq!(get(m, "arrived"), accounted, "run {run:?}");
+        saw[0] |= get(m, "timed_out") > 0.0;
+        saw[1] |= get(m, "failed") > 0.0;
+        saw[2] |= get(m, "attempts_per_request") > 1.0;
+    }
+    assert_eq!(saw, [true; 3], "the experiment exercises timeouts, failures and retries");
+    assert_eq!(report.to_json(), run(FAULTY).to_json(), "same seed, same bytes");
+}

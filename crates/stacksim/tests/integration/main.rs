@@ -9,6 +9,7 @@
 mod capacity;
 mod conservation;
 mod files;
+mod replay;
 mod sweeps;
 mod validation;
 
