@@ -95,18 +95,39 @@ impl Experiment {
         registry: &PolicyRegistry,
     ) -> Result<Loaded, LoadError> {
         let mut experiment = Self::parse(source, origin)?;
-        experiment.source_dir = dir;
+        experiment.source_dir = dir.clone();
         let outline = Outline::new(source);
+        // A stack file: problems inside the stack are reported in that file.
+        let stack_source = match experiment.stack.file.clone() {
+            None => None,
+            Some(file) => {
+                let path = dir.as_deref().map_or_else(|| Path::new(&file).to_owned(), |d| d.join(&file));
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| LoadError::Read { path: path.clone(), source })?;
+                let name = path.display().to_string();
+                let mut stack: crate::spec::StackSpec = parse_ron(&text, &name)?;
+                stack.file = Some(file);
+                experiment.stack = stack;
+                Some((name, text))
+            }
+        };
+        let stack_file = stack_source.as_ref().map(|(name, text)| (name.clone(), Outline::new(text)));
         let mut problems = crate::trace::load_traces(&mut experiment);
         problems.extend(validate(&experiment, registry));
+        let stack_root = FieldPath::root().field("stack");
         let (errors, warnings): (Vec<_>, Vec<_>) = problems
             .into_iter()
-            .map(|p| Diagnostic {
-                origin: origin.to_owned(),
-                position: outline.locate(&p.path),
-                field: p.path,
-                severity: p.severity,
-                message: p.message,
+            .map(|p| {
+                let in_stack_file =
+                    stack_file.as_ref().filter(|_| p.path.segments().starts_with(stack_root.segments()));
+                let (origin, position) = match in_stack_file {
+                    Some((name, stack_outline)) => {
+                        let inner = FieldPath::from_segments(p.path.segments()[1..].to_vec());
+                        (name.clone(), stack_outline.locate(&inner))
+                    }
+                    None => (origin.to_owned(), outline.locate(&p.path)),
+                };
+                Diagnostic { origin, position, field: p.path, severity: p.severity, message: p.message }
             })
             .partition(|d| d.severity == Severity::Error);
         if errors.is_empty() { Ok(Loaded { experiment, warnings }) } else { Err(LoadError::Invalid(errors)) }
@@ -114,6 +135,13 @@ impl Experiment {
 
     /// Parses experiment text without validating it.
     pub fn parse(source: &str, origin: &str) -> Result<Experiment, LoadError> {
+        parse_ron(source, origin)
+    }
+}
+
+/// Parses RON text into `T`, with located errors.
+fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &str) -> Result<T, LoadError> {
+    {
         // Optional fields are written bare (`weight: 3`, not `weight: Some(3)`).
         ron::Options::default()
             .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)

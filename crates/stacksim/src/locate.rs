@@ -39,6 +39,11 @@ impl FieldPath {
         next
     }
 
+    /// The path made of these steps.
+    pub fn from_segments(segments: Vec<Segment>) -> Self {
+        FieldPath(segments)
+    }
+
     /// The steps of the path.
     pub fn segments(&self) -> &[Segment] {
         &self.0

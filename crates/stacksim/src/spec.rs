@@ -37,7 +37,9 @@ pub struct Experiment {
     /// Independent runs per variant, for confidence intervals. Default: 1.
     #[serde(default = "one")]
     pub replications: u32,
-    /// The web stack.
+    /// The web stack: written inline, or the name of a stack file (under `models/`), relative
+    /// to the experiment file.
+    #[serde(deserialize_with = "stack_or_file")]
     pub stack: StackSpec,
     /// Axes to vary; the variants are their cartesian product. Default: none (one variant).
     #[serde(default)]
@@ -84,13 +86,43 @@ pub struct StackSpec {
     /// Health checks and outlier ejection. Default: none (every backend presumed healthy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSpec>,
+    /// The stack file this stack is to be read from (`stack: "models/web.ron"`), until it is.
+    #[serde(skip)]
+    pub file: Option<String>,
+}
+
+/// Reads `stack:` as either an inline stack or the name of a stack file.
+fn stack_or_file<'de, D: Deserializer<'de>>(deserializer: D) -> Result<StackSpec, D::Error> {
+    struct StackOrFile;
+    impl<'de> serde::de::Visitor<'de> for StackOrFile {
+        type Value = StackSpec;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a stack, like (clients: [...], balancer: (...), backends: [...]), or a stack file name, like \"models/web.ron\"")
+        }
+        fn visit_str<E: serde::de::Error>(self, file: &str) -> Result<StackSpec, E> {
+            let mut stack = StackSpec::new(Vec::new(), PolicySpec::RoundRobin, Vec::new());
+            stack.file = Some(file.to_owned());
+            Ok(stack)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<StackSpec, A::Error> {
+            StackSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_any(StackOrFile)
 }
 
 impl StackSpec {
     /// Clients behind a balancer with `policy`, in front of `backends`; no database or health
     /// checks.
     pub fn new(clients: Vec<ClientSpec>, policy: PolicySpec, backends: Vec<BackendSpec>) -> Self {
-        StackSpec { clients, balancer: BalancerSpec { policy }, backends, database: None, health: None }
+        StackSpec {
+            clients,
+            balancer: BalancerSpec { policy },
+            backends,
+            database: None,
+            health: None,
+            file: None,
+        }
     }
 }
 
