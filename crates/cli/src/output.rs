@@ -16,7 +16,8 @@ use stacksim::{Experiment, PolicyInfo, Progress, Report, ShardOutput};
 /// One line about an experiment's size: variants, replications, simulated time.
 pub fn describe(experiment: &Experiment) -> String {
     let variants = stacksim::build::variants(experiment).len();
-    let warmup = if experiment.warmup.0.is_zero() {
+    let warmup = if experiment.warmup.fixed().is_zero() && experiment.warmup != stacksim::warmup::Warmup::Auto
+    {
         String::new()
     } else {
         format!(", {} warm-up", experiment.warmup)
@@ -37,24 +38,36 @@ fn plural(n: usize) -> &'static str {
 
 /// The table a person sees after `stacksim run`: one row per variant. `experiment` adds its
 /// duration and warm-up to the heading (a merged report has no experiment file at hand).
+///
+/// Replays add columns where they have something to say: `users affected` when requests carry
+/// user keys, `attempts/req` when retries added attempts, and `detect <alert>` per alert rule.
 pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
+    let any = |metric: &str, above: f64| {
+        report.variants.iter().any(|v| v.metrics.get(metric).is_some_and(|e| e.mean > above))
+    };
+    let users = any("users_active", 0.0);
+    let attempts = any("attempts_per_request", 1.001);
+    let alerts = alert_metrics(report);
+    let mut header = vec!["variant", "mean", "p50", "p99", "p99.9", "throughput", "errors", "backend util"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    if users {
+        header.push("users affected".to_owned());
+    }
+    if attempts {
+        header.push("attempts/req".to_owned());
+    }
+    header.extend(alerts.iter().map(|(_, name)| format!("detect {name}")));
+    let columns = header.len();
     let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(vec![
-        "variant",
-        "mean",
-        "p50",
-        "p99",
-        "p99.9",
-        "throughput",
-        "errors",
-        "backend util",
-    ]);
-    for variant in &report.variants {
+    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    for (v, variant) in report.variants.iter().enumerate() {
         let m = |name: &str| {
             variant.metrics.get(name).copied().unwrap_or(Estimate { mean: f64::NAN, ci95: f64::NAN })
         };
-        table.add_row(vec![
+        let mut row = vec![
             variant.label.clone(),
             seconds(m("response_time_mean_s")),
             seconds(m("response_time_p50_s")),
@@ -63,28 +76,104 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String 
             format!("{:.1}/s", m("throughput_per_s").mean),
             percent(m("error_ratio")),
             utilization_range(variant),
-        ]);
+        ];
+        if users {
+            row.push(percent(m("users_affected_ratio")));
+        }
+        if attempts {
+            let e = m("attempts_per_request");
+            row.push(if !e.mean.is_finite() {
+                "–".to_owned()
+            } else if e.ci95.is_finite() {
+                format!("{:.3} ±{:.3}", e.mean, e.ci95)
+            } else {
+                format!("{:.3}", e.mean)
+            });
+        }
+        row.extend(alerts.iter().map(|(metric, _)| detection(report, v, metric)));
+        table.add_row(row);
     }
-    for column in 1..8 {
+    for column in 1..columns {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
     let simulated = experiment.map_or(String::new(), |e| {
-        let warmup =
-            if e.warmup.0.is_zero() { String::new() } else { format!(" after {} warm-up", e.warmup) };
+        let warmup = if e.warmup.fixed().is_zero() && e.warmup != stacksim::warmup::Warmup::Auto {
+            String::new()
+        } else {
+            format!(" after {} warm-up", e.warmup)
+        };
         format!(", {} simulated each{warmup}", e.duration)
     });
+    let mut notes = String::new();
+    if users {
+        notes.push_str(
+            "users affected = users with a failed or too-slow request, over users active \
+             (over the incident when the experiment names one).\n",
+        );
+    }
+    if attempts {
+        notes.push_str("attempts/req = attempts sent per request, retries included.\n");
+    }
+    if !alerts.is_empty() {
+        notes.push_str(
+            "detect = minutes from the incident's start (or the first timeline action) until the \
+             alert fired; never = it did not fire.\n",
+        );
+    }
     format!(
         "{}: {} variant{} × {replications} replication{}{simulated}, seed {}\n{table}\n\
          Response times of successful requests; ± is the 95% confidence interval over replications.\n\
-         errors = rejected + timed out + failed, over arrivals. backend util = lowest–highest backend.\n",
+         errors = rejected + timed out + failed, over arrivals. backend util = lowest–highest backend.\n\
+         {notes}",
         report.experiment,
         report.variants.len(),
         plural(report.variants.len()),
         plural(replications as usize),
         report.seed,
     )
+}
+
+/// The `time_to_detect_<name>_s` metrics of `report`, as (metric, name), in report order.
+fn alert_metrics(report: &Report) -> Vec<(String, String)> {
+    let mut alerts: Vec<(String, String)> = Vec::new();
+    for metric in report.variants.iter().flat_map(|v| v.metrics.keys()) {
+        let Some(name) = metric.strip_prefix("time_to_detect_").and_then(|m| m.strip_suffix("_s")) else {
+            continue;
+        };
+        if !alerts.iter().any(|(m, _)| m == metric) {
+            alerts.push((metric.clone(), name.to_owned()));
+        }
+    }
+    alerts
+}
+
+/// When an alert fired in variant `v`, in minutes: `12.0 min ±1.5` when it fired in every
+/// replication, `never` when in none, else the mean over the runs where it fired and how many
+/// those were (`14.0 min in 2/3 runs`).
+fn detection(report: &Report, v: usize, metric: &str) -> String {
+    let estimate = report.variants[v].metrics.get(metric).copied().filter(|e| e.mean.is_finite());
+    if let Some(e) = estimate {
+        let minutes = e.mean / 60.0;
+        return if e.ci95.is_finite() {
+            format!("{minutes:.1} min ±{:.1}", e.ci95 / 60.0)
+        } else {
+            format!("{minutes:.1} min")
+        };
+    }
+    let runs: Vec<f64> = report
+        .runs
+        .iter()
+        .filter(|r| r.variant == v)
+        .map(|r| r.metrics.get(metric).map_or(f64::NAN, |m| m.0))
+        .collect();
+    let fired: Vec<f64> = runs.iter().copied().filter(|x| x.is_finite()).collect();
+    if fired.is_empty() {
+        return "never".to_owned();
+    }
+    let mean = fired.iter().sum::<f64>() / fired.len() as f64;
+    format!("{:.1} min in {}/{} runs", mean / 60.0, fired.len(), runs.len())
 }
 
 /// A time estimate in a readable unit, with its interval: `131.2 ms ±1.4`.
@@ -263,9 +352,15 @@ pub fn read_shards(inputs: &[PathBuf]) -> Result<Vec<ShardOutput>> {
         .collect()
 }
 
+/// Files of a time series, written only for a report that has one.
+const TIME_SERIES_FILES: [&str; 3] = ["timeseries.csv", "timeline.svg", "timeline-backends.svg"];
+
 /// Writes `report.json`, `variants.csv`, `runs.csv`, the plots (`latency.svg`, `errors.svg`,
-/// `utilization.svg`) and `report.html` into `dir`, each complete or not at all: every file is
-/// written under a temporary name and renamed into place.
+/// `utilization.svg`) and `report.html` into `dir`; with a time series also `timeseries.csv`
+/// and its plots (`timeline.svg`, `timeline-backends.svg`). Each file is complete or not at
+/// all: every file is written under a temporary name and renamed into place. Time-series files
+/// left from an earlier run into `dir` are removed when this report has none, so that they are
+/// never mistaken for this run's.
 pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
     fs::create_dir_all(dir).context("creating the directory")?;
     let mut variants = Vec::new();
@@ -274,6 +369,11 @@ pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
     report.write_runs_csv(&mut runs)?;
     let mut files =
         vec![("report.json", report.to_json().into_bytes()), ("variants.csv", variants), ("runs.csv", runs)];
+    if !report.timeseries.is_empty() {
+        let mut timeseries = Vec::new();
+        report.write_timeseries_csv(&mut timeseries)?;
+        files.push(("timeseries.csv", timeseries));
+    }
     let plots = stacksim::plot::all(report);
     let plot_names: Vec<String> = plots.iter().map(|p| p.file_name()).collect();
     files.extend(plot_names.iter().map(String::as_str).zip(plots.into_iter().map(|p| p.svg.into_bytes())));
@@ -291,6 +391,14 @@ pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
     for (name, _) in &files {
         let tmp = dir.join(format!(".{name}.tmp"));
         fs::rename(&tmp, dir.join(name)).with_context(|| format!("renaming {} into place", tmp.display()))?;
+    }
+    for stale in TIME_SERIES_FILES.iter().filter(|stale| files.iter().all(|(name, _)| name != *stale)) {
+        match fs::remove_file(dir.join(stale)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(error).with_context(|| format!("removing {} left from an earlier run", stale));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -29,6 +29,8 @@ pub struct Window {
     pub p50_s: f64,
     /// 99th percentile response time of successes in the window [s].
     pub p99_s: f64,
+    /// Mean response time of successes in the window [s].
+    pub mean_s: f64,
     /// Per backend: share of attempts routed to it, utilization and mean queue length.
     pub backends: Vec<BackendWindow>,
     /// Busy database workers over database workers (NaN without a database).
@@ -90,6 +92,7 @@ impl OpenWindow {
             attempts: self.attempts,
             p50_s: self.latency.quantile_s(0.5),
             p99_s: self.latency.quantile_s(0.99),
+            mean_s: self.latency.mean_s(),
             backends,
             database_utilization,
             users_active: users.0,

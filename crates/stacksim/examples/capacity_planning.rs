@@ -20,6 +20,7 @@ use stacksim::spec::{
     ArrivalsSpec, BackendSpec, ClientSpec, Experiment, HumanDuration, PolicySpec, QueueSpec, ServiceSpec,
     StackSpec,
 };
+use stacksim::warmup::Warmup;
 use stacksim::{PolicyRegistry, Runner};
 
 const TODAY_PER_S: f64 = 400.0;
@@ -35,7 +36,7 @@ fn todays_stack() -> Experiment {
     );
     let mut experiment = Experiment::new("capacity-planning", stack, Duration::from_secs(15 * 60));
     experiment.seed = 42;
-    experiment.warmup = HumanDuration(Duration::from_secs(60));
+    experiment.warmup = Warmup::Fixed(HumanDuration(Duration::from_secs(60)));
     experiment.replications = 4;
     experiment
 }

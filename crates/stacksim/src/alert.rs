@@ -88,6 +88,7 @@ mod tests {
             attempts: completed + failed,
             p50_s: 0.1,
             p99_s: 0.5,
+            mean_s: 0.2,
             backends: Vec::new(),
             database_utilization: f64::NAN,
             users_active: 0,

@@ -43,13 +43,16 @@ th.left, td.left { text-align: left; }
 figure { margin: 1.2rem 0 2rem; }
 figure svg { display: block; max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .9rem; margin-top: .3rem; }
+h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
 details { margin: .3rem 0; }
 summary { cursor: pointer; font-weight: 600; }
 ";
 
 /// The report as one HTML page: the experiment's name and seed, a table of variants (response
-/// time mean, p50, p99, p99.9 with their 95% CIs, throughput, error ratio), a table of backends
-/// per variant, and the [`plot`]s as inline SVG.
+/// time mean, p50, p99, p99.9 with their 95% CIs, throughput, error ratio, and for replays users
+/// affected, attempts per request, wasted work and database utilization where measured), the
+/// [`plot`]s as inline SVG, for a replay a section on its timeline (actions, alert rules, time
+/// to detect, plots over time), and a table of backends per variant.
 pub fn report_html(report: &Report) -> String {
     let name = escape(&report.experiment);
     let layout = Layout::of(report);
@@ -74,35 +77,96 @@ pub fn report_html(report: &Report) -> String {
     );
     variants_table(&mut html, report, &layout);
     html.push_str("<h2>Plots</h2>\n");
-    for p in plot::all(report) {
-        let _ = write!(
-            html,
-            "<figure id=\"{}\">\n{}<figcaption>{} ({})</figcaption>\n</figure>\n",
-            p.name,
-            p.svg,
-            escape(p.caption),
-            escape(&p.file_name()),
-        );
+    for p in plot::summary(report) {
+        figure(&mut html, &p);
     }
+    over_time(&mut html, report);
     backend_tables(&mut html, report);
     html.push_str("</body>\n</html>\n");
     html
 }
 
+fn figure(html: &mut String, p: &plot::Plot) {
+    let _ = write!(
+        html,
+        "<figure id=\"{}\">\n{}<figcaption>{} ({})</figcaption>\n</figure>\n",
+        p.name,
+        p.svg,
+        escape(p.caption),
+        escape(&p.file_name()),
+    );
+}
+
+/// A column a replay adds to the variants table when some variant measured it: heading, metric,
+/// and how to show it.
+struct ReplayColumn {
+    heading: &'static str,
+    metric: &'static str,
+    /// The column shows when some variant's `shown_by` metric has a mean above this.
+    shown_by: (&'static str, f64),
+    scale: f64,
+    unit: &'static str,
+}
+
+const REPLAY_COLUMNS: [ReplayColumn; 4] = [
+    ReplayColumn {
+        heading: "users affected",
+        metric: "users_affected_ratio",
+        shown_by: ("users_active", 0.0),
+        scale: 100.0,
+        unit: "%",
+    },
+    ReplayColumn {
+        heading: "attempts per request",
+        metric: "attempts_per_request",
+        shown_by: ("attempts_per_request", 1.001),
+        scale: 1.0,
+        unit: "",
+    },
+    ReplayColumn {
+        heading: "wasted work",
+        metric: "wasted_work_ratio",
+        shown_by: ("wasted_work_ratio", 0.0),
+        scale: 100.0,
+        unit: "%",
+    },
+    ReplayColumn {
+        heading: "database utilization",
+        metric: "database_utilization",
+        shown_by: ("database_utilization", f64::NEG_INFINITY),
+        scale: 100.0,
+        unit: "%",
+    },
+];
+
+/// Whether some variant's `metric` has a mean above `above`.
+fn any_above(report: &Report, metric: &str, above: f64) -> bool {
+    report
+        .variants
+        .iter()
+        .any(|v| v.metrics.get(metric).is_some_and(|e| e.mean.is_finite() && e.mean > above))
+}
+
 fn variants_table(html: &mut String, report: &Report, layout: &Layout) {
+    let replay: Vec<&ReplayColumn> =
+        REPLAY_COLUMNS.iter().filter(|c| any_above(report, c.shown_by.0, c.shown_by.1)).collect();
     html.push_str(
         "<h2>Variants</h2>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>#</th><th class=\"left\">variant</th>\
          <th>mean</th><th>p50</th><th>p99</th><th>p99.9</th><th>throughput</th>\
-         <th>error ratio</th></tr></thead>\n<tbody>\n",
+         <th>error ratio</th>",
     );
+    for column in &replay {
+        let _ = write!(html, "<th>{}</th>", column.heading);
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
     for (v, variant) in report.variants.iter().enumerate() {
         let m = |name: &str| variant.metrics.get(name).copied();
         let swatch = plot::color(layout.series_of(v));
-        let _ = writeln!(
+        let _ = write!(
             html,
             "<tr><td>{v}</td><td class=\"left\"><span class=\"swatch\" \
              style=\"background:#{:02x}{:02x}{:02x}\"></span>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             swatch.0,
             swatch.1,
             swatch.2,
@@ -114,8 +178,167 @@ fn variants_table(html: &mut String, report: &Report, layout: &Layout) {
             scaled(m("throughput_per_s"), 1.0, "/s"),
             scaled(m("error_ratio"), 100.0, "%"),
         );
+        for column in &replay {
+            let _ = write!(html, "<td>{}</td>", scaled(m(column.metric), column.scale, column.unit));
+        }
+        html.push_str("</tr>\n");
     }
     html.push_str("</tbody>\n</table>\n</div>\n");
+    let mut notes = Vec::new();
+    if replay.iter().any(|c| c.metric == "users_affected_ratio") {
+        notes.push(
+            "Users affected: users with at least one failed or too-slow request, over users \
+             active (over the incident when the experiment names one).",
+        );
+    }
+    if replay.iter().any(|c| c.metric == "attempts_per_request") {
+        notes.push("Attempts per request: attempts sent per request, retries included.");
+    }
+    if replay.iter().any(|c| c.metric == "wasted_work_ratio") {
+        notes.push("Wasted work: service time spent on attempts whose client had already given up.");
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(html, "<p class=\"note\">{}</p>", notes.join(" "));
+    }
+}
+
+/// The `time_to_detect_<name>_s` metrics of `report`, as (metric, name), in report order.
+fn alert_metrics(report: &Report) -> Vec<(&str, &str)> {
+    let mut alerts: Vec<(&str, &str)> = Vec::new();
+    for metric in report.variants.iter().flat_map(|v| v.metrics.keys()) {
+        let Some(name) = metric.strip_prefix("time_to_detect_").and_then(|m| m.strip_suffix("_s")) else {
+            continue;
+        };
+        if !alerts.iter().any(|(m, _)| m == metric) {
+            alerts.push((metric, name));
+        }
+    }
+    alerts
+}
+
+/// A time from the start of the run as the page shows it: clock time with a `start`
+/// (`14:00`), else an offset (`+1h 30m`).
+fn instant(report: &Report, at_s: f64) -> String {
+    match report.timeline.as_ref().and_then(|t| t.clock_at(at_s)) {
+        Some(t) => {
+            let epoch = t.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            plot::time_of_day(epoch, epoch % 60.0 != 0.0)
+        }
+        None => {
+            let d = std::time::Duration::from_secs_f64(at_s.max(0.0));
+            format!("+{}", humantime::format_duration(d))
+        }
+    }
+}
+
+/// When an alert fired in variant `v`, in minutes with its interval when it fired in every
+/// replication, `never` when in none, else the mean over the runs where it did and how many.
+fn detection(report: &Report, v: usize, metric: &str) -> String {
+    let estimate = report.variants[v].metrics.get(metric).copied().filter(|e| e.mean.is_finite());
+    if let Some(e) = estimate {
+        return match e.ci95.is_finite() {
+            true => format!("{:.1} min <span class=\"ci\">±{:.1}</span>", e.mean / 60.0, e.ci95 / 60.0),
+            false => format!("{:.1} min", e.mean / 60.0),
+        };
+    }
+    let runs: Vec<f64> = report
+        .runs
+        .iter()
+        .filter(|r| r.variant == v)
+        .map(|r| r.metrics.get(metric).map_or(f64::NAN, |m| m.0))
+        .collect();
+    let fired: Vec<f64> = runs.iter().copied().filter(|x| x.is_finite()).collect();
+    if fired.is_empty() {
+        return "never".to_owned();
+    }
+    let mean = fired.iter().sum::<f64>() / fired.len() as f64;
+    format!("{:.1} min <span class=\"ci\">in {} of {} runs</span>", mean / 60.0, fired.len(), runs.len())
+}
+
+/// The replay's section: its clock, timeline and alert rules, when each alert fired, and the
+/// plots over time. Nothing for a report without a timeline or time series.
+fn over_time(html: &mut String, report: &Report) {
+    let plots = plot::over_time(report);
+    let alerts = alert_metrics(report);
+    let Some(timeline) = &report.timeline else {
+        if plots.is_empty() {
+            return;
+        }
+        html.push_str("<h2 id=\"over-time\">Over time</h2>\n");
+        for p in &plots {
+            figure(html, p);
+        }
+        return;
+    };
+    html.push_str("<h2 id=\"over-time\">Over time</h2>\n<p class=\"meta\">");
+    match &timeline.start {
+        Some(start) => {
+            let _ = write!(html, "Clock: the run starts at {} (UTC).", escape(start));
+        }
+        None => html.push_str("Times are from the start of the run."),
+    }
+    if timeline.window_s > 0.0 {
+        let window = humantime::format_duration(std::time::Duration::from_secs_f64(timeline.window_s));
+        let _ = write!(html, " Time series in {window} windows.");
+    }
+    html.push_str("</p>\n");
+    if !timeline.marks.is_empty() {
+        html.push_str(
+            "<table>\n<thead><tr><th>time</th><th class=\"left\">timeline</th></tr></thead>\n<tbody>\n",
+        );
+        for mark in &timeline.marks {
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td class=\"left\">{}</td></tr>",
+                escape(&instant(report, mark.at_s)),
+                escape(&mark.label)
+            );
+        }
+        html.push_str("</tbody>\n</table>\n");
+    }
+    if !timeline.alerts.is_empty() {
+        html.push_str("<p>Alert rules:</p>\n<ul>\n");
+        for alert in &timeline.alerts {
+            let _ = writeln!(html, "<li>{}</li>", escape(alert));
+        }
+        html.push_str("</ul>\n");
+    }
+    if !alerts.is_empty() {
+        html.push_str(
+            "<h3>Time to detect</h3>\n<div class=\"scroll\">\n<table>\n<thead><tr>\
+             <th class=\"left\">variant</th>",
+        );
+        for (_, name) in &alerts {
+            let _ = write!(html, "<th>{}</th>", escape(name));
+        }
+        html.push_str("</tr></thead>\n<tbody>\n");
+        for (v, variant) in report.variants.iter().enumerate() {
+            // Each variant in its colour in the plots over time below.
+            let swatch = plot::color(v);
+            let _ = write!(
+                html,
+                "<tr><td class=\"left\"><span class=\"swatch\" \
+                 style=\"background:#{:02x}{:02x}{:02x}\"></span>{}</td>",
+                swatch.0,
+                swatch.1,
+                swatch.2,
+                escape(&variant.label)
+            );
+            for (metric, _) in &alerts {
+                let _ = write!(html, "<td>{}</td>", detection(report, v, metric));
+            }
+            html.push_str("</tr>\n");
+        }
+        html.push_str(
+            "</tbody>\n</table>\n</div>\n<p class=\"note\">Minutes from the start of the \
+             incident (the experiment's <code>observe.incident</code>, else its first timeline \
+             action) to the end of the window in which the rule first fired; never: it did not \
+             fire. ± is the 95% confidence interval over replications.</p>\n",
+        );
+    }
+    for p in &plots {
+        figure(html, p);
+    }
 }
 
 fn backend_tables(html: &mut String, report: &Report) {

@@ -15,6 +15,7 @@ pub mod spec;
 pub mod stats;
 mod trace;
 pub mod validate;
+pub mod warmup;
 
 pub use load::{Diagnostic, LoadError, Loaded};
 pub use registry::{BUILTIN_POLICIES, PolicyInfo, PolicyRegistry, UnknownPolicy};

@@ -1,5 +1,6 @@
 //! SVG plots of a [`Report`]: response-time percentiles and error ratio against the swept
-//! parameter, and per-backend utilization.
+//! parameter, per-backend utilization, and, for an experiment with a time series (`observe`),
+//! its metrics window by window with the timeline's actions marked.
 //!
 //! Each function returns a complete SVG document (`<svg …>…</svg>`, no XML prolog) drawn with
 //! plotters' SVG backend. The output is a pure function of the report: no timestamps, no
@@ -20,6 +21,8 @@
 //!    plots at most forty variants; the subtitle says when some were left out.
 //! 4. Whiskers are 95% confidence intervals over replications (none with one replication).
 //! 5. Times are in ms, or in s in a panel whose values reach a second; ratios in percent.
+//! 6. Plots over time ([`timeline`], [`timeline_backends`]) draw a line per variant (per
+//!    backend), variant `i` in colour `i`; their conventions are in the `timeline` module.
 //!
 //! ```
 //! # use stacksim::Report;
@@ -33,6 +36,7 @@
 
 mod chart;
 mod layout;
+mod timeline;
 
 use plotters::style::RGBColor;
 
@@ -44,11 +48,13 @@ use chart::{
     render, text_width, time_unit, vertical_bars,
 };
 pub(crate) use layout::Layout;
+pub(crate) use timeline::time_of_day;
+pub use timeline::{timeline, timeline_backends};
 
 /// One plot of a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plot {
-    /// Short name: `latency`, `errors` or `utilization`.
+    /// Short name: `latency`, `errors`, `utilization`, `timeline` or `timeline-backends`.
     pub name: &'static str,
     /// What it shows, in a sentence.
     pub caption: &'static str,
@@ -63,8 +69,37 @@ impl Plot {
     }
 }
 
-/// Every plot of `report`, in the order the HTML report shows them.
+/// Every plot of `report`, in the order the HTML report shows them: [`summary`], then
+/// [`over_time`].
 pub fn all(report: &Report) -> Vec<Plot> {
+    let mut plots = summary(report);
+    plots.extend(over_time(report));
+    plots
+}
+
+/// The plots over time, when the report has a time series (none without).
+pub fn over_time(report: &Report) -> Vec<Plot> {
+    if report.timeseries.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        Plot {
+            name: "timeline",
+            caption: "Error ratio, p99 response time and, where measured, users affected, database \
+                      utilization and attempts per request, window by window, with the timeline's \
+                      actions marked.",
+            svg: timeline(report),
+        },
+        Plot {
+            name: "timeline-backends",
+            caption: "Each backend's share of the requests and its utilization, window by window.",
+            svg: timeline_backends(report),
+        },
+    ]
+}
+
+/// The plots of whole-run metrics: latency, errors and utilization per variant.
+pub fn summary(report: &Report) -> Vec<Plot> {
     vec![
         Plot {
             name: "latency",

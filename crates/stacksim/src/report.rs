@@ -477,3 +477,56 @@ fn mean_windows<'a>(
         })
         .collect()
 }
+
+impl TimelineReport {
+    /// The wall-clock instant `at_s` seconds after the start of the run; `None` without a
+    /// `start` (or one that does not parse, or a negative `at_s`).
+    pub fn clock_at(&self, at_s: f64) -> Option<std::time::SystemTime> {
+        let start = humantime::parse_rfc3339_weak(self.start.as_deref()?).ok()?;
+        let offset = std::time::Duration::try_from_secs_f64(at_s).ok()?;
+        start.checked_add(offset)
+    }
+}
+
+impl Report {
+    /// `timeseries.csv`: one row per (variant, window), variant-major, with columns `variant`,
+    /// `label`, `window_start_s` (seconds from the start of the run), `clock` (the window's
+    /// start in RFC 3339 when the experiment has a `start`, else empty), then every window
+    /// metric but `start_s` (the union over variants, in order of first appearance). Writes
+    /// nothing but a flush when the report has no time series.
+    pub fn write_timeseries_csv(&self, out: impl io::Write) -> Result<(), csv::Error> {
+        let mut csv = csv::Writer::from_writer(out);
+        if self.timeseries.iter().all(|s| s.windows.is_empty()) {
+            return Ok(csv.flush()?);
+        }
+        let mut metrics: IndexMap<&str, ()> = IndexMap::new();
+        for window in self.timeseries.iter().flat_map(|s| &s.windows) {
+            metrics.extend(window.keys().filter(|k| *k != "start_s").map(|k| (k.as_str(), ())));
+        }
+        let mut header = vec!["variant", "label", "window_start_s", "clock"];
+        header.extend(metrics.keys());
+        csv.write_record(&header)?;
+        let window_s = self.timeline.as_ref().map_or(0.0, |t| t.window_s);
+        for series in &self.timeseries {
+            let label = self.variants.get(series.variant).map_or("", |v| v.label.as_str());
+            for (i, window) in series.windows.iter().enumerate() {
+                let start_s = window.get("start_s").map_or(i as f64 * window_s, |m| m.0);
+                let clock =
+                    self.timeline.as_ref().and_then(|t| t.clock_at(start_s)).map_or_else(String::new, |t| {
+                        if start_s.fract() == 0.0 {
+                            humantime::format_rfc3339_seconds(t).to_string()
+                        } else {
+                            humantime::format_rfc3339_millis(t).to_string()
+                        }
+                    });
+                let mut row =
+                    vec![series.variant.to_string(), label.to_owned(), format_number(start_s), clock];
+                row.extend(
+                    metrics.keys().map(|k| window.get(*k).map_or(String::new(), |m| format_number(m.0))),
+                );
+                csv.write_record(&row)?;
+            }
+        }
+        Ok(csv.flush()?)
+    }
+}

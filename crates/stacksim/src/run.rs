@@ -8,6 +8,7 @@ use stacksim_model::{ModelError, RunParams, RunSummary, simulate_with};
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,7 @@ use crate::build::{Variant, variants};
 use crate::registry::{PolicyRegistry, UnknownPolicy};
 use crate::report::{Mark, Report, RunRecord, TimelineReport, VariantInfo};
 use crate::spec::Experiment;
+use crate::warmup::{Warmup, mser5, pilot_window};
 
 /// Why an experiment could not run.
 #[derive(Debug, thiserror::Error)]
@@ -127,12 +129,15 @@ impl<'a> Runner<'a> {
         let total = grid.len() as u64;
         let (done, events) = (AtomicU64::new(0), AtomicU64::new(0));
         let run_one = |&(v, r): &(usize, usize)| -> Result<RunRecord, RunError> {
-            let summary = self.run_variant(experiment, &variants[v], seeds[r])?;
+            let (summary, cut) = self.run_variant(experiment, &variants[v], seeds[r])?;
             if let Some(progress) = self.progress {
                 let events = events.fetch_add(summary.events, Ordering::Relaxed) + summary.events;
                 progress(Progress { done: done.fetch_add(1, Ordering::Relaxed) + 1, total, events });
             }
-            let alerts = crate::alert::metrics(experiment, &summary.windows);
+            let mut alerts = crate::alert::metrics(experiment, &summary.windows);
+            if let Some(cut) = cut {
+                alerts.push(("warmup_s".to_owned(), cut.as_secs_f64()));
+            }
             Ok(RunRecord::new(v, r as u32, seeds[r], &summary, alerts))
         };
         let records: Vec<Result<RunRecord, RunError>> = match self.options.jobs {
@@ -160,18 +165,36 @@ impl<'a> Runner<'a> {
         })
     }
 
+    /// Runs one variant on one seed; with an automatic warm-up, also returns the cut chosen.
     fn run_variant(
         &self,
         experiment: &Experiment,
         variant: &Variant,
         seed: u64,
-    ) -> Result<RunSummary, RunError> {
-        let policy = self.registry.build(&variant.policy)?;
-        let later =
-            variant.later_policies.iter().map(|p| self.registry.build(p)).collect::<Result<Vec<_>, _>>()?;
-        let params = RunParams { seed, duration: experiment.duration.0, warmup: experiment.warmup.0 };
-        simulate_with(&variant.stack, policy, later, params)
-            .map_err(|source| RunError::Model { variant: variant.label.clone(), source })
+    ) -> Result<(RunSummary, Option<Duration>), RunError> {
+        let simulate = |stack: &stacksim_model::StackConfig, warmup| -> Result<RunSummary, RunError> {
+            let policy = self.registry.build(&variant.policy)?;
+            let later = variant
+                .later_policies
+                .iter()
+                .map(|p| self.registry.build(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let params = RunParams { seed, duration: experiment.duration.0, warmup };
+            simulate_with(stack, policy, later, params)
+                .map_err(|source| RunError::Model { variant: variant.label.clone(), source })
+        };
+        match experiment.warmup {
+            Warmup::Fixed(warmup) => Ok((simulate(&variant.stack, warmup.0)?, None)),
+            Warmup::Auto => {
+                // A pilot run on the same seed, with windows, to choose the cut.
+                let mut pilot_stack = variant.stack.clone();
+                let window = *pilot_stack.observe.window.get_or_insert(pilot_window(experiment.duration.0));
+                let pilot = simulate(&pilot_stack, Duration::ZERO)?;
+                let means: Vec<f64> = pilot.windows.iter().map(|w| w.mean_s).collect();
+                let cut = (window * mser5(&means) as u32).min(experiment.duration.0 / 2);
+                Ok((simulate(&variant.stack, cut)?, Some(cut)))
+            }
+        }
     }
 }
 

@@ -31,9 +31,10 @@ pub struct Experiment {
     pub seed: u64,
     /// Simulated time per run, warm-up included.
     pub duration: HumanDuration,
-    /// Initial simulated time excluded from every statistic. Default: none.
+    /// Initial simulated time excluded from every statistic, or `"auto"` to choose it with
+    /// MSER-5. Default: none.
     #[serde(default)]
-    pub warmup: HumanDuration,
+    pub warmup: crate::warmup::Warmup,
     /// Independent runs per variant, for confidence intervals. Default: 1.
     #[serde(default = "one")]
     pub replications: u32,
@@ -650,7 +651,7 @@ impl Experiment {
             name: name.into(),
             seed: 1,
             duration: HumanDuration(duration),
-            warmup: HumanDuration::default(),
+            warmup: crate::warmup::Warmup::default(),
             replications: 1,
             stack,
             sweep: Vec::new(),

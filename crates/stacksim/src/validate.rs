@@ -576,7 +576,7 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
     if experiment.duration.0.is_zero() {
         c.error(root.field("duration"), "the duration must be longer than zero, like \"1h\"");
     }
-    if experiment.warmup >= experiment.duration && !experiment.duration.0.is_zero() {
+    if experiment.warmup.fixed() >= experiment.duration.0 && !experiment.duration.0.is_zero() {
         c.error(
             root.field("warmup"),
             format!(

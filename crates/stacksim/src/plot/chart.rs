@@ -38,10 +38,10 @@ const PALETTE: [RGBColor; 10] = [
 /// How many series get a colour of their own.
 pub(crate) const COLORS: usize = PALETTE.len();
 
-const INK: RGBColor = RGBColor(34, 34, 34);
-const MUTED: RGBColor = RGBColor(96, 96, 96);
-const AXIS: RGBColor = RGBColor(150, 150, 150);
-const GRID: RGBColor = RGBColor(228, 228, 228);
+pub(crate) const INK: RGBColor = RGBColor(34, 34, 34);
+pub(crate) const MUTED: RGBColor = RGBColor(96, 96, 96);
+pub(crate) const AXIS: RGBColor = RGBColor(150, 150, 150);
+pub(crate) const GRID: RGBColor = RGBColor(228, 228, 228);
 
 /// A linear axis whose tick marks, labels and grid lines are exactly `ticks`.
 #[derive(Clone, Debug)]
@@ -90,7 +90,7 @@ pub(crate) fn font(px: f64) -> TextStyle<'static> {
     FontDesc::new(FontFamily::SansSerif, px * 1.24, FontStyle::Normal).color(&INK)
 }
 
-fn bold(px: f64) -> TextStyle<'static> {
+pub(crate) fn bold(px: f64) -> TextStyle<'static> {
     FontDesc::new(FontFamily::SansSerif, px * 1.24, FontStyle::Bold).color(&INK)
 }
 
@@ -345,10 +345,10 @@ pub(crate) fn short(x: f64) -> String {
 }
 
 /// Pixels above a panel's plot for its caption.
-const CAPTION_SPACE: u32 = 26;
+pub(crate) const CAPTION_SPACE: u32 = 26;
 
 /// Writes `caption` centred over the plot whose pixels span `plot_x` (absolute), on `area`.
-fn draw_caption(area: &Area<'_>, caption: &str, plot_x: Range<i32>) -> Drawn {
+pub(crate) fn draw_caption(area: &Area<'_>, caption: &str, plot_x: Range<i32>) -> Drawn {
     if caption.is_empty() {
         return Ok(());
     }
@@ -363,7 +363,7 @@ fn draw_caption(area: &Area<'_>, caption: &str, plot_x: Range<i32>) -> Drawn {
 }
 
 /// About one tick per `spacing` pixels of an axis `pixels` long, at least two and at most six.
-fn tick_count(pixels: u32, spacing: u32) -> usize {
+pub(crate) fn tick_count(pixels: u32, spacing: u32) -> usize {
     (pixels / spacing).clamp(2, 6) as usize
 }
 

@@ -12,6 +12,7 @@ mod files;
 mod replay;
 mod sweeps;
 mod validation;
+mod warmup;
 
 use std::path::PathBuf;
 
