@@ -681,32 +681,68 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment) {
     if !by_weight {
         return;
     }
-    let weights: Vec<(usize, u32, f64)> = stack
+    let mut weights: Vec<(usize, u32, f64)> = stack
         .backends
         .iter()
         .enumerate()
         .flat_map(|(i, b)| {
             (0..b.replicas as usize).map(move |r| {
                 let w = b.weights.as_ref().and_then(|w| w.get(r).copied()).or(b.weight).unwrap_or(1);
-                (i, w, capacity_of(b))
+                (i, if b.standby { 0 } else { w }, capacity_of(b))
             })
         })
         .collect();
-    let total: u32 = weights.iter().map(|w| w.1).sum();
-    if total == 0 {
-        return;
-    }
     let names = crate::build::backend_names(stack);
-    for ((group, weight, capacity), name) in weights.iter().zip(&names) {
-        let load = offered * f64::from(*weight) / f64::from(total);
-        if load >= *capacity {
-            c.warning(
-                backends_path.index(*group),
-                format!(
-                    "{name} gets {:.0}% of the traffic by weight ({load:.1}/s at {offered:.1}/s offered) but can serve {capacity:.1}/s: it will be overwhelmed; lower its weight or add capacity",
-                    100.0 * f64::from(*weight) / f64::from(total)
-                ),
-            );
+    let overloaded = |weights: &[(usize, u32, f64)]| -> Vec<(usize, String)> {
+        let total: u32 = weights.iter().map(|w| w.1).sum();
+        if total == 0 {
+            return Vec::new();
+        }
+        weights
+            .iter()
+            .zip(&names)
+            .filter_map(|(&(group, weight, capacity), name)| {
+                let load = offered * f64::from(weight) / f64::from(total);
+                (load >= capacity).then(|| {
+                    let share = 100.0 * f64::from(weight) / f64::from(total);
+                    (group, format!(
+                        "{name} gets {share:.0}% of the traffic by weight ({load:.1}/s at {offered:.1}/s offered) but can serve {capacity:.1}/s: it will be overwhelmed; lower its weight or add capacity"
+                    ))
+                })
+            })
+            .collect()
+    };
+    for (group, message) in overloaded(&weights) {
+        c.warning(backends_path.index(group), message);
+    }
+    // The same audit after every weight change the timeline makes.
+    let mut changes: Vec<(std::time::Duration, usize)> = experiment
+        .timeline
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| Some((e.at.offset(experiment.start).ok()?, i)))
+        .collect();
+    changes.sort();
+    for (_, i) in changes {
+        let entry = &experiment.timeline[i];
+        use crate::spec::ActionSpec as A;
+        let (name, weight) = match &entry.action {
+            A::SetWeight { backend, weight } => (backend, Some(*weight)),
+            A::Drain(backend) | A::Remove(backend) => (backend, Some(0)),
+            A::Add(backend) => (backend, None),
+            _ => continue,
+        };
+        let Some(b) = names.iter().position(|n| n == name) else { continue };
+        weights[b].1 = match weight {
+            Some(w) => w,
+            None => {
+                let group = &stack.backends[weights[b].0];
+                let replica = b - names.iter().position(|n| n.starts_with(&group.name)).unwrap_or(b);
+                group.weights.as_ref().and_then(|w| w.get(replica).copied()).or(group.weight).unwrap_or(1)
+            }
+        };
+        for (_, message) in overloaded(&weights) {
+            c.warning(FieldPath::root().field("timeline").index(i), format!("from {}: {message}", entry.at));
         }
     }
 }

@@ -58,3 +58,16 @@ fn a_problem_in_a_stack_file_is_reported_in_that_file() {
     let error = Experiment::load(&experiment, &PolicyRegistry::new()).unwrap_err().to_string();
     assert!(error.contains("stack.ron:4:") && error.contains("stack.backends[0].workers"), "{error}");
 }
+
+#[test]
+fn the_audit_flags_the_march_8_misconfiguration_and_nothing_before_it() {
+    let path = super::repo_root().join("experiments/march-8-2024.ron");
+    let loaded = Experiment::load(&path, &PolicyRegistry::new()).unwrap();
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("timeline[0]: from 14:00:00: app-0 gets 42% of the traffic by weight"),
+        "{}",
+        warnings[0]
+    );
+}
