@@ -126,3 +126,39 @@ fn bad_arguments_exit_2() {
     assert_eq!(stacksim(&["run", "x.ron", "--replications", "0"]).status.code(), Some(2));
     assert_eq!(stacksim(&["run", "x.ron", "--format", "yaml"]).status.code(), Some(2));
 }
+
+/// `SMALL` with `extra` fields added at the end of the experiment.
+fn broken_with(extra: &str) -> String {
+    let source = SMALL.trim_end().trim_end_matches(')').to_owned() + extra + "\n)\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "broken.ron", &source);
+    let output = stacksim(&["check", path.to_str().unwrap()]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_timeline_naming_an_unknown_backend_lists_the_real_ones() {
+    let err = broken_with("    timeline: [(at: \"1m\", action: Fail(\"app-7\"))],");
+    assert_mentions(&err, &["timeline[0].action", "no backend is named \"app-7\"", "\"app-0\", \"app-1\""]);
+}
+
+#[test]
+fn a_clock_time_needs_a_start() {
+    let err = broken_with("    timeline: [(at: \"14:00\", action: Drain(\"app-0\"))],");
+    assert_mentions(&err, &["timeline[0].at", "give the experiment a `start`"]);
+}
+
+#[test]
+fn alerts_need_a_time_series() {
+    let err = broken_with("    alerts: [Alert(name: \"errors\", metric: ErrorRatio, above: 0.05)],");
+    assert_mentions(&err, &["alerts[0]", "add observe: (window: \"1m\")"]);
+}
+
+#[test]
+fn a_missing_trace_file_is_named() {
+    let err = broken("arrivals: Poisson(rate_per_s: 40.0)", "arrivals: Trace(file: \"nowhere.csv\")");
+    assert_mentions(&err, &["stack.clients[0].arrivals.file", "nowhere.csv", "cannot read the trace"]);
+}
