@@ -33,7 +33,8 @@ enum Command {
         /// How to print results on stdout.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Also write report.json, variants.csv and runs.csv into this directory.
+        /// Also write report.json, variants.csv, runs.csv, SVG plots, report.html (and, with
+        /// `observe`, timeseries.csv and timeline plots) into this directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Replications per variant, instead of the file's.

@@ -9,7 +9,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stacksim::capacity::Capacity;
-use stacksim::report::VariantReport;
+use stacksim::report::{Detection, VariantReport};
 use stacksim::stats::Estimate;
 use stacksim::{Experiment, PolicyInfo, Progress, Report, ShardOutput};
 
@@ -153,27 +153,14 @@ fn alert_metrics(report: &Report) -> Vec<(String, String)> {
 /// replication, `never` when in none, else the mean over the runs where it fired and how many
 /// those were (`14.0 min in 2/3 runs`).
 fn detection(report: &Report, v: usize, metric: &str) -> String {
-    let estimate = report.variants[v].metrics.get(metric).copied().filter(|e| e.mean.is_finite());
-    if let Some(e) = estimate {
-        let minutes = e.mean / 60.0;
-        return if e.ci95.is_finite() {
-            format!("{minutes:.1} min ±{:.1}", e.ci95 / 60.0)
-        } else {
-            format!("{minutes:.1} min")
-        };
+    match report.detection(v, metric) {
+        Detection::Every(e) if e.ci95.is_finite() => {
+            format!("{:.1} min ±{:.1}", e.mean / 60.0, e.ci95 / 60.0)
+        }
+        Detection::Every(e) => format!("{:.1} min", e.mean / 60.0),
+        Detection::Some { mean_s, fired, runs } => format!("{:.1} min in {fired}/{runs} runs", mean_s / 60.0),
+        Detection::Never => "never".to_owned(),
     }
-    let runs: Vec<f64> = report
-        .runs
-        .iter()
-        .filter(|r| r.variant == v)
-        .map(|r| r.metrics.get(metric).map_or(f64::NAN, |m| m.0))
-        .collect();
-    let fired: Vec<f64> = runs.iter().copied().filter(|x| x.is_finite()).collect();
-    if fired.is_empty() {
-        return "never".to_owned();
-    }
-    let mean = fired.iter().sum::<f64>() / fired.len() as f64;
-    format!("{:.1} min in {}/{} runs", mean / 60.0, fired.len(), runs.len())
 }
 
 /// A time estimate in a readable unit, with its interval: `131.2 ms ±1.4`.

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::plot::{self, Layout};
-use crate::report::{Report, VariantReport};
+use crate::report::{Detection, Report, VariantReport};
 use crate::stats::Estimate;
 
 /// `text` with `& < > " '` replaced by character references, safe in HTML text and attributes.
@@ -148,28 +148,18 @@ fn any_above(report: &Report, metric: &str, above: f64) -> bool {
 }
 
 fn variants_table(html: &mut String, report: &Report, layout: &Layout) {
-    let replay: Vec<&ReplayColumn> =
-        REPLAY_COLUMNS.iter().filter(|c| any_above(report, c.shown_by.0, c.shown_by.1)).collect();
     html.push_str(
         "<h2>Variants</h2>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>#</th><th class=\"left\">variant</th>\
          <th>mean</th><th>p50</th><th>p99</th><th>p99.9</th><th>throughput</th>\
-         <th>error ratio</th>",
+         <th>error ratio</th></tr></thead>\n<tbody>\n",
     );
-    for column in &replay {
-        let _ = write!(html, "<th>{}</th>", column.heading);
-    }
-    html.push_str("</tr></thead>\n<tbody>\n");
     for (v, variant) in report.variants.iter().enumerate() {
         let m = |name: &str| variant.metrics.get(name).copied();
-        let swatch = plot::color(layout.series_of(v));
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<tr><td>{v}</td><td class=\"left\"><span class=\"swatch\" \
-             style=\"background:#{:02x}{:02x}{:02x}\"></span>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-            swatch.0,
-            swatch.1,
-            swatch.2,
+            "<tr><td>{v}</td><td class=\"left\">{}{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            swatch(plot::color(layout.series_of(v))),
             escape(&variant.label),
             seconds(m("response_time_mean_s")),
             seconds(m("response_time_p50_s")),
@@ -177,6 +167,43 @@ fn variants_table(html: &mut String, report: &Report, layout: &Layout) {
             seconds(m("response_time_p999_s")),
             scaled(m("throughput_per_s"), 1.0, "/s"),
             scaled(m("error_ratio"), 100.0, "%"),
+        );
+    }
+    html.push_str("</tbody>\n</table>\n</div>\n");
+    replay_table(html, report, layout);
+}
+
+/// A coloured square for a table row.
+fn swatch(color: plotters::style::RGBColor) -> String {
+    format!(
+        "<span class=\"swatch\" style=\"background:#{:02x}{:02x}{:02x}\"></span>",
+        color.0, color.1, color.2
+    )
+}
+
+/// For a replay, a second table of what it measured beyond the usual: users affected, retries,
+/// wasted work, the database. Nothing when no variant measured any of them.
+fn replay_table(html: &mut String, report: &Report, layout: &Layout) {
+    let replay: Vec<&ReplayColumn> =
+        REPLAY_COLUMNS.iter().filter(|c| any_above(report, c.shown_by.0, c.shown_by.1)).collect();
+    if replay.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<h3>Users, retries and the database</h3>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>#</th>\
+         <th class=\"left\">variant</th>",
+    );
+    for column in &replay {
+        let _ = write!(html, "<th>{}</th>", column.heading);
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    for (v, variant) in report.variants.iter().enumerate() {
+        let m = |name: &str| variant.metrics.get(name).copied();
+        let _ = write!(
+            html,
+            "<tr><td>{v}</td><td class=\"left\">{}{}</td>",
+            swatch(plot::color(layout.series_of(v))),
+            escape(&variant.label)
         );
         for column in &replay {
             let _ = write!(html, "<td>{}</td>", scaled(m(column.metric), column.scale, column.unit));
@@ -196,6 +223,9 @@ fn variants_table(html: &mut String, report: &Report, layout: &Layout) {
     }
     if replay.iter().any(|c| c.metric == "wasted_work_ratio") {
         notes.push("Wasted work: service time spent on attempts whose client had already given up.");
+    }
+    if replay.iter().any(|c| c.metric == "database_utilization") {
+        notes.push("Database utilization: busy database worker-time over available worker-time.");
     }
     if !notes.is_empty() {
         let _ = writeln!(html, "<p class=\"note\">{}</p>", notes.join(" "));
@@ -234,25 +264,16 @@ fn instant(report: &Report, at_s: f64) -> String {
 /// When an alert fired in variant `v`, in minutes with its interval when it fired in every
 /// replication, `never` when in none, else the mean over the runs where it did and how many.
 fn detection(report: &Report, v: usize, metric: &str) -> String {
-    let estimate = report.variants[v].metrics.get(metric).copied().filter(|e| e.mean.is_finite());
-    if let Some(e) = estimate {
-        return match e.ci95.is_finite() {
-            true => format!("{:.1} min <span class=\"ci\">±{:.1}</span>", e.mean / 60.0, e.ci95 / 60.0),
-            false => format!("{:.1} min", e.mean / 60.0),
-        };
+    match report.detection(v, metric) {
+        Detection::Every(e) if e.ci95.is_finite() => {
+            format!("{:.1} min <span class=\"ci\">±{:.1}</span>", e.mean / 60.0, e.ci95 / 60.0)
+        }
+        Detection::Every(e) => format!("{:.1} min", e.mean / 60.0),
+        Detection::Some { mean_s, fired, runs } => {
+            format!("{:.1} min <span class=\"ci\">in {fired} of {runs} runs</span>", mean_s / 60.0)
+        }
+        Detection::Never => "never".to_owned(),
     }
-    let runs: Vec<f64> = report
-        .runs
-        .iter()
-        .filter(|r| r.variant == v)
-        .map(|r| r.metrics.get(metric).map_or(f64::NAN, |m| m.0))
-        .collect();
-    let fired: Vec<f64> = runs.iter().copied().filter(|x| x.is_finite()).collect();
-    if fired.is_empty() {
-        return "never".to_owned();
-    }
-    let mean = fired.iter().sum::<f64>() / fired.len() as f64;
-    format!("{:.1} min <span class=\"ci\">in {} of {} runs</span>", mean / 60.0, fired.len(), runs.len())
 }
 
 /// The replay's section: its clock, timeline and alert rules, when each alert fired, and the
@@ -314,14 +335,10 @@ fn over_time(html: &mut String, report: &Report) {
         html.push_str("</tr></thead>\n<tbody>\n");
         for (v, variant) in report.variants.iter().enumerate() {
             // Each variant in its colour in the plots over time below.
-            let swatch = plot::color(v);
             let _ = write!(
                 html,
-                "<tr><td class=\"left\"><span class=\"swatch\" \
-                 style=\"background:#{:02x}{:02x}{:02x}\"></span>{}</td>",
-                swatch.0,
-                swatch.1,
-                swatch.2,
+                "<tr><td class=\"left\">{}{}</td>",
+                swatch(plot::color(v)),
                 escape(&variant.label)
             );
             for (metric, _) in &alerts {
@@ -470,6 +487,95 @@ mod tests {
             let outside_svg_namespace = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
             assert!(!outside_svg_namespace.contains(external), "{external}");
         }
+    }
+
+    #[test]
+    fn a_plain_report_has_no_replay_sections() {
+        let html = report_html(&report("quick", &["RoundRobin", "Random"]));
+        for absent in ["Over time", "Users, retries", "Time to detect", "users affected"] {
+            assert!(!html.contains(absent), "{absent}");
+        }
+    }
+
+    /// `report` with replay metrics and a time series: users affected, retries, a database,
+    /// and an alert that fired in every run of the first variant, one of two runs of the second
+    /// and never in the third.
+    fn replay() -> Report {
+        let mut report = report("incident", &["RoundRobin", "LeastConnections", "Random"]);
+        let detect = [(120.0, 0.0), (f64::NAN, f64::NAN), (f64::NAN, f64::NAN)];
+        let runs = [[120.0, 120.0], [300.0, f64::NAN], [f64::NAN, f64::NAN]];
+        for (v, variant) in report.variants.iter_mut().enumerate() {
+            let e = |mean: f64, ci95: f64| Estimate { mean, ci95 };
+            variant.metrics.insert("users_active".into(), e(500.0, 0.0));
+            variant.metrics.insert("users_affected_ratio".into(), e(0.4 / (v + 1) as f64, 0.01));
+            variant.metrics.insert("attempts_per_request".into(), e(1.25, 0.002));
+            variant.metrics.insert("database_utilization".into(), e(0.18, 0.001));
+            variant.metrics.insert("time_to_detect_errors_5xx_s".into(), e(detect[v].0, detect[v].1));
+        }
+        let runs: Vec<String> = runs
+            .iter()
+            .enumerate()
+            .flat_map(|(v, rs)| {
+                rs.iter().enumerate().map(move |(r, x)| {
+                    let x = if x.is_finite() { x.to_string() } else { "null".to_owned() };
+                    format!(
+                        r#"{{"variant": {v}, "replication": {r}, "seed": 1, "events": 1,
+                        "metrics": {{"time_to_detect_errors_5xx_s": {x}}}}}"#
+                    )
+                })
+            })
+            .collect();
+        report.runs = serde_json::from_str(&format!("[{}]", runs.join(","))).unwrap();
+        let windows: Vec<String> = (0..30)
+            .map(|w| {
+                format!(
+                    r#"{{"start_s": {}, "arrived": 100, "attempts": 125, "error_ratio": {},
+                    "response_time_p99_s": 0.3, "database_utilization": 0.18, "users_active": 400,
+                    "users_affected_ratio": 0.1, "app-0.share": 0.5, "app-1.share": 0.5,
+                    "app-0.utilization": 0.5, "app-1.utilization": 0.5}}"#,
+                    60 * w,
+                    if (10..20).contains(&w) { 0.3 } else { 0.0 }
+                )
+            })
+            .collect();
+        let windows = windows.join(",");
+        report.timeseries = serde_json::from_str(&format!(
+            r#"[{{"variant": 0, "windows": [{windows}]}}, {{"variant": 1, "windows": [{windows}]}},
+            {{"variant": 2, "windows": [{windows}]}}]"#
+        ))
+        .unwrap();
+        report.timeline = serde_json::from_str(
+            r#"{"start": "2024-03-08T13:00:00Z", "window_s": 60,
+            "marks": [{"at_s": 600, "label": "misconfiguration (app-0 weight 6)"},
+                      {"at_s": 1230, "label": "fix <now>"}],
+            "alerts": ["errors_5xx: ErrorRatio above 0.05 for 2m"]}"#,
+        )
+        .unwrap();
+        report
+    }
+
+    #[test]
+    fn a_replay_shows_its_metrics_timeline_detection_times_and_plots_over_time() {
+        let html = report_html(&replay());
+        assert!(html.contains("<h3>Users, retries and the database</h3>"), "{html}");
+        for heading in ["users affected", "attempts per request", "database utilization"] {
+            assert!(html.contains(&format!("<th>{heading}</th>")), "{heading}");
+        }
+        assert!(!html.contains("<th>wasted work</th>"), "no variant wasted any work");
+        assert!(html.contains("40.00% <span class=\"ci\">±1.00</span>"), "{html}");
+        assert!(html.contains("<h2 id=\"over-time\">Over time</h2>"));
+        assert!(html.contains("2024-03-08T13:00:00Z"));
+        assert!(
+            html.contains("<tr><td>13:10</td><td class=\"left\">misconfiguration (app-0 weight 6)</td></tr>")
+        );
+        assert!(html.contains("<td>13:20:30</td><td class=\"left\">fix &lt;now&gt;</td>"), "{html}");
+        assert!(html.contains("<li>errors_5xx: ErrorRatio above 0.05 for 2m</li>"));
+        assert!(html.contains("<th>errors_5xx</th>"));
+        assert!(html.contains("<td>2.0 min <span class=\"ci\">±0.0</span></td>"), "{html}");
+        assert!(html.contains("<td>5.0 min <span class=\"ci\">in 1 of 2 runs</span></td>"), "{html}");
+        assert!(html.contains("<td>never</td>"));
+        assert_eq!(html.matches("<svg").count(), 5, "three summary plots and two over time");
+        assert!(html.contains("<figure id=\"timeline\">") && html.contains("(timeline-backends.svg)"));
     }
 
     #[test]

@@ -359,6 +359,28 @@ impl Report {
         }
     }
 
+    /// When the alert behind `metric` (`time_to_detect_<name>_s`) fired for variant `v`.
+    pub fn detection(&self, v: usize, metric: &str) -> Detection {
+        if let Some(e) = self.variants[v].metrics.get(metric).copied().filter(|e| e.mean.is_finite()) {
+            return Detection::Every(e);
+        }
+        let runs: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.variant == v)
+            .map(|r| r.metrics.get(metric).map_or(f64::NAN, |m| m.0))
+            .collect();
+        let fired: Vec<f64> = runs.iter().copied().filter(|x| x.is_finite()).collect();
+        if fired.is_empty() {
+            return Detection::Never;
+        }
+        Detection::Some {
+            mean_s: fired.iter().sum::<f64>() / fired.len() as f64,
+            fired: fired.len(),
+            runs: runs.len(),
+        }
+    }
+
     /// The report as pretty-printed JSON, with a final newline.
     pub fn to_json(&self) -> String {
         let mut json = serde_json::to_string_pretty(self).expect("a report always serializes");
@@ -529,4 +551,93 @@ impl Report {
         }
         Ok(csv.flush()?)
     }
+}
+
+#[cfg(test)]
+mod timeseries_csv_tests {
+    use super::*;
+
+    fn report(start: Option<&str>) -> Report {
+        let window = |start_s: f64, p99: f64| -> IndexMap<String, Metric> {
+            [("start_s", start_s), ("arrived", 10.0), ("response_time_p99_s", p99), ("app-0.share", 1.0)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Metric(v)))
+                .collect()
+        };
+        let variant = |label: &str| VariantInfo { label: label.into(), params: IndexMap::new() };
+        let mut report = Report::from_records("t", 1, &[variant("policy=A"), variant("policy=B")], 0, &[]);
+        report.timeseries = vec![
+            Series { variant: 0, windows: vec![window(0.0, 0.25), window(60.0, f64::NAN)] },
+            Series { variant: 1, windows: vec![window(0.0, 0.5), window(60.0, 0.75)] },
+        ];
+        report.timeline = Some(TimelineReport {
+            start: start.map(str::to_owned),
+            window_s: 60.0,
+            marks: Vec::new(),
+            alerts: Vec::new(),
+        });
+        report
+    }
+
+    fn csv(report: &Report) -> String {
+        let mut out = Vec::new();
+        report.write_timeseries_csv(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_row_per_variant_and_window_with_clock_time() {
+        assert_eq!(
+            csv(&report(Some("2024-03-08T13:00:00Z"))),
+            "variant,label,window_start_s,clock,arrived,response_time_p99_s,app-0.share\n\
+             0,policy=A,0,2024-03-08T13:00:00Z,10,0.25,1\n\
+             0,policy=A,60,2024-03-08T13:01:00Z,10,,1\n\
+             1,policy=B,0,2024-03-08T13:00:00Z,10,0.5,1\n\
+             1,policy=B,60,2024-03-08T13:01:00Z,10,0.75,1\n"
+        );
+    }
+
+    #[test]
+    fn without_a_start_the_clock_is_empty_and_without_windows_there_is_nothing() {
+        let text = csv(&report(None));
+        assert!(text.lines().nth(1).unwrap().starts_with("0,policy=A,0,,10,"), "{text}");
+        let mut empty = report(None);
+        empty.timeseries.clear();
+        assert_eq!(csv(&empty), "");
+    }
+
+    #[test]
+    fn metrics_only_some_variants_have_get_a_column_and_empty_cells() {
+        let mut report = report(None);
+        report.timeseries[1].windows[1].insert("db".into(), Metric(0.5));
+        let text = csv(&report);
+        assert!(
+            text.starts_with(
+                "variant,label,window_start_s,clock,arrived,response_time_p99_s,app-0.share,db\n"
+            )
+        );
+        assert!(
+            text.contains("\n0,policy=A,0,,10,0.25,1,\n")
+                && text.ends_with("\n1,policy=B,60,,10,0.75,1,0.5\n"),
+            "{text}"
+        );
+    }
+}
+
+/// When an alert fired, over a variant's replications.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Detection {
+    /// In every replication: the time to detect [s] with its interval.
+    Every(Estimate),
+    /// In some replications only: their mean time to detect [s].
+    Some {
+        /// Mean over the replications in which it fired [s].
+        mean_s: f64,
+        /// Replications in which it fired.
+        fired: usize,
+        /// Replications in all.
+        runs: usize,
+    },
+    /// In none.
+    Never,
 }

@@ -4,11 +4,13 @@
 //!
 //! Set `STACKSIM_KEEP_SCREENSHOT=FILE.png` to keep the screenshot for a person to look at.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{SMALL, stacksim, write};
+use super::{REPLAY, SMALL, stacksim, write};
 
 const BROWSERS: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
 
@@ -20,7 +22,8 @@ fn find_browser() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium on `page` with `mode` (`--screenshot=…` or `--dump-dom`), in a
-/// fresh profile, killing it if it takes more than two minutes.
+/// fresh profile, killing it if it takes more than two minutes. Its output is read while it
+/// runs: a DOM larger than the pipe's buffer would otherwise block it forever.
 fn chromium(browser: &Path, profile: &Path, mode: &str, page: &Path) -> Output {
     let mut child = Command::new(browser)
         .args([
@@ -44,15 +47,35 @@ fn chromium(browser: &Path, profile: &Path, mode: &str, page: &Path) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("chromium starts");
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().expect("chromium can be waited for").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("chromium can be waited for") {
+            break status;
+        }
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!("chromium took more than two minutes on {}", page.display());
         }
         std::thread::sleep(Duration::from_millis(100));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("chromium's stdout can be read"),
+        stderr: stderr.join().expect("chromium's stderr can be read"),
     }
-    child.wait_with_output().expect("chromium's output can be read")
+}
+
+/// Reads `pipe` to its end on a thread of its own.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
 }
 
 #[test]
@@ -97,4 +120,24 @@ fn report_html_renders_in_headless_chromium() {
     assert!(dom.contains("policy=RoundRobin") && dom.contains("policy=LeastConnections"), "{dom}");
     assert!(dom.contains("<th>p99.9</th>") && dom.contains("app-1"), "{dom}");
     assert_eq!(dom.matches("<svg").count(), 3, "three inline plots in the DOM");
+}
+
+#[test]
+fn replay_report_html_renders_its_plots_over_time_in_headless_chromium() {
+    let Some(browser) = find_browser() else {
+        println!("skipped: no Chromium on PATH (looked for {})", BROWSERS.join(", "));
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "replay.ron", REPLAY);
+    let out = dir.path().join("results");
+    let run = stacksim(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let page = out.join("report.html");
+    let dom = chromium(&browser, &dir.path().join("profile-dom"), "--dump-dom", &page);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<h2 id=\"over-time\">Over time</h2>"), "{dom}");
+    assert!(dom.contains("Time to detect") && dom.contains("misconfiguration (app-0 weight 6)"), "{dom}");
+    assert_eq!(dom.matches("<svg").count(), 5, "three summary plots and two over time in the DOM");
+    assert!(dom.contains("<figure id=\"timeline\">") && dom.contains("<figure id=\"timeline-backends\">"));
 }

@@ -34,6 +34,38 @@ Experiment(
 )
 "#;
 
+/// A small replay: a clock, a misconfiguration at 13:03 fixed at 13:07, clients that time out
+/// and retry, a database, one-minute windows and an alert; two policies, two replications.
+pub const REPLAY: &str = r#"// A small replay for the CLI tests.
+Experiment(
+    name: "mini-incident",
+    seed: 3,
+    duration: "10m",
+    warmup: "1m",
+    replications: 2,
+    start: "2024-03-08T13:00:00Z",
+    stack: (
+        clients: [
+            (name: "users", arrivals: Poisson(rate_per_s: 60.0), users: 500, timeout: "2s",
+             retry: (max_attempts: 2)),
+        ],
+        balancer: (policy: RoundRobin),
+        backends: [
+            (name: "app", replicas: 3, workers: 4, queue: Bounded(50),
+             service: Exponential(mean: "60ms"), degradation: (knee: 10, slope: 0.3)),
+        ],
+        database: (workers: 8, service: Exponential(mean: "5ms"), pool: 4, fraction: 0.5),
+    ),
+    timeline: [
+        (at: "13:03", action: SetWeight(backend: "app-0", weight: 6), note: "misconfiguration"),
+        (at: "13:07", action: SetWeight(backend: "app-0", weight: 1), note: "fix"),
+    ],
+    observe: (window: "1m", slow: "1s"),
+    alerts: [Alert(name: "errors", metric: ErrorRatio, above: 0.05, for: "2m")],
+    sweep: [Policy([RoundRobin, LeastConnections])],
+)
+"#;
+
 /// Runs `stacksim` with `args`.
 pub fn stacksim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stacksim")).args(args).output().expect("the binary runs")

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{SMALL, stacksim, text, write};
+use super::{REPLAY, SMALL, stacksim, text, write};
 
 #[test]
 fn table_has_a_row_per_variant_with_units() {
@@ -99,6 +99,114 @@ fn out_dir_gets_report_json_csvs_plots_and_html() {
         ],
         "exactly these files, no temporary ones left behind"
     );
+}
+
+#[test]
+fn table_of_a_plain_experiment_has_no_replay_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let (stdout, _) = text(&stacksim(&["run", path.to_str().unwrap()]));
+    for absent in ["users affected", "attempts/req", "detect"] {
+        assert!(!stdout.contains(absent), "{absent}: {stdout}");
+    }
+}
+
+#[test]
+fn replay_table_shows_users_affected_retries_and_time_to_detect() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "replay.ron", REPLAY);
+    let output = stacksim(&["run", path.to_str().unwrap()]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let header = stdout.lines().find(|l| l.contains("│ variant")).unwrap();
+    for column in ["users affected", "attempts/req", "detect errors"] {
+        assert!(header.contains(column), "{column}: {stdout}");
+    }
+    let row = |label: &str| stdout.lines().find(|l| l.contains(label)).unwrap().to_owned();
+    // Round robin keeps sending app-0 six times its share: errors, retries, an alert.
+    let round_robin = row("policy=RoundRobin");
+    assert!(round_robin.contains(" min ±"), "{round_robin}");
+    assert!(round_robin.contains("% ±"), "{round_robin}");
+    // Least connections routes around the overloaded backend: the alert never fires.
+    let least = row("policy=LeastConnections");
+    assert!(least.contains("never"), "{least}");
+    assert!(least.contains("1.000 ±"), "no retries: {least}");
+}
+
+#[test]
+fn out_dir_of_a_replay_gets_timeseries_csv_and_plots_over_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "replay.ron", REPLAY);
+    let out = dir.path().join("results");
+    let output = stacksim(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+
+    let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 2 * 10, "a row per variant and one-minute window of ten minutes");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header[..5], ["variant", "label", "window_start_s", "clock", "arrived"]);
+    for column in ["error_ratio", "response_time_p99_s", "database_utilization", "users_affected_ratio"] {
+        assert!(header.contains(&column), "{column}: {}", lines[0]);
+    }
+    for backend in ["app-0", "app-1", "app-2"] {
+        for metric in ["share", "utilization", "queue_mean"] {
+            assert!(header.contains(&format!("{backend}.{metric}").as_str()), "{backend}.{metric}");
+        }
+    }
+    assert!(lines[1].starts_with("0,policy=RoundRobin,0,2024-03-08T13:00:00Z,"), "{}", lines[1]);
+    assert!(lines[20].starts_with("1,policy=LeastConnections,540,2024-03-08T13:09:00Z,"), "{}", lines[20]);
+    let share = header.iter().position(|c| *c == "app-0.share").unwrap();
+    let app0 = |line: &str| line.split(',').nth(share).unwrap().parse::<f64>().unwrap();
+    assert!(app0(lines[1 + 5]) > 0.6, "round robin at 13:05 sends most requests to app-0: {}", lines[6]);
+    assert!(app0(lines[1 + 1]) < 0.4, "and a third before 13:03: {}", lines[2]);
+
+    for (plot, texts) in [
+        (
+            "timeline.svg",
+            &["mini-incident: over time", "13:03 misconfiguration", "13:07 fix", "time (UTC)"][..],
+        ),
+        (
+            "timeline-backends.svg",
+            &["mini-incident: backends over time", "app-2", "RoundRobin: share (%)"][..],
+        ),
+    ] {
+        let svg = std::fs::read_to_string(out.join(plot)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{plot}: {svg}");
+        for t in texts {
+            assert!(svg.contains(t), "{plot}: {t}");
+        }
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 5, "three summary plots and two over time");
+    assert!(html.contains("Time to detect") && html.contains("<th>errors</th>"), "{html}");
+    let mut names: Vec<_> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "errors.svg",
+            "latency.svg",
+            "report.html",
+            "report.json",
+            "runs.csv",
+            "timeline-backends.svg",
+            "timeline.svg",
+            "timeseries.csv",
+            "utilization.svg",
+            "variants.csv"
+        ],
+        "exactly these files, no temporary ones left behind"
+    );
+
+    // A run without a time series into the same directory leaves none of these behind.
+    let small = write(dir.path(), "small.ron", SMALL);
+    let output = stacksim(&["run", small.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    for stale in ["timeseries.csv", "timeline.svg", "timeline-backends.svg"] {
+        assert!(!out.join(stale).exists(), "{stale} is left from the replay");
+    }
 }
 
 #[test]

@@ -8,8 +8,10 @@
 //!    for a percentile) leaves a gap.
 //! 3. Every timeline entry is a dashed vertical line through every panel, labelled once above
 //!    the panels with its time and note; labels that would collide go on further rows.
-//! 4. Values are means over replications (no intervals: a window's spread over replications is
-//!    in `timeseries.csv`'s runs, not here).
+//! 4. Values are means over replications, without intervals. A time panel spanning more than a
+//!    factor of 20 (a 10 s timeout beside 100 ms responses) is logarithmic.
+//! 5. Lines that hold the same value throughout (several policies without a single error) hide
+//!    each other, so a note above the panel names them.
 
 use std::ops::Range;
 
@@ -38,6 +40,9 @@ const BACKEND_PANEL_HEIGHT: u32 = 170;
 const MARK_ROWS: usize = 4;
 const MARK_ROW: u32 = 17;
 const MARK_PX: f64 = 12.0;
+/// A note on lines that coincide, above a panel's plot.
+const NOTE_LINE: u32 = 18;
+const NOTE_PX: f64 = 11.0;
 /// Most variants a backend plot shows, a row each.
 const MAX_BACKEND_ROWS: usize = 8;
 /// Backends drawn in grey, beyond the busiest [`COLORS`]` - 1`.
@@ -173,7 +178,7 @@ struct StepLine {
 
 impl StepLine {
     /// `value` of each window of `series`.
-    fn of(report: &Report, series: &Series, color: RGBColor, value: impl Fn(&Window<'_>) -> f64) -> StepLine {
+    fn of(report: &Report, series: &Series, color: RGBColor, value: impl Fn(&Values<'_>) -> f64) -> StepLine {
         let width = window_width(report);
         let steps = series
             .windows
@@ -181,7 +186,7 @@ impl StepLine {
             .enumerate()
             .map(|(i, w)| {
                 let start = w.get("start_s").map_or(i as f64 * width, |m| m.0);
-                (start, start + width, value(&Window(w)))
+                (start, start + width, value(&Values(w)))
             })
             .collect();
         StepLine { name: String::new(), color, width: 2, steps }
@@ -204,9 +209,9 @@ impl StepLine {
 }
 
 /// One window's metrics, with missing values as NaN.
-struct Window<'a>(&'a indexmap::IndexMap<String, crate::report::Metric>);
+struct Values<'a>(&'a indexmap::IndexMap<String, crate::report::Metric>);
 
-impl Window<'_> {
+impl Values<'_> {
     fn get(&self, name: &str) -> f64 {
         self.0.get(name).map_or(f64::NAN, |m| m.0)
     }
@@ -247,8 +252,13 @@ impl Panel {
         if lo.is_finite() && hi / lo >= 20.0 {
             let bottom = lo.log10().floor();
             let top = hi.log10() + 0.04 * (hi.log10() - bottom);
-            let decades = (top - bottom).ceil() as i32;
-            let multiples: &[f64] = if decades <= 3 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+            // As many ticks per decade as fit about one per 20 pixels.
+            let room = f64::from(height.saturating_sub(CAPTION_SPACE + TICKS_BELOW)) / 20.0;
+            let multiples: &[f64] = match room / (top - bottom) {
+                r if r >= 3.0 => &[1.0, 2.0, 5.0],
+                r if r >= 2.0 => &[1.0, 3.0],
+                _ => &[1.0],
+            };
             let ticks = (bottom as i32..=top.ceil() as i32)
                 .flat_map(|d| multiples.iter().map(move |m| (m * 10f64.powi(d)).log10()))
                 .filter(|t| (bottom..=top).contains(t))
@@ -268,6 +278,12 @@ impl Panel {
             }
         }
         Panel::new(format!("{caption} ({})", unit.symbol), lines, false, height)
+    }
+
+    /// Pixels of the panel: `height`, and a line above the plot per note on lines that
+    /// coincide.
+    fn height(&self, height: u32) -> u32 {
+        height + self.coinciding().len() as u32 * NOTE_LINE
     }
 
     /// Where `value` is drawn on the y axis, if anywhere.
@@ -311,8 +327,9 @@ impl Panel {
 /// Draws `panel` on `area` against `axis`, with a dashed line at each of `marks` [s]; names
 /// the axis under it when `last`.
 fn draw_panel(area: &Area<'_>, axis: &TimeAxis, panel: &Panel, marks: &[f64], last: bool) -> Drawn {
+    let notes = panel.coinciding();
     let mut chart = ChartBuilder::on(area)
-        .margin_top(CAPTION_SPACE)
+        .margin_top(CAPTION_SPACE + notes.len() as u32 * NOTE_LINE)
         .margin_left(PLOT_LEFT - 60)
         .margin_right(PLOT_RIGHT)
         .margin_bottom(2)
@@ -358,40 +375,31 @@ fn draw_panel(area: &Area<'_>, axis: &TimeAxis, panel: &Panel, marks: &[f64], la
             plot.draw(&PathElement::new(path, style))?;
         }
     }
-    draw_coinciding(area, &plot.get_pixel_range(), panel)
+    draw_notes(area, &plot.get_pixel_range().0, panel, &notes)
 }
 
-/// Names the lines that coincide throughout (several policies with no errors at all), each in
-/// its colour, at the top left of the plot: otherwise the last one drawn hides the others.
-fn draw_coinciding(area: &Area<'_>, plot: &(Range<i32>, Range<i32>), panel: &Panel) -> Drawn {
-    let (base_x, base_y) = area.get_base_pixel();
-    let mut y = plot.1.start - base_y + 4;
-    let left = plot.0.start - base_x + 6;
-    let right = plot.0.end - base_x - 6;
-    let px = 11.0;
+/// Names the lines that coincide throughout (several policies without any errors), each with
+/// a swatch of its colour, between the caption and the plot: otherwise the line drawn last
+/// hides the others.
+fn draw_notes(area: &Area<'_>, plot_x: &Range<i32>, panel: &Panel, notes: &[(f64, Vec<&StepLine>)]) -> Drawn {
+    let base_x = area.get_base_pixel().0;
+    let (left, right) = (plot_x.start - base_x, plot_x.end - base_x);
     let top = Pos::new(HPos::Left, VPos::Top);
-    for (value, lines) in panel.coinciding() {
-        let shown = if panel.log { panel.label(value.log10()) } else { panel.scale.label(value) };
-        let lead = format!("all at {shown} throughout: ");
-        let mut pieces: Vec<(String, RGBColor)> = vec![(lead, MUTED)];
-        for (i, line) in lines.iter().enumerate() {
-            let comma = if i + 1 < lines.len() { ", " } else { "" };
-            pieces.push((format!("{}{comma}", line.name), line.color));
-        }
-        let width: i32 = pieces.iter().map(|(t, _)| text_width(t, px) as i32).sum();
-        let end = (left + width + 4).min(right);
-        area.draw(&Rectangle::new([(left - 3, y - 2), (end, y + 14)], WHITE.mix(0.85).filled()))?;
-        let mut x = left;
-        for (text, color) in pieces {
-            let text = fit(&text, px, (right - x).max(0) as u32);
-            let w = text_width(&text, px) as i32;
-            area.draw(&Text::new(text, (x, y), font(px).color(&color).pos(top)))?;
-            x += w;
-            if x >= right {
+    for (n, (value, lines)) in notes.iter().enumerate() {
+        let y = (CAPTION_SPACE + n as u32 * NOTE_LINE) as i32 - 1;
+        let shown = if panel.log { panel.label(value.log10()) } else { panel.scale.label(*value) };
+        let lead = format!("all at {shown} throughout:");
+        area.draw(&Text::new(lead.clone(), (left, y), font(NOTE_PX).color(&MUTED).pos(top)))?;
+        let mut x = left + text_width(&lead, NOTE_PX) as i32 + 8;
+        for line in lines {
+            if x + 40 > right {
                 break;
             }
+            let name = fit(&line.name, NOTE_PX, (right - x - 14).max(0) as u32);
+            area.draw(&Rectangle::new([(x, y + 2), (x + 9, y + 11)], line.color.filled()))?;
+            area.draw(&Text::new(name.clone(), (x + 13, y), font(NOTE_PX).pos(top)))?;
+            x += 13 + text_width(&name, NOTE_PX) as i32 + 12;
         }
-        y += 16;
     }
     Ok(())
 }
@@ -484,8 +492,13 @@ fn reading(report: &Report, axis: &TimeAxis) -> String {
     format!("Per {window} window, mean over {}.{clock}{marks}", replications(report))
 }
 
-fn mark_times(report: &Report) -> Vec<f64> {
-    report.timeline.as_ref().map_or_else(Vec::new, |t| t.marks.iter().map(|m| m.at_s).collect())
+/// The times of the timeline's marks within `axis` [s].
+fn mark_times(report: &Report, axis: &TimeAxis) -> Vec<f64> {
+    let within = |at: &f64| axis.range.contains(at) || *at == axis.range.end;
+    report
+        .timeline
+        .as_ref()
+        .map_or_else(Vec::new, |t| t.marks.iter().map(|m| m.at_s).filter(within).collect())
 }
 
 fn no_series(report: &Report) -> String {
@@ -525,17 +538,20 @@ pub fn timeline(report: &Report) -> String {
             })
             .collect(),
     };
-    let lines = |value: &dyn Fn(&Window<'_>) -> f64| -> Vec<StepLine> {
+    let lines = |value: &dyn Fn(&Values<'_>) -> f64| -> Vec<StepLine> {
         shown
             .iter()
             .map(|s| {
                 let mut line = StepLine::of(report, s, color(s.variant), value);
-                line.name = report.variants.get(s.variant).map_or_else(String::new, |v| variant_name(&layout, s.variant, v));
+                line.name = report
+                    .variants
+                    .get(s.variant)
+                    .map_or_else(String::new, |v| variant_name(&layout, s.variant, v));
                 line
             })
             .collect()
     };
-    let windows = || shown.iter().flat_map(|s| &s.windows).map(Window);
+    let windows = || shown.iter().flat_map(|s| &s.windows).map(Values);
     let mut panels = vec![Panel::new(
         "error ratio (%): rejected, timed out and failed over requests ended".to_owned(),
         lines(&|w| PERCENT.scale * w.get("error_ratio")),
@@ -576,15 +592,16 @@ pub fn timeline(report: &Report) -> String {
     let plot_x = PLOT_LEFT..WIDTH - PLOT_RIGHT;
     let placed = place_marks(&axis, report, &plot_x, WIDTH, false);
     let band = marks_height(&placed);
-    let height = header.height(WIDTH) + band + panels.len() as u32 * PANEL_HEIGHT + DESC_BELOW;
-    let marks = mark_times(report);
+    let heights: Vec<u32> = panels.iter().map(|p| p.height(PANEL_HEIGHT)).collect();
+    let height = header.height(WIDTH) + band + heights.iter().sum::<u32>() + DESC_BELOW;
+    let marks = mark_times(report, &axis);
     render((WIDTH, height), |root| {
         let body = header.draw(root)?;
         let (top, mut rest) = body.split_vertically(band);
         draw_marks(&top, &placed)?;
-        for (i, panel) in panels.iter().enumerate() {
+        for (i, (panel, height)) in panels.iter().zip(&heights).enumerate() {
             let last = i + 1 == panels.len();
-            let (area, below) = rest.split_vertically(PANEL_HEIGHT + if last { DESC_BELOW } else { 0 });
+            let (area, below) = rest.split_vertically(height + if last { DESC_BELOW } else { 0 });
             draw_panel(&area, &axis, panel, &marks, last)?;
             rest = below;
         }
@@ -699,7 +716,7 @@ pub fn timeline_backends(report: &Report) -> String {
     let brief = place_marks(&axis, report, &plot_x, column, true);
     let band = marks_height(&placed).max(marks_height(&brief));
     let height = header.height(WIDTH) + band + rows.len() as u32 * BACKEND_PANEL_HEIGHT + DESC_BELOW;
-    let marks = mark_times(report);
+    let marks = mark_times(report, &axis);
     render((WIDTH, height), |root| {
         let body = header.draw(root)?;
         let (top, mut rest) = body.split_vertically(band);
@@ -717,4 +734,219 @@ pub fn timeline_backends(report: &Report) -> String {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::plot::{all, over_time};
+
+    /// A report with a variant per policy in `policies`, each with `windows` one-minute windows
+    /// over `backends` backends, and a timeline: `start` (or none), app-0's weight raised at
+    /// minute 10 and restored at minute 20. Errors and p99 rise between the two for the first
+    /// variant only; `extra` is merged into every window. Built from JSON so that any later
+    /// report field takes its default.
+    fn report(
+        start: Option<&str>,
+        policies: &[&str],
+        windows: usize,
+        backends: usize,
+        extra: Value,
+    ) -> Report {
+        let variants: Vec<Value> = policies
+            .iter()
+            .map(|p| {
+                json!({"label": format!("policy={p}"), "params": {"policy": p}, "replications": 2,
+                       "metrics": {"error_ratio": {"mean": 0.1, "ci95": 0.01}}, "backends": []})
+            })
+            .collect();
+        let timeseries: Vec<Value> = (0..policies.len())
+            .map(|v| {
+                let windows: Vec<Value> = (0..windows)
+                    .map(|w| {
+                        let incident = v == 0 && (10..20).contains(&w);
+                        let mut m = json!({
+                            "start_s": 60 * w, "arrived": 100.0, "completed": 90.0, "attempts": 100.0,
+                            "error_ratio": if incident { 0.4 } else { 0.0 },
+                            "response_time_p99_s": if incident { 0.9 } else { 0.25 },
+                            "database_utilization": null, "users_active": 0.0, "users_affected_ratio": 0.0,
+                        });
+                        for b in 0..backends {
+                            let share = if incident && b == 0 { 0.7 } else { 1.0 / backends as f64 };
+                            m[format!("app-{b}.share")] = json!(share);
+                            m[format!("app-{b}.utilization")] = json!(share * 0.9);
+                            m[format!("app-{b}.queue_mean")] = json!(0.0);
+                        }
+                        for (k, x) in extra.as_object().unwrap() {
+                            m[k] = x.clone();
+                        }
+                        m
+                    })
+                    .collect();
+                json!({"variant": v, "windows": windows})
+            })
+            .collect();
+        let mut timeline = json!({"window_s": 60.0, "marks": [
+            {"at_s": 600.0, "label": "misconfiguration (app-0 weight 6)"},
+            {"at_s": 1200.0, "label": "fix (app-0 weight 1)"},
+        ]});
+        if let Some(start) = start {
+            timeline["start"] = json!(start);
+        }
+        serde_json::from_value(json!({"experiment": "replay", "seed": 1, "variants": variants, "runs": [],
+            "timeseries": timeseries, "timeline": timeline}))
+        .unwrap()
+    }
+
+    fn assert_svg(svg: &str) {
+        assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"), "{svg}");
+        assert!(!svg.contains("could not be drawn"), "{svg}");
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+    }
+
+    fn text(svg: &str, text: &str) -> bool {
+        svg.contains(&format!(">\n{text}\n<"))
+    }
+
+    #[test]
+    fn clock_time_on_the_axis_and_actions_marked_with_their_time() {
+        let report =
+            report(Some("2024-03-08T13:00:00Z"), &["RoundRobin", "LeastConnections"], 30, 3, json!({}));
+        let svg = timeline(&report);
+        assert_svg(&svg);
+        for tick in ["13:00", "13:10", "13:20", "13:30"] {
+            assert!(text(&svg, tick), "tick {tick}");
+        }
+        assert!(text(&svg, "time (UTC)"));
+        assert!(text(&svg, "13:10 misconfiguration (app-0 weight 6)"), "{svg}");
+        assert!(text(&svg, "13:20 fix (app-0 weight 1)"), "{svg}");
+        assert!(svg.contains("Clock time in UTC on 2024-03-08."));
+        assert!(text(&svg, "RoundRobin") && text(&svg, "LeastConnections"), "a legend entry per variant");
+        let backends = timeline_backends(&report);
+        assert_svg(&backends);
+        assert!(text(&backends, "app-2") && text(&backends, "LeastConnections: share (%)"));
+        assert!(text(&backends, "13:10"), "the right column names the times alone");
+    }
+
+    #[test]
+    fn ticks_fall_on_round_clock_times() {
+        let report = report(Some("2024-03-08T13:07:00Z"), &["RoundRobin"], 30, 2, json!({}));
+        let axis = TimeAxis::of(&report, WIDTH - PLOT_LEFT - PLOT_RIGHT);
+        let labels: Vec<String> = axis.ticks.iter().map(|t| axis.label(*t)).collect();
+        assert_eq!(labels, ["13:10", "13:15", "13:20", "13:25", "13:30", "13:35"]);
+        assert_eq!(time_of_day(86_400.0 + 3_661.0, true), "01:01:01");
+        assert_eq!(time_of_day(50_400.0, false), "14:00");
+    }
+
+    #[test]
+    fn without_a_clock_the_axis_counts_from_the_start() {
+        let short = report(None, &["RoundRobin"], 30, 2, json!({}));
+        let svg = timeline(&short);
+        assert_svg(&svg);
+        assert!(text(&svg, "minutes from start") && text(&svg, "10"), "{svg}");
+        assert!(text(&svg, "+10m misconfiguration (app-0 weight 6)"), "{svg}");
+        let long = report(None, &["RoundRobin"], 300, 2, json!({}));
+        let svg = timeline(&long);
+        assert!(text(&svg, "hours from start") && text(&svg, "4"), "{svg}");
+    }
+
+    #[test]
+    fn panels_follow_what_the_experiment_measured() {
+        let plain = timeline(&report(None, &["RoundRobin"], 30, 2, json!({})));
+        assert!(plain.contains("error ratio (%)") && plain.contains("p99 response time"));
+        for absent in ["users affected", "database utilization", "attempts per request"] {
+            assert!(!plain.contains(absent), "{absent}");
+        }
+        let mut full = report(
+            None,
+            &["RoundRobin"],
+            30,
+            2,
+            json!({"users_active": 40.0, "users_affected_ratio": 0.25, "database_utilization": 0.3,
+                   "attempts": 130.0}),
+        );
+        full.variants[0]
+            .metrics
+            .insert("attempts_per_request".into(), crate::stats::Estimate { mean: 1.3, ci95: 0.01 });
+        let svg = timeline(&full);
+        assert_svg(&svg);
+        for present in ["users affected (%", "database utilization (%)", "attempts per request"] {
+            assert!(svg.contains(present), "{present}");
+        }
+    }
+
+    #[test]
+    fn a_wide_range_of_response_times_is_drawn_on_a_log_scale() {
+        let narrow = timeline(&report(None, &["RoundRobin"], 30, 2, json!({})));
+        assert!(text(&narrow, "p99 response time of successful requests (ms)"), "{narrow}");
+        let mut wide = report(None, &["RoundRobin", "Random"], 30, 2, json!({}));
+        wide.timeseries[1].windows[15].insert("response_time_p99_s".into(), crate::report::Metric(10.0));
+        let svg = timeline(&wide);
+        assert_svg(&svg);
+        assert!(text(&svg, "p99 response time of successful requests (log scale)"), "{svg}");
+        assert!(text(&svg, "1 s") && text(&svg, "10 s"), "{svg}");
+    }
+
+    #[test]
+    fn lines_that_coincide_throughout_are_named() {
+        let svg = timeline(&report(
+            None,
+            &["RoundRobin", "LeastConnections", "PowerOfTwoChoices"],
+            30,
+            2,
+            json!({}),
+        ));
+        assert_svg(&svg);
+        // The first variant's errors and p99 rise; the other two stay at 0 errors and a 250 ms
+        // p99 throughout, and hide each other.
+        assert!(text(&svg, "all at 0 throughout:"), "{svg}");
+        assert!(text(&svg, "all at 250 throughout:"), "{svg}");
+        assert_eq!(svg.matches(">\nPowerOfTwoChoices\n<").count(), 3, "in the legend and in both notes");
+        assert_eq!(svg.matches(">\nRoundRobin\n<").count(), 1, "only in the legend: its line shows");
+    }
+
+    #[test]
+    fn windows_without_a_value_leave_gaps() {
+        let mut report = report(None, &["RoundRobin"], 30, 2, json!({}));
+        for w in 12..15 {
+            report.timeseries[0].windows[w]
+                .insert("response_time_p99_s".into(), crate::report::Metric(f64::NAN));
+        }
+        let svg = timeline(&report);
+        assert_svg(&svg);
+        let p99_paths = svg.matches("stroke-width=\"2\"").count();
+        assert!(p99_paths >= 3, "the p99 line is split in two around the gap: {p99_paths} lines");
+    }
+
+    #[test]
+    fn many_backends_keep_nine_colours_and_grey_the_rest() {
+        let svg = timeline_backends(&report(None, &["RoundRobin"], 20, 14, json!({})));
+        assert_svg(&svg);
+        assert!(text(&svg, "5 other backends"), "{svg}");
+        assert!(text(&svg, "app-0"), "the backend that took the largest share has a colour");
+    }
+
+    #[test]
+    fn no_time_series_no_plots_over_time() {
+        let mut report = report(None, &["RoundRobin"], 3, 2, json!({}));
+        report.timeseries.clear();
+        assert!(over_time(&report).is_empty());
+        assert_eq!(all(&report).len(), 3);
+        assert!(timeline(&report).contains("has no time series to plot"));
+    }
+
+    #[test]
+    fn same_report_same_bytes_and_text_escaped() {
+        let mut report = report(Some("2024-03-08T13:00:00Z"), &["A<B", "C&D"], 30, 3, json!({}));
+        report.timeline.as_mut().unwrap().marks[0].label = "<b>bad</b>".into();
+        let plots = over_time(&report);
+        assert_eq!(plots, over_time(&report.clone()));
+        for plot in &plots {
+            assert_svg(&plot.svg);
+            assert!(!plot.svg.contains("<b>") && !plot.svg.contains("A<B"), "{}", plot.svg);
+        }
+        assert!(plots[0].svg.contains("&lt;b&gt;bad&lt;/b&gt;") && plots[0].svg.contains("A&lt;B"));
+    }
 }
