@@ -1194,6 +1194,7 @@ impl WebStack {
         let database = self.database.as_mut().map(|db| DatabaseSummary {
             utilization: db.busy.mean(end) / f64::from(db.workers),
             queries: db.queries,
+            wait_mean_s: db.wait.mean_s(),
         });
         RunSummary {
             measured,
@@ -1317,6 +1318,9 @@ pub struct DatabaseSummary {
     pub utilization: f64,
     /// Queries served (warm-up included).
     pub queries: u64,
+    /// Mean time a counted request's query waited for a connection and a database worker [s]
+    /// (NaN without queries).
+    pub wait_mean_s: f64,
 }
 
 /// What one run measured. Counts cover requests that arrived after warm-up; time averages

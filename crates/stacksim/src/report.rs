@@ -153,6 +153,7 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(&'static str, f64)> {
             },
         ),
         ("database_utilization", run.database.map_or(f64::NAN, |db| db.utilization)),
+        ("database_wait_mean_s", run.database.map_or(f64::NAN, |db| db.wait_mean_s)),
     ]
 }
 

@@ -41,6 +41,8 @@ fn a_small_pool_makes_requests_wait_for_connections() {
     let roomy = run(&busy(16), s(1000));
     let tight = run(&busy(1), s(1000));
     assert_conserved(&tight);
+    let wait = |r: &RunSummary| r.database.unwrap().wait_mean_s;
+    assert!(wait(&tight) > wait(&roomy) + 0.005, "{} vs {}", wait(&tight), wait(&roomy));
     assert!(
         tight.response_time.mean_s > roomy.response_time.mean_s + 0.01,
         "{} vs {}",
