@@ -187,7 +187,21 @@ fn run(
         .with_context(|| format!("running {}", file.display()))?;
     progress.finish_and_clear();
     emit(&report, format, out, Some(&experiment))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(slo_verdict(&experiment, &report))
+}
+
+/// 0 when every variant meets the experiment's SLO (or it declares none), 1 otherwise, with
+/// the misses on stderr.
+fn slo_verdict(experiment: &Experiment, report: &stacksim::Report) -> ExitCode {
+    let Some(slo) = &experiment.slo else { return ExitCode::SUCCESS };
+    let missed: Vec<&str> =
+        report.variants.iter().filter(|v| !slo.met_by(v)).map(|v| v.label.as_str()).collect();
+    if missed.is_empty() {
+        eprintln!("SLO {slo} met by every variant");
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("SLO {slo} missed by: {}", missed.join(", "));
+    ExitCode::from(1)
 }
 
 fn run_shard(

@@ -27,7 +27,8 @@ pub struct Objective {
     pub limit: f64,
 }
 
-/// A service-level objective: every objective must hold.
+/// A service-level objective: every objective must hold. In an experiment file it is written
+/// as text, `slo: "p99<250ms,errors<0.1%"`.
 ///
 /// Written as comma-separated `NAME<LIMIT`: `mean`, `p50`, `p90`, `p99`, `p999` take a
 /// duration (`250ms`, `1.5s`); `errors`, `rejected`, `timeouts` take a ratio or a percentage
@@ -41,6 +42,7 @@ pub struct Objective {
 /// assert!((slo.objectives[1].limit - 0.001).abs() < 1e-12);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Slo {
     /// The objectives.
     pub objectives: Vec<Objective>,
@@ -89,6 +91,19 @@ impl FromStr for Slo {
             return Err("the SLO is empty: give objectives like p99<250ms,errors<0.1%".to_owned());
         }
         Ok(Slo { objectives })
+    }
+}
+
+impl TryFrom<String> for Slo {
+    type Error = String;
+    fn try_from(text: String) -> Result<Slo, String> {
+        text.parse()
+    }
+}
+
+impl From<Slo> for String {
+    fn from(slo: Slo) -> String {
+        slo.to_string()
     }
 }
 

@@ -59,6 +59,11 @@ pub struct Experiment {
     /// Time series and users affected. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observe: Option<ObserveSpec>,
+    /// Service-level objectives every variant should meet, like `"p99<250ms,errors<0.1%"`:
+    /// `stacksim run` exits with 1 when a variant misses them (the upper end of a metric's
+    /// 95% interval beyond its limit). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::capacity::Slo>,
     /// Alert rules evaluated on the time series (they need `observe`). Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<AlertSpec>,
@@ -659,6 +664,7 @@ impl Experiment {
             start: None,
             timeline: Vec::new(),
             observe: None,
+            slo: None,
             alerts: Vec::new(),
             source_dir: None,
         }

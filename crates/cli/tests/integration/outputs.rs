@@ -237,3 +237,34 @@ fn policies_lists_every_builtin_with_its_source() {
         assert!(stdout.contains(policy.name) && stdout.contains(policy.source), "{}", policy.name);
     }
 }
+
+#[test]
+fn a_missed_slo_exits_1_and_names_the_variants() {
+    let dir = tempfile::tempdir().unwrap();
+    let met = write(
+        dir.path(),
+        "met.ron",
+        &SMALL.replace("replications: 3,", "replications: 3,\n    slo: \"p99<2s\","),
+    );
+    let output = stacksim(&["run", met.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output).1);
+    assert!(text(&output).1.contains("met by every variant"));
+    let missed = write(
+        dir.path(),
+        "missed.ron",
+        &SMALL.replace("replications: 3,", "replications: 3,\n    slo: \"p50<10ms\","),
+    );
+    let output = stacksim(&["run", missed.to_str().unwrap(), "--format", "json"]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("missed by: policy=RoundRobin, policy=LeastConnections"), "{stderr}");
+    assert!(stdout.starts_with('{'), "the report is still printed");
+    let bad = write(
+        dir.path(),
+        "bad.ron",
+        &SMALL.replace("replications: 3,", "replications: 3,\n    slo: \"p97<1s\","),
+    );
+    let output = stacksim(&["check", bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("slo: unknown objective \"p97\""), "{}", text(&output).1);
+}
