@@ -126,13 +126,53 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String 
         "{}: {} variant{} × {replications} replication{}{simulated}, seed {}\n{table}\n\
          Response times of successful requests; ± is the 95% confidence interval over replications.\n\
          errors = rejected + timed out + failed, over arrivals. backend util = lowest–highest backend.\n\
-         {notes}",
+         {notes}{}",
         report.experiment,
         report.variants.len(),
         plural(report.variants.len()),
         plural(replications as usize),
         report.seed,
+        paired_table(report),
     )
+}
+
+/// The variants against the baseline, paired by replication; empty with a single variant or
+/// a single replication.
+fn paired_table(report: &Report) -> String {
+    let Some(baseline) = report.variants.get(report.baseline) else { return String::new() };
+    let others: Vec<&VariantReport> = report.variants.iter().filter(|v| !v.vs_baseline.is_empty()).collect();
+    let has_intervals = others.iter().any(|v| v.vs_baseline.values().any(|e| e.ci95.is_finite()));
+    if others.is_empty() || !has_intervals {
+        return String::new();
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header(vec!["variant", "Δ mean", "Δ p99", "Δ errors"]);
+    for v in others {
+        let d = |name: &str| {
+            v.vs_baseline.get(name).copied().unwrap_or(Estimate { mean: f64::NAN, ci95: f64::NAN })
+        };
+        table.add_row(vec![
+            v.label.clone(),
+            signed(seconds(d("response_time_mean_s")), d("response_time_mean_s").mean),
+            signed(seconds(d("response_time_p99_s")), d("response_time_p99_s").mean),
+            signed(percent(d("error_ratio")), d("error_ratio").mean),
+        ]);
+    }
+    for column in 1..4 {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!(
+        "\nCompared with {}, paired by replication (same arrivals and request sizes):\n{table}\n\
+         Δ = variant − baseline; an interval that excludes 0 is a real difference.\n",
+        baseline.label
+    )
+}
+
+/// `text` with an explicit sign: `+` for increases (a `-` is already there for decreases).
+fn signed(text: String, value: f64) -> String {
+    if value > 0.0 { format!("+{text}") } else { text }
 }
 
 /// The `time_to_detect_<name>_s` metrics of `report`, as (metric, name), in report order.

@@ -14,6 +14,11 @@ fn table_has_a_row_per_variant_with_units() {
     assert!(stdout.starts_with("small: 2 variants × 3 replications"), "{stdout}");
     assert!(stdout.contains("policy=RoundRobin") && stdout.contains("policy=LeastConnections"), "{stdout}");
     assert!(stdout.contains(" ms ±"), "{stdout}");
+    // The comparison with the baseline, paired by replication.
+    let paired =
+        stdout.split("Compared with policy=RoundRobin, paired by replication").nth(1).expect(&stdout);
+    assert!(paired.contains("Δ mean") && paired.contains("policy=LeastConnections"), "{paired}");
+    assert!(!paired.contains("│ policy=RoundRobin"), "the baseline is not compared with itself: {paired}");
 }
 
 #[test]
