@@ -170,7 +170,37 @@ fn variants_table(html: &mut String, report: &Report, layout: &Layout) {
         );
     }
     html.push_str("</tbody>\n</table>\n</div>\n");
+    paired_table(html, report);
     replay_table(html, report, layout);
+}
+
+/// Each variant minus the baseline, paired by replication (nothing with one variant).
+fn paired_table(html: &mut String, report: &Report) {
+    let Some(baseline) = report.variants.get(report.baseline) else { return };
+    if report.variants.iter().all(|v| v.vs_baseline.is_empty()) {
+        return;
+    }
+    let _ = write!(
+        html,
+        "<h3>Compared with {}</h3>\n<p class=\"note\">Variant minus baseline, paired by replication: \
+         both ran on the same arrivals and request sizes, so these intervals are much tighter than \
+         the ones above. An interval that excludes 0 is a real difference.</p>\n<div class=\"scroll\">\n\
+         <table>\n<thead><tr><th class=\"left\">variant</th><th>Δ mean</th><th>Δ p99</th>\
+         <th>Δ error ratio</th></tr></thead>\n<tbody>\n",
+        escape(&baseline.label)
+    );
+    for v in report.variants.iter().filter(|v| !v.vs_baseline.is_empty()) {
+        let d = |name: &str| v.vs_baseline.get(name).copied();
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"left\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&v.label),
+            seconds(d("response_time_mean_s")),
+            seconds(d("response_time_p99_s")),
+            scaled(d("error_ratio"), 100.0, "%"),
+        );
+    }
+    html.push_str("</tbody>\n</table>\n</div>\n");
 }
 
 /// A coloured square for a table row.
@@ -470,6 +500,17 @@ mod tests {
             escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn page_compares_variants_with_the_baseline() {
+        let mut r = report("paired", &["RoundRobin", "LeastConnections"]);
+        r.variants[1]
+            .vs_baseline
+            .insert("response_time_mean_s".into(), Estimate { mean: -0.0107, ci95: 0.0003 });
+        let html = report_html(&r);
+        assert!(html.contains("<h3>Compared with policy=RoundRobin</h3>"), "{html}");
+        assert!(html.contains("-10.70 ms <span class=\"ci\">±0.30</span>"), "{html}");
     }
 
     #[test]
