@@ -16,6 +16,13 @@ mod warmup;
 
 use std::path::PathBuf;
 
+/// Whether a run conserves requests: arrived = completed + rejected + timed out + failed +
+/// in flight.
+pub fn conserves(run: &stacksim::report::RunReport) -> bool {
+    let m = |k: &str| run.metrics[k].0;
+    m("arrived") == m("completed") + m("rejected") + m("timed_out") + m("failed") + m("in_flight")
+}
+
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

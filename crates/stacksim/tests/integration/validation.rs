@@ -75,8 +75,7 @@ fn validate_file(path: &Path) -> Vec<String> {
     }
     for run in &report.runs {
         let m = |k: &str| run.metrics[k].0;
-        let accounted = m("completed") + m("rejected") + m("timed_out") + m("failed") + m("in_flight");
-        if m("arrived") != accounted {
+        if !super::conserves(run) {
             failures.push(format!(
                 "{name}: run {} does not conserve requests: {:?}",
                 run.replication, run.metrics
