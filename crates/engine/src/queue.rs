@@ -9,15 +9,29 @@ use crate::SimTime;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventId(u64);
 
+/// A pending event. Time and sequence number share one `u128` key, `(time << 64) | seq`, so
+/// that ordering is a single comparison: the hold-model bench (`benches/benches/queue.rs`)
+/// measured it 5–8% faster than comparing a `(time, seq)` pair.
 struct Entry<E> {
-    time: SimTime,
-    seq: u64,
+    key: u128,
     event: E,
+}
+
+impl<E> Entry<E> {
+    #[inline]
+    fn time(&self) -> SimTime {
+        SimTime((self.key >> 64) as u64)
+    }
+
+    #[inline]
+    fn seq(&self) -> u64 {
+        self.key as u64
+    }
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+        self.key == other.key
     }
 }
 
@@ -31,8 +45,9 @@ impl<E> PartialOrd for Entry<E> {
 
 impl<E> Ord for Entry<E> {
     /// Reversed, so that the max-heap `BinaryHeap` pops the earliest (time, seq) first.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -78,7 +93,7 @@ impl<E> EventQueue<E> {
     pub fn schedule(&mut self, time: SimTime, event: E) -> EventId {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, event });
+        self.heap.push(Entry { key: (u128::from(time.0) << 64) | u128::from(seq), event });
         EventId(seq)
     }
 
@@ -106,13 +121,13 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         while let Some(entry) = self.heap.pop() {
-            if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq) {
+            if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq()) {
                 continue;
             }
             if !self.cancellable.is_empty() {
-                self.cancellable.remove(&entry.seq);
+                self.cancellable.remove(&entry.seq());
             }
-            return Some((entry.time, entry.event));
+            return Some((entry.time(), entry.event));
         }
         None
     }
@@ -120,10 +135,10 @@ impl<E> EventQueue<E> {
     /// The time of the earliest pending event that has not been cancelled.
     pub fn peek_time(&mut self) -> Option<SimTime> {
         while let Some(top) = self.heap.peek() {
-            if !self.cancelled.is_empty() && self.cancelled.remove(&top.seq) {
+            if !self.cancelled.is_empty() && self.cancelled.remove(&top.seq()) {
                 self.heap.pop();
             } else {
-                return Some(top.time);
+                return Some(top.time());
             }
         }
         None

@@ -1,0 +1,93 @@
+//! The pending-event set, benched alone with the classic hold model: keep `n` events pending,
+//! and repeatedly pop the earliest and push one new event an exponential time later. Compares
+//! the engine's `EventQueue` (a `BinaryHeap` ordered by `(time, seq)`) with two alternatives
+//! design rule 6 names: one `u128` key `(time << 64) | seq` in a `BinaryHeap`, and the
+//! `priority-queue` crate (a heap with an index, which pays for in-place priority changes).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use priority_queue::PriorityQueue;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Exp};
+use stacksim_engine::{EventQueue, SimRng, SimTime};
+
+const HOLDS: u64 = 100_000;
+
+/// A payload the size of the model's events.
+#[derive(Clone, Copy)]
+struct Payload(u32, u32, u32);
+
+/// Exponential increments in nanoseconds (mean 1 ms), drawn ahead so all queues see the same.
+fn increments() -> Vec<u64> {
+    let mut rng = SimRng::seed_from_u64(1);
+    let exp = Exp::new(1.0).unwrap();
+    (0..HOLDS + 4096).map(|_| (exp.sample(&mut rng) * 1e6) as u64 + 1).collect()
+}
+
+fn hold(c: &mut Criterion) {
+    let inc = increments();
+    let mut group = c.benchmark_group("hold");
+    group.throughput(Throughput::Elements(HOLDS));
+    group.sample_size(20);
+    for n in [16_usize, 256, 4096] {
+        group.bench_with_input(BenchmarkId::new("EventQueue", n), &n, |b, &n| {
+            b.iter(|| {
+                let mut q = EventQueue::new();
+                for i in 0..n {
+                    q.schedule(SimTime(inc[i]), Payload(i as u32, 0, 0));
+                }
+                let mut sum = 0u64;
+                for i in 0..HOLDS as usize {
+                    let (t, p) = q.pop().unwrap();
+                    sum = sum.wrapping_add(u64::from(p.0));
+                    q.schedule(SimTime(t.0 + inc[n + i % 4096]), p);
+                }
+                sum
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("BinaryHeap-u128-key", n), &n, |b, &n| {
+            b.iter(|| {
+                let mut q: BinaryHeap<(Reverse<u128>, u32, u32, u32)> = BinaryHeap::new();
+                let mut seq = 0u128;
+                let mut push = |q: &mut BinaryHeap<_>, t: u64, p: Payload| {
+                    q.push((Reverse((u128::from(t) << 64) | seq), p.0, p.1, p.2));
+                    seq += 1;
+                };
+                for i in 0..n {
+                    push(&mut q, inc[i], Payload(i as u32, 0, 0));
+                }
+                let mut sum = 0u64;
+                for i in 0..HOLDS as usize {
+                    let (Reverse(key), a, b2, c2) = q.pop().unwrap();
+                    sum = sum.wrapping_add(u64::from(a));
+                    push(&mut q, (key >> 64) as u64 + inc[n + i % 4096], Payload(a, b2, c2));
+                }
+                sum
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("priority-queue", n), &n, |b, &n| {
+            b.iter(|| {
+                let mut q: PriorityQueue<u64, Reverse<(u64, u64)>> = PriorityQueue::new();
+                let mut seq = 0u64;
+                for i in 0..n {
+                    q.push(seq, Reverse((inc[i], seq)));
+                    seq += 1;
+                }
+                let mut sum = 0u64;
+                for i in 0..HOLDS as usize {
+                    let (id, Reverse((t, _))) = q.pop().unwrap();
+                    sum = sum.wrapping_add(id);
+                    q.push(seq, Reverse((t + inc[n + i % 4096], seq)));
+                    seq += 1;
+                }
+                sum
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, hold);
+criterion_main!(benches);
