@@ -35,8 +35,8 @@ fn hold(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("EventQueue", n), &n, |b, &n| {
             b.iter(|| {
                 let mut q = EventQueue::new();
-                for i in 0..n {
-                    q.schedule(SimTime(inc[i]), Payload(i as u32, 0, 0));
+                for (i, &t) in inc[..n].iter().enumerate() {
+                    q.schedule(SimTime(t), Payload(i as u32, 0, 0));
                 }
                 let mut sum = 0u64;
                 for i in 0..HOLDS as usize {
@@ -55,8 +55,8 @@ fn hold(c: &mut Criterion) {
                     q.push((Reverse((u128::from(t) << 64) | seq), p.0, p.1, p.2));
                     seq += 1;
                 };
-                for i in 0..n {
-                    push(&mut q, inc[i], Payload(i as u32, 0, 0));
+                for (i, &t) in inc[..n].iter().enumerate() {
+                    push(&mut q, t, Payload(i as u32, 0, 0));
                 }
                 let mut sum = 0u64;
                 for i in 0..HOLDS as usize {
@@ -71,8 +71,8 @@ fn hold(c: &mut Criterion) {
             b.iter(|| {
                 let mut q: PriorityQueue<u64, Reverse<(u64, u64)>> = PriorityQueue::new();
                 let mut seq = 0u64;
-                for i in 0..n {
-                    q.push(seq, Reverse((inc[i], seq)));
+                for &t in &inc[..n] {
+                    q.push(seq, Reverse((t, seq)));
                     seq += 1;
                 }
                 let mut sum = 0u64;
