@@ -25,11 +25,11 @@ pub struct Window {
     pub failed: u64,
     /// Attempts sent to backends (first tries and retries).
     pub attempts: u64,
-    /// Median response time of successes in the window [s] (NaN without successes).
+    /// Median response time of successes in the window \[s\] (NaN without successes).
     pub p50_s: f64,
-    /// 99th percentile response time of successes in the window [s].
+    /// 99th percentile response time of successes in the window \[s\].
     pub p99_s: f64,
-    /// Mean response time of successes in the window [s].
+    /// Mean response time of successes in the window \[s\].
     pub mean_s: f64,
     /// Per backend: share of attempts routed to it, utilization and mean queue length.
     pub backends: Vec<BackendWindow>,

@@ -1318,7 +1318,7 @@ pub struct DatabaseSummary {
     pub utilization: f64,
     /// Queries served (warm-up included).
     pub queries: u64,
-    /// Mean time a counted request's query waited for a connection and a database worker [s]
+    /// Mean time a counted request's query waited for a connection and a database worker \[s\]
     /// (NaN without queries).
     pub wait_mean_s: f64,
 }
@@ -1352,7 +1352,7 @@ pub struct RunSummary {
     pub retries: u64,
     /// Response time of successful requests (from reaching the balancer to the response).
     pub response_time: LatencySummary,
-    /// Mean time successful requests waited in a queue [s].
+    /// Mean time successful requests waited in a queue \[s\].
     pub wait_time_mean_s: f64,
     /// Successful responses per second of measured time.
     pub throughput_per_s: f64,

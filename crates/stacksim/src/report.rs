@@ -47,11 +47,11 @@ pub struct TimelineReport {
     /// Wall-clock start of the run (RFC 3339), if the experiment gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
-    /// Width of the time-series windows [s].
+    /// Width of the time-series windows \[s\].
     pub window_s: f64,
     /// Each timeline entry: when (seconds from the start) and what.
     pub marks: Vec<Mark>,
-    /// Alert rules, and where detection is measured from [s from the start].
+    /// Alert rules, and where detection is measured from \[s from the start\].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<String>,
 }
@@ -628,11 +628,11 @@ mod timeseries_csv_tests {
 /// When an alert fired, over a variant's replications.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Detection {
-    /// In every replication: the time to detect [s] with its interval.
+    /// In every replication: the time to detect \[s\] with its interval.
     Every(Estimate),
-    /// In some replications only: their mean time to detect [s].
+    /// In some replications only: their mean time to detect \[s\].
     Some {
-        /// Mean over the replications in which it fired [s].
+        /// Mean over the replications in which it fired \[s\].
         mean_s: f64,
         /// Replications in which it fired.
         fired: usize,

@@ -152,7 +152,7 @@ fn time_range(report: &Report) -> Range<f64> {
     if lo.is_finite() && hi.is_finite() { lo..hi + window_s } else { 0.0..window_s }
 }
 
-/// The width of a window [s]: the timeline's, else the spacing of the first two windows, else
+/// The width of a window \[s\]: the timeline's, else the spacing of the first two windows, else
 /// a minute.
 fn window_width(report: &Report) -> f64 {
     let from_timeline = report.timeline.as_ref().map(|t| t.window_s).filter(|w| *w > 0.0);
@@ -324,7 +324,7 @@ impl Panel {
     }
 }
 
-/// Draws `panel` on `area` against `axis`, with a dashed line at each of `marks` [s]; names
+/// Draws `panel` on `area` against `axis`, with a dashed line at each of `marks` \[s\]; names
 /// the axis under it when `last`.
 fn draw_panel(area: &Area<'_>, axis: &TimeAxis, panel: &Panel, marks: &[f64], last: bool) -> Drawn {
     let notes = panel.coinciding();
@@ -492,7 +492,7 @@ fn reading(report: &Report, axis: &TimeAxis) -> String {
     format!("Per {window} window, mean over {}.{clock}{marks}", replications(report))
 }
 
-/// The times of the timeline's marks within `axis` [s].
+/// The times of the timeline's marks within `axis` \[s\].
 fn mark_times(report: &Report, axis: &TimeAxis) -> Vec<f64> {
     let within = |at: &f64| axis.range.contains(at) || *at == axis.range.end;
     report

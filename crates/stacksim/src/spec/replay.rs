@@ -333,7 +333,7 @@ pub struct AlertSpec {
 pub enum AlertMetric {
     /// Non-successes over requests ended in the window.
     ErrorRatio,
-    /// 99th percentile response time of successes in the window [s].
+    /// 99th percentile response time of successes in the window \[s\].
     P99,
     /// The busiest backend's share over its fair share (1.0 = balanced).
     ShareImbalance,
