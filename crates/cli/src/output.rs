@@ -328,16 +328,24 @@ pub fn update_progress(bar: &ProgressBar, progress: Progress) {
     }
 }
 
-/// Writes `bytes` to `dir/name` completely or not at all: under a temporary name, then renamed.
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+/// Writes `bytes` to `dir/.name.tmp`, synced: the first half of an atomic write.
+fn write_temporary(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
-    let path = dir.join(name);
     let mut file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", tmp.display()))
+}
+
+/// Renames `dir/.name.tmp` to `dir/name`: the second half; returns the final path.
+fn rename_into_place(dir: &Path, name: &str) -> Result<PathBuf> {
+    let (tmp, path) = (dir.join(format!(".{name}.tmp")), dir.join(name));
     fs::rename(&tmp, &path).with_context(|| format!("renaming {} into place", tmp.display()))?;
     Ok(path)
+}
+
+/// Writes `bytes` to `dir/name` completely or not at all: under a temporary name, then renamed.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    write_temporary(dir, name, bytes)?;
+    rename_into_place(dir, name)
 }
 
 /// Writes one shard's runs as `dir/shard-I-of-N.json`; returns the path.
@@ -405,19 +413,12 @@ pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
     let plot_names: Vec<String> = plots.iter().map(|p| p.file_name()).collect();
     files.extend(plot_names.iter().map(String::as_str).zip(plots.into_iter().map(|p| p.svg.into_bytes())));
     files.push(("report.html", stacksim::html::report_html(report).into_bytes()));
-    for (name, _) in &files {
-        let _ = fs::remove_file(dir.join(format!(".{name}.tmp")));
-    }
+    // Every file is written before any is renamed, so a failure leaves the old set in place.
     for (name, bytes) in &files {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let mut file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        write_temporary(dir, name, bytes)?;
     }
     for (name, _) in &files {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        fs::rename(&tmp, dir.join(name)).with_context(|| format!("renaming {} into place", tmp.display()))?;
+        rename_into_place(dir, name)?;
     }
     for stale in TIME_SERIES_FILES.iter().filter(|stale| files.iter().all(|(name, _)| name != *stale)) {
         match fs::remove_file(dir.join(stale)) {

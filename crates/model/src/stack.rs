@@ -369,6 +369,15 @@ impl Backend {
     fn in_system(&self) -> u64 {
         self.busy.level() + u64::from(self.queued_live)
     }
+
+    /// How many times its normal time a service starting now takes: the timeline's slow-down
+    /// times the overload degradation at the current occupancy.
+    fn slowness(&self) -> f64 {
+        let degradation = self
+            .degradation
+            .map_or(1.0, |d| 1.0 + d.slope * self.in_system().saturating_sub(u64::from(d.knee)) as f64);
+        self.slow_factor * degradation
+    }
 }
 
 #[derive(Debug)]
@@ -392,11 +401,9 @@ pub struct WebStack {
     later_policies: Vec<Option<Box<dyn Policy>>>,
     policy_rng: SimRng,
     states: Vec<BackendState>,
-    weights: Vec<u32>,
     backends: Vec<Backend>,
     database: Option<Database>,
     health: Health,
-    check_kind: Option<(Duration, Duration, CheckKind)>,
     timeline: Vec<TimedAction>,
     requests: Slab<Request>,
     attempts: Slab<Attempt>,
@@ -526,7 +533,6 @@ impl WebStack {
                 })
             }
         };
-        let weights: Vec<u32> = stack.backends.iter().map(|b| b.weight).collect();
         let states: Vec<BackendState> = stack
             .backends
             .iter()
@@ -547,11 +553,9 @@ impl WebStack {
             later_policies: later.into_iter().map(Some).collect(),
             policy_rng: stream("policy"),
             states,
-            weights,
             backends,
             database,
             health: Health::new(stack.health, stack.backends.len()),
-            check_kind: stack.health.active.map(|a| (a.interval, a.timeout, a.kind)),
             timeline: stack.timeline.clone(),
             requests: Slab::new(),
             attempts: Slab::new(),
@@ -597,9 +601,9 @@ impl WebStack {
             }
         }
         sim.schedule_at(SimTime::from(params.warmup), Event::EndWarmup);
-        if let Some((interval, _, _)) = sim.model().check_kind {
+        if let Some(check) = stack.health.active {
             for backend in 0..stack.backends.len() as u32 {
-                sim.schedule_at(SimTime::ZERO + interval, Event::HealthCheck { backend });
+                sim.schedule_at(SimTime::ZERO + check.interval, Event::HealthCheck { backend });
             }
         }
         for (index, action) in stack.timeline.iter().enumerate() {
@@ -820,11 +824,7 @@ impl WebStack {
             self.wait.record(now - a.sent);
         }
         let backend = &mut self.backends[b];
-        let mut factor = backend.slow_factor;
-        if let Some(d) = backend.degradation {
-            let beyond = backend.in_system().saturating_sub(u64::from(d.knee));
-            factor *= 1.0 + d.slope * beyond as f64;
-        }
+        let factor = backend.slowness();
         backend.busy.increment(now);
         let mut sizes = SplitMix64::seed_from_u64(size_seed);
         let work = backend.service.sample(&mut sizes);
@@ -1011,23 +1011,19 @@ impl WebStack {
     }
 
     fn health_check(&mut self, b: usize, cx: &mut Context<'_, Event>) {
-        let Some((interval, timeout, kind)) = self.check_kind else { return };
-        cx.schedule_in(interval, Event::HealthCheck { backend: b as u32 });
+        let Some(check) = self.health.config().active else { return };
+        cx.schedule_in(check.interval, Event::HealthCheck { backend: b as u32 });
         let backend = &self.backends[b];
         let passed = backend.up
-            && match kind {
+            && match check.kind {
                 CheckKind::Tcp => true,
                 CheckKind::Http => {
                     // Estimated answer time of a request sent now: its turn in the queue, then
                     // one service, at the backend's current speed.
-                    let mut speed = backend.slow_factor;
-                    if let Some(d) = backend.degradation {
-                        speed *= 1.0 + d.slope * backend.in_system().saturating_sub(u64::from(d.knee)) as f64;
-                    }
-                    let service = backend.mean_service_s * speed;
+                    let service = backend.mean_service_s * backend.slowness();
                     let ahead = (backend.in_system() + 1).saturating_sub(u64::from(backend.workers));
                     let estimate = service * (1.0 + ahead as f64 / f64::from(backend.workers));
-                    estimate <= timeout.as_secs_f64()
+                    estimate <= check.timeout.as_secs_f64()
                 }
             };
         if self.health.record_check(b, passed) {
@@ -1041,10 +1037,9 @@ impl WebStack {
         let mut eligible = vec![false; present.len()];
         self.health.eligibility(&present, &mut eligible);
         let mut changed = false;
-        for (b, state) in self.states.iter_mut().enumerate() {
-            changed |= state.eligible != eligible[b] || state.weight != self.weights[b];
-            state.eligible = eligible[b];
-            state.weight = self.weights[b];
+        for (state, eligible) in self.states.iter_mut().zip(eligible) {
+            changed |= state.eligible != eligible;
+            state.eligible = eligible;
         }
         if changed {
             self.policy.on_backends_changed(&self.states);
@@ -1053,10 +1048,12 @@ impl WebStack {
 
     fn act(&mut self, index: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
-        match self.timeline[index].action.clone() {
+        match self.timeline[index].action {
             Action::SetWeight { backend, weight } => {
-                self.weights[backend] = weight;
-                self.refresh_eligibility();
+                if self.states[backend].weight != weight {
+                    self.states[backend].weight = weight;
+                    self.policy.on_backends_changed(&self.states);
+                }
             }
             Action::SetPolicy { policy } => {
                 if let Some(mut next) = self.later_policies.get_mut(policy).and_then(Option::take) {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// One change to the running stack.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Action {
     /// Set a backend's balancer weight (0: no new requests).
     SetWeight {

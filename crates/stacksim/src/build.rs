@@ -212,14 +212,14 @@ pub fn backend_names(spec: &StackSpec) -> Vec<String> {
 }
 
 /// The model's stack for a stack spec, without the experiment's timeline and observation
-/// settings (see [`stack_for`]).
-pub fn stack(spec: &StackSpec) -> StackConfig {
+/// settings (see [`stack_for`]); clock times in schedules need `start`.
+pub fn stack(spec: &StackSpec, start: Option<Timestamp>) -> StackConfig {
     let names = backend_names(spec);
     let clients = spec
         .clients
         .iter()
         .map(|c| {
-            let mut client = ClientConfig::new(c.name.clone(), arrivals(&c.arrivals, None));
+            let mut client = ClientConfig::new(c.name.clone(), arrivals(&c.arrivals, start));
             client.users = c.users.map(|count| Users { count, skew: c.user_skew.unwrap_or(0.0) });
             if let ArrivalsSpec::Trace { loaded: Some(trace), .. } = &c.arrivals
                 && trace.keys.is_some()
@@ -279,10 +279,7 @@ pub fn stack(spec: &StackSpec) -> StackConfig {
 /// them) are left out.
 pub fn stack_for(spec: &StackSpec, experiment: &Experiment) -> (StackConfig, Vec<PolicySpec>) {
     let start = experiment.start;
-    let mut stack = stack(spec);
-    for (client, c) in stack.clients.iter_mut().zip(&spec.clients) {
-        client.arrivals = arrivals(&c.arrivals, start);
-    }
+    let mut stack = stack(spec, start);
     let names = backend_names(spec);
     let index = |name: &str| names.iter().position(|n| n == name);
     let mut later = Vec::new();

@@ -197,6 +197,19 @@ fn probe(
     Ok(Probe { value, met: slo.met_by(variant), metrics })
 }
 
+/// A sweep axis of the single total rate `rate`.
+fn rate_axis(rate: f64) -> SweepAxis {
+    SweepAxis::Rate { values: Some(vec![rate]), from: None, to: None, step: None }
+}
+
+/// `experiment` with `axis` applied to its stack, and no sweep.
+fn applied(experiment: &Experiment, axis: SweepAxis) -> Experiment {
+    let mut swept = experiment.clone();
+    swept.sweep = vec![axis];
+    let stack = variant_specs(&swept).pop().map_or_else(|| experiment.stack.clone(), |v| v.stack);
+    Experiment { stack, sweep: Vec::new(), ..experiment.clone() }
+}
+
 /// Each variant of `experiment` alone, as an experiment without a sweep.
 fn each_variant(experiment: &Experiment) -> Vec<(String, Experiment)> {
     variant_specs(experiment)
@@ -225,7 +238,7 @@ pub fn max_rate(
             let start: f64 =
                 single.stack.clients.iter().map(|c| crate::build::open_loop_rate(&c.arrivals)).sum();
             let test = |rate: f64| {
-                let axis = SweepAxis::Rate { values: Some(vec![rate]), from: None, to: None, step: None };
+                let axis = rate_axis(rate);
                 probe(runner, &single, axis, slo, rate)
             };
             let (best, failed_at, probes) = search(start, true, options, test)?;
@@ -246,14 +259,8 @@ pub fn min_replicas(
 ) -> Result<Vec<Capacity>, RunError> {
     each_variant(experiment)
         .into_iter()
-        .map(|(label, mut single)| {
-            single.sweep =
-                vec![SweepAxis::Rate { values: Some(vec![rate]), from: None, to: None, step: None }];
-            let single = variant_specs(&single).pop().map_or(single.clone(), |v| Experiment {
-                stack: v.stack,
-                sweep: Vec::new(),
-                ..single.clone()
-            });
+        .map(|(label, single)| {
+            let single = applied(&single, rate_axis(rate));
             let group =
                 backend.map(str::to_owned).or_else(|| single.stack.backends.first().map(|b| b.name.clone()));
             let start = single

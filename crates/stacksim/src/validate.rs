@@ -681,16 +681,22 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment) {
     if !by_weight {
         return;
     }
-    let mut weights: Vec<(usize, u32, f64)> = stack
+    // Per backend: its group, its configured weight, its capacity.
+    let configured: Vec<(usize, u32, f64)> = stack
         .backends
         .iter()
         .enumerate()
         .flat_map(|(i, b)| {
             (0..b.replicas as usize).map(move |r| {
                 let w = b.weights.as_ref().and_then(|w| w.get(r).copied()).or(b.weight).unwrap_or(1);
-                (i, if b.standby { 0 } else { w }, capacity_of(b))
+                (i, w, capacity_of(b))
             })
         })
+        .collect();
+    // The weights in force: standby backends start with none.
+    let mut weights: Vec<(usize, u32, f64)> = configured
+        .iter()
+        .map(|&(i, w, capacity)| (i, if stack.backends[i].standby { 0 } else { w }, capacity))
         .collect();
     let names = crate::build::backend_names(stack);
     let overloaded = |weights: &[(usize, u32, f64)]| -> Vec<(usize, String)> {
@@ -733,14 +739,7 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment) {
             _ => continue,
         };
         let Some(b) = names.iter().position(|n| n == name) else { continue };
-        weights[b].1 = match weight {
-            Some(w) => w,
-            None => {
-                let group = &stack.backends[weights[b].0];
-                let replica = b - names.iter().position(|n| n.starts_with(&group.name)).unwrap_or(b);
-                group.weights.as_ref().and_then(|w| w.get(replica).copied()).or(group.weight).unwrap_or(1)
-            }
-        };
+        weights[b].1 = weight.unwrap_or(configured[b].1);
         for (_, message) in overloaded(&weights) {
             c.warning(FieldPath::root().field("timeline").index(i), format!("from {}: {message}", entry.at));
         }

@@ -88,9 +88,7 @@ fn out_dir_gets_report_json_csvs_plots_and_html() {
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("policy=RoundRobin") && html.contains("policy=LeastConnections"), "{html}");
     assert_eq!(html.matches("<svg").count(), 3, "the plots are inline");
-    let mut names: Vec<_> =
-        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
+    let names = super::file_names(&out);
     assert_eq!(
         names,
         [
@@ -185,9 +183,7 @@ fn out_dir_of_a_replay_gets_timeseries_csv_and_plots_over_time() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 5, "three summary plots and two over time");
     assert!(html.contains("Time to detect") && html.contains("<th>errors</th>"), "{html}");
-    let mut names: Vec<_> =
-        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
+    let names = super::file_names(&out);
     assert_eq!(
         names,
         [
