@@ -6,6 +6,7 @@ mod determinism;
 mod html_render;
 mod outputs;
 mod sharding;
+mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
