@@ -25,11 +25,11 @@ const SWEEP: &str = r#"Experiment(
 
 fn sweep(c: &mut Criterion) {
     let registry = PolicyRegistry::new();
-    let experiment = Experiment::load_str(SWEEP, "sweep-bench.ron", &registry).unwrap().experiment;
+    let experiment = Experiment::load_str(SWEEP, "sweep-bench.ron", &registry).unwrap().plan;
     let mut group = c.benchmark_group("sweep_200_runs");
     group.sample_size(10);
     for jobs in [1, 2] {
-        let runner = Runner::new(&registry).options(RunOptions { jobs: Some(jobs), ..RunOptions::default() });
+        let runner = Runner::new().options(RunOptions { jobs: Some(jobs), ..RunOptions::default() });
         group.bench_function(format!("jobs_{jobs}"), |b| {
             b.iter(|| {
                 let report = runner.run(&experiment).unwrap();

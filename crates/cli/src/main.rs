@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use stacksim::capacity::{self, SearchOptions, Slo};
-use stacksim::{BUILTIN_POLICIES, Experiment, PolicyRegistry, RunOptions, Runner, Shard};
+use stacksim::{BUILTIN_POLICIES, Experiment, Plan, PolicyRegistry, RunOptions, Runner, Shard};
 
 /// Simulate web-stack traffic: clients, a load balancer with a pluggable policy, backends.
 #[derive(Debug, Parser)]
@@ -144,15 +144,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Capacity { file, slo, rate, backend, tolerance, format, replications, jobs } => {
-            let experiment = load(&registry, &file)?;
+            let plan = load(&registry, &file)?;
             let options = RunOptions { replications, seed: None, jobs: jobs.map(usize::from) };
-            let runner = Runner::new(&registry).options(options);
+            let runner = Runner::new().options(options);
             let search = SearchOptions { tolerance, ..SearchOptions::default() };
             let results = match rate {
-                None => capacity::max_rate(&runner, &experiment, &slo, search),
-                Some(rate) => {
-                    capacity::min_replicas(&runner, &experiment, &slo, rate, backend.as_deref(), search)
-                }
+                None => capacity::max_rate(&runner, &plan, &slo, search),
+                Some(rate) => capacity::min_replicas(&runner, &plan, &slo, rate, backend.as_deref(), search),
             }
             .with_context(|| format!("searching {}", file.display()))?;
             match format {
@@ -177,17 +175,17 @@ fn run(
     out: Option<&Path>,
     options: RunOptions,
 ) -> Result<ExitCode> {
-    let experiment = load(registry, file)?;
+    let plan = load(registry, file)?;
     let progress = output::progress_bar(std::io::stderr().is_terminal());
     let on_progress = |p: stacksim::Progress| output::update_progress(&progress, p);
-    let report = Runner::new(registry)
+    let report = Runner::new()
         .options(options)
         .on_progress(&on_progress)
-        .run(&experiment)
+        .run(&plan)
         .with_context(|| format!("running {}", file.display()))?;
     progress.finish_and_clear();
-    emit(&report, format, out, Some(&experiment))?;
-    Ok(slo_verdict(&experiment, &report))
+    emit(&report, format, out, Some(plan.experiment()))?;
+    Ok(slo_verdict(plan.experiment(), &report))
 }
 
 /// 0 when every variant meets the experiment's SLO (or it declares none), 1 otherwise, with
@@ -211,13 +209,13 @@ fn run_shard(
     dir: &Path,
     options: RunOptions,
 ) -> Result<ExitCode> {
-    let experiment = load(registry, file)?;
+    let plan = load(registry, file)?;
     let progress = output::progress_bar(std::io::stderr().is_terminal());
     let on_progress = |p: stacksim::Progress| output::update_progress(&progress, p);
-    let output = Runner::new(registry)
+    let output = Runner::new()
         .options(options)
         .on_progress(&on_progress)
-        .run_shard(&experiment, shard)
+        .run_shard(&plan, shard)
         .with_context(|| format!("running shard {shard} of {}", file.display()))?;
     progress.finish_and_clear();
     let path = output::write_shard(dir, &output).with_context(|| format!("writing to {}", dir.display()))?;
@@ -229,13 +227,13 @@ fn run_shard(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads and validates `file`, printing its warnings.
-fn load(registry: &PolicyRegistry, file: &Path) -> Result<Experiment> {
+/// Loads, checks and plans `file`, printing its warnings.
+fn load(registry: &PolicyRegistry, file: &Path) -> Result<Plan> {
     let loaded = Experiment::load(file, registry)?;
     for warning in &loaded.warnings {
         eprintln!("{warning}");
     }
-    Ok(loaded.experiment)
+    Ok(loaded.plan)
 }
 
 /// Writes the output files, then prints the report in `format`.
@@ -270,7 +268,7 @@ fn check(registry: &PolicyRegistry, files: &[PathBuf]) -> ExitCode {
                 for warning in &loaded.warnings {
                     eprintln!("{warning}");
                 }
-                println!("{}: ok ({})", file.display(), output::describe(&loaded.experiment));
+                println!("{}: ok ({})", file.display(), output::describe(&loaded.plan));
             }
             Err(error) => {
                 failed = true;

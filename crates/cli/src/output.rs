@@ -11,11 +11,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stacksim::capacity::Capacity;
 use stacksim::report::{Detection, VariantReport};
 use stacksim::stats::Estimate;
-use stacksim::{Experiment, PolicyInfo, Progress, Report, ShardOutput};
+use stacksim::{Experiment, Plan, PolicyInfo, Progress, Report, ShardOutput};
 
 /// One line about an experiment's size: variants, replications, simulated time.
-pub fn describe(experiment: &Experiment) -> String {
-    let variants = stacksim::build::variants(experiment).len();
+pub fn describe(plan: &Plan) -> String {
+    let experiment = plan.experiment();
+    let variants = plan.variants().len();
     let warmup = if experiment.warmup.fixed().is_zero() && experiment.warmup != stacksim::warmup::Warmup::Auto
     {
         String::new()

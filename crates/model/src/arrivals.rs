@@ -74,45 +74,12 @@ impl Arrivals {
         }
     }
 
-    /// Checks the parameters.
+    /// Checks the parameters (see [`Arrivals::problems`]).
     pub fn validate(&self) -> Result<(), ModelError> {
-        let rate_ok = |r: f64| r.is_finite() && r >= 0.0;
-        match self {
-            Arrivals::Poisson { rate_per_s } | Arrivals::Deterministic { rate_per_s } => {
-                if !(*rate_per_s > 0.0 && rate_per_s.is_finite()) {
-                    return Err(ModelError::InvalidRate(*rate_per_s));
-                }
-            }
-            Arrivals::Schedule { points, .. } => {
-                if points.is_empty() || points.iter().all(|p| p.1 == 0.0) {
-                    return Err(ModelError::InvalidArrivals(
-                        "a schedule needs a point with a positive rate".into(),
-                    ));
-                }
-                if let Some(p) = points.iter().find(|p| !rate_ok(p.1)) {
-                    return Err(ModelError::InvalidRate(p.1));
-                }
-                if points.windows(2).any(|w| w[1].0 < w[0].0) {
-                    return Err(ModelError::InvalidArrivals("schedule points must be in time order".into()));
-                }
-            }
-            Arrivals::Trace { times, keys } => {
-                if times.windows(2).any(|w| w[1] < w[0]) {
-                    return Err(ModelError::InvalidArrivals("trace times must be sorted".into()));
-                }
-                if keys.as_ref().is_some_and(|k| k.len() != times.len()) {
-                    return Err(ModelError::InvalidArrivals("a trace needs one key per arrival".into()));
-                }
-            }
-            Arrivals::Closed { users, think } => {
-                if *users == 0 || think.is_zero() {
-                    return Err(ModelError::InvalidArrivals(
-                        "a closed loop needs users and a think time".into(),
-                    ));
-                }
-            }
+        match self.problems().into_iter().next() {
+            None => Ok(()),
+            Some(problem) => Err(ModelError::InvalidArrivals(problem.to_string())),
         }
-        Ok(())
     }
 }
 

@@ -19,9 +19,14 @@ pub struct HealthConfig {
     pub panic_threshold: f64,
 }
 
+impl HealthConfig {
+    /// Envoy's default `healthy_panic_threshold`: 50%.
+    pub const DEFAULT_PANIC_THRESHOLD: f64 = 0.5;
+}
+
 impl Default for HealthConfig {
     fn default() -> Self {
-        HealthConfig { active: None, outlier: None, panic_threshold: 0.5 }
+        HealthConfig { active: None, outlier: None, panic_threshold: Self::DEFAULT_PANIC_THRESHOLD }
     }
 }
 

@@ -31,14 +31,8 @@ pub struct Users {
 impl Users {
     /// A sampler of this population's keys, or what is wrong with it.
     pub fn sampler(&self) -> Result<KeySampler, ModelError> {
-        if self.count == 0 {
-            return Err(ModelError::InvalidUsers("a user population needs at least one user".into()));
-        }
-        if !(self.skew >= 0.0 && self.skew.is_finite()) {
-            return Err(ModelError::InvalidUsers(format!(
-                "user_skew must be a finite number ≥ 0, not {}",
-                self.skew
-            )));
+        if let Some(problem) = self.problems().into_iter().next() {
+            return Err(ModelError::InvalidUsers(problem.message));
         }
         if self.skew == 0.0 {
             return Ok(KeySampler::Uniform(self.count));

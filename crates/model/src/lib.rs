@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod arrivals;
+pub mod check;
 pub mod health;
 pub mod keys;
 pub mod metrics;
@@ -15,6 +16,7 @@ pub mod timeline;
 use std::time::Duration;
 
 pub use arrivals::Arrivals;
+pub use check::Invalid;
 pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
 pub use keys::Users;
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
@@ -56,6 +58,10 @@ pub enum ModelError {
     /// Nothing serves requests.
     #[error("the stack has no backends")]
     NoBackends,
+    /// A parameter outside its range: the field (like `backends[2].service.mean`) and what
+    /// would be valid.
+    #[error("{0}")]
+    Invalid(Invalid),
     /// The warm-up would leave nothing to measure.
     #[error("warm-up ({warmup:?}) must be shorter than the duration ({duration:?})")]
     WarmupTooLong {

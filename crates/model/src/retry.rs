@@ -46,6 +46,12 @@ pub struct RetryBudget {
     pub min_per_s: f64,
 }
 
+impl RetryBudget {
+    /// The floor of retries per second when none is given: 10, Finagle's `RetryBudget`
+    /// default `minRetriesPerSec`.
+    pub const DEFAULT_MIN_PER_S: f64 = 10.0;
+}
+
 /// The runtime state of a [`RetryBudget`].
 #[derive(Clone, Debug)]
 pub struct BudgetBucket {

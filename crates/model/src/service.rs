@@ -66,39 +66,29 @@ impl ServiceTime {
     /// A sampler for this distribution, or what is wrong with its parameters.
     pub fn sampler(&self) -> Result<ServiceSampler, ModelError> {
         let bad = |why: &str| ModelError::InvalidServiceTime(format!("{self:?}: {why}"));
+        if let Some(problem) = self.problems().into_iter().next() {
+            return Err(bad(&problem.to_string()));
+        }
         let secs = Duration::as_secs_f64;
         let inner = match *self {
             ServiceTime::Constant(d) => Inner::Constant(d),
-            ServiceTime::Exponential { mean } if mean.is_zero() => Inner::Constant(mean),
             ServiceTime::Exponential { mean } => {
                 Inner::Exponential(Exp::new(1.0 / secs(&mean)).map_err(|e| bad(&e.to_string()))?)
             }
             ServiceTime::LogNormal { median, sigma } => {
-                if median.is_zero() || !(sigma >= 0.0 && sigma.is_finite()) {
-                    return Err(bad("the median must be positive and sigma finite and non-negative"));
-                }
                 let ln = LogNormal::new(secs(&median).ln(), sigma).map_err(|e| bad(&e.to_string()))?;
                 Inner::LogNormal(ln)
             }
             ServiceTime::Gamma { mean, cv } => {
-                if mean.is_zero() || !(cv > 0.0 && cv.is_finite()) {
-                    return Err(bad("the mean and cv must be positive"));
-                }
                 let shape = 1.0 / (cv * cv);
                 let scale = secs(&mean) * cv * cv;
                 Inner::Gamma(Gamma::new(shape, scale).map_err(|e| bad(&e.to_string()))?)
             }
             ServiceTime::Uniform { min, max } => {
-                if min > max {
-                    return Err(bad("min must not exceed max"));
-                }
                 let u = Uniform::new_inclusive(secs(&min), secs(&max)).map_err(|e| bad(&e.to_string()))?;
                 Inner::Uniform(u)
             }
             ServiceTime::Pareto { scale, shape } => {
-                if scale.is_zero() || !(shape > 0.0 && shape.is_finite()) {
-                    return Err(bad("scale and shape must be positive"));
-                }
                 Inner::Pareto(Pareto::new(secs(&scale), shape).map_err(|e| bad(&e.to_string()))?)
             }
         };

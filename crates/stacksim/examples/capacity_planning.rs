@@ -21,7 +21,7 @@ use stacksim::spec::{
     StackSpec,
 };
 use stacksim::warmup::Warmup;
-use stacksim::{PolicyRegistry, Runner};
+use stacksim::{Plan, PolicyRegistry, Runner};
 
 const TODAY_PER_S: f64 = 400.0;
 
@@ -42,10 +42,9 @@ fn todays_stack() -> Experiment {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let registry = PolicyRegistry::new();
-    let runner = Runner::new(&registry);
+    let runner = Runner::new();
     let slo: Slo = "p99<400ms,errors<0.1%".parse()?;
-    let today = todays_stack();
+    let today = Plan::new(todays_stack(), &PolicyRegistry::new())?;
 
     let report = runner.run(&today)?;
     let now = &report.variants[0];
@@ -63,8 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("no fleet size tried meets the SLO at {target}/s");
         return Ok(());
     };
-    let mut sized = today.clone();
-    sized.stack.backends[0].replicas = servers as u32;
+    let sized = today.revised(|e| {
+        if let Some(stack) = e.stack.inline_mut() {
+            stack.backends[0].replicas = servers as u32;
+        }
+    })?;
     let headroom = max_rate(&runner, &sized, &slo, SearchOptions::default())?;
 
     println!();

@@ -78,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for warning in &loaded.warnings {
         eprintln!("{warning}");
     }
-    let report = Runner::new(&registry).run(&loaded.experiment)?;
+    let report = Runner::new().run(&loaded.plan)?;
 
     println!("{:<48} {:>16} {:>16} {:>9}", "variant", "mean [ms]", "p99 [ms]", "errors");
     for variant in &report.variants {

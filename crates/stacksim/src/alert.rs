@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use stacksim_model::Window;
 
-use crate::spec::{AlertMetric, AlertSpec, Experiment};
+use crate::plan::Plan;
+use crate::spec::{AlertMetric, AlertSpec};
 
 /// The value `metric` has in `window`.
 pub fn value(metric: AlertMetric, window: &Window) -> f64 {
@@ -44,23 +45,13 @@ pub fn first_firing(alert: &AlertSpec, windows: &[Window], width: Duration) -> O
     None
 }
 
-/// Where detection is measured from: the incident's start if `observe` names one, else the
-/// first timeline action, else the start of the run.
-pub fn reference(experiment: &Experiment) -> Duration {
-    let start = experiment.start;
-    experiment
-        .observe
-        .as_ref()
-        .and_then(|o| o.incident)
-        .and_then(|(from, _)| from.offset(start).ok())
-        .or_else(|| experiment.timeline.iter().filter_map(|e| e.at.offset(start).ok()).min())
-        .unwrap_or(Duration::ZERO)
-}
-
-/// The run's alert metrics: `time_to_detect_<name>_s` per rule (NaN if it never fired).
-pub fn metrics(experiment: &Experiment, windows: &[Window]) -> Vec<(String, f64)> {
+/// The run's alert metrics: `time_to_detect_<name>_s` per rule (NaN if it never fired),
+/// measured from the incident's start if `observe` names one, else the first timeline
+/// action, else the start of the run.
+pub fn metrics(plan: &Plan, windows: &[Window]) -> Vec<(String, f64)> {
+    let experiment = plan.experiment();
     let Some(observe) = &experiment.observe else { return Vec::new() };
-    let reference = reference(experiment);
+    let reference = plan.detection_reference();
     experiment
         .alerts
         .iter()

@@ -1,4 +1,11 @@
-//! From an experiment file to runnable variants: spec types become model types.
+//! From a checked experiment to runnable variants: spec types become model types.
+//!
+//! Every function here is a total translation of values that [`crate::validate`] has checked
+//! and resolved (clock times to offsets, traces read); the one thing resolved here is which
+//! backend a timeline entry names, because a sweep can change the backends of each variant.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -8,10 +15,13 @@ use stacksim_model::{
     TimedAction, Users,
 };
 
+use crate::locate::FieldPath;
 use crate::spec::{
-    ActionSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, Experiment, HealthSpec, PolicySpec, QueueSpec,
-    ServiceSpec, StackSpec, SweepAxis, Timestamp,
+    ActionSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec,
+    PolicySpec, QueueSpec, RetrySpec, ServiceSpec, StackSpec, SweepAxis,
 };
+use crate::trace::LoadedTrace;
+use crate::validate::{Problem, Severity};
 
 /// One point of the sweep: a stack behind a policy.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,22 +38,17 @@ pub struct Variant {
     pub later_policies: Vec<PolicySpec>,
 }
 
-/// The variants of an experiment: the cartesian product of its sweep axes, in file order
-/// (the last axis varies fastest). Without a sweep there is one variant.
-pub fn variants(experiment: &Experiment) -> Vec<Variant> {
-    variant_specs(experiment)
-        .into_iter()
-        .map(|v| {
-            let (stack, later_policies) = stack_for(&v.stack, experiment);
-            Variant {
-                stack,
-                policy: v.stack.balancer.policy.clone(),
-                later_policies,
-                label: v.label,
-                params: v.params,
-            }
-        })
-        .collect()
+/// What validation resolved once for the whole experiment, for the translation to use.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Resolved {
+    /// Per client: the offsets of its schedule's points (empty for other arrivals).
+    pub schedules: Vec<Vec<Duration>>,
+    /// Per client: its trace, read.
+    pub traces: Vec<Option<Arc<LoadedTrace>>>,
+    /// Per timeline entry: its offset from the start of the run.
+    pub timeline: Vec<Duration>,
+    /// The incident interval, as offsets.
+    pub incident: Option<(Duration, Duration)>,
 }
 
 /// A variant before translation to the model: its stack as the experiment file would say it.
@@ -57,13 +62,15 @@ pub struct VariantSpec {
     pub stack: StackSpec,
 }
 
-/// The variants of an experiment as stack specs (see [`variants`]).
-pub fn variant_specs(experiment: &Experiment) -> Vec<VariantSpec> {
-    let policy = &experiment.stack.balancer.policy;
+/// The variants of an experiment whose stack is `stack`, as stack specs: the cartesian
+/// product of its sweep axes, in file order (the last axis varies fastest). Without a sweep
+/// there is one variant.
+pub fn variant_specs(experiment: &Experiment, stack: &StackSpec) -> Vec<VariantSpec> {
+    let policy = &stack.balancer.policy;
     let base = Draft {
         params: IndexMap::from([("policy".to_owned(), Value::String(policy.to_string()))]),
         swept: Vec::new(),
-        stack: experiment.stack.clone(),
+        stack: stack.clone(),
     };
     let mut drafts = vec![base];
     for axis in &experiment.sweep {
@@ -192,10 +199,10 @@ pub fn open_loop_rate(spec: &ArrivalsSpec) -> f64 {
 }
 
 /// The offered rate of a client at its busiest [requests·s⁻¹] (for capacity warnings).
-pub fn peak_rate(spec: &ArrivalsSpec, start: Option<Timestamp>) -> f64 {
+pub(crate) fn peak_rate(client: usize, spec: &ArrivalsSpec, resolved: &Resolved) -> f64 {
     match spec {
         ArrivalsSpec::Schedule { points, .. } => points.iter().map(|p| p.1).fold(0.0, f64::max),
-        other => arrivals(other, start).rate_per_s(),
+        other => arrivals(client, other, resolved).rate_per_s(),
     }
 }
 
@@ -211,137 +218,177 @@ pub fn backend_names(spec: &StackSpec) -> Vec<String> {
         .collect()
 }
 
-/// The model's stack for a stack spec, without the experiment's timeline and observation
-/// settings (see [`stack_for`]); clock times in schedules need `start`.
-pub fn stack(spec: &StackSpec, start: Option<Timestamp>) -> StackConfig {
-    let names = backend_names(spec);
-    let clients = spec
-        .clients
-        .iter()
-        .map(|c| {
-            let mut client = ClientConfig::new(c.name.clone(), arrivals(&c.arrivals, start));
-            client.users = c.users.map(|count| Users { count, skew: c.user_skew.unwrap_or(0.0) });
-            if let ArrivalsSpec::Trace { loaded: Some(trace), .. } = &c.arrivals
-                && trace.keys.is_some()
-            {
-                client.users = Some(Users { count: trace.users.max(1), skew: 0.0 });
-            }
-            client.timeout = c.timeout.map(|t| t.0);
-            client.retry = c.retry.map(|r| RetryPolicy {
-                max_attempts: r.max_attempts.max(1),
-                backoff: r.backoff.0,
-                max_backoff: r.max_backoff.0,
-                budget: r
-                    .budget_ratio
-                    .map(|ratio| RetryBudget { ratio, min_per_s: r.budget_min_per_s.unwrap_or(10.0) }),
-            });
-            client
-        })
-        .collect();
-    let mut names = names.into_iter();
-    let backends = spec
-        .backends
-        .iter()
-        .flat_map(|b| (0..b.replicas).map(move |i| (b, i)))
-        .map(|(b, i)| {
-            let queue = match b.queue {
-                QueueSpec::Bounded(n) => QueueLimit::Bounded(n),
-                QueueSpec::Unbounded => QueueLimit::Unbounded,
-            };
-            let name = names.next().unwrap_or_default();
-            let mut backend = BackendConfig::new(name, b.workers, queue, service(&b.service));
-            backend.weight =
-                b.weights.as_ref().and_then(|w| w.get(i as usize).copied()).or(b.weight).unwrap_or(1);
-            backend.queue_timeout = b.queue_timeout.map(|t| t.0);
-            backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
-            backend.present = !b.standby;
-            backend
-        })
-        .collect();
-    let database = spec.database.as_ref().map(|db| DatabaseConfig {
+/// The model's client for a client spec (the `client`-th of the stack).
+pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> ClientConfig {
+    let mut config = ClientConfig::new(c.name.clone(), arrivals(client, &c.arrivals, resolved));
+    config.users = users(c);
+    if let Some(trace) = resolved.traces.get(client).and_then(Option::as_ref)
+        && trace.keys.is_some()
+    {
+        config.users = Some(Users { count: trace.users.max(1), skew: 0.0 });
+    }
+    config.timeout = c.timeout.map(|t| t.0);
+    config.retry = c.retry.as_ref().map(retry);
+    config
+}
+
+/// The client's user population, if it declares one.
+pub(crate) fn users(c: &ClientSpec) -> Option<Users> {
+    c.users.map(|count| Users { count, skew: c.user_skew.unwrap_or(0.0) })
+}
+
+/// The model's retry policy, with the default budget floor (Envoy's `min_retry_concurrency`
+/// spirit: 10 retries per second).
+pub(crate) fn retry(r: &RetrySpec) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: r.max_attempts,
+        backoff: r.backoff.0,
+        max_backoff: r.max_backoff.0,
+        budget: r.budget_ratio.map(|ratio| RetryBudget {
+            ratio,
+            min_per_s: r.budget_min_per_s.unwrap_or(RetryBudget::DEFAULT_MIN_PER_S),
+        }),
+    }
+}
+
+/// The model's backends for one backend group: `replicas` of them, named `name-i`.
+fn backends(b: &BackendSpec) -> impl Iterator<Item = BackendConfig> + '_ {
+    let queue = match b.queue {
+        QueueSpec::Bounded(n) => QueueLimit::Bounded(n),
+        QueueSpec::Unbounded => QueueLimit::Unbounded,
+    };
+    (0..b.replicas).map(move |i| {
+        let name = if b.replicas == 1 { b.name.clone() } else { format!("{}-{i}", b.name) };
+        let mut backend = BackendConfig::new(name, b.workers, queue, service(&b.service));
+        backend.weight =
+            b.weights.as_ref().and_then(|w| w.get(i as usize).copied()).or(b.weight).unwrap_or(1);
+        backend.queue_timeout = b.queue_timeout.map(|t| t.0);
+        backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
+        backend.present = !b.standby;
+        backend
+    })
+}
+
+/// The model's database tier.
+pub(crate) fn database(db: &DatabaseSpec) -> DatabaseConfig {
+    DatabaseConfig {
         workers: db.workers,
         service: service(&db.service),
         pool: db.pool,
         fraction: db.fraction,
-    });
+    }
+}
+
+/// The model's stack for a stack spec, without the experiment's timeline and observation
+/// settings (see [`variant`]).
+pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved) -> StackConfig {
     StackConfig {
-        clients,
-        backends,
-        database,
+        clients: spec.clients.iter().enumerate().map(|(i, c)| client(i, c, resolved)).collect(),
+        backends: spec.backends.iter().flat_map(backends).collect(),
+        database: spec.database.as_ref().map(database),
         health: health(spec.health.as_ref()),
         ..StackConfig::default()
     }
 }
 
-/// The model's stack for a variant's stack spec within `experiment`: the stack, plus the
-/// timeline resolved to backend indices and offsets, and what to observe. Also returns the
-/// policies `SetPolicy` actions switch to. Entries that do not resolve (validation reports
-/// them) are left out.
-pub fn stack_for(spec: &StackSpec, experiment: &Experiment) -> (StackConfig, Vec<PolicySpec>) {
-    let start = experiment.start;
-    let mut stack = stack(spec, start);
-    let names = backend_names(spec);
-    let index = |name: &str| names.iter().position(|n| n == name);
+/// One variant's timeline, resolved: see [`timeline`].
+#[derive(Clone, Debug)]
+pub(crate) struct VariantTimeline {
+    /// `(timeline entry, delay after its time, action)`.
+    actions: Vec<(usize, Duration, Action)>,
+    /// The policies `SetPolicy` actions switch to, in order.
+    later: Vec<PolicySpec>,
+}
+
+/// The timeline of one variant as the model's actions, each with the index of its timeline
+/// entry (a `Crash` is two actions: `Fail`, and `Recover` after `restart_after`), with
+/// backend names resolved to this variant's indices; the policies `SetPolicy` switches to
+/// come in order. A timeline entry naming a backend the variant does not have is an error
+/// at that entry.
+pub(crate) fn timeline(
+    spec: &VariantSpec,
+    experiment: &Experiment,
+    base_names: &[String],
+) -> Result<VariantTimeline, Vec<Problem>> {
+    let names = backend_names(&spec.stack);
+    let mut problems = Vec::new();
+    let mut actions = Vec::new();
     let mut later = Vec::new();
-    for entry in &experiment.timeline {
-        let Ok(at) = entry.at.offset(start) else { continue };
-        let mut push = |at, action| stack.timeline.push(TimedAction { at, action });
+    for (i, entry) in experiment.timeline.iter().enumerate() {
+        let mut index = |name: &str| {
+            let found = names.iter().position(|n| n == name);
+            if found.is_none() {
+                let valid = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+                let within =
+                    if names == base_names { String::new() } else { format!(" in variant {}", spec.label) };
+                problems.push(Problem {
+                    path: FieldPath::root().field("timeline").index(i).field("action"),
+                    severity: Severity::Error,
+                    message: format!("no backend is named {name:?}{within}; the backends are {valid}"),
+                });
+            }
+            found.unwrap_or_default()
+        };
+        let mut push = |after: Duration, action| actions.push((i, after, action));
         match &entry.action {
             ActionSpec::SetWeight { backend, weight } => {
-                if let Some(backend) = index(backend) {
-                    push(at, Action::SetWeight { backend, weight: *weight });
-                }
+                push(Duration::ZERO, Action::SetWeight { backend: index(backend), weight: *weight })
             }
             ActionSpec::SetPolicy(policy) => {
-                push(at, Action::SetPolicy { policy: later.len() });
+                push(Duration::ZERO, Action::SetPolicy { policy: later.len() });
                 later.push(policy.clone());
             }
-            ActionSpec::Fail(b) => {
-                if let Some(backend) = index(b) {
-                    push(at, Action::Fail { backend });
-                }
-            }
-            ActionSpec::Recover(b) => {
-                if let Some(backend) = index(b) {
-                    push(at, Action::Recover { backend });
-                }
-            }
+            ActionSpec::Fail(b) => push(Duration::ZERO, Action::Fail { backend: index(b) }),
+            ActionSpec::Recover(b) => push(Duration::ZERO, Action::Recover { backend: index(b) }),
             ActionSpec::Crash { backend, restart_after } => {
-                if let Some(backend) = index(backend) {
-                    push(at, Action::Fail { backend });
-                    push(at + restart_after.0, Action::Recover { backend });
-                }
+                let backend = index(backend);
+                push(Duration::ZERO, Action::Fail { backend });
+                push(restart_after.0, Action::Recover { backend });
             }
             ActionSpec::SlowDown { backend, factor } => {
-                if let Some(backend) = index(backend) {
-                    push(at, Action::SlowDown { backend, factor: *factor });
-                }
+                push(Duration::ZERO, Action::SlowDown { backend: index(backend), factor: *factor })
             }
-            ActionSpec::Remove(b) => {
-                if let Some(backend) = index(b) {
-                    push(at, Action::Remove { backend });
-                }
+            ActionSpec::Remove(b) => push(Duration::ZERO, Action::Remove { backend: index(b) }),
+            ActionSpec::Add(b) => push(Duration::ZERO, Action::Add { backend: index(b) }),
+            ActionSpec::Drain(b) => push(Duration::ZERO, Action::SetWeight { backend: index(b), weight: 0 }),
+            ActionSpec::ScaleTraffic(factor) => {
+                push(Duration::ZERO, Action::ScaleTraffic { factor: *factor })
             }
-            ActionSpec::Add(b) => {
-                if let Some(backend) = index(b) {
-                    push(at, Action::Add { backend });
-                }
+            ActionSpec::SetRate(rate_per_s) => {
+                push(Duration::ZERO, Action::SetRate { rate_per_s: *rate_per_s })
             }
-            ActionSpec::Drain(b) => {
-                if let Some(backend) = index(b) {
-                    push(at, Action::SetWeight { backend, weight: 0 });
-                }
-            }
-            ActionSpec::ScaleTraffic(factor) => push(at, Action::ScaleTraffic { factor: *factor }),
-            ActionSpec::SetRate(rate_per_s) => push(at, Action::SetRate { rate_per_s: *rate_per_s }),
         }
     }
+    if problems.is_empty() { Ok(VariantTimeline { actions, later }) } else { Err(problems) }
+}
+
+/// The model's variant for a variant spec within `experiment`: its stack, its timeline (from
+/// [`timeline`]) at the offsets validation resolved, and what to observe.
+pub(crate) fn variant(
+    spec: VariantSpec,
+    VariantTimeline { actions, later }: VariantTimeline,
+    experiment: &Experiment,
+    resolved: &Resolved,
+) -> Variant {
+    let mut stack = stack(&spec.stack, resolved);
+    stack.timeline = actions
+        .into_iter()
+        .map(|(entry, after, action)| TimedAction { at: resolved.timeline[entry] + after, action })
+        .collect();
     if let Some(observe) = &experiment.observe {
-        let incident =
-            observe.incident.and_then(|(from, to)| Some((from.offset(start).ok()?, to.offset(start).ok()?)));
-        stack.observe = Observe { window: Some(observe.window.0), slow: observe.slow.map(|s| s.0), incident };
+        stack.observe = Observe {
+            window: Some(observe.window.0),
+            slow: observe.slow.map(|s| s.0),
+            incident: resolved.incident,
+        };
     }
-    (stack, later)
+    Variant {
+        policy: spec.stack.balancer.policy.clone(),
+        stack,
+        later_policies: later,
+        label: spec.label,
+        params: spec.params,
+    }
 }
 
 /// The model's health configuration, with HAProxy's and Envoy's defaults filled in.
@@ -372,20 +419,30 @@ pub fn health(spec: Option<&HealthSpec>) -> HealthConfig {
                 .map_or(defaults.max_ejection_fraction, |p| p / 100.0),
         }
     });
-    HealthConfig { active, outlier, panic_threshold: spec.panic_threshold_percent.map_or(0.5, |p| p / 100.0) }
+    HealthConfig {
+        active,
+        outlier,
+        panic_threshold: spec
+            .panic_threshold_percent
+            .map_or(HealthConfig::DEFAULT_PANIC_THRESHOLD, |p| p / 100.0),
+    }
 }
 
-/// The model's arrival process for an arrivals spec; clock times in schedules need `start`.
-pub fn arrivals(spec: &ArrivalsSpec, start: Option<Timestamp>) -> Arrivals {
+/// The model's arrival process for the `client`-th client's arrivals.
+pub(crate) fn arrivals(client: usize, spec: &ArrivalsSpec, resolved: &Resolved) -> Arrivals {
     match spec {
         ArrivalsSpec::Poisson { rate_per_s } => Arrivals::Poisson { rate_per_s: *rate_per_s },
         ArrivalsSpec::Deterministic { rate_per_s } => Arrivals::Deterministic { rate_per_s: *rate_per_s },
         ArrivalsSpec::Schedule { points, linear } => Arrivals::Schedule {
-            points: points.iter().filter_map(|(at, rate)| Some((at.offset(start).ok()?, *rate))).collect(),
+            points: resolved.schedules[client]
+                .iter()
+                .zip(points)
+                .map(|(&at, &(_, rate))| (at, rate))
+                .collect(),
             linear: *linear,
         },
-        ArrivalsSpec::Trace { loaded, .. } => {
-            let trace = loaded.clone().unwrap_or_default();
+        ArrivalsSpec::Trace { .. } => {
+            let trace = resolved.traces[client].clone().unwrap_or_default();
             Arrivals::Trace { times: trace.times.clone(), keys: trace.keys.clone() }
         }
         ArrivalsSpec::Closed { users, think } => Arrivals::Closed { users: *users, think: think.0 },

@@ -13,9 +13,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::build::variant_specs;
+use crate::plan::Plan;
 use crate::report::VariantReport;
 use crate::run::{RunError, Runner};
-use crate::spec::{Experiment, SweepAxis};
+use crate::spec::{StackRef, SweepAxis};
 use crate::stats::Estimate;
 
 /// One objective: a metric kept below a limit, like `p99<250ms`.
@@ -183,14 +184,15 @@ pub struct Capacity {
 
 fn probe(
     runner: &Runner<'_>,
-    experiment: &Experiment,
+    plan: &Plan,
     axis: SweepAxis,
     slo: &Slo,
     value: f64,
 ) -> Result<Probe, RunError> {
-    let mut trial = experiment.clone();
-    trial.sweep = vec![axis];
-    trial.baseline = None;
+    let trial = plan.revised(|e| {
+        e.sweep = vec![axis];
+        e.baseline = None;
+    })?;
     let report = runner.run(&trial)?;
     let variant = &report.variants[0];
     let metrics = slo.objectives.iter().map(|o| (o.metric.clone(), variant.metrics[&o.metric])).collect();
@@ -202,73 +204,65 @@ fn rate_axis(rate: f64) -> SweepAxis {
     SweepAxis::Rate { values: Some(vec![rate]), from: None, to: None, step: None }
 }
 
-/// `experiment` with `axis` applied to its stack, and no sweep.
-fn applied(experiment: &Experiment, axis: SweepAxis) -> Experiment {
-    let mut swept = experiment.clone();
-    swept.sweep = vec![axis];
-    let stack = variant_specs(&swept).pop().map_or_else(|| experiment.stack.clone(), |v| v.stack);
-    Experiment { stack, sweep: Vec::new(), ..experiment.clone() }
-}
-
-/// Each variant of `experiment` alone, as an experiment without a sweep.
-fn each_variant(experiment: &Experiment) -> Vec<(String, Experiment)> {
-    variant_specs(experiment)
+/// Each variant of `plan` alone, as the plan of an experiment without a sweep, with `axis`
+/// applied to its stack if given.
+fn each_variant(plan: &Plan, axis: Option<SweepAxis>) -> Result<Vec<(String, Plan)>, RunError> {
+    variant_specs(plan.experiment(), plan.stack())
         .into_iter()
         .map(|v| {
-            let mut single = experiment.clone();
-            single.stack = v.stack;
-            single.sweep = Vec::new();
-            single.baseline = None;
-            (v.label, single)
+            let single = plan.revised(|e| {
+                let mut stack = v.stack;
+                if let Some(axis) = &axis {
+                    e.sweep = vec![axis.clone()];
+                    if let Some(swept) = variant_specs(e, &stack).pop() {
+                        stack = swept.stack;
+                    }
+                }
+                e.stack = StackRef::Inline(stack);
+                e.sweep = Vec::new();
+                e.baseline = None;
+            })?;
+            Ok((v.label, single))
         })
         .collect()
 }
 
-/// For each variant of `experiment`, the highest total arrival rate [requests·s⁻¹] that meets
+/// For each variant of `plan`, the highest total arrival rate [requests·s⁻¹] that meets
 /// `slo`, scaling every client's rate in proportion. Starts from the experiment's own rate.
 pub fn max_rate(
     runner: &Runner<'_>,
-    experiment: &Experiment,
+    plan: &Plan,
     slo: &Slo,
     options: SearchOptions,
 ) -> Result<Vec<Capacity>, RunError> {
-    each_variant(experiment)
+    each_variant(plan, None)?
         .into_iter()
         .map(|(label, single)| {
             let start: f64 =
-                single.stack.clients.iter().map(|c| crate::build::open_loop_rate(&c.arrivals)).sum();
-            let test = |rate: f64| {
-                let axis = rate_axis(rate);
-                probe(runner, &single, axis, slo, rate)
-            };
+                single.stack().clients.iter().map(|c| crate::build::open_loop_rate(&c.arrivals)).sum();
+            let test = |rate: f64| probe(runner, &single, rate_axis(rate), slo, rate);
             let (best, failed_at, probes) = search(start, true, options, test)?;
             Ok(Capacity { label, best, failed_at, probes })
         })
         .collect()
 }
 
-/// For each variant of `experiment` at total arrival rate `rate`, the fewest replicas of the
+/// For each variant of `plan` at total arrival rate `rate`, the fewest replicas of the
 /// backend group `backend` (default: the first group) that meet `slo`.
 pub fn min_replicas(
     runner: &Runner<'_>,
-    experiment: &Experiment,
+    plan: &Plan,
     slo: &Slo,
     rate: f64,
     backend: Option<&str>,
     options: SearchOptions,
 ) -> Result<Vec<Capacity>, RunError> {
-    each_variant(experiment)
+    each_variant(plan, Some(rate_axis(rate)))?
         .into_iter()
         .map(|(label, single)| {
-            let single = applied(&single, rate_axis(rate));
-            let group =
-                backend.map(str::to_owned).or_else(|| single.stack.backends.first().map(|b| b.name.clone()));
-            let start = single
-                .stack
-                .backends
-                .iter()
-                .find(|b| Some(&b.name) == group.as_ref())
-                .map_or(1, |b| b.replicas);
+            let backends = &single.stack().backends;
+            let group = backend.map(str::to_owned).or_else(|| backends.first().map(|b| b.name.clone()));
+            let start = backends.iter().find(|b| Some(&b.name) == group.as_ref()).map_or(1, |b| b.replicas);
             let test = |replicas: f64| {
                 let axis = SweepAxis::Replicas { backend: group.clone(), values: vec![replicas as u32] };
                 probe(runner, &single, axis, slo, replicas)

@@ -5,9 +5,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::locate::{FieldPath, Outline, Position};
+use crate::plan::Plan;
 use crate::registry::PolicyRegistry;
-use crate::spec::Experiment;
-use crate::validate::{Severity, validate};
+use crate::spec::{Experiment, StackRef};
+use crate::validate::{Problem, Severity};
 
 /// One problem, placed in its file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,12 +64,12 @@ fn join_lines(diagnostics: &[Diagnostic]) -> String {
     diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
-/// A valid experiment and the warnings found while checking it.
+/// A valid experiment, planned, and the warnings found while checking it.
 #[derive(Clone, Debug)]
 pub struct Loaded {
-    /// The experiment.
-    pub experiment: Experiment,
-    /// Things that will run but look wrong.
+    /// The experiment, ready to run.
+    pub plan: Plan,
+    /// Things that will run but look wrong, placed in their file.
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -91,46 +92,50 @@ impl Experiment {
     fn load_in(
         source: &str,
         origin: &str,
-        dir: Option<std::path::PathBuf>,
+        dir: Option<PathBuf>,
         registry: &PolicyRegistry,
     ) -> Result<Loaded, LoadError> {
         let mut experiment = Self::parse(source, origin)?;
-        experiment.source_dir = dir.clone();
         let outline = Outline::new(source);
         // A stack file: problems inside the stack are reported in that file.
-        let stack_source = match experiment.stack.file.clone() {
-            None => None,
-            Some(file) => {
-                let path = dir.as_deref().map_or_else(|| Path::new(&file).to_owned(), |d| d.join(&file));
+        let stack_file = match &experiment.stack {
+            StackRef::Inline(_) => None,
+            StackRef::File(file) => {
+                let path = dir.as_deref().map_or_else(|| Path::new(file).to_owned(), |d| d.join(file));
                 let text = std::fs::read_to_string(&path)
                     .map_err(|source| LoadError::Read { path: path.clone(), source })?;
                 let name = path.display().to_string();
-                let mut stack: crate::spec::StackSpec = parse_ron(&text, &name)?;
-                stack.file = Some(file);
-                experiment.stack = stack;
+                experiment.stack = StackRef::Inline(parse_ron(&text, &name)?);
                 Some((name, text))
             }
         };
-        let stack_file = stack_source.as_ref().map(|(name, text)| (name.clone(), Outline::new(text)));
-        let mut problems = crate::trace::load_traces(&mut experiment);
-        problems.extend(validate(&experiment, registry));
-        let stack_root = FieldPath::root().field("stack");
-        let (errors, warnings): (Vec<_>, Vec<_>) = problems
-            .into_iter()
-            .map(|p| {
-                let in_stack_file =
-                    stack_file.as_ref().filter(|_| p.path.segments().starts_with(stack_root.segments()));
-                let (origin, position) = match in_stack_file {
-                    Some((name, stack_outline)) => {
-                        let inner = FieldPath::from_segments(p.path.segments()[1..].to_vec());
-                        (name.clone(), stack_outline.locate(&inner))
-                    }
-                    None => (origin.to_owned(), outline.locate(&p.path)),
-                };
-                Diagnostic { origin, position, field: p.path, severity: p.severity, message: p.message }
-            })
-            .partition(|d| d.severity == Severity::Error);
-        if errors.is_empty() { Ok(Loaded { experiment, warnings }) } else { Err(LoadError::Invalid(errors)) }
+        let stack_outline = stack_file.as_ref().map(|(name, text)| (name.as_str(), Outline::new(text)));
+        let place = |p: Problem| {
+            let stack_root = FieldPath::root().field("stack");
+            let in_stack_file =
+                stack_outline.as_ref().filter(|_| p.path.segments().starts_with(stack_root.segments()));
+            let (origin, position) = match in_stack_file {
+                Some((name, stack_outline)) => {
+                    let inner = FieldPath::from_segments(p.path.segments()[1..].to_vec());
+                    ((*name).to_owned(), stack_outline.locate(&inner))
+                }
+                None => (origin.to_owned(), outline.locate(&p.path)),
+            };
+            Diagnostic { origin, position, field: p.path, severity: p.severity, message: p.message }
+        };
+        let planned = match &dir {
+            Some(dir) => Plan::in_dir(experiment, dir, registry),
+            None => Plan::new(experiment, registry),
+        };
+        match planned {
+            Ok(plan) => {
+                let warnings = plan.warnings().iter().cloned().map(place).collect();
+                Ok(Loaded { plan, warnings })
+            }
+            Err(error) => Err(LoadError::Invalid(
+                error.problems.into_iter().filter(|p| p.severity == Severity::Error).map(place).collect(),
+            )),
+        }
     }
 
     /// Parses experiment text without validating it.
@@ -140,7 +145,7 @@ impl Experiment {
 }
 
 /// Parses RON text into `T`, with located errors.
-fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &str) -> Result<T, LoadError> {
+pub(crate) fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &str) -> Result<T, LoadError> {
     {
         // Optional fields are written bare (`weight: 3`, not `weight: Some(3)`).
         ron::Options::default()

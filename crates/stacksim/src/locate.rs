@@ -39,6 +39,24 @@ impl FieldPath {
         next
     }
 
+    /// This path extended by a relative path written like `service.mean` or `points[1]`
+    /// (as [`stacksim_model::Invalid`] names fields); empty text adds nothing.
+    pub fn join(&self, relative: &str) -> Self {
+        let mut next = self.clone();
+        for part in relative.split('.').filter(|p| !p.is_empty()) {
+            let (name, indices) = part.split_once('[').map_or((part, ""), |(n, rest)| (n, rest));
+            if !name.is_empty() {
+                next.0.push(Segment::Field(name.to_owned()));
+            }
+            for index in indices.split('[') {
+                if let Ok(i) = index.trim_end_matches(']').parse() {
+                    next.0.push(Segment::Index(i));
+                }
+            }
+        }
+        next
+    }
+
     /// The path made of these steps.
     pub fn from_segments(segments: Vec<Segment>) -> Self {
         FieldPath(segments)
@@ -411,6 +429,14 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_join_fields_and_indices() {
+        let base = FieldPath::root().field("stack").field("clients").index(0);
+        assert_eq!(base.join("arrivals.points[1]").to_string(), "stack.clients[0].arrivals.points[1]");
+        assert_eq!(base.join("").to_string(), "stack.clients[0]");
+        assert_eq!(base.join("retry.max_attempts").to_string(), "stack.clients[0].retry.max_attempts");
+    }
 
     const SOURCE: &str = r#"#![enable(implicit_some)]
 // a comment with ( and [

@@ -12,17 +12,17 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::build::{Variant, variants};
-use crate::registry::{PolicyRegistry, UnknownPolicy};
-use crate::report::{Mark, Report, RunRecord, TimelineReport, VariantInfo};
-use crate::spec::Experiment;
+use crate::build::Variant;
+use crate::plan::Plan;
+use crate::registry::UnknownPolicy;
+use crate::report::{Report, RunRecord, TimelineReport, VariantInfo};
 use crate::warmup::{Warmup, mser5, pilot_window};
 
 /// Why an experiment could not run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
-    /// The stack is not simulable (an experiment that passed validation never gives this).
+    /// The stack is not simulable (a plan never gives this: its stacks were checked).
     #[error("variant {variant}: {source}")]
     Model {
         /// The variant's label.
@@ -33,6 +33,9 @@ pub enum RunError {
     /// A custom policy is not registered.
     #[error(transparent)]
     UnknownPolicy(#[from] UnknownPolicy),
+    /// A changed experiment (a capacity search's probe) is not valid.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// The worker threads could not be started.
     #[error("cannot start {jobs} worker threads: {source}")]
     Threads {
@@ -54,20 +57,20 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
 }
 
-/// Runs experiments with a policy registry, options and an optional progress callback.
+/// Runs [plans](Plan) with options and an optional progress callback.
 ///
 /// Every run is single-threaded and a pure function of its seed; runs are spread over worker
 /// threads and their results put back in (variant, replication) order, so the report is the
 /// same, byte for byte, for any number of threads.
+#[derive(Default)]
 pub struct Runner<'a> {
-    registry: &'a PolicyRegistry,
     options: RunOptions,
     progress: Option<&'a (dyn Fn(Progress) + Sync)>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner").field("registry", self.registry).field("options", &self.options).finish()
+        f.debug_struct("Runner").field("options", &self.options).finish()
     }
 }
 
@@ -83,9 +86,9 @@ pub struct Progress {
 }
 
 impl<'a> Runner<'a> {
-    /// A runner with the policies of `registry` and default options.
-    pub fn new(registry: &'a PolicyRegistry) -> Self {
-        Runner { registry, options: RunOptions::default(), progress: None }
+    /// A runner with default options: the plan's replications and seed, one thread per core.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Overrides replications, seed or threads.
@@ -100,11 +103,9 @@ impl<'a> Runner<'a> {
         self
     }
 
-    /// Runs every variant of `experiment` for every replication and reports the results.
-    ///
-    /// The experiment should have been validated (see [`Experiment::load`]).
-    pub fn run(&self, experiment: &Experiment) -> Result<Report, RunError> {
-        let whole = self.run_shard(experiment, Shard::WHOLE)?;
+    /// Runs every variant of `plan` for every replication and reports the results.
+    pub fn run(&self, plan: &Plan) -> Result<Report, RunError> {
+        let whole = self.run_shard(plan, Shard::WHOLE)?;
         Ok(merge(&[whole]).expect("one whole shard always merges"))
     }
 
@@ -112,14 +113,12 @@ impl<'a> Runner<'a> {
     ///
     /// Shards of one experiment, run anywhere, [merge](merge) into the report that
     /// [`Runner::run`] gives, byte for byte.
-    pub fn run_shard(&self, experiment: &Experiment, shard: Shard) -> Result<ShardOutput, RunError> {
+    pub fn run_shard(&self, plan: &Plan, shard: Shard) -> Result<ShardOutput, RunError> {
+        let experiment = plan.experiment();
         let seed = self.options.seed.unwrap_or(experiment.seed);
         let replications = self.options.replications.unwrap_or(experiment.replications);
-        let variants = variants(experiment);
+        let variants = plan.variants();
         let seeds: Vec<u64> = (0..u64::from(replications)).map(|r| replication_seed(seed, r)).collect();
-        for v in &variants {
-            self.registry.build(&v.policy)?;
-        }
         let grid: Vec<(usize, usize)> = (0..variants.len())
             .flat_map(|v| (0..seeds.len()).map(move |r| (v, r)))
             .enumerate()
@@ -129,12 +128,12 @@ impl<'a> Runner<'a> {
         let total = grid.len() as u64;
         let (done, events) = (AtomicU64::new(0), AtomicU64::new(0));
         let run_one = |&(v, r): &(usize, usize)| -> Result<RunRecord, RunError> {
-            let (summary, cut) = self.run_variant(experiment, &variants[v], seeds[r])?;
+            let (summary, cut) = self.run_variant(plan, &variants[v], seeds[r])?;
             if let Some(progress) = self.progress {
                 let events = events.fetch_add(summary.events, Ordering::Relaxed) + summary.events;
                 progress(Progress { done: done.fetch_add(1, Ordering::Relaxed) + 1, total, events });
             }
-            let mut alerts = crate::alert::metrics(experiment, &summary.windows);
+            let mut alerts = crate::alert::metrics(plan, &summary.windows);
             if let Some(cut) = cut {
                 alerts.push(("warmup_s".to_owned(), cut.as_secs_f64()));
             }
@@ -148,11 +147,7 @@ impl<'a> Runner<'a> {
                 .install(|| grid.par_iter().map(run_one).collect()),
             None => grid.par_iter().map(run_one).collect(),
         };
-        let baseline = experiment
-            .baseline
-            .as_ref()
-            .and_then(|label| variants.iter().position(|v| v.label == *label))
-            .unwrap_or(0);
+        let baseline = plan.baseline();
         Ok(ShardOutput {
             experiment: experiment.name.clone(),
             seed,
@@ -161,24 +156,23 @@ impl<'a> Runner<'a> {
             baseline,
             variants: variants.iter().map(VariantInfo::from).collect(),
             records: records.into_iter().collect::<Result<_, _>>()?,
-            timeline: timeline_report(experiment),
+            timeline: plan.timeline().cloned(),
         })
     }
 
     /// Runs one variant on one seed; with an automatic warm-up, also returns the cut chosen.
     fn run_variant(
         &self,
-        experiment: &Experiment,
+        plan: &Plan,
         variant: &Variant,
         seed: u64,
     ) -> Result<(RunSummary, Option<Duration>), RunError> {
+        let experiment = plan.experiment();
+        let registry = plan.registry();
         let simulate = |stack: &stacksim_model::StackConfig, warmup| -> Result<RunSummary, RunError> {
-            let policy = self.registry.build(&variant.policy)?;
-            let later = variant
-                .later_policies
-                .iter()
-                .map(|p| self.registry.build(p))
-                .collect::<Result<Vec<_>, _>>()?;
+            let policy = registry.build(&variant.policy)?;
+            let later =
+                variant.later_policies.iter().map(|p| registry.build(p)).collect::<Result<Vec<_>, _>>()?;
             let params = RunParams { seed, duration: experiment.duration.0, warmup };
             simulate_with(stack, policy, later, params)
                 .map_err(|source| RunError::Model { variant: variant.label.clone(), source })
@@ -225,10 +219,18 @@ impl fmt::Display for Shard {
     }
 }
 
+/// Text that is not a shard `INDEX/COUNT` with `0 <= INDEX < COUNT`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid shard {text:?}: write INDEX/COUNT with 0 <= INDEX < COUNT, like 0/4")]
+pub struct ShardError {
+    /// The text given.
+    pub text: String,
+}
+
 impl FromStr for Shard {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Shard, String> {
-        let bad = || format!("invalid shard {text:?}: write INDEX/COUNT with 0 <= INDEX < COUNT, like 0/4");
+    type Err = ShardError;
+    fn from_str(text: &str) -> Result<Shard, ShardError> {
+        let bad = || ShardError { text: text.to_owned() };
         let (index, count) = text.split_once('/').ok_or_else(bad)?;
         let (index, count): (u32, u32) =
             (index.trim().parse().map_err(|_| bad())?, count.trim().parse().map_err(|_| bad())?);
@@ -351,38 +353,4 @@ pub fn merge(shards: &[ShardOutput]) -> Result<Report, MergeError> {
         Report::from_records(&first.experiment, first.seed, &first.variants, first.baseline, &records);
     report.timeline = first.timeline.clone();
     Ok(report)
-}
-
-/// The experiment's clock, timeline marks and alert rules as the report shows them; `None`
-/// for an experiment with neither a timeline nor a time series.
-fn timeline_report(experiment: &Experiment) -> Option<TimelineReport> {
-    if experiment.timeline.is_empty() && experiment.observe.is_none() {
-        return None;
-    }
-    let marks = experiment
-        .timeline
-        .iter()
-        .filter_map(|e| {
-            let at = e.at.offset(experiment.start).ok()?;
-            let what = crate::spec::action_label(&e.action);
-            let label = match &e.note {
-                Some(note) => format!("{note} ({what})"),
-                None => what,
-            };
-            Some(Mark { at_s: at.as_secs_f64(), label })
-        })
-        .collect();
-    Some(TimelineReport {
-        start: experiment.start.map(|s| s.to_string()),
-        window_s: experiment.observe.as_ref().map_or(0.0, |o| o.window.0.as_secs_f64()),
-        marks,
-        alerts: experiment
-            .alerts
-            .iter()
-            .map(|a| {
-                let for_ = a.for_.map_or(String::new(), |f| format!(" for {f}"));
-                format!("{}: {:?} above {}{for_}", a.name, a.metric, a.above)
-            })
-            .collect(),
-    })
 }

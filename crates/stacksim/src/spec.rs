@@ -9,14 +9,11 @@ use std::time::Duration;
 
 mod replay;
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use replay::{
     ActionSpec, AlertMetric, AlertSpec, At, CheckKindSpec, CheckSpec, DatabaseSpec, DegradationSpec,
-    HealthSpec, ObserveSpec, OutlierSpec, RetrySpec, TimelineEntry, Timestamp, action_label,
+    HealthSpec, ObserveSpec, OutlierSpec, RetrySpec, TimeError, TimelineEntry, Timestamp, action_label,
 };
 use stacksim_model::policy::{Maglev, PeakEwma, RingHash};
 
@@ -40,8 +37,7 @@ pub struct Experiment {
     pub replications: u32,
     /// The web stack: written inline, or the name of a stack file (under `models/`), relative
     /// to the experiment file.
-    #[serde(deserialize_with = "stack_or_file")]
-    pub stack: StackSpec,
+    pub stack: StackRef,
     /// Axes to vary; the variants are their cartesian product. Default: none (one variant).
     #[serde(default)]
     pub sweep: Vec<SweepAxis>,
@@ -67,9 +63,6 @@ pub struct Experiment {
     /// Alert rules evaluated on the time series (they need `observe`). Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<AlertSpec>,
-    /// The directory of the experiment file, for files it names (traces).
-    #[serde(skip)]
-    pub source_dir: Option<PathBuf>,
 }
 
 fn one() -> u32 {
@@ -92,43 +85,78 @@ pub struct StackSpec {
     /// Health checks and outlier ejection. Default: none (every backend presumed healthy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSpec>,
-    /// The stack file this stack is to be read from (`stack: "models/web.ron"`), until it is.
-    #[serde(skip)]
-    pub file: Option<String>,
+}
+
+/// Where an experiment's stack is: written inline, or in a stack file.
+// Not boxed: an experiment holds one, and `StackRef::Inline(stack)` reads as the file does.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum StackRef {
+    /// `stack: (clients: [...], balancer: (...), backends: [...])`.
+    Inline(StackSpec),
+    /// `stack: "../models/web.ron"`: a stack file, relative to the experiment file.
+    File(String),
+}
+
+impl StackRef {
+    /// The stack, if it is written inline.
+    pub fn inline(&self) -> Option<&StackSpec> {
+        match self {
+            StackRef::Inline(stack) => Some(stack),
+            StackRef::File(_) => None,
+        }
+    }
+
+    /// The stack, if it is written inline, for changing it.
+    pub fn inline_mut(&mut self) -> Option<&mut StackSpec> {
+        match self {
+            StackRef::Inline(stack) => Some(stack),
+            StackRef::File(_) => None,
+        }
+    }
+}
+
+impl From<StackSpec> for StackRef {
+    fn from(stack: StackSpec) -> Self {
+        StackRef::Inline(stack)
+    }
+}
+
+impl Serialize for StackRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StackRef::Inline(stack) => stack.serialize(serializer),
+            StackRef::File(file) => serializer.serialize_str(file),
+        }
+    }
 }
 
 /// Reads `stack:` as either an inline stack or the name of a stack file.
-fn stack_or_file<'de, D: Deserializer<'de>>(deserializer: D) -> Result<StackSpec, D::Error> {
-    struct StackOrFile;
-    impl<'de> serde::de::Visitor<'de> for StackOrFile {
-        type Value = StackSpec;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a stack, like (clients: [...], balancer: (...), backends: [...]), or a stack file name, like \"models/web.ron\"")
+impl<'de> Deserialize<'de> for StackRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StackOrFile;
+        impl<'de> serde::de::Visitor<'de> for StackOrFile {
+            type Value = StackRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a stack, like (clients: [...], balancer: (...), backends: [...]), or a stack file name, like \"models/web.ron\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, file: &str) -> Result<StackRef, E> {
+                Ok(StackRef::File(file.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<StackRef, A::Error> {
+                StackSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(StackRef::Inline)
+            }
         }
-        fn visit_str<E: serde::de::Error>(self, file: &str) -> Result<StackSpec, E> {
-            let mut stack = StackSpec::new(Vec::new(), PolicySpec::RoundRobin, Vec::new());
-            stack.file = Some(file.to_owned());
-            Ok(stack)
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<StackSpec, A::Error> {
-            StackSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-        }
+        deserializer.deserialize_any(StackOrFile)
     }
-    deserializer.deserialize_any(StackOrFile)
 }
 
 impl StackSpec {
     /// Clients behind a balancer with `policy`, in front of `backends`; no database or health
     /// checks.
     pub fn new(clients: Vec<ClientSpec>, policy: PolicySpec, backends: Vec<BackendSpec>) -> Self {
-        StackSpec {
-            clients,
-            balancer: BalancerSpec { policy },
-            backends,
-            database: None,
-            health: None,
-            file: None,
-        }
+        StackSpec { clients, balancer: BalancerSpec { policy }, backends, database: None, health: None }
     }
 }
 
@@ -187,9 +215,6 @@ pub enum ArrivalsSpec {
         /// Column with each request's user or session key. Default: none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key_column: Option<String>,
-        /// The trace as read (filled in when the experiment is loaded).
-        #[serde(skip)]
-        loaded: Option<Arc<LoadedTrace>>,
     },
     /// Closed loop: `users` users who each send, wait for the answer, think, and send again.
     Closed {
@@ -198,17 +223,6 @@ pub enum ArrivalsSpec {
         /// Mean (exponential) think time.
         think: HumanDuration,
     },
-}
-
-/// A trace file, read.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LoadedTrace {
-    /// Arrival times from the start of the run, sorted.
-    pub times: Arc<[Duration]>,
-    /// User numbers (distinct keys numbered in order of first appearance), if keyed.
-    pub keys: Option<Arc<[u64]>>,
-    /// Distinct keys.
-    pub users: u64,
 }
 
 /// The load balancer.
@@ -601,11 +615,11 @@ impl fmt::Display for HumanDuration {
 }
 
 impl std::str::FromStr for HumanDuration {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        humantime::parse_duration(text).map(HumanDuration).map_err(|e| {
-            format!("invalid duration {text:?} ({e}): write a number and a unit, like \"250ms\", \"90s\", \"5m\" or \"4h\"")
-        })
+    type Err = TimeError;
+    fn from_str(text: &str) -> Result<Self, TimeError> {
+        humantime::parse_duration(text)
+            .map(HumanDuration)
+            .map_err(|e| TimeError::Duration { text: text.to_owned(), reason: e.to_string() })
     }
 }
 
@@ -658,7 +672,7 @@ impl Experiment {
             duration: HumanDuration(duration),
             warmup: crate::warmup::Warmup::default(),
             replications: 1,
-            stack,
+            stack: StackRef::Inline(stack),
             sweep: Vec::new(),
             baseline: None,
             start: None,
@@ -666,7 +680,139 @@ impl Experiment {
             observe: None,
             slo: None,
             alerts: Vec::new(),
-            source_dir: None,
         }
+    }
+}
+
+/// Constructors and builders, so that an experiment written in Rust is as short as its RON.
+///
+/// ```
+/// use std::time::Duration;
+/// use stacksim::spec::*;
+///
+/// let ms = Duration::from_millis;
+/// let experiment = Experiment::new(
+///     "quickstart",
+///     StackSpec::new(
+///         vec![ClientSpec::new("users", ArrivalsSpec::poisson(320.0))],
+///         PolicySpec::RoundRobin,
+///         vec![BackendSpec::new("app", 8, QueueSpec::Bounded(100), ServiceSpec::exponential(ms(100))).replicas(5)],
+///     ),
+///     Duration::from_secs(3600),
+/// )
+/// .seed(1)
+/// .warmup(Duration::from_secs(300))
+/// .replications(5)
+/// .sweep(SweepAxis::policies([PolicySpec::RoundRobin, PolicySpec::LeastConnections]));
+/// assert_eq!(experiment.replications, 5);
+/// ```
+impl Experiment {
+    /// With master seed `seed`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// With `replications` runs per variant.
+    pub fn replications(mut self, replications: u32) -> Self {
+        self.replications = replications;
+        self
+    }
+
+    /// With a warm-up: a [`Duration`], or [`Warmup::Auto`](crate::warmup::Warmup::Auto).
+    pub fn warmup(mut self, warmup: impl Into<crate::warmup::Warmup>) -> Self {
+        self.warmup = warmup.into();
+        self
+    }
+
+    /// With one more sweep axis (the last added varies fastest).
+    pub fn sweep(mut self, axis: SweepAxis) -> Self {
+        self.sweep.push(axis);
+        self
+    }
+}
+
+impl ClientSpec {
+    /// With a population of `users` users (keys `0..users`), all equally active.
+    pub fn users(mut self, users: u64) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// With Zipf popularity of exponent `skew` over its users.
+    pub fn user_skew(mut self, skew: f64) -> Self {
+        self.user_skew = Some(skew);
+        self
+    }
+
+    /// Giving up on an attempt after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(HumanDuration(timeout));
+        self
+    }
+}
+
+impl BackendSpec {
+    /// With `replicas` identical backends, named `name-0`, `name-1`, ...
+    pub fn replicas(mut self, replicas: u32) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// With balancer weight `weight` for every replica.
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.weight = Some(weight);
+        self
+    }
+}
+
+impl ArrivalsSpec {
+    /// Poisson arrivals at `rate_per_s` requests per second.
+    pub fn poisson(rate_per_s: f64) -> Self {
+        ArrivalsSpec::Poisson { rate_per_s }
+    }
+
+    /// A closed loop of `users` users thinking for `think` on average between requests.
+    pub fn closed(users: u32, think: Duration) -> Self {
+        ArrivalsSpec::Closed { users, think: HumanDuration(think) }
+    }
+}
+
+impl ServiceSpec {
+    /// Exponential service with mean `mean`.
+    pub fn exponential(mean: Duration) -> Self {
+        ServiceSpec::Exponential { mean: HumanDuration(mean) }
+    }
+
+    /// Log-normal service with median `median` and log standard deviation `sigma`.
+    pub fn log_normal(median: Duration, sigma: f64) -> Self {
+        ServiceSpec::LogNormal { median: HumanDuration(median), sigma }
+    }
+
+    /// Always exactly `time`.
+    pub fn constant(time: Duration) -> Self {
+        ServiceSpec::Constant(HumanDuration(time))
+    }
+}
+
+impl SweepAxis {
+    /// A `Rate` axis over these total rates [requests·s⁻¹]: `Rate(values: [..])`.
+    pub fn rate_values(values: impl IntoIterator<Item = f64>) -> Self {
+        SweepAxis::Rate { values: Some(values.into_iter().collect()), from: None, to: None, step: None }
+    }
+
+    /// A `Rate` axis from `from` to `to` (included) by `step`.
+    pub fn rate_range(from: f64, to: f64, step: f64) -> Self {
+        SweepAxis::Rate { values: None, from: Some(from), to: Some(to), step: Some(step) }
+    }
+
+    /// A `Policy` axis.
+    pub fn policies(policies: impl IntoIterator<Item = PolicySpec>) -> Self {
+        SweepAxis::Policy(policies.into_iter().collect())
+    }
+
+    /// A `Replicas` axis of the backend group `backend` (every group if `None`).
+    pub fn replicas(backend: Option<&str>, values: impl IntoIterator<Item = u32>) -> Self {
+        SweepAxis::Replicas { backend: backend.map(str::to_owned), values: values.into_iter().collect() }
     }
 }

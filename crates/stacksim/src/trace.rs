@@ -7,51 +7,71 @@
 //! become users `0, 1, 2, ...` in order of first appearance, so users affected can be counted.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::locate::FieldPath;
-use crate::spec::{ArrivalsSpec, Experiment, LoadedTrace, Timestamp};
-use crate::validate::{Problem, Severity};
+use crate::spec::Timestamp;
 
-/// Reads every trace the experiment names into it; returns the problems found.
-pub(crate) fn load_traces(experiment: &mut Experiment) -> Vec<Problem> {
-    let dir = experiment.source_dir.clone();
-    let start = experiment.start;
-    let mut problems = Vec::new();
-    for (i, client) in experiment.stack.clients.iter_mut().enumerate() {
-        if let ArrivalsSpec::Trace { file, key_column, loaded } = &mut client.arrivals {
-            let path = match &dir {
-                Some(dir) => dir.join(&*file),
-                None => Path::new(&*file).to_owned(),
-            };
-            match read(&path, key_column.as_deref(), start) {
-                Ok(trace) => *loaded = Some(Arc::new(trace)),
-                Err(message) => problems.push(Problem {
-                    path: FieldPath::root()
-                        .field("stack")
-                        .field("clients")
-                        .index(i)
-                        .field("arrivals")
-                        .field("file"),
-                    severity: Severity::Error,
-                    message: format!("{}: {message}", path.display()),
-                }),
-            }
-        }
-    }
-    problems
+/// A trace file, read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadedTrace {
+    /// Arrival times from the start of the run, sorted.
+    pub times: Arc<[Duration]>,
+    /// User numbers (distinct keys numbered in order of first appearance), if keyed.
+    pub keys: Option<Arc<[u64]>>,
+    /// Distinct keys.
+    pub users: u64,
+}
+
+/// Why a trace file could not be read; the message says what would be valid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// The file cannot be opened or is not CSV.
+    #[error("cannot read the trace: {0}")]
+    Read(#[source] csv::Error),
+    /// The header row cannot be read.
+    #[error("cannot read the header row: {0}")]
+    Header(#[source] csv::Error),
+    /// A column the experiment names is not in the header.
+    #[error("no column {name:?}; the header has {found}")]
+    NoColumn {
+        /// The column asked for.
+        name: String,
+        /// The columns there are, quoted and comma-separated.
+        found: String,
+    },
+    /// A row that cannot be read or whose time is not valid.
+    #[error("row {row}: {message}")]
+    Row {
+        /// The row's line number in the file (the header is line 1).
+        row: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file with a header and nothing else.
+    #[error("the trace has no rows")]
+    Empty,
+}
+
+/// Where a trace file is: `file` relative to the experiment's directory, if it has one.
+pub(crate) fn path_of(dir: Option<&Path>, file: &str) -> PathBuf {
+    dir.map_or_else(|| Path::new(file).to_owned(), |dir| dir.join(file))
 }
 
 /// Reads one trace file.
-pub fn read(path: &Path, key_column: Option<&str>, start: Option<Timestamp>) -> Result<LoadedTrace, String> {
-    let mut csv = csv::Reader::from_path(path).map_err(|e| format!("cannot read the trace: {e}"))?;
-    let headers = csv.headers().map_err(|e| format!("cannot read the header row: {e}"))?.clone();
+pub fn read(
+    path: &Path,
+    key_column: Option<&str>,
+    start: Option<Timestamp>,
+) -> Result<LoadedTrace, TraceError> {
+    let mut csv = csv::Reader::from_path(path).map_err(TraceError::Read)?;
+    let headers = csv.headers().map_err(TraceError::Header)?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
             let found = headers.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ");
-            format!("no column {name:?}; the header has {found}")
+            TraceError::NoColumn { name: name.to_owned(), found }
         })
     };
     let time_at = column("time")?;
@@ -59,9 +79,10 @@ pub fn read(path: &Path, key_column: Option<&str>, start: Option<Timestamp>) -> 
     let mut rows: Vec<(Duration, Option<u64>)> = Vec::new();
     let mut users: HashMap<String, u64> = HashMap::new();
     for (line, record) in csv.records().enumerate() {
-        let record = record.map_err(|e| format!("row {}: {e}", line + 2))?;
+        let row = |message: String| TraceError::Row { row: line + 2, message };
+        let record = record.map_err(|e| row(e.to_string()))?;
         let text = record.get(time_at).unwrap_or("").trim();
-        let at = parse_time(text, start).map_err(|e| format!("row {}: {e}", line + 2))?;
+        let at = parse_time(text, start).map_err(row)?;
         let key = key_at.map(|k| {
             let next = users.len() as u64;
             *users.entry(record.get(k).unwrap_or("").trim().to_owned()).or_insert(next)
@@ -69,7 +90,7 @@ pub fn read(path: &Path, key_column: Option<&str>, start: Option<Timestamp>) -> 
         rows.push((at, key));
     }
     if rows.is_empty() {
-        return Err("the trace has no rows".to_owned());
+        return Err(TraceError::Empty);
     }
     // Stable, so equal times keep file order: the same trace always replays the same way.
     rows.sort_by_key(|r| r.0);
@@ -106,8 +127,13 @@ mod tests {
         assert_eq!(&*trace.times, &[1.0, 2.5, 3.0].map(Duration::from_secs_f64));
         assert_eq!(trace.keys.as_deref(), Some(&[1, 0, 0][..]), "bob is user 0, alice user 1");
         assert_eq!(trace.users, 2);
-        assert!(read(&path, Some("session"), Some(start)).unwrap_err().contains(r#"no column "session""#));
-        assert!(read(&path, None, None).unwrap_err().contains("give the experiment a `start`"));
+        assert!(
+            read(&path, Some("session"), Some(start))
+                .unwrap_err()
+                .to_string()
+                .contains(r#"no column "session""#)
+        );
+        assert!(read(&path, None, None).unwrap_err().to_string().contains("give the experiment a `start`"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

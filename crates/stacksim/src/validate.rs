@@ -1,14 +1,24 @@
 //! Checks an experiment beyond what its types enforce, and reports every problem at once.
+//!
+//! Ranges that the model knows (service times, arrival rates, retries, the database, health
+//! checks) are checked by the model's own `problems()` methods, once, and placed here at the
+//! field of the experiment file; this module checks what only the file has (names, replicas,
+//! weights, sweeps, clock times) and resolves clock times to offsets for [`crate::build`].
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 
+use stacksim_model::Invalid;
+
+use crate::build::Resolved;
 use crate::locate::FieldPath;
 use crate::registry::PolicyRegistry;
 use crate::spec::{
     ArrivalsSpec, BackendSpec, ClientSpec, Experiment, PolicySpec, QueueSpec, ServiceSpec, StackSpec,
     SweepAxis,
 };
+use crate::trace::LoadedTrace;
 
 /// The largest Maglev table Envoy accepts.
 const MAGLEV_MAX_TABLE_SIZE: u32 = 5_000_011;
@@ -57,6 +67,7 @@ pub struct Problem {
 struct Checker<'a> {
     registry: &'a PolicyRegistry,
     problems: Vec<Problem>,
+    resolved: Resolved,
 }
 
 impl Checker<'_> {
@@ -66,6 +77,13 @@ impl Checker<'_> {
 
     fn warning(&mut self, path: FieldPath, message: impl Into<String>) {
         self.problems.push(Problem { path, severity: Severity::Warning, message: message.into() });
+    }
+
+    /// The model's problems with a value at `path`, each at its own field.
+    fn model(&mut self, path: &FieldPath, problems: Vec<Invalid>) {
+        for problem in problems {
+            self.error(path.join(&problem.field), problem.message);
+        }
     }
 
     fn positive(&mut self, path: FieldPath, value: f64, what: &str) {
@@ -170,61 +188,21 @@ impl Checker<'_> {
     }
 
     fn users(&mut self, path: FieldPath, client: &ClientSpec) {
-        if client.users == Some(0) {
-            self.error(path.field("users"), "users must be at least 1, like users: 10000");
-        }
-        match (client.users, client.user_skew) {
-            (None, Some(_)) => self.error(
-                path.field("user_skew"),
-                "user_skew shapes a user population: give users: N as well",
-            ),
-            (_, Some(skew)) if !(skew >= 0.0 && skew.is_finite()) => self.error(
-                path.field("user_skew"),
-                format!("user_skew must be a finite number ≥ 0 (0 = every user alike; around 1 is typical of web traffic), not {skew}"),
-            ),
-            _ => {}
+        match crate::build::users(client) {
+            Some(users) => self.model(&path, users.problems()),
+            None if client.user_skew.is_some() => self
+                .error(path.field("user_skew"), "user_skew shapes a user population: give users: N as well"),
+            None => {}
         }
     }
 
     fn service(&mut self, path: FieldPath, service: &ServiceSpec) {
-        let zero = |d: &crate::spec::HumanDuration| d.0.is_zero();
-        match service {
-            ServiceSpec::Exponential { mean } if zero(mean) => {
-                self.error(path.field("mean"), "the mean must be longer than zero, like \"100ms\"");
-            }
-            ServiceSpec::LogNormal { median, sigma } => {
-                if zero(median) {
-                    self.error(path.field("median"), "the median must be longer than zero, like \"80ms\"");
-                }
-                if !(*sigma >= 0.0 && sigma.is_finite()) {
-                    self.error(
-                        path.field("sigma"),
-                        format!("sigma must be a finite number ≥ 0, not {sigma}"),
-                    );
-                }
-            }
-            ServiceSpec::Gamma { mean, cv } => {
-                if zero(mean) {
-                    self.error(path.field("mean"), "the mean must be longer than zero, like \"100ms\"");
-                }
-                self.positive(path.field("cv"), *cv, "cv");
-            }
-            ServiceSpec::Uniform { min, max } if min > max => {
-                self.error(path.field("max"), format!("max ({max}) must not be shorter than min ({min})"));
-            }
-            ServiceSpec::Pareto { scale, shape } => {
-                if zero(scale) {
-                    self.error(path.field("scale"), "the scale must be longer than zero, like \"10ms\"");
-                }
-                self.positive(path.field("shape"), *shape, "shape");
-            }
-            _ => {}
-        }
+        self.model(&path, crate::build::service(service).problems());
     }
 
     fn backend(&mut self, path: FieldPath, backend: &BackendSpec) {
         self.at_least_one(path.field("replicas"), backend.replicas, "replicas");
-        self.at_least_one(path.field("workers"), backend.workers, "workers");
+        self.model(&path, stacksim_model::check::workers(backend.workers));
         self.service(path.field("service"), &backend.service);
         match (&backend.weight, &backend.weights) {
             (Some(_), Some(_)) => {
@@ -247,8 +225,8 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
-    fn axis(&mut self, path: FieldPath, axis: &SweepAxis, experiment: &Experiment) {
-        let groups = &experiment.stack.backends;
+    fn axis(&mut self, path: FieldPath, axis: &SweepAxis, stack: &StackSpec) {
+        let groups = &stack.backends;
         let target = |c: &mut Self, backend: &Option<String>| {
             if let Some(name) = backend
                 && !groups.iter().any(|b| b.name == *name)
@@ -271,7 +249,7 @@ impl Checker<'_> {
                     self.error(path, "a Policy sweep needs at least one policy, like Policy([RoundRobin, LeastConnections])");
                 } else {
                     for (j, policy) in policies.iter().enumerate() {
-                        self.policy(path.index(0).index(j), policy, &experiment.stack);
+                        self.policy(path.index(0).index(j), policy, stack);
                     }
                 }
             }
@@ -337,74 +315,47 @@ impl Checker<'_> {
         }
     }
 
-    fn arrivals(&mut self, path: FieldPath, arrivals: &ArrivalsSpec, experiment: &Experiment) {
+    /// The `client`-th client's arrivals; resolves a schedule's clock times.
+    fn arrivals(&mut self, client: usize, path: FieldPath, arrivals: &ArrivalsSpec, experiment: &Experiment) {
+        let mut offsets = Vec::new();
+        if let ArrivalsSpec::Schedule { points, .. } = arrivals {
+            for (j, (at, _)) in points.iter().enumerate() {
+                match at.offset(experiment.start) {
+                    Ok(t) => offsets.push(t),
+                    Err(why) => self.error(path.field("points").index(j), why.to_string()),
+                }
+            }
+            if offsets.len() < points.len() {
+                return;
+            }
+        }
+        self.resolved.schedules[client] = offsets;
         match arrivals {
-            ArrivalsSpec::Poisson { rate_per_s } | ArrivalsSpec::Deterministic { rate_per_s } => {
-                self.positive(path.field("rate_per_s"), *rate_per_s, "rate_per_s (requests per second)");
-            }
-            ArrivalsSpec::Schedule { points, .. } => {
-                if points.is_empty() {
-                    self.error(
-                        path.field("points"),
-                        "a schedule needs points, like [(\"0s\", 100.0), (\"10m\", 300.0)]",
-                    );
-                }
-                let mut last = None;
-                for (j, (at, rate)) in points.iter().enumerate() {
-                    let point = path.field("points").index(j);
-                    if !(rate.is_finite() && *rate >= 0.0) {
-                        self.error(point.clone(), format!("a rate must be a finite number ≥ 0, not {rate}"));
-                    }
-                    match at.offset(experiment.start) {
-                        Err(why) => self.error(point, why),
-                        Ok(t) if last.is_some_and(|l| t < l) => {
-                            self.error(point, "schedule points must be in time order");
-                        }
-                        Ok(t) => last = Some(t),
-                    }
-                }
-                if !points.is_empty() && points.iter().all(|p| p.1 == 0.0) {
-                    self.error(path.field("points"), "at least one point needs a rate above zero");
+            ArrivalsSpec::Trace { file, .. } => {
+                // Where reading it failed, that error is reported where it was read.
+                let Some(trace) = self.resolved.traces[client].clone() else { return };
+                for problem in crate::build::arrivals(client, arrivals, &self.resolved).problems() {
+                    let message = if trace.times.is_empty() {
+                        format!("the trace {file:?} has no arrivals")
+                    } else {
+                        problem.message
+                    };
+                    self.error(path.field("file"), message);
                 }
             }
-            ArrivalsSpec::Trace { file, loaded, .. } => {
-                if loaded.as_ref().is_none_or(|t| t.times.is_empty()) {
-                    self.error(path.field("file"), format!("the trace {file:?} has no arrivals"));
-                }
-            }
-            ArrivalsSpec::Closed { users, think } => {
-                self.at_least_one(path.field("users"), *users, "users");
-                self.duration_positive(path.field("think"), Some(*think), "the think time");
-            }
+            _ => self.model(&path, crate::build::arrivals(client, arrivals, &self.resolved).problems()),
         }
     }
 
     fn client_behaviour(&mut self, path: &FieldPath, client: &crate::spec::ClientSpec) {
-        self.duration_positive(path.field("timeout"), client.timeout, "the timeout");
+        self.model(path, stacksim_model::check::timeout(client.timeout.map(|t| t.0)));
         if let Some(retry) = &client.retry {
             let retry_path = path.field("retry");
-            self.at_least_one(
-                retry_path.field("max_attempts"),
-                retry.max_attempts,
-                "max_attempts (the first try included)",
-            );
-            if retry.max_backoff < retry.backoff {
-                self.error(retry_path.field("max_backoff"), "max_backoff must not be shorter than backoff");
-            }
-            if let Some(ratio) = retry.budget_ratio
-                && !(ratio.is_finite() && ratio >= 0.0)
-            {
-                self.error(
-                    retry_path.field("budget_ratio"),
-                    format!("budget_ratio must be ≥ 0, like 0.2, not {ratio}"),
-                );
-            }
-            if let Some(min) = retry.budget_min_per_s
-                && !(min.is_finite() && min >= 0.0)
-            {
-                self.error(
+            self.model(&retry_path, crate::build::retry(retry).problems());
+            if retry.budget_ratio.is_none() && retry.budget_min_per_s.is_some() {
+                self.warning(
                     retry_path.field("budget_min_per_s"),
-                    format!("budget_min_per_s must be ≥ 0, not {min}"),
+                    "budget_min_per_s has no effect without a budget: give budget_ratio as well, like 0.2",
                 );
             }
         }
@@ -413,14 +364,10 @@ impl Checker<'_> {
     fn stack_extras(&mut self, path: &FieldPath, stack: &crate::spec::StackSpec) {
         for (i, b) in stack.backends.iter().enumerate() {
             let bp = path.field("backends").index(i);
-            self.duration_positive(bp.field("queue_timeout"), b.queue_timeout, "the queue timeout");
-            if let Some(d) = b.degradation
-                && !(d.slope.is_finite() && d.slope >= 0.0)
-            {
-                self.error(
-                    bp.field("degradation").field("slope"),
-                    format!("slope must be ≥ 0, not {}", d.slope),
-                );
+            self.model(&bp, stacksim_model::check::queue_timeout(b.queue_timeout.map(|t| t.0)));
+            if let Some(d) = b.degradation {
+                let model = stacksim_model::Degradation { knee: d.knee, slope: d.slope };
+                self.model(&bp.field("degradation"), model.problems());
             }
         }
         if stack.backends.iter().all(|b| b.standby) && !stack.backends.is_empty() {
@@ -430,42 +377,23 @@ impl Checker<'_> {
             );
         }
         if let Some(db) = &stack.database {
-            let dp = path.field("database");
-            self.at_least_one(dp.field("workers"), db.workers, "workers");
-            self.at_least_one(dp.field("pool"), db.pool, "pool (connections per backend)");
-            if !(0.0..=1.0).contains(&db.fraction) {
-                self.error(
-                    dp.field("fraction"),
-                    format!("fraction must be between 0 and 1, not {}", db.fraction),
-                );
-            }
-            self.service(dp.field("service"), &db.service);
+            self.model(&path.field("database"), crate::build::database(db).problems());
         }
         if let Some(health) = &stack.health {
             let hp = path.field("health");
-            if let Some(check) = &health.check {
-                self.duration_positive(
-                    hp.field("check").field("interval"),
-                    check.interval,
-                    "the check interval",
-                );
-                self.duration_positive(
-                    hp.field("check").field("timeout"),
-                    check.timeout,
-                    "the check timeout",
-                );
-                for (name, value) in [("rise", check.rise), ("fall", check.fall)] {
-                    if let Some(v) = value {
-                        self.at_least_one(hp.field("check").field(name), v, name);
-                    }
-                }
+            let model = crate::build::health(Some(health));
+            if let (Some(check), Some(spec)) = (model.active, &health.check) {
+                // An unset timeout is the interval: only the interval's problem is reported.
+                let problems =
+                    check.problems().into_iter().filter(|p| p.field != "timeout" || spec.timeout.is_some());
+                self.model(&hp.field("check"), problems.collect());
             }
-            if let Some(outlier) = &health.outlier {
+            if let (Some(outlier), Some(spec)) = (model.outlier, &health.outlier) {
                 let op = hp.field("outlier");
-                if let Some(n) = outlier.consecutive_5xx {
-                    self.at_least_one(op.field("consecutive_5xx"), n, "consecutive_5xx");
-                }
-                if let Some(p) = outlier.max_ejection_percent
+                // The fraction is checked as the percentage the file writes, below.
+                let problems = outlier.problems().into_iter().filter(|p| p.field != "max_ejection_fraction");
+                self.model(&op, problems.collect());
+                if let Some(p) = spec.max_ejection_percent
                     && !(0.0..=100.0).contains(&p)
                 {
                     self.error(
@@ -486,44 +414,34 @@ impl Checker<'_> {
     }
 
     /// The timeline, observation and alerts.
-    fn replay(&mut self, experiment: &Experiment) {
+    /// The timeline, observation and alerts; resolves their clock times. Which backend a
+    /// timeline entry names is resolved per variant, in [`crate::build::variant`].
+    fn replay(&mut self, experiment: &Experiment, stack: &StackSpec) {
         let root = FieldPath::root();
-        let names = crate::build::backend_names(&experiment.stack);
-        let known = |name: &String| names.contains(name);
         for (i, entry) in experiment.timeline.iter().enumerate() {
             let path = root.field("timeline").index(i);
             match entry.at.offset(experiment.start) {
-                Err(why) => self.error(path.field("at"), why),
-                Ok(at) if at >= experiment.duration.0 => self.warning(
-                    path.field("at"),
-                    format!(
-                        "{} is after the run ends ({} after the start): it never happens",
-                        entry.at, experiment.duration
-                    ),
-                ),
-                Ok(_) => {}
+                Err(why) => self.error(path.field("at"), why.to_string()),
+                Ok(at) => {
+                    if at >= experiment.duration.0 {
+                        self.warning(
+                            path.field("at"),
+                            format!(
+                                "{} is after the run ends ({} after the start): it never happens",
+                                entry.at, experiment.duration
+                            ),
+                        );
+                    }
+                    self.resolved.timeline[i] = at;
+                }
             }
             use crate::spec::ActionSpec as A;
-            let backend = match &entry.action {
-                A::SetWeight { backend, .. } | A::Crash { backend, .. } | A::SlowDown { backend, .. } => {
-                    Some(backend)
-                }
-                A::Fail(b) | A::Recover(b) | A::Remove(b) | A::Add(b) | A::Drain(b) => Some(b),
-                A::SetPolicy(policy) => {
-                    self.policy(path.field("action").index(0), policy, &experiment.stack);
-                    None
-                }
+            match &entry.action {
+                A::SetPolicy(policy) => self.policy(path.field("action").index(0), policy, stack),
                 A::ScaleTraffic(f) | A::SetRate(f) => {
-                    self.positive(path.field("action").index(0), *f, "the factor or rate");
-                    None
+                    self.positive(path.field("action").index(0), *f, "the factor or rate")
                 }
-            };
-            if let Some(name) = backend.filter(|b| !known(b)) {
-                let valid = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
-                self.error(
-                    path.field("action"),
-                    format!("no backend is named {name:?}; the backends are {valid}"),
-                );
+                _ => {}
             }
             if let A::SlowDown { factor, .. } = &entry.action {
                 self.positive(path.field("action").field("factor"), *factor, "the slow-down factor");
@@ -537,11 +455,11 @@ impl Checker<'_> {
             }
             if let Some((from, to)) = observe.incident {
                 match (from.offset(experiment.start), to.offset(experiment.start)) {
-                    (Err(why), _) | (_, Err(why)) => self.error(op.field("incident"), why),
+                    (Err(why), _) | (_, Err(why)) => self.error(op.field("incident"), why.to_string()),
                     (Ok(a), Ok(b)) if b <= a => {
                         self.error(op.field("incident"), "the incident must end after it starts")
                     }
-                    _ => {}
+                    (Ok(a), Ok(b)) => self.resolved.incident = Some((a, b)),
                 }
             }
         }
@@ -569,9 +487,22 @@ impl Checker<'_> {
     }
 }
 
-/// Every problem with `experiment`, errors and warnings, in file order.
-pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Problem> {
-    let mut c = Checker { registry, problems: Vec::new() };
+/// Every problem with `experiment`, whose stack is `stack` and whose clients' traces have
+/// been read (`None` where a client has none, or reading it failed), errors and warnings; and
+/// what was resolved on the way (clock times as offsets), for [`crate::build`].
+pub(crate) fn check(
+    experiment: &Experiment,
+    stack: &StackSpec,
+    traces: Vec<Option<Arc<LoadedTrace>>>,
+    registry: &PolicyRegistry,
+) -> (Vec<Problem>, Resolved) {
+    let resolved = Resolved {
+        schedules: vec![Vec::new(); stack.clients.len()],
+        traces,
+        timeline: vec![std::time::Duration::ZERO; experiment.timeline.len()],
+        incident: None,
+    };
+    let mut c = Checker { registry, problems: Vec::new(), resolved };
     let root = FieldPath::root();
     if experiment.duration.0.is_zero() {
         c.error(root.field("duration"), "the duration must be longer than zero, like \"1h\"");
@@ -587,7 +518,6 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
     }
     c.at_least_one(root.field("replications"), experiment.replications, "replications");
 
-    let stack = &experiment.stack;
     let stack_path = root.field("stack");
     if stack.clients.is_empty() {
         c.error(
@@ -604,7 +534,7 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
                 format!("the client name {:?} is used twice; names must be unique", client.name),
             );
         }
-        c.arrivals(path.field("arrivals"), &client.arrivals, experiment);
+        c.arrivals(i, path.field("arrivals"), &client.arrivals, experiment);
         c.client_behaviour(&path, client);
         c.users(path, client);
     }
@@ -624,12 +554,13 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
         c.backend(path, backend);
     }
     for (i, axis) in experiment.sweep.iter().enumerate() {
-        c.axis(root.field("sweep").index(i), axis, experiment);
+        c.axis(root.field("sweep").index(i), axis, stack);
     }
     c.stack_extras(&stack_path, stack);
-    c.replay(experiment);
+    c.replay(experiment, stack);
     if let Some(label) = &experiment.baseline {
-        let labels: Vec<String> = crate::build::variants(experiment).into_iter().map(|v| v.label).collect();
+        let labels: Vec<String> =
+            crate::build::variant_specs(experiment, stack).into_iter().map(|v| v.label).collect();
         if !labels.contains(label) {
             let valid = labels.iter().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", ");
             c.error(
@@ -639,9 +570,9 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
         }
     }
     if c.problems.iter().all(|p| p.severity == Severity::Warning) {
-        capacity_warnings(&mut c, experiment);
+        capacity_warnings(&mut c, experiment, stack);
     }
-    c.problems
+    (c.problems, c.resolved)
 }
 
 /// The configuration audit the 2024-03-08 postmortem asked for: at the stated traffic, is any
@@ -649,10 +580,13 @@ pub fn validate(experiment: &Experiment, registry: &PolicyRegistry) -> Vec<Probl
 /// robin, random, hashing), a backend's share is its weight over the total; a least-loaded
 /// policy adapts, so only the total is checked. Unbounded queues behind too much load are
 /// warned about too.
-fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment) {
-    let stack = &experiment.stack;
-    let offered: f64 =
-        stack.clients.iter().map(|client| crate::build::peak_rate(&client.arrivals, experiment.start)).sum();
+fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &StackSpec) {
+    let offered: f64 = stack
+        .clients
+        .iter()
+        .enumerate()
+        .map(|(i, client)| crate::build::peak_rate(i, &client.arrivals, &c.resolved))
+        .sum();
     let capacity_of =
         |b: &crate::spec::BackendSpec| f64::from(b.workers) / crate::build::service(&b.service).mean_secs();
     let capacity: f64 = stack.backends.iter().map(|b| f64::from(b.replicas) * capacity_of(b)).sum();
@@ -722,12 +656,8 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment) {
         c.warning(backends_path.index(group), message);
     }
     // The same audit after every weight change the timeline makes.
-    let mut changes: Vec<(std::time::Duration, usize)> = experiment
-        .timeline
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| Some((e.at.offset(experiment.start).ok()?, i)))
-        .collect();
+    let mut changes: Vec<(std::time::Duration, usize)> =
+        c.resolved.timeline.iter().enumerate().map(|(i, &at)| (at, i)).collect();
     changes.sort();
     for (_, i) in changes {
         let entry = &experiment.timeline[i];
@@ -765,7 +695,9 @@ mod tests {
             )"#
         );
         let experiment = crate::Experiment::parse(&text, "t.ron").unwrap_or_else(|e| panic!("{e}"));
-        validate(&experiment, &PolicyRegistry::new())
+        let stack = experiment.stack.inline().unwrap();
+        check(&experiment, stack, vec![None], &PolicyRegistry::new())
+            .0
             .into_iter()
             .map(|p| (p.path.to_string(), p.severity, p.message))
             .collect()

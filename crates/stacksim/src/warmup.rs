@@ -23,6 +23,12 @@ pub enum Warmup {
     Auto,
 }
 
+impl From<std::time::Duration> for Warmup {
+    fn from(warmup: std::time::Duration) -> Self {
+        Warmup::Fixed(crate::spec::HumanDuration(warmup))
+    }
+}
+
 impl Default for Warmup {
     fn default() -> Self {
         Warmup::Fixed(HumanDuration::default())

@@ -18,12 +18,65 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Text that is not a time or a span, or a clock time that cannot be placed in the run; each
+/// message says what would be valid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// Not a span like `"250ms"`.
+    #[error(
+        "invalid duration {text:?} ({reason}): write a number and a unit, like \"250ms\", \"90s\", \"5m\" or \"4h\""
+    )]
+    Duration {
+        /// The text given.
+        text: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Not an RFC 3339 timestamp.
+    #[error("invalid time {text:?} ({reason}): write RFC 3339 UTC, like \"2024-03-08T13:00:00Z\"")]
+    Timestamp {
+        /// The text given.
+        text: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Looks like a time of day but is not one.
+    #[error("invalid time of day {text:?}: write HH:MM or HH:MM:SS, like \"14:00\"")]
+    TimeOfDay {
+        /// The text given.
+        text: String,
+    },
+    /// Neither an offset, a time of day nor a timestamp.
+    #[error(
+        "invalid time {text:?}: write an offset (\"90m\"), a time of day (\"14:00\") or a timestamp (\"2024-03-08T14:00:00Z\")"
+    )]
+    At {
+        /// The text given.
+        text: String,
+    },
+    /// A clock time in an experiment without a `start`.
+    #[error("{at} is a clock time: give the experiment a `start`, like start: \"2024-03-08T13:00:00Z\"")]
+    NeedsStart {
+        /// The time, as written back.
+        at: String,
+    },
+    /// A time before the experiment's start.
+    #[error("{at} is before the experiment's start ({start})")]
+    BeforeStart {
+        /// The time, as written back.
+        at: String,
+        /// The experiment's start.
+        start: Timestamp,
+    },
+}
+
 impl std::str::FromStr for Timestamp {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        humantime::parse_rfc3339_weak(text).map(Timestamp).map_err(|e| {
-            format!("invalid time {text:?} ({e}): write RFC 3339 UTC, like \"2024-03-08T13:00:00Z\"")
-        })
+    type Err = TimeError;
+    fn from_str(text: &str) -> Result<Self, TimeError> {
+        humantime::parse_rfc3339_weak(text)
+            .map(Timestamp)
+            .map_err(|e| TimeError::Timestamp { text: text.to_owned(), reason: e.to_string() })
     }
 }
 
@@ -54,22 +107,17 @@ pub enum At {
 
 impl At {
     /// The offset from the start of the run, given the experiment's `start`.
-    pub fn offset(&self, start: Option<Timestamp>) -> Result<Duration, String> {
+    pub fn offset(&self, start: Option<Timestamp>) -> Result<Duration, TimeError> {
         let since = |t: SystemTime, start: Timestamp| {
-            t.duration_since(start.0)
-                .map_err(|_| format!("{self} is before the experiment's start ({start})"))
+            t.duration_since(start.0).map_err(|_| TimeError::BeforeStart { at: self.to_string(), start })
         };
         match (*self, start) {
             (At::Offset(d), _) => Ok(d),
-            (_, None) => Err(format!(
-                "{self} is a clock time: give the experiment a `start`, like start: \"2024-03-08T13:00:00Z\""
-            )),
+            (_, None) => Err(TimeError::NeedsStart { at: self.to_string() }),
             (At::Instant(t), Some(start)) => since(t.0, start),
             (At::TimeOfDay(secs), Some(start)) => {
-                let epoch = start
-                    .0
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_err(|_| "start before 1970".to_owned())?;
+                // A start before 1970 counts from the epoch's midnight.
+                let epoch = start.0.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
                 let midnight = epoch.as_secs() - epoch.as_secs() % 86_400;
                 since(SystemTime::UNIX_EPOCH + Duration::from_secs(midnight + u64::from(secs)), start)
             }
@@ -88,8 +136,8 @@ impl fmt::Display for At {
 }
 
 impl std::str::FromStr for At {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = TimeError;
+    fn from_str(text: &str) -> Result<Self, TimeError> {
         let text = text.trim();
         if text.contains('T') && text.contains('-') {
             return text.parse().map(At::Instant);
@@ -100,12 +148,12 @@ impl std::str::FromStr for At {
             return match numbers.as_deref() {
                 Some([h, m]) if *h < 24 && *m < 60 => Ok(At::TimeOfDay(h * 3600 + m * 60)),
                 Some([h, m, s]) if *h < 24 && *m < 60 && *s < 60 => Ok(At::TimeOfDay(h * 3600 + m * 60 + s)),
-                _ => Err(format!("invalid time of day {text:?}: write HH:MM or HH:MM:SS, like \"14:00\"")),
+                _ => Err(TimeError::TimeOfDay { text: text.to_owned() }),
             };
         }
-        humantime::parse_duration(text.trim_start_matches('+')).map(At::Offset).map_err(|_| {
-            format!("invalid time {text:?}: write an offset (\"90m\"), a time of day (\"14:00\") or a timestamp (\"2024-03-08T14:00:00Z\")")
-        })
+        humantime::parse_duration(text.trim_start_matches('+'))
+            .map(At::Offset)
+            .map_err(|_| TimeError::At { text: text.to_owned() })
     }
 }
 

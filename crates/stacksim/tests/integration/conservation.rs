@@ -28,7 +28,7 @@ const MIXED: &str = r#"Experiment(
 fn run(text: &str) -> Report {
     let registry = PolicyRegistry::new();
     let loaded = Experiment::load_str(text, "mixed.ron", &registry).unwrap();
-    Runner::new(&registry).run(&loaded.experiment).unwrap()
+    Runner::new().run(&loaded.plan).unwrap()
 }
 
 fn get(metrics: &indexmap::IndexMap<String, Metric>, name: &str) -> f64 {

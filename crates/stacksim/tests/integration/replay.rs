@@ -6,8 +6,8 @@ use stacksim::{Experiment, PolicyRegistry, Runner};
 fn run_replay() -> Report {
     let path = super::repo_root().join("experiments/march-8-2024.ron");
     let registry = PolicyRegistry::new();
-    let experiment = Experiment::load(&path, &registry).unwrap_or_else(|e| panic!("{e}")).experiment;
-    Runner::new(&registry).run(&experiment).unwrap()
+    let experiment = Experiment::load(&path, &registry).unwrap_or_else(|e| panic!("{e}")).plan;
+    Runner::new().run(&experiment).unwrap()
 }
 
 #[test]

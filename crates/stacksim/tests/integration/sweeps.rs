@@ -18,13 +18,13 @@ const STACK: &str = r#"
         ],
     ),"#;
 
-fn experiment(name: &str, rest: &str) -> Experiment {
+fn experiment(name: &str, rest: &str) -> stacksim::Plan {
     let text = format!("Experiment(\n    name: {name:?},{STACK}\n{rest}\n)");
-    Experiment::load_str(&text, name, &PolicyRegistry::new()).unwrap_or_else(|e| panic!("{e}")).experiment
+    Experiment::load_str(&text, name, &PolicyRegistry::new()).unwrap_or_else(|e| panic!("{e}")).plan
 }
 
-fn run(experiment: &Experiment) -> Report {
-    Runner::new(&PolicyRegistry::new()).run(experiment).unwrap()
+fn run(experiment: &stacksim::Plan) -> Report {
+    Runner::new().run(experiment).unwrap()
 }
 
 #[test]
@@ -34,7 +34,7 @@ fn axes_multiply_into_labelled_variants_last_axis_fastest() {
         "sweep: [Policy([RoundRobin, LeastConnections]), Rate(from: 40.0, to: 80.0, step: 20.0), \
          Workers(values: [2, 4])],",
     );
-    let labels: Vec<String> = stacksim::build::variants(&e).into_iter().map(|v| v.label).collect();
+    let labels: Vec<String> = e.variants().to_vec().into_iter().map(|v| v.label).collect();
     assert_eq!(labels.len(), 2 * 3 * 2);
     assert_eq!(labels[0], "policy=RoundRobin rate_per_s=40 workers=2");
     assert_eq!(labels[1], "policy=RoundRobin rate_per_s=40 workers=4");
@@ -44,7 +44,7 @@ fn axes_multiply_into_labelled_variants_last_axis_fastest() {
 #[test]
 fn rate_axis_scales_every_client_in_proportion() {
     let e = experiment("rate", "sweep: [Rate(values: [160.0])],");
-    let variant = &stacksim::build::variants(&e)[0];
+    let variant = &e.variants().to_vec()[0];
     let rates: Vec<f64> = variant.stack.clients.iter().map(|c| c.arrivals.rate_per_s()).collect();
     assert_eq!(rates, [120.0, 40.0]);
     assert_eq!(variant.params["rate_per_s"], 160.0);
@@ -56,7 +56,7 @@ fn backend_axes_change_the_stack() {
         "backends",
         "sweep: [Weights(values: [[3, 1, 1]]), Queue(values: [Unbounded]), ServiceScale(values: [2.0])],",
     );
-    let variant = &stacksim::build::variants(&e)[0];
+    let variant = &e.variants().to_vec()[0];
     let weights: Vec<u32> = variant.stack.backends.iter().map(|b| b.weight).collect();
     assert_eq!(weights, [3, 1, 1], "three replicas, as the weight list says");
     assert_eq!(variant.stack.backends[0].queue, stacksim::model::QueueLimit::Unbounded);
@@ -116,8 +116,7 @@ fn baseline_can_be_chosen_by_label() {
 #[test]
 fn four_shards_merge_into_the_unsharded_report_byte_for_byte() {
     let e = experiment("shards", "sweep: [Policy([RoundRobin, Random, PowerOfTwoChoices])],");
-    let registry = PolicyRegistry::new();
-    let runner = Runner::new(&registry).options(RunOptions { jobs: Some(2), ..RunOptions::default() });
+    let runner = Runner::new().options(RunOptions { jobs: Some(2), ..RunOptions::default() });
     let whole = runner.run(&e).unwrap().to_json();
     let shards: Vec<_> =
         (0..4).map(|index| runner.run_shard(&e, Shard { index, count: 4 }).unwrap()).collect();

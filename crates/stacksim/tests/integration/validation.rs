@@ -53,7 +53,7 @@ fn validate_file(path: &Path) -> Vec<String> {
     assert!(!expects.is_empty(), "{} states no `// expect:` value", path.display());
     let registry = PolicyRegistry::new();
     let loaded = Experiment::load(path, &registry).unwrap_or_else(|e| panic!("{e}"));
-    let report = Runner::new(&registry).run(&loaded.experiment).unwrap();
+    let report = Runner::new().run(&loaded.plan).unwrap();
     let mut failures = Vec::new();
     let name = path.file_name().unwrap().to_string_lossy();
     for variant in &report.variants {

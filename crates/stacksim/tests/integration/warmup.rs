@@ -14,8 +14,8 @@ fn auto_warmup_cuts_the_empty_start_and_reports_the_cut() {
         ),
     )"#;
     let registry = PolicyRegistry::new();
-    let experiment = Experiment::load_str(text, "auto.ron", &registry).unwrap().experiment;
-    let report = Runner::new(&registry).run(&experiment).unwrap();
+    let experiment = Experiment::load_str(text, "auto.ron", &registry).unwrap().plan;
+    let report = Runner::new().run(&experiment).unwrap();
     let cut = report.variants[0].metrics["warmup_s"];
     assert!(cut.mean.is_finite(), "{cut:?}");
     for run in &report.runs {
@@ -31,7 +31,6 @@ fn auto_warmup_cuts_the_empty_start_and_reports_the_cut() {
         assert!((m("arrived") / measured - 0.9).abs() < 0.05, "{}", m("arrived") / measured);
     }
     // A fixed warm-up reports no cut.
-    let fixed =
-        Experiment::load_str(&text.replace("\"auto\"", "\"100s\""), "f.ron", &registry).unwrap().experiment;
-    assert!(!Runner::new(&registry).run(&fixed).unwrap().variants[0].metrics.contains_key("warmup_s"));
+    let fixed = Experiment::load_str(&text.replace("\"auto\"", "\"100s\""), "f.ron", &registry).unwrap().plan;
+    assert!(!Runner::new().run(&fixed).unwrap().variants[0].metrics.contains_key("warmup_s"));
 }

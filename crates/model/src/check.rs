@@ -1,0 +1,414 @@
+//! Range checks of the configuration types, in one place.
+//!
+//! Every parameter with a range is checked here, once: the simulation's constructors call
+//! these checks (so a library user gets a [`ModelError`] naming the field), and `stacksim`'s
+//! validation maps the same [`Invalid`] values to a file, line and column. The messages say
+//! what would be valid, in the words of the experiment file.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::{
+    ActiveCheck, Arrivals, ClientConfig, DatabaseConfig, Degradation, ModelError, OutlierDetection,
+    RetryPolicy, ServiceTime, StackConfig, Users,
+};
+
+/// One parameter outside its range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// The field, relative to the checked value, as an experiment file writes it:
+    /// `mean`, `points[1]`, `slope`; empty for the value as a whole.
+    pub field: String,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl Invalid {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid { field: field.into(), message: message.into() }
+    }
+
+    /// The same problem, one level down: `prefix.field`.
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = match (prefix.is_empty(), self.field.is_empty()) {
+            (true, _) => self.field,
+            (false, true) => prefix.to_owned(),
+            (false, false) => format!("{prefix}.{}", self.field),
+        };
+        self
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// Collects problems; the checks below push into one.
+#[derive(Debug, Default)]
+struct Problems(Vec<Invalid>);
+
+impl Problems {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Invalid::new(field, message));
+    }
+
+    /// `value` must be positive and finite.
+    fn positive(&mut self, field: &str, value: f64) {
+        if !(value > 0.0 && value.is_finite()) {
+            self.push(field, format!("{field} must be a positive, finite number, not {value}"));
+        }
+    }
+
+    /// `value` must be at least 1; `what` names it in the message.
+    fn at_least_one(&mut self, field: &str, value: u64, what: &str) {
+        if value == 0 {
+            self.push(field, format!("{what} must be at least 1, not 0"));
+        }
+    }
+
+    /// A span that must be longer than zero; `what` names it in the message.
+    fn longer_than_zero(&mut self, field: &str, span: Duration, what: &str) {
+        if span.is_zero() {
+            self.push(field, format!("{what} must be longer than zero"));
+        }
+    }
+
+    fn extend(&mut self, prefix: &str, problems: Vec<Invalid>) {
+        self.0.extend(problems.into_iter().map(|p| p.within(prefix)));
+    }
+}
+
+impl ServiceTime {
+    /// Every parameter of the distribution outside its range.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        match *self {
+            ServiceTime::Exponential { mean } if mean.is_zero() => {
+                p.push("mean", "the mean must be longer than zero, like \"100ms\"");
+            }
+            ServiceTime::Exponential { .. } | ServiceTime::Constant(_) => {}
+            ServiceTime::LogNormal { median, sigma } => {
+                if median.is_zero() {
+                    p.push("median", "the median must be longer than zero, like \"80ms\"");
+                }
+                if !(sigma >= 0.0 && sigma.is_finite()) {
+                    p.push("sigma", format!("sigma must be a finite number ≥ 0, not {sigma}"));
+                }
+            }
+            ServiceTime::Gamma { mean, cv } => {
+                if mean.is_zero() {
+                    p.push("mean", "the mean must be longer than zero, like \"100ms\"");
+                }
+                p.positive("cv", cv);
+            }
+            ServiceTime::Uniform { min, max } => {
+                if min > max {
+                    let (min, max) = (humantime::format_duration(min), humantime::format_duration(max));
+                    p.push("max", format!("max ({max}) must not be shorter than min ({min})"));
+                }
+            }
+            ServiceTime::Pareto { scale, shape } => {
+                if scale.is_zero() {
+                    p.push("scale", "the scale must be longer than zero, like \"10ms\"");
+                }
+                p.positive("shape", shape);
+            }
+        }
+        p.0
+    }
+}
+
+impl Arrivals {
+    /// Every parameter of the arrival process outside its range.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        match self {
+            Arrivals::Poisson { rate_per_s } | Arrivals::Deterministic { rate_per_s } => {
+                if !(*rate_per_s > 0.0 && rate_per_s.is_finite()) {
+                    p.push(
+                        "rate_per_s",
+                        format!("rate_per_s (requests per second) must be a positive, finite number, not {rate_per_s}"),
+                    );
+                }
+            }
+            Arrivals::Schedule { points, .. } => {
+                if points.is_empty() {
+                    p.push("points", "a schedule needs points, like [(\"0s\", 100.0), (\"10m\", 300.0)]");
+                }
+                for (j, (at, rate)) in points.iter().enumerate() {
+                    if !(rate.is_finite() && *rate >= 0.0) {
+                        p.push(
+                            format!("points[{j}]"),
+                            format!("a rate must be a finite number ≥ 0, not {rate}"),
+                        );
+                    }
+                    if j > 0 && *at < points[j - 1].0 {
+                        p.push(format!("points[{j}]"), "schedule points must be in time order");
+                    }
+                }
+                if !points.is_empty() && points.iter().all(|p| p.1 == 0.0) {
+                    p.push("points", "at least one point needs a rate above zero");
+                }
+            }
+            Arrivals::Trace { times, keys } => {
+                if times.is_empty() {
+                    p.push("", "the trace has no arrivals");
+                }
+                if times.windows(2).any(|w| w[1] < w[0]) {
+                    p.push("", "trace times must be sorted");
+                }
+                if keys.as_ref().is_some_and(|k| k.len() != times.len()) {
+                    p.push("", "a trace needs one key per arrival");
+                }
+            }
+            Arrivals::Closed { users, think } => {
+                p.at_least_one("users", u64::from(*users), "users");
+                p.longer_than_zero("think", *think, "the think time");
+            }
+        }
+        p.0
+    }
+}
+
+impl Users {
+    /// A population with no users, or a Zipf exponent out of range. Fields are the client's:
+    /// `users` and `user_skew`.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if self.count == 0 {
+            p.push("users", "users must be at least 1, like users: 10000");
+        }
+        if !(self.skew >= 0.0 && self.skew.is_finite()) {
+            p.push(
+                "user_skew",
+                format!(
+                    "user_skew must be a finite number ≥ 0 (0 = every user alike; around 1 is typical of web traffic), not {}",
+                    self.skew
+                ),
+            );
+        }
+        p.0
+    }
+}
+
+impl RetryPolicy {
+    /// Every retry parameter outside its range; budget fields are `budget_ratio` and
+    /// `budget_min_per_s`, as experiment files write them.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.at_least_one("max_attempts", u64::from(self.max_attempts), "max_attempts (the first try included)");
+        if self.max_backoff < self.backoff {
+            p.push("max_backoff", "max_backoff must not be shorter than backoff");
+        }
+        if let Some(budget) = self.budget {
+            if !(budget.ratio.is_finite() && budget.ratio >= 0.0) {
+                p.push("budget_ratio", format!("budget_ratio must be ≥ 0, like 0.2, not {}", budget.ratio));
+            }
+            if !(budget.min_per_s.is_finite() && budget.min_per_s >= 0.0) {
+                p.push("budget_min_per_s", format!("budget_min_per_s must be ≥ 0, not {}", budget.min_per_s));
+            }
+        }
+        p.0
+    }
+}
+
+impl ClientConfig {
+    /// Every problem with the client's arrivals (under `arrivals`), timeout, retries (under
+    /// `retry`) and users.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.extend("arrivals", self.arrivals.problems());
+        p.0.extend(timeout(self.timeout));
+        if let Some(retry) = &self.retry {
+            p.extend("retry", retry.problems());
+        }
+        if let Some(users) = &self.users {
+            p.extend("", users.problems());
+        }
+        p.0
+    }
+}
+
+/// A client timeout of zero would time out every attempt at once.
+pub fn timeout(timeout: Option<Duration>) -> Vec<Invalid> {
+    let mut p = Problems::default();
+    if let Some(timeout) = timeout {
+        p.longer_than_zero("timeout", timeout, "the timeout");
+    }
+    p.0
+}
+
+/// A backend with no workers could never serve anything.
+pub fn workers(workers: u32) -> Vec<Invalid> {
+    let mut p = Problems::default();
+    p.at_least_one("workers", u64::from(workers), "workers");
+    p.0
+}
+
+/// A queue timeout of zero would answer every queued request with 503 at once.
+pub fn queue_timeout(timeout: Option<Duration>) -> Vec<Invalid> {
+    let mut p = Problems::default();
+    if let Some(timeout) = timeout {
+        p.longer_than_zero("queue_timeout", timeout, "the queue timeout");
+    }
+    p.0
+}
+
+impl Degradation {
+    /// A negative or non-finite slope.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if !(self.slope.is_finite() && self.slope >= 0.0) {
+            p.push("slope", format!("slope must be ≥ 0, not {}", self.slope));
+        }
+        p.0
+    }
+}
+
+impl crate::BackendConfig {
+    /// Every problem with the backend: `workers`, `service`, `queue_timeout`, `degradation`.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.0.extend(workers(self.workers));
+        p.extend("service", self.service.problems());
+        p.0.extend(queue_timeout(self.queue_timeout));
+        if let Some(degradation) = &self.degradation {
+            p.extend("degradation", degradation.problems());
+        }
+        p.0
+    }
+}
+
+impl DatabaseConfig {
+    /// Every problem with the database tier: `workers`, `pool`, `fraction`, `service`.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.at_least_one("workers", u64::from(self.workers), "workers");
+        p.at_least_one("pool", u64::from(self.pool), "pool (connections per backend)");
+        if !(0.0..=1.0).contains(&self.fraction) {
+            p.push("fraction", format!("fraction must be between 0 and 1, not {}", self.fraction));
+        }
+        p.extend("service", self.service.problems());
+        p.0
+    }
+}
+
+impl ActiveCheck {
+    /// Zero intervals or timeouts, or `rise`/`fall` of zero.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.longer_than_zero("interval", self.interval, "the check interval");
+        p.longer_than_zero("timeout", self.timeout, "the check timeout");
+        p.at_least_one("rise", u64::from(self.rise), "rise");
+        p.at_least_one("fall", u64::from(self.fall), "fall");
+        p.0
+    }
+}
+
+impl OutlierDetection {
+    /// `consecutive_5xx` of zero or an ejection fraction outside 0..=1.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.at_least_one("consecutive_5xx", u64::from(self.consecutive_5xx), "consecutive_5xx");
+        if !(0.0..=1.0).contains(&self.max_ejection_fraction) {
+            p.push(
+                "max_ejection_fraction",
+                format!("a fraction between 0 and 1, not {}", self.max_ejection_fraction),
+            );
+        }
+        p.0
+    }
+}
+
+impl StackConfig {
+    /// Every problem with the stack, each with the path of its field, like
+    /// `backends[2].service.mean`.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if self.clients.is_empty() {
+            p.push("clients", "the stack has no clients");
+        }
+        for (i, client) in self.clients.iter().enumerate() {
+            p.extend(&format!("clients[{i}]"), client.problems());
+        }
+        if self.backends.is_empty() {
+            p.push("backends", "the stack has no backends");
+        }
+        for (i, backend) in self.backends.iter().enumerate() {
+            p.extend(&format!("backends[{i}]"), backend.problems());
+        }
+        if let Some(database) = &self.database {
+            p.extend("database", database.problems());
+        }
+        if let Some(active) = &self.health.active {
+            p.extend("health.active", active.problems());
+        }
+        if let Some(outlier) = &self.health.outlier {
+            p.extend("health.outlier", outlier.problems());
+        }
+        if !(0.0..=1.0).contains(&self.health.panic_threshold) {
+            p.push(
+                "health.panic_threshold",
+                format!("a fraction between 0 and 1, not {}", self.health.panic_threshold),
+            );
+        }
+        p.0
+    }
+
+    /// The stack as it is, or the first of its problems.
+    pub fn check(&self) -> Result<(), ModelError> {
+        match self.problems().into_iter().next() {
+            None => Ok(()),
+            Some(problem) => Err(ModelError::Invalid(problem)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BackendConfig, QueueLimit};
+
+    #[test]
+    fn a_zero_mean_exponential_is_invalid_everywhere() {
+        let zero = ServiceTime::Exponential { mean: Duration::ZERO };
+        assert_eq!(zero.problems()[0].field, "mean");
+        let mut stack = StackConfig {
+            clients: vec![ClientConfig::new("c", Arrivals::Poisson { rate_per_s: 1.0 })],
+            backends: vec![BackendConfig::new("b", 1, QueueLimit::Unbounded, zero)],
+            ..StackConfig::default()
+        };
+        let error = stack.check().unwrap_err().to_string();
+        assert!(error.contains("backends[0].service.mean"), "{error}");
+        stack.backends[0].service = ServiceTime::Exponential { mean: Duration::from_millis(1) };
+        assert_eq!(stack.check(), Ok(()));
+    }
+
+    #[test]
+    fn schedule_points_are_named_by_index() {
+        let schedule = Arrivals::Schedule {
+            points: vec![(Duration::from_secs(60), 1.0), (Duration::from_secs(30), -1.0)],
+            linear: false,
+        };
+        let fields: Vec<String> = schedule.problems().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["points[1]", "points[1]"]);
+    }
+
+    #[test]
+    fn nested_fields_are_joined_with_dots() {
+        let database = DatabaseConfig {
+            workers: 0,
+            service: ServiceTime::Gamma { mean: Duration::from_millis(5), cv: 0.0 },
+            pool: 1,
+            fraction: 0.5,
+        };
+        let fields: Vec<String> = database.problems().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["workers", "service.cv"]);
+    }
+}
