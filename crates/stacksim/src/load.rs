@@ -43,7 +43,8 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// The file could not be read.
+    /// The file could not be read (or is not a regular file, or is larger than
+    /// [`MAX_FILE_BYTES`]).
     #[error("cannot read {}: {source}", path.display())]
     Read {
         /// The file.
@@ -58,6 +59,38 @@ pub enum LoadError {
     /// The experiment parsed but is invalid; every error found is listed.
     #[error("{}", join_lines(.0))]
     Invalid(Vec<Diagnostic>),
+}
+
+/// The largest experiment or stack file read: 16 MiB, a thousand times any real one.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a regular text file of at most `limit` bytes. Devices, pipes, directories and larger
+/// files are errors, so that `stack: "/dev/zero"` cannot hang or exhaust memory.
+pub(crate) fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if metadata.len() > limit {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("larger than {} MiB", limit >> 20)));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("larger than {} MiB", limit >> 20)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column =
+            String::from_utf8_lossy(&valid[valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..])
+                .chars()
+                .count()
+                + 1;
+        Error::new(ErrorKind::InvalidData, format!("invalid UTF-8 at line {line}, column {column}"))
+    })
 }
 
 fn join_lines(diagnostics: &[Diagnostic]) -> String {
@@ -77,7 +110,7 @@ impl Experiment {
     /// Reads, parses and validates the experiment file at `path`.
     pub fn load(path: impl AsRef<Path>, registry: &PolicyRegistry) -> Result<Loaded, LoadError> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path)
+        let source = read_text(path, MAX_FILE_BYTES)
             .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
         let dir = path.parent().map(Path::to_owned);
         Self::load_in(&source, &path.display().to_string(), dir, registry)
@@ -102,7 +135,7 @@ impl Experiment {
             StackRef::Inline(_) => None,
             StackRef::File(file) => {
                 let path = dir.as_deref().map_or_else(|| Path::new(file).to_owned(), |d| d.join(file));
-                let text = std::fs::read_to_string(&path)
+                let text = read_text(&path, MAX_FILE_BYTES)
                     .map_err(|source| LoadError::Read { path: path.clone(), source })?;
                 let name = path.display().to_string();
                 experiment.stack = StackRef::Inline(parse_ron(&text, &name)?);

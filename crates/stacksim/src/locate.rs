@@ -2,9 +2,15 @@
 //! line and column, and parse errors can name the field they are in.
 //!
 //! This reads only the skeleton of RON (brackets, field names, commas), never values, and
-//! tolerates broken input: it never panics and always terminates.
+//! tolerates broken input: it never panics and always terminates, in time and memory linear in
+//! the text. Nesting deeper than [`MAX_DEPTH`] is skipped without descending (ron itself
+//! refuses such files), so the recursion and every path stay short.
 
 use std::fmt;
+
+/// How deep the outline descends into nested values; deeper groups are skipped whole. Well
+/// above any real experiment (about 8 levels) and below ron's own recursion limit.
+pub const MAX_DEPTH: usize = 64;
 
 /// One step of a path into an experiment file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -337,6 +343,18 @@ impl Walker<'_> {
 
     fn value(&mut self, path: &FieldPath) {
         let Some(first) = self.peek() else { return };
+        if path.segments().len() >= MAX_DEPTH {
+            // Too deep to be an experiment: skip the value whole, without recursing.
+            match first.kind {
+                Kind::Ident if self.peek_kind(1) == Some(Kind::Open(b'(')) => {
+                    self.at += 1;
+                    self.skip_group();
+                }
+                Kind::Open(_) => self.skip_group(),
+                _ => self.at += 1,
+            }
+            return;
+        }
         match first.kind {
             Kind::Ident => {
                 self.at += 1;
@@ -406,8 +424,9 @@ impl Walker<'_> {
                 Kind::Comma | Kind::Colon => self.at += 1,
                 _ => {
                     let key = self.name(t);
-                    self.value(&FieldPath::root());
-                    self.spans.pop();
+                    let spans = self.spans.len();
+                    self.value(&path.index(0));
+                    self.spans.truncate(spans);
                     if self.peek_kind(0) == Some(Kind::Colon) {
                         self.at += 1;
                         self.value(&path.field(key.trim_matches('"')));
@@ -429,6 +448,19 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_is_skipped_in_linear_time_and_memory() {
+        // 100,000 braces used to overflow the stack, 20,000 parentheses to exhaust memory.
+        for text in
+            ["{".repeat(100_000), "(".repeat(20_000), format!("Experiment(name: {})", "[".repeat(50_000))]
+        {
+            let outline = Outline::new(&text);
+            assert!(outline.spans.iter().all(|(p, _, _)| p.segments().len() <= MAX_DEPTH));
+            assert!(outline.spans.len() <= text.len());
+            let _ = outline.path_at(Position { line: 1, column: 1000 });
+        }
+    }
 
     #[test]
     fn relative_paths_join_fields_and_indices() {

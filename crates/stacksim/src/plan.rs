@@ -261,7 +261,8 @@ impl Files {
 /// Reads and parses a stack file named by an experiment built in Rust (files loaded with
 /// [`Experiment::load`](crate::Experiment::load) are read there, with located errors).
 fn read_stack(path: &Path) -> Result<StackSpec, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = crate::load::read_text(path, crate::load::MAX_FILE_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     crate::load::parse_ron(&text, &path.display().to_string()).map_err(|e| e.to_string())
 }
 

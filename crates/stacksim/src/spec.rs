@@ -617,9 +617,9 @@ impl fmt::Display for HumanDuration {
 impl std::str::FromStr for HumanDuration {
     type Err = TimeError;
     fn from_str(text: &str) -> Result<Self, TimeError> {
-        humantime::parse_duration(text)
-            .map(HumanDuration)
-            .map_err(|e| TimeError::Duration { text: text.to_owned(), reason: e.to_string() })
+        let span = humantime::parse_duration(text)
+            .map_err(|e| TimeError::Duration { text: text.to_owned(), reason: e.to_string() })?;
+        replay::within_clock(text, span).map(HumanDuration)
     }
 }
 

@@ -53,7 +53,19 @@ pub enum TraceError {
     /// A file with a header and nothing else.
     #[error("the trace has no rows")]
     Empty,
+    /// A device, pipe or directory.
+    #[error("cannot read the trace: not a regular file")]
+    NotAFile,
+    /// Larger than [`MAX_TRACE_BYTES`].
+    #[error("the trace is {bytes} bytes; traces up to {} MiB are read (split it, or sample it)", MAX_TRACE_BYTES >> 20)]
+    TooLarge {
+        /// The file's size.
+        bytes: u64,
+    },
 }
+
+/// The largest trace file read: 1 GiB (about 40 million rows, a few hundred MB in memory).
+pub const MAX_TRACE_BYTES: u64 = 1 << 30;
 
 /// Where a trace file is: `file` relative to the experiment's directory, if it has one.
 pub(crate) fn path_of(dir: Option<&Path>, file: &str) -> PathBuf {
@@ -66,7 +78,15 @@ pub fn read(
     key_column: Option<&str>,
     start: Option<Timestamp>,
 ) -> Result<LoadedTrace, TraceError> {
-    let mut csv = csv::Reader::from_path(path).map_err(TraceError::Read)?;
+    let file = std::fs::File::open(path).map_err(|e| TraceError::Read(e.into()))?;
+    let metadata = file.metadata().map_err(|e| TraceError::Read(e.into()))?;
+    if !metadata.is_file() {
+        return Err(TraceError::NotAFile);
+    }
+    if metadata.len() > MAX_TRACE_BYTES {
+        return Err(TraceError::TooLarge { bytes: metadata.len() });
+    }
+    let mut csv = csv::Reader::from_reader(std::io::Read::take(file, MAX_TRACE_BYTES));
     let headers = csv.headers().map_err(TraceError::Header)?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h.trim() == name).ok_or_else(|| {

@@ -162,3 +162,48 @@ fn a_missing_trace_file_is_named() {
     let err = broken("arrivals: Poisson(rate_per_s: 40.0)", "arrivals: Trace(file: \"nowhere.csv\")");
     assert_mentions(&err, &["stack.clients[0].arrivals.file", "nowhere.csv", "cannot read the trace"]);
 }
+
+#[test]
+fn deep_nesting_is_a_located_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, source) in [("braces", "{".repeat(100_000)), ("parens", "(".repeat(20_000))] {
+        let path = write(dir.path(), &format!("{name}.ron"), &source);
+        let output = stacksim(&["check", path.to_str().unwrap()]);
+        let (_, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("{name}.ron:1:")), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn a_duration_beyond_the_clock_is_a_located_error() {
+    let err = broken("duration: \"5m\"", "duration: \"18446744074s\"");
+    assert_mentions(&err, &[":5:", "duration", "longer than the simulator's clock can count"]);
+}
+
+#[test]
+fn devices_are_not_read_as_stack_or_trace_files() {
+    let err = broken("arrivals: Poisson(rate_per_s: 40.0)", "arrivals: Trace(file: \"/dev/zero\")");
+    assert_mentions(&err, &["stack.clients[0].arrivals.file", "/dev/zero", "not a regular file"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "e.ron",
+        "Experiment(name: \"e\", seed: 1, duration: \"1m\", stack: \"/dev/zero\")",
+    );
+    let output = stacksim(&["check", path.to_str().unwrap()]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_mentions(&stderr, &["/dev/zero", "not a regular file"]);
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.ron");
+    std::fs::write(&path, b"// ok\nExperiment(name: \"\xff\")").unwrap();
+    let output = stacksim(&["check", path.to_str().unwrap()]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert_mentions(&stderr, &["invalid UTF-8 at line 2, column 19"]);
+}

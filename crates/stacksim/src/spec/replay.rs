@@ -55,6 +55,14 @@ pub enum TimeError {
         /// The text given.
         text: String,
     },
+    /// A span the simulator's clock cannot count: longer than 2⁶⁴ ns, about 584 years.
+    #[error(
+        "{text:?} is longer than the simulator's clock can count (about 584 years); simulate a shorter span"
+    )]
+    TooLong {
+        /// The text given.
+        text: String,
+    },
     /// A clock time in an experiment without a `start`.
     #[error("{at} is a clock time: give the experiment a `start`, like start: \"2024-03-08T13:00:00Z\"")]
     NeedsStart {
@@ -69,6 +77,15 @@ pub enum TimeError {
         /// The experiment's start.
         start: Timestamp,
     },
+}
+
+/// `span`, if the simulator's clock ([`stacksim_engine::SimTime`], u64 nanoseconds) can count
+/// it.
+pub(crate) fn within_clock(text: &str, span: Duration) -> Result<Duration, TimeError> {
+    if span.as_nanos() > u128::from(u64::MAX) {
+        return Err(TimeError::TooLong { text: text.to_owned() });
+    }
+    Ok(span)
 }
 
 impl std::str::FromStr for Timestamp {
@@ -151,9 +168,9 @@ impl std::str::FromStr for At {
                 _ => Err(TimeError::TimeOfDay { text: text.to_owned() }),
             };
         }
-        humantime::parse_duration(text.trim_start_matches('+'))
-            .map(At::Offset)
-            .map_err(|_| TimeError::At { text: text.to_owned() })
+        let span = humantime::parse_duration(text.trim_start_matches('+'))
+            .map_err(|_| TimeError::At { text: text.to_owned() })?;
+        within_clock(text, span).map(At::Offset)
     }
 }
 
