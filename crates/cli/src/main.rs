@@ -269,6 +269,7 @@ fn check(registry: &PolicyRegistry, files: &[PathBuf]) -> ExitCode {
                     eprintln!("{warning}");
                 }
                 println!("{}: ok ({})", file.display(), output::describe(&loaded.plan));
+                println!("  {}", loaded.plan.work());
             }
             Err(error) => {
                 failed = true;

@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod build;
 pub mod capacity;
+pub mod estimate;
 pub mod html;
 mod load;
 pub mod locate;

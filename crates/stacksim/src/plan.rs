@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::{self, Variant};
+use crate::estimate::Work;
 use crate::locate::FieldPath;
 use crate::registry::PolicyRegistry;
 use crate::report::{Mark, TimelineReport};
@@ -53,6 +54,7 @@ pub struct Plan {
     detection_reference: Duration,
     registry: PolicyRegistry,
     files: Files,
+    work: Work,
     warnings: Vec<Problem>,
 }
 
@@ -120,7 +122,17 @@ impl Plan {
             }
         };
         experiment.stack = StackRef::Inline(stack.clone());
+        // Traces are read first (each is bounded in size), then the work is sized before
+        // anything is expanded: four billion replicas are refused here, not by the allocator.
         let (mut problems, traces) = files.read_traces(&experiment, &stack);
+        let rows: Vec<Option<usize>> = traces.iter().map(|t| t.as_ref().map(|t| t.times.len())).collect();
+        let work = Work::of(&experiment, &stack, &rows, 1);
+        let limits = work.problems();
+        if limits.iter().any(|p| p.severity == Severity::Error) {
+            problems.extend(limits);
+            return Err(PlanError { problems });
+        }
+        problems.extend(limits);
         let (found, resolved) = crate::validate::check(&experiment, &stack, traces, registry);
         problems.extend(found);
         // Which backend each timeline entry names, per variant (a sweep may change them).
@@ -167,6 +179,7 @@ impl Plan {
             detection_reference,
             registry: registry.clone(),
             files,
+            work,
             warnings: problems,
         })
     }
@@ -194,6 +207,11 @@ impl Plan {
     /// Things that will run but look wrong.
     pub fn warnings(&self) -> &[Problem] {
         &self.warnings
+    }
+
+    /// How much work the plan is, estimated (one run at a time).
+    pub fn work(&self) -> &Work {
+        &self.work
     }
 
     /// The policies the plan's variants are built from.

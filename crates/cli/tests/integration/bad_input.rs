@@ -207,3 +207,27 @@ fn invalid_utf8_names_line_and_column() {
     assert_eq!(output.status.code(), Some(2));
     assert_mentions(&stderr, &["invalid UTF-8 at line 2, column 19"]);
 }
+
+#[test]
+fn work_the_machine_cannot_hold_is_refused_before_anything_is_allocated() {
+    let two_long_ranges = "Rate(from: 1.0, to: 10000.0, step: 1.0), Rate(from: 1.0, to: 10000.0, step: 1.0),";
+    for (from, to, expected) in [
+        ("replicas: 2, workers: 2", "replicas: 4294967295, workers: 2", "stack.backends: 4.3e9 backends"),
+        ("replications: 3", "replications: 4294967295", "this needs about"),
+        ("rate_per_s: 40.0)", "rate_per_s: 40.0), users: 1000000000", "this needs about"),
+        ("Poisson(rate_per_s: 40.0)", "Closed(users: 4294967295, think: \"1s\")", "this needs about"),
+        ("Policy([RoundRobin, LeastConnections]),", two_long_ranges, "sweep: the sweep has 1.0e8 variants"),
+    ] {
+        assert_mentions(&broken(from, to), &[expected]);
+    }
+}
+
+#[test]
+fn check_prints_the_estimated_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", super::SMALL);
+    let output = stacksim(&["check", path.to_str().unwrap()]);
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(0));
+    assert_mentions(&stdout, &["≈ 24000 events per run", "on one core", "peak memory about"]);
+}
