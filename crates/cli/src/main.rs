@@ -115,15 +115,18 @@ fn main() -> ExitCode {
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(error) => {
-            match error.downcast_ref::<stacksim::LoadError>() {
-                // Already in `file:line:column: error: field: message` form.
-                Some(stacksim::LoadError::Syntax(_) | stacksim::LoadError::Invalid(_)) => {
-                    eprintln!("{error}")
-                }
-                _ => eprintln!("error: {error:#}"),
-            }
+            print_error(&error);
             ExitCode::from(2)
         }
+    }
+}
+
+/// Prints an error on stderr: located diagnostics as they are, anything else with its causes.
+fn print_error(error: &anyhow::Error) {
+    match error.downcast_ref::<stacksim::LoadError>() {
+        // Already in `file:line:column: error: field: message` form.
+        Some(stacksim::LoadError::Syntax(_) | stacksim::LoadError::Invalid(_)) => eprintln!("{error}"),
+        _ => eprintln!("error: {error:#}"),
     }
 }
 
@@ -263,7 +266,12 @@ fn emit(
 fn check(registry: &PolicyRegistry, files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for file in files {
-        match Experiment::load(file, registry) {
+        let loaded = match Experiment::load(file, registry) {
+            // A stack file is checked as the stack of an experiment.
+            Err(stacksim::LoadError::StackFile { .. }) => Experiment::load_stack(file, registry),
+            other => other,
+        };
+        match loaded {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     eprintln!("{warning}");
@@ -273,7 +281,7 @@ fn check(registry: &PolicyRegistry, files: &[PathBuf]) -> ExitCode {
             }
             Err(error) => {
                 failed = true;
-                eprintln!("{error}");
+                print_error(&anyhow::Error::from(error));
             }
         }
     }

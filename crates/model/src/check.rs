@@ -106,6 +106,10 @@ impl ServiceTime {
                     p.push("mean", "the mean must be longer than zero, like \"100ms\"");
                 }
                 p.positive("cv", cv);
+                // The gamma's shape is 1/cv²: it must be a finite number to sample from.
+                if cv > 0.0 && !(1.0 / (cv * cv)).is_finite() {
+                    p.push("cv", format!("cv {cv} is too small to sample (use Constant for no variation)"));
+                }
             }
             ServiceTime::Uniform { min, max } => {
                 if min > max {

@@ -198,10 +198,13 @@ pub fn open_loop_rate(spec: &ArrivalsSpec) -> f64 {
     }
 }
 
-/// The offered rate of a client at its busiest [requests·s⁻¹] (for capacity warnings).
+/// The offered rate of a client at its busiest [requests·s⁻¹] (for capacity warnings). A
+/// closed loop offers none of its own: its users wait for answers, so it slows down with
+/// the stack instead of overloading it.
 pub(crate) fn peak_rate(client: usize, spec: &ArrivalsSpec, resolved: &Resolved) -> f64 {
     match spec {
         ArrivalsSpec::Schedule { points, .. } => points.iter().map(|p| p.1).fold(0.0, f64::max),
+        ArrivalsSpec::Closed { .. } => 0.0,
         other => arrivals(client, other, resolved).rate_per_s(),
     }
 }

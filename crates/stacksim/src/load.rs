@@ -45,7 +45,7 @@ impl fmt::Display for Diagnostic {
 pub enum LoadError {
     /// The file could not be read (or is not a regular file, or is larger than
     /// [`MAX_FILE_BYTES`]).
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -59,6 +59,12 @@ pub enum LoadError {
     /// The experiment parsed but is invalid; every error found is listed.
     #[error("{}", join_lines(.0))]
     Invalid(Vec<Diagnostic>),
+    /// The file is a stack file (clients, balancer, backends), not an experiment.
+    #[error("{} is a stack file, not an experiment: name it from an experiment, like stack: \"{}\"", path.display(), path.display())]
+    StackFile {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// The largest experiment or stack file read: 16 MiB, a thousand times any real one.
@@ -113,7 +119,24 @@ impl Experiment {
         let source = read_text(path, MAX_FILE_BYTES)
             .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
         let dir = path.parent().map(Path::to_owned);
-        Self::load_in(&source, &path.display().to_string(), dir, registry)
+        match Self::load_in(&source, &path.display().to_string(), dir, registry) {
+            Err(LoadError::Syntax(_)) if parse_ron::<crate::spec::StackSpec>(&source, "").is_ok() => {
+                Err(LoadError::StackFile { path: path.to_owned() })
+            }
+            other => other,
+        }
+    }
+
+    /// Reads, parses and checks the stack file at `path` as an experiment of one hour that
+    /// names it would: problems are reported in the stack file, at their line and column.
+    pub fn load_stack(path: impl AsRef<Path>, registry: &PolicyRegistry) -> Result<Loaded, LoadError> {
+        let path = path.as_ref();
+        let name =
+            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let stem = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let source = format!("Experiment(name: {stem:?}, seed: 1, duration: \"1h\", stack: {name:?})");
+        let dir = path.parent().map(Path::to_owned);
+        Self::load_in(&source, &format!("{} (as a stack)", path.display()), dir, registry)
     }
 
     /// Parses and validates experiment text; `origin` names it in messages. Files it names

@@ -99,7 +99,7 @@ impl Checker<'_> {
     }
 
     fn policy(&mut self, path: FieldPath, policy: &PolicySpec, stack: &StackSpec) {
-        if policy.routes_on_keys() && stack.clients.iter().all(|c| c.users.is_none()) {
+        if policy.routes_on_keys() && !stack.clients.iter().any(has_keys) {
             self.warning(
                 path.clone(),
                 format!("{policy} routes on request keys, but no client declares `users`: every request has a fresh key, so it spreads them like Random; add users: N to a client"),
@@ -575,6 +575,16 @@ pub(crate) fn check(
     (c.problems, c.resolved)
 }
 
+/// Whether a client's requests carry keys that repeat: it declares users, is a closed loop
+/// (its users are its keys), or replays a trace with a key column.
+fn has_keys(client: &ClientSpec) -> bool {
+    client.users.is_some()
+        || matches!(
+            client.arrivals,
+            ArrivalsSpec::Closed { .. } | ArrivalsSpec::Trace { key_column: Some(_), .. }
+        )
+}
+
 /// The configuration audit the 2024-03-08 postmortem asked for: at the stated traffic, is any
 /// backend offered more than it can serve? For policies that split traffic by weight (round
 /// robin, random, hashing), a backend's share is its weight over the total; a least-loaded
@@ -593,7 +603,8 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &Stack
     let backends_path = FieldPath::root().field("stack").field("backends");
     if offered >= capacity {
         for (i, backend) in stack.backends.iter().enumerate() {
-            if backend.queue == QueueSpec::Unbounded {
+            // A queue timeout bounds a queue as surely as a limit does.
+            if backend.queue == QueueSpec::Unbounded && backend.queue_timeout.is_none() {
                 c.warning(
                     backends_path.index(i).field("queue"),
                     format!(
@@ -762,5 +773,36 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].1, Severity::Warning);
         assert!(is_prime(65_537) && is_prime(5_000_011) && !is_prime(65_536) && !is_prime(1));
+    }
+
+    /// Problems with a one-backend stack of capacity 10/s and this client and queue.
+    fn audit(arrivals: &str, queue: &str) -> Vec<String> {
+        let text = format!(
+            r#"Experiment(name: "t", seed: 1, duration: "1m",
+                stack: (clients: [(name: "c", arrivals: {arrivals})], balancer: (policy: RingHash),
+                        backends: [(name: "a", workers: 1, {queue}, service: Constant("100ms"))]))"#
+        );
+        let experiment = crate::Experiment::parse(&text, "t.ron").unwrap_or_else(|e| panic!("{e}"));
+        let stack = experiment.stack.inline().unwrap();
+        check(&experiment, stack, vec![None], &PolicyRegistry::new())
+            .0
+            .into_iter()
+            .map(|p| p.message)
+            .collect()
+    }
+
+    #[test]
+    fn closed_loops_have_keys_and_do_not_overload_an_unbounded_queue() {
+        assert_eq!(audit("Closed(users: 100, think: \"1s\")", "queue: Unbounded"), Vec::<String>::new());
+        let open = audit("Poisson(rate_per_s: 20.0)", "queue: Unbounded");
+        assert!(open.iter().any(|m| m.contains("unbounded queue can grow")), "{open:?}");
+        assert!(open.iter().any(|m| m.contains("routes on request keys")), "{open:?}");
+    }
+
+    #[test]
+    fn a_queue_timeout_bounds_an_unbounded_queue() {
+        let bounded =
+            audit("Poisson(rate_per_s: 20.0), users: 10", "queue: Unbounded, queue_timeout: \"1s\"");
+        assert!(bounded.iter().all(|m| !m.contains("unbounded queue")), "{bounded:?}");
     }
 }

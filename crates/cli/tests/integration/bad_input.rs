@@ -231,3 +231,27 @@ fn check_prints_the_estimated_work() {
     assert_eq!(output.status.code(), Some(0));
     assert_mentions(&stdout, &["≈ 24000 events per run", "on one core", "peak memory about"]);
 }
+
+#[test]
+fn a_stack_file_is_checked_as_a_stack_and_refused_by_run() {
+    let stack = super::repo_root().join("models/web-stack-2024.ron");
+    let output = stacksim(&["check", stack.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output).1);
+    let output = stacksim(&["run", stack.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_mentions(&text(&output).1, &["is a stack file, not an experiment", "stack: \""]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(&stack).unwrap().replace("workers: 8, queue", "workers: 0, queue");
+    let broken = write(dir.path(), "stack.ron", &source);
+    let output = stacksim(&["check", broken.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_mentions(&text(&output).1, &["stack.ron:15:", "backends[0].workers", "at least 1"]);
+}
+
+#[test]
+fn a_missing_file_says_why_once() {
+    let output = stacksim(&["check", "/nonexistent/experiment.ron"]);
+    let (_, stderr) = text(&output);
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+}

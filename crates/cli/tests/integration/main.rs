@@ -67,6 +67,11 @@ Experiment(
 )
 "#;
 
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
 /// Runs `stacksim` with `args`.
 pub fn stacksim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stacksim")).args(args).output().expect("the binary runs")

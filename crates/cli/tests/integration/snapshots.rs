@@ -10,11 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::text;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+use super::{repo_root, text};
 
 /// Shortenings per shipped file: `(file, [(from, to)])`, applied once each. Files not listed
 /// run as shipped. The march replay starts ten minutes before the misconfiguration and keeps
