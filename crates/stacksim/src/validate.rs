@@ -779,7 +779,7 @@ mod tests {
     fn audit(arrivals: &str, queue: &str) -> Vec<String> {
         let text = format!(
             r#"Experiment(name: "t", seed: 1, duration: "1m",
-                stack: (clients: [(name: "c", arrivals: {arrivals})], balancer: (policy: RingHash),
+                stack: (clients: [(name: "c", arrivals: {arrivals})], balancer: (policy: RingHash()),
                         backends: [(name: "a", workers: 1, {queue}, service: Constant("100ms"))]))"#
         );
         let experiment = crate::Experiment::parse(&text, "t.ron").unwrap_or_else(|e| panic!("{e}"));
