@@ -8,6 +8,7 @@ use stacksim_model::{
     TimedAction, Users,
 };
 
+use crate::report::VariantInfo;
 use crate::spec::{
     ActionSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, Experiment, HealthSpec, PolicySpec, QueueSpec,
     ServiceSpec, StackSpec, SweepAxis, Timestamp,
@@ -26,6 +27,12 @@ pub struct Variant {
     pub policy: PolicySpec,
     /// Policies the timeline switches to (`SetPolicy { policy: i }` is the i-th).
     pub later_policies: Vec<PolicySpec>,
+}
+
+impl From<&Variant> for VariantInfo {
+    fn from(v: &Variant) -> Self {
+        VariantInfo { label: v.label.clone(), params: v.params.clone() }
+    }
 }
 
 /// The variants of an experiment: the cartesian product of its sweep axes, in file order

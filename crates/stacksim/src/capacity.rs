@@ -6,141 +6,13 @@
 //! not just on average. The search brackets the answer by doubling or halving, then bisects
 //! until the bracket is narrower than the tolerance.
 
-use std::fmt;
-use std::str::FromStr;
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use crate::build::variant_specs;
-use crate::report::VariantReport;
 use crate::run::{RunError, Runner};
 use crate::spec::{Experiment, SweepAxis};
+pub use crate::spec::{Objective, Slo, SloError};
 use crate::stats::Estimate;
-
-/// One objective: a metric kept below a limit, like `p99<250ms`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Objective {
-    /// The report metric, like `response_time_p99_s`.
-    pub metric: String,
-    /// Its limit, in the metric's unit (seconds or a ratio).
-    pub limit: f64,
-}
-
-/// A service-level objective: every objective must hold. In an experiment file it is written
-/// as text, `slo: "p99<250ms,errors<0.1%"`.
-///
-/// Written as comma-separated `NAME<LIMIT`: `mean`, `p50`, `p90`, `p99`, `p999` take a
-/// duration (`250ms`, `1.5s`); `errors`, `rejected`, `timeouts` take a ratio or a percentage
-/// (`0.001`, `0.1%`).
-///
-/// ```
-/// let slo: stacksim::capacity::Slo = "p99<250ms,errors<0.1%".parse().unwrap();
-/// assert_eq!(slo.objectives[0].metric, "response_time_p99_s");
-/// assert_eq!(slo.objectives[0].limit, 0.25);
-/// assert_eq!(slo.objectives[1].metric, "error_ratio");
-/// assert!((slo.objectives[1].limit - 0.001).abs() < 1e-12);
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Slo {
-    /// The objectives.
-    pub objectives: Vec<Objective>,
-}
-
-const LATENCIES: &[(&str, &str)] = &[
-    ("mean", "response_time_mean_s"),
-    ("p50", "response_time_p50_s"),
-    ("p90", "response_time_p90_s"),
-    ("p99", "response_time_p99_s"),
-    ("p999", "response_time_p999_s"),
-];
-const RATIOS: &[(&str, &str)] =
-    &[("errors", "error_ratio"), ("rejected", "rejected_ratio"), ("timeouts", "timed_out_ratio")];
-
-impl FromStr for Slo {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Slo, String> {
-        let names = || LATENCIES.iter().chain(RATIOS).map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
-        let objectives = text
-            .split(',')
-            .map(str::trim)
-            .filter(|part| !part.is_empty())
-            .map(|part| {
-                let (name, limit) = part.split_once('<').ok_or_else(|| {
-                    format!("cannot read objective {part:?}: write NAME<LIMIT, like p99<250ms or errors<0.1%")
-                })?;
-                let (name, limit) = (name.trim(), limit.trim_start_matches('=').trim());
-                if let Some((_, metric)) = LATENCIES.iter().find(|(n, _)| *n == name) {
-                    let limit = humantime::parse_duration(limit)
-                        .map_err(|e| format!("{name}: {limit:?} is not a duration like 250ms ({e})"))?;
-                    Ok(Objective { metric: (*metric).to_owned(), limit: limit.as_secs_f64() })
-                } else if let Some((_, metric)) = RATIOS.iter().find(|(n, _)| *n == name) {
-                    let ratio = match limit.strip_suffix('%') {
-                        Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
-                        None => limit.parse::<f64>(),
-                    }
-                    .map_err(|_| format!("{name}: {limit:?} is not a ratio like 0.001 or 0.1%"))?;
-                    Ok(Objective { metric: (*metric).to_owned(), limit: ratio })
-                } else {
-                    Err(format!("unknown objective {name:?}; use one of {}", names()))
-                }
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        if objectives.is_empty() {
-            return Err("the SLO is empty: give objectives like p99<250ms,errors<0.1%".to_owned());
-        }
-        Ok(Slo { objectives })
-    }
-}
-
-impl TryFrom<String> for Slo {
-    type Error = String;
-    fn try_from(text: String) -> Result<Slo, String> {
-        text.parse()
-    }
-}
-
-impl From<Slo> for String {
-    fn from(slo: Slo) -> String {
-        slo.to_string()
-    }
-}
-
-impl fmt::Display for Slo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .objectives
-            .iter()
-            .map(|o| {
-                if let Some((name, _)) = LATENCIES.iter().find(|(_, m)| *m == o.metric) {
-                    format!(
-                        "{name}<{}",
-                        humantime::format_duration(Duration::from_secs_f64(o.limit.max(0.0)))
-                    )
-                } else if let Some((name, _)) = RATIOS.iter().find(|(_, m)| *m == o.metric) {
-                    format!("{name}<{}%", o.limit * 100.0)
-                } else {
-                    format!("{}<{}", o.metric, o.limit)
-                }
-            })
-            .collect();
-        f.write_str(&parts.join(","))
-    }
-}
-
-impl Slo {
-    /// Whether `variant` meets every objective with 95% confidence (the interval's upper end
-    /// is within the limit). A metric with no value (no successful request) fails.
-    pub fn met_by(&self, variant: &VariantReport) -> bool {
-        self.objectives.iter().all(|o| {
-            variant.metrics.get(&o.metric).is_some_and(|e| {
-                let upper = e.mean + if e.ci95.is_finite() { e.ci95 } else { 0.0 };
-                e.mean.is_finite() && upper <= o.limit
-            })
-        })
-    }
-}
 
 /// How closely to search.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -343,18 +215,6 @@ fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slo_text_round_trips_into_objectives() {
-        let slo: Slo = "mean<2s, p999 < 1.5s ,rejected<1%".parse().unwrap();
-        assert_eq!(slo.objectives.len(), 3);
-        assert_eq!(slo.objectives[1], Objective { metric: "response_time_p999_s".into(), limit: 1.5 });
-        assert_eq!(slo.to_string(), "mean<2s,p999<1s 500ms,rejected<1%");
-        assert!("p98<1s".parse::<Slo>().unwrap_err().contains("p99"));
-        assert!("p99>1s".parse::<Slo>().is_err());
-        assert!("errors<lots".parse::<Slo>().is_err());
-        assert!("".parse::<Slo>().is_err());
-    }
 
     fn fake(value: f64, threshold: f64, higher_is_harder: bool) -> Probe {
         let met = if higher_is_harder { value <= threshold } else { value >= threshold };

@@ -6,25 +6,9 @@
 
 use std::fmt::Write;
 
-use crate::plot::{self, Layout};
+use crate::plot::{self, Layout, escape};
 use crate::report::{Detection, Report, VariantReport};
 use crate::stats::Estimate;
-
-/// `text` with `& < > " '` replaced by character references, safe in HTML text and attributes.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
 
 const STYLE: &str = "\
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;
@@ -492,14 +476,6 @@ mod tests {
             variants.join(", ")
         ))
         .unwrap()
-    }
-
-    #[test]
-    fn escape_replaces_markup() {
-        assert_eq!(
-            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
-        );
     }
 
     #[test]

@@ -42,11 +42,11 @@ use plotters::style::RGBColor;
 
 use crate::report::{Report, VariantReport};
 use crate::stats::Estimate;
-pub(crate) use chart::color;
 use chart::{
     Area, Bar, BarSeries, COLORS, Drawn, Header, Line, PERCENT, Scale, Unit, WIDTH, horizontal_bars, lines,
     render, text_width, time_unit, vertical_bars,
 };
+pub(crate) use chart::{color, escape};
 pub(crate) use layout::Layout;
 pub(crate) use timeline::time_of_day;
 pub use timeline::{timeline, timeline_backends};

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stacksim_model::{BackendSummary, RunSummary, Window};
 
-use crate::build::Variant;
 use crate::stats::{Estimate, nan_as_null};
 
 /// Everything an experiment measured. Serializes to the JSON of `stacksim run --format json`.
@@ -280,12 +279,6 @@ pub struct VariantInfo {
     pub label: String,
     /// Its parameters.
     pub params: IndexMap<String, Value>,
-}
-
-impl From<&Variant> for VariantInfo {
-    fn from(v: &Variant) -> Self {
-        VariantInfo { label: v.label.clone(), params: v.params.clone() }
-    }
 }
 
 /// Estimates of each metric from one map per replication.

@@ -1,0 +1,226 @@
+//! `slo:` in an experiment file (and `stacksim capacity --slo`): objectives like `p99<250ms`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::VariantReport;
+use crate::stats::Estimate;
+
+/// One objective: a metric kept below a limit, like `p99<250ms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Objective {
+    /// The report metric, like `response_time_p99_s`.
+    pub metric: String,
+    /// Its limit, in the metric's unit (seconds or a ratio).
+    pub limit: f64,
+}
+
+impl Objective {
+    /// Whether `estimate` meets the objective with 95% confidence: the upper end of its
+    /// interval is within the limit. A metric with no value (no successful request) does not.
+    pub fn met_by(&self, estimate: Estimate) -> bool {
+        let upper = estimate.mean + if estimate.ci95.is_finite() { estimate.ci95 } else { 0.0 };
+        estimate.mean.is_finite() && upper <= self.limit
+    }
+}
+
+/// A service-level objective: every objective must hold. In an experiment file it is written
+/// as text, `slo: "p99<250ms,errors<0.1%"`.
+///
+/// Written as comma-separated `NAME<LIMIT`: `mean`, `p50`, `p90`, `p99`, `p999` take a
+/// duration (`250ms`, `1.5s`); `errors`, `rejected`, `timeouts` take a ratio or a percentage
+/// (`0.001`, `0.1%`).
+///
+/// ```
+/// use stacksim::spec::{Slo, SloError};
+///
+/// let slo: Slo = "p99<250ms,errors<0.1%".parse().unwrap();
+/// assert_eq!(slo.objectives[0].metric, "response_time_p99_s");
+/// assert_eq!(slo.objectives[0].limit, 0.25);
+/// assert_eq!(slo.objectives[1].metric, "error_ratio");
+/// assert!((slo.objectives[1].limit - 0.001).abs() < 1e-12);
+/// assert!(matches!("p98<1s".parse::<Slo>(), Err(SloError::UnknownObjective { .. })));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slo {
+    /// The objectives.
+    pub objectives: Vec<Objective>,
+}
+
+/// Objectives on response times, and the report metric each stands for.
+const LATENCIES: &[(&str, &str)] = &[
+    ("mean", "response_time_mean_s"),
+    ("p50", "response_time_p50_s"),
+    ("p90", "response_time_p90_s"),
+    ("p99", "response_time_p99_s"),
+    ("p999", "response_time_p999_s"),
+];
+/// Objectives on ratios, and the report metric each stands for.
+const RATIOS: &[(&str, &str)] =
+    &[("errors", "error_ratio"), ("rejected", "rejected_ratio"), ("timeouts", "timed_out_ratio")];
+
+/// `mean, p50, p90, p99, p999, errors, rejected, timeouts`.
+fn names() -> String {
+    LATENCIES.iter().chain(RATIOS).map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+}
+
+/// Why SLO text could not be read. Each message says what would be valid.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SloError {
+    /// The text holds no objective (it is empty, or only commas).
+    #[error("the SLO is empty: give objectives like p99<250ms,errors<0.1%")]
+    Empty,
+    /// A comma-separated part is not of the form `NAME<LIMIT`.
+    #[error("cannot read objective {objective:?}: write NAME<LIMIT, like p99<250ms or errors<0.1%")]
+    NotAnObjective {
+        /// The part, as written.
+        objective: String,
+    },
+    /// `NAME` is none of `mean`, `p50`, `p90`, `p99`, `p999`, `errors`, `rejected`, `timeouts`.
+    #[error("unknown objective {name:?}; use one of {}", names())]
+    UnknownObjective {
+        /// The name, as written.
+        name: String,
+    },
+    /// A response-time objective's limit is not a duration like `250ms`.
+    #[error("{name}: {limit:?} is not a duration like 250ms ({reason})")]
+    NotADuration {
+        /// The objective's name.
+        name: String,
+        /// The limit, as written.
+        limit: String,
+        /// Why it is not a duration (part of the message, so not a separate source).
+        reason: humantime::DurationError,
+    },
+    /// A ratio objective's limit is neither a number like `0.001` nor a percentage like `0.1%`.
+    #[error("{name}: {limit:?} is not a ratio like 0.001 or 0.1%")]
+    NotARatio {
+        /// The objective's name.
+        name: String,
+        /// The limit, as written.
+        limit: String,
+    },
+}
+
+impl FromStr for Slo {
+    type Err = SloError;
+    fn from_str(text: &str) -> Result<Slo, SloError> {
+        let objectives = text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(objective)
+            .collect::<Result<Vec<_>, _>>()?;
+        if objectives.is_empty() {
+            return Err(SloError::Empty);
+        }
+        Ok(Slo { objectives })
+    }
+}
+
+/// One `NAME<LIMIT` (`<=` reads the same).
+fn objective(part: &str) -> Result<Objective, SloError> {
+    let (name, limit) =
+        part.split_once('<').ok_or_else(|| SloError::NotAnObjective { objective: part.to_owned() })?;
+    let (name, limit) = (name.trim(), limit.trim_start_matches('=').trim());
+    if let Some((_, metric)) = LATENCIES.iter().find(|(n, _)| *n == name) {
+        let limit = humantime::parse_duration(limit).map_err(|reason| SloError::NotADuration {
+            name: name.to_owned(),
+            limit: limit.to_owned(),
+            reason,
+        })?;
+        Ok(Objective { metric: (*metric).to_owned(), limit: limit.as_secs_f64() })
+    } else if let Some((_, metric)) = RATIOS.iter().find(|(n, _)| *n == name) {
+        let ratio = match limit.strip_suffix('%') {
+            Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
+            None => limit.parse::<f64>(),
+        }
+        .map_err(|_| SloError::NotARatio { name: name.to_owned(), limit: limit.to_owned() })?;
+        Ok(Objective { metric: (*metric).to_owned(), limit: ratio })
+    } else {
+        Err(SloError::UnknownObjective { name: name.to_owned() })
+    }
+}
+
+impl TryFrom<String> for Slo {
+    type Error = SloError;
+    fn try_from(text: String) -> Result<Slo, SloError> {
+        text.parse()
+    }
+}
+
+impl From<Slo> for String {
+    fn from(slo: Slo) -> String {
+        slo.to_string()
+    }
+}
+
+impl fmt::Display for Slo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .objectives
+            .iter()
+            .map(|o| {
+                if let Some((name, _)) = LATENCIES.iter().find(|(_, m)| *m == o.metric) {
+                    format!(
+                        "{name}<{}",
+                        humantime::format_duration(Duration::from_secs_f64(o.limit.max(0.0)))
+                    )
+                } else if let Some((name, _)) = RATIOS.iter().find(|(_, m)| *m == o.metric) {
+                    format!("{name}<{}%", o.limit * 100.0)
+                } else {
+                    format!("{}<{}", o.metric, o.limit)
+                }
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl Slo {
+    /// Whether `variant` meets every objective with 95% confidence (see [`Objective::met_by`]).
+    pub fn met_by(&self, variant: &VariantReport) -> bool {
+        let none = Estimate { mean: f64::NAN, ci95: f64::NAN };
+        self.objectives.iter().all(|o| o.met_by(variant.metrics.get(&o.metric).copied().unwrap_or(none)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slo_text_round_trips_into_objectives() {
+        let slo: Slo = "mean<2s, p999 < 1.5s ,rejected<1%".parse().unwrap();
+        assert_eq!(slo.objectives.len(), 3);
+        assert_eq!(slo.objectives[1], Objective { metric: "response_time_p999_s".into(), limit: 1.5 });
+        assert_eq!(slo.to_string(), "mean<2s,p999<1s 500ms,rejected<1%");
+    }
+
+    #[test]
+    fn each_mistake_has_its_error_and_says_what_would_be_valid() {
+        let err = |text: &str| text.parse::<Slo>().unwrap_err();
+        assert_eq!(err("p98<1s"), SloError::UnknownObjective { name: "p98".into() });
+        assert!(err("p98<1s").to_string().contains("p99"), "{}", err("p98<1s"));
+        assert_eq!(err("p99>1s"), SloError::NotAnObjective { objective: "p99>1s".into() });
+        assert_eq!(err("errors<lots"), SloError::NotARatio { name: "errors".into(), limit: "lots".into() });
+        assert!(matches!(err("p99<soon"), SloError::NotADuration { .. }));
+        assert!(err("p99<soon").to_string().starts_with(r#"p99: "soon" is not a duration like 250ms ("#));
+        assert_eq!(err(""), SloError::Empty);
+        assert_eq!(err(" , "), SloError::Empty);
+    }
+
+    #[test]
+    fn an_interval_that_reaches_past_the_limit_misses() {
+        let p99 = Objective { metric: "response_time_p99_s".into(), limit: 0.25 };
+        assert!(p99.met_by(Estimate { mean: 0.2, ci95: 0.05 }));
+        assert!(!p99.met_by(Estimate { mean: 0.2, ci95: 0.051 }));
+        assert!(p99.met_by(Estimate { mean: 0.25, ci95: f64::NAN }), "one replication: no interval");
+        assert!(!p99.met_by(Estimate { mean: f64::NAN, ci95: f64::NAN }), "no value");
+    }
+}
