@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use stacksim_model::Window;
 
+use crate::metric::Metric;
 use crate::spec::{AlertMetric, AlertSpec, Experiment};
 
 /// The value `metric` has in `window`.
@@ -57,8 +58,8 @@ pub fn reference(experiment: &Experiment) -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
-/// The run's alert metrics: `time_to_detect_<name>_s` per rule (NaN if it never fired).
-pub fn metrics(experiment: &Experiment, windows: &[Window]) -> Vec<(String, f64)> {
+/// The run's alert metrics: a [`Metric::TimeToDetect`] per rule (NaN if it never fired).
+pub fn metrics(experiment: &Experiment, windows: &[Window]) -> Vec<(Metric, f64)> {
     let Some(observe) = &experiment.observe else { return Vec::new() };
     let reference = reference(experiment);
     experiment
@@ -67,7 +68,7 @@ pub fn metrics(experiment: &Experiment, windows: &[Window]) -> Vec<(String, f64)
         .map(|alert| {
             let detect = first_firing(alert, windows, observe.window.0)
                 .map_or(f64::NAN, |t| t.as_secs_f64() - reference.as_secs_f64());
-            (format!("time_to_detect_{}_s", alert.name.replace('-', "_")), detect)
+            (Metric::time_to_detect(&alert.name), detect)
         })
         .collect()
 }

@@ -9,48 +9,90 @@
 use serde::{Deserialize, Serialize};
 
 use crate::build::variant_specs;
+use crate::metric::Metric;
 use crate::run::{RunError, Runner};
 use crate::spec::{Experiment, SweepAxis};
 pub use crate::spec::{Objective, Slo, SloError};
 use crate::stats::Estimate;
 
-/// How closely to search.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How to search: how closely, for how long, and (for [`min_replicas`]) which backends.
+///
+/// ```
+/// use stacksim::capacity::SearchOptions;
+/// let options = SearchOptions { backend: Some("app".into()), ..SearchOptions::default() };
+/// assert_eq!((options.tolerance, options.max_probes), (0.01, 40));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
 pub struct SearchOptions {
-    /// Stop bisecting when the bracket is narrower than this fraction of its lower end.
+    /// [`max_rate`] stops bisecting when the bracket is narrower than this fraction of its
+    /// lower end. Default: 0.01. ([`min_replicas`] always narrows to one replica.)
     pub tolerance: f64,
-    /// Give up after this many probes.
+    /// Give up after this many probes, each a full set of replications. Default: 40.
     pub max_probes: u32,
+    /// The backend group whose replicas [`min_replicas`] varies. Default: the first group.
+    pub backend: Option<String>,
 }
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        SearchOptions { tolerance: 0.01, max_probes: 40 }
+        SearchOptions { tolerance: 0.01, max_probes: 40, backend: None }
     }
 }
 
-/// One configuration tried during a search.
+/// One configuration tried during a search: an arrival rate \[s⁻¹\] (`T = f64`) or a number
+/// of replicas (`T = u32`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Probe {
-    /// The value tried (arrival rate, or replicas).
-    pub value: f64,
+pub struct Probe<T> {
+    /// The value tried.
+    pub value: T,
     /// Whether the SLO held.
     pub met: bool,
     /// The metrics the SLO names, as measured.
-    pub metrics: Vec<(String, Estimate)>,
+    pub metrics: Vec<(Metric, Estimate)>,
 }
 
-/// The answer of a search for one variant.
+impl<T> Probe<T> {
+    /// `metric` as measured at this probe; NaN unless the SLO names it.
+    pub fn metric(&self, metric: &Metric) -> Estimate {
+        self.metrics.iter().find(|(m, _)| m == metric).map_or(Estimate::NONE, |(_, e)| *e)
+    }
+
+    fn map<U>(self, f: impl Fn(T) -> U) -> Probe<U> {
+        Probe { value: f(self.value), met: self.met, metrics: self.metrics }
+    }
+}
+
+/// The answer of a search for one variant: the highest arrival rate \[s⁻¹\]
+/// ([`max_rate`], `T = f64`) or the fewest replicas ([`min_replicas`], `T = u32`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Capacity {
+pub struct Capacity<T> {
     /// The variant's label.
     pub label: String,
     /// The best value that met the SLO (highest rate, fewest replicas); `None` if none did.
-    pub best: Option<f64>,
+    pub best: Option<T>,
     /// The nearest value tried that did not meet it (the other end of the bracket).
-    pub failed_at: Option<f64>,
+    pub failed_at: Option<T>,
     /// Every probe, in the order tried.
-    pub probes: Vec<Probe>,
+    pub probes: Vec<Probe<T>>,
+}
+
+impl<T: PartialEq> Capacity<T> {
+    /// The probe at the answer, with the metrics measured there.
+    pub fn at_best(&self) -> Option<&Probe<T>> {
+        let best = self.best.as_ref()?;
+        self.probes.iter().rev().find(|p| p.value == *best)
+    }
+}
+
+impl Capacity<f64> {
+    fn map<U>(self, f: impl Fn(f64) -> U + Copy) -> Capacity<U> {
+        Capacity {
+            label: self.label,
+            best: self.best.map(f),
+            failed_at: self.failed_at.map(f),
+            probes: self.probes.into_iter().map(|p| p.map(f)).collect(),
+        }
+    }
 }
 
 fn probe(
@@ -59,13 +101,13 @@ fn probe(
     axis: SweepAxis,
     slo: &Slo,
     value: f64,
-) -> Result<Probe, RunError> {
+) -> Result<Probe<f64>, RunError> {
     let mut trial = experiment.clone();
     trial.sweep = vec![axis];
     trial.baseline = None;
     let report = runner.run(&trial)?;
     let variant = &report.variants[0];
-    let metrics = slo.objectives.iter().map(|o| (o.metric.clone(), variant.metrics[&o.metric])).collect();
+    let metrics = slo.objectives.iter().map(|o| (o.metric.clone(), variant.metric(&o.metric))).collect();
     Ok(Probe { value, met: slo.met_by(variant), metrics })
 }
 
@@ -102,8 +144,8 @@ pub fn max_rate(
     runner: &Runner<'_>,
     experiment: &Experiment,
     slo: &Slo,
-    options: SearchOptions,
-) -> Result<Vec<Capacity>, RunError> {
+    options: &SearchOptions,
+) -> Result<Vec<Capacity<f64>>, RunError> {
     each_variant(experiment)
         .into_iter()
         .map(|(label, single)| {
@@ -113,28 +155,28 @@ pub fn max_rate(
                 let axis = rate_axis(rate);
                 probe(runner, &single, axis, slo, rate)
             };
-            let (best, failed_at, probes) = search(start, true, options, test)?;
+            let (best, failed_at, probes) = search(start, true, options.max_probes, options.tolerance, test)?;
             Ok(Capacity { label, best, failed_at, probes })
         })
         .collect()
 }
 
-/// For each variant of `experiment` at total arrival rate `rate`, the fewest replicas of the
-/// backend group `backend` (default: the first group) that meet `slo`.
+/// For each variant of `experiment` at total arrival rate `rate_per_s` [requests·s⁻¹], the
+/// fewest replicas of the backend group `options.backend` (default: the first group) that
+/// meet `slo`.
 pub fn min_replicas(
     runner: &Runner<'_>,
     experiment: &Experiment,
     slo: &Slo,
-    rate: f64,
-    backend: Option<&str>,
-    options: SearchOptions,
-) -> Result<Vec<Capacity>, RunError> {
+    rate_per_s: f64,
+    options: &SearchOptions,
+) -> Result<Vec<Capacity<u32>>, RunError> {
     each_variant(experiment)
         .into_iter()
         .map(|(label, single)| {
-            let single = applied(&single, rate_axis(rate));
+            let single = applied(&single, rate_axis(rate_per_s));
             let group =
-                backend.map(str::to_owned).or_else(|| single.stack.backends.first().map(|b| b.name.clone()));
+                options.backend.clone().or_else(|| single.stack.backends.first().map(|b| b.name.clone()));
             let start = single
                 .stack
                 .backends
@@ -145,26 +187,28 @@ pub fn min_replicas(
                 let axis = SweepAxis::Replicas { backend: group.clone(), values: vec![replicas as u32] };
                 probe(runner, &single, axis, slo, replicas)
             };
-            let integer = SearchOptions { tolerance: 0.0, ..options };
-            let (best, failed_at, probes) = search(f64::from(start), false, integer, test)?;
-            Ok(Capacity { label, best, failed_at, probes })
+            let (best, failed_at, probes) = search(f64::from(start), false, options.max_probes, 0.0, test)?;
+            // The search tries whole numbers from 1 only.
+            Ok(Capacity { label, best, failed_at, probes }.map(|replicas| replicas as u32))
         })
         .collect()
 }
 
 /// The best passing value, the nearest failing one, and every probe made.
-type Bracket = (Option<f64>, Option<f64>, Vec<Probe>);
+type Bracket = (Option<f64>, Option<f64>, Vec<Probe<f64>>);
 
-/// Brackets and bisects. With `higher_is_harder` (rates), looks for the highest passing value;
-/// otherwise (replicas, whole numbers from 1) for the lowest passing value.
+/// Brackets and bisects, in at most `max_probes` probes. With `higher_is_harder` (rates), looks
+/// for the highest passing value, to within `tolerance` of it; otherwise (replicas, whole
+/// numbers from 1) for the lowest passing value.
 fn search(
     start: f64,
     higher_is_harder: bool,
-    options: SearchOptions,
-    mut test: impl FnMut(f64) -> Result<Probe, RunError>,
+    max_probes: u32,
+    tolerance: f64,
+    mut test: impl FnMut(f64) -> Result<Probe<f64>, RunError>,
 ) -> Result<Bracket, RunError> {
     let mut probes = Vec::new();
-    let mut run = |value: f64, probes: &mut Vec<Probe>| -> Result<bool, RunError> {
+    let mut run = |value: f64, probes: &mut Vec<Probe<f64>>| -> Result<bool, RunError> {
         let p = test(value)?;
         let met = p.met;
         probes.push(p);
@@ -173,7 +217,7 @@ fn search(
     let (mut good, mut bad): (Option<f64>, Option<f64>) = (None, None);
     let mut value = start.max(if higher_is_harder { f64::MIN_POSITIVE } else { 1.0 });
     // Bracket: move away from the failing side until both ends are known.
-    while (good.is_none() || bad.is_none()) && (probes.len() as u32) < options.max_probes {
+    while (good.is_none() || bad.is_none()) && (probes.len() as u32) < max_probes {
         if run(value, &mut probes)? {
             good = Some(value);
             value = if higher_is_harder { value * 2.0 } else { (value / 2.0).floor() };
@@ -198,8 +242,8 @@ fn search(
     }
     // Bisect.
     while let (Some(g), Some(b)) = (good, bad) {
-        let done = if higher_is_harder { b - g <= options.tolerance * g } else { g - b <= 1.0 };
-        if done || probes.len() as u32 >= options.max_probes {
+        let done = if higher_is_harder { b - g <= tolerance * g } else { g - b <= 1.0 };
+        if done || probes.len() as u32 >= max_probes {
             break;
         }
         let mid = if higher_is_harder { (g + b) / 2.0 } else { ((g + b) / 2.0).floor() };
@@ -216,15 +260,14 @@ fn search(
 mod tests {
     use super::*;
 
-    fn fake(value: f64, threshold: f64, higher_is_harder: bool) -> Probe {
+    fn fake(value: f64, threshold: f64, higher_is_harder: bool) -> Probe<f64> {
         let met = if higher_is_harder { value <= threshold } else { value >= threshold };
         Probe { value, met, metrics: Vec::new() }
     }
 
     #[test]
     fn search_finds_the_highest_passing_rate_within_tolerance() {
-        let (best, bad, probes) =
-            search(10.0, true, SearchOptions::default(), |v| Ok(fake(v, 37.3, true))).unwrap();
+        let (best, bad, probes) = search(10.0, true, 40, 0.01, |v| Ok(fake(v, 37.3, true))).unwrap();
         let (best, bad) = (best.unwrap(), bad.unwrap());
         assert!(best <= 37.3 && bad > 37.3 && bad - best <= 0.01 * best, "{best} {bad}");
         assert!(probes.len() < 20);
@@ -233,8 +276,7 @@ mod tests {
     #[test]
     fn search_finds_the_fewest_passing_replicas() {
         for threshold in [1.0, 3.0, 7.0, 16.0] {
-            let (best, _, _) =
-                search(4.0, false, SearchOptions::default(), |v| Ok(fake(v, threshold, false))).unwrap();
+            let (best, _, _) = search(4.0, false, 40, 0.0, |v| Ok(fake(v, threshold, false))).unwrap();
             assert_eq!(best, Some(threshold));
         }
     }

@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod html;
 mod load;
 pub mod locate;
+pub mod metric;
 pub mod plot;
 pub mod registry;
 pub mod report;
@@ -18,6 +19,7 @@ pub mod validate;
 pub mod warmup;
 
 pub use load::{Diagnostic, LoadError, Loaded};
+pub use metric::Metric;
 pub use registry::{BUILTIN_POLICIES, PolicyInfo, PolicyRegistry, UnknownPolicy};
 pub use report::Report;
 pub use run::{MergeError, Progress, RunError, RunOptions, Runner, Shard, ShardOutput, merge};

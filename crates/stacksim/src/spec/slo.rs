@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric::{Metric, Unit};
 use crate::report::VariantReport;
 use crate::stats::Estimate;
 
 /// One objective: a metric kept below a limit, like `p99<250ms`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Objective {
-    /// The report metric, like `response_time_p99_s`.
-    pub metric: String,
+    /// The report metric, like [`Metric::ResponseTimeP99`].
+    pub metric: Metric,
     /// Its limit, in the metric's unit (seconds or a ratio).
     pub limit: f64,
 }
@@ -35,12 +36,13 @@ impl Objective {
 /// (`0.001`, `0.1%`).
 ///
 /// ```
+/// use stacksim::Metric;
 /// use stacksim::spec::{Slo, SloError};
 ///
 /// let slo: Slo = "p99<250ms,errors<0.1%".parse().unwrap();
-/// assert_eq!(slo.objectives[0].metric, "response_time_p99_s");
+/// assert_eq!(slo.objectives[0].metric, Metric::ResponseTimeP99);
 /// assert_eq!(slo.objectives[0].limit, 0.25);
-/// assert_eq!(slo.objectives[1].metric, "error_ratio");
+/// assert_eq!(slo.objectives[1].metric, Metric::ErrorRatio);
 /// assert!((slo.objectives[1].limit - 0.001).abs() < 1e-12);
 /// assert!(matches!("p98<1s".parse::<Slo>(), Err(SloError::UnknownObjective { .. })));
 /// ```
@@ -51,21 +53,21 @@ pub struct Slo {
     pub objectives: Vec<Objective>,
 }
 
-/// Objectives on response times, and the report metric each stands for.
-const LATENCIES: &[(&str, &str)] = &[
-    ("mean", "response_time_mean_s"),
-    ("p50", "response_time_p50_s"),
-    ("p90", "response_time_p90_s"),
-    ("p99", "response_time_p99_s"),
-    ("p999", "response_time_p999_s"),
+/// What an objective may name, and the metric it stands for.
+const OBJECTIVES: [(&str, Metric); 8] = [
+    ("mean", Metric::ResponseTimeMean),
+    ("p50", Metric::ResponseTimeP50),
+    ("p90", Metric::ResponseTimeP90),
+    ("p99", Metric::ResponseTimeP99),
+    ("p999", Metric::ResponseTimeP999),
+    ("errors", Metric::ErrorRatio),
+    ("rejected", Metric::RejectedRatio),
+    ("timeouts", Metric::TimedOutRatio),
 ];
-/// Objectives on ratios, and the report metric each stands for.
-const RATIOS: &[(&str, &str)] =
-    &[("errors", "error_ratio"), ("rejected", "rejected_ratio"), ("timeouts", "timed_out_ratio")];
 
 /// `mean, p50, p90, p99, p999, errors, rejected, timeouts`.
 fn names() -> String {
-    LATENCIES.iter().chain(RATIOS).map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+    OBJECTIVES.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
 }
 
 /// Why SLO text could not be read. Each message says what would be valid.
@@ -128,23 +130,24 @@ fn objective(part: &str) -> Result<Objective, SloError> {
     let (name, limit) =
         part.split_once('<').ok_or_else(|| SloError::NotAnObjective { objective: part.to_owned() })?;
     let (name, limit) = (name.trim(), limit.trim_start_matches('=').trim());
-    if let Some((_, metric)) = LATENCIES.iter().find(|(n, _)| *n == name) {
-        let limit = humantime::parse_duration(limit).map_err(|reason| SloError::NotADuration {
-            name: name.to_owned(),
-            limit: limit.to_owned(),
-            reason,
-        })?;
-        Ok(Objective { metric: (*metric).to_owned(), limit: limit.as_secs_f64() })
-    } else if let Some((_, metric)) = RATIOS.iter().find(|(n, _)| *n == name) {
-        let ratio = match limit.strip_suffix('%') {
+    let Some((_, metric)) = OBJECTIVES.iter().find(|(n, _)| *n == name) else {
+        return Err(SloError::UnknownObjective { name: name.to_owned() });
+    };
+    let limit = match metric.unit() {
+        Unit::Seconds => humantime::parse_duration(limit)
+            .map_err(|reason| SloError::NotADuration {
+                name: name.to_owned(),
+                limit: limit.to_owned(),
+                reason,
+            })?
+            .as_secs_f64(),
+        _ => match limit.strip_suffix('%') {
             Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
             None => limit.parse::<f64>(),
         }
-        .map_err(|_| SloError::NotARatio { name: name.to_owned(), limit: limit.to_owned() })?;
-        Ok(Objective { metric: (*metric).to_owned(), limit: ratio })
-    } else {
-        Err(SloError::UnknownObjective { name: name.to_owned() })
-    }
+        .map_err(|_| SloError::NotARatio { name: name.to_owned(), limit: limit.to_owned() })?,
+    };
+    Ok(Objective { metric: metric.clone(), limit })
 }
 
 impl TryFrom<String> for Slo {
@@ -165,17 +168,13 @@ impl fmt::Display for Slo {
         let parts: Vec<String> = self
             .objectives
             .iter()
-            .map(|o| {
-                if let Some((name, _)) = LATENCIES.iter().find(|(_, m)| *m == o.metric) {
-                    format!(
-                        "{name}<{}",
-                        humantime::format_duration(Duration::from_secs_f64(o.limit.max(0.0)))
-                    )
-                } else if let Some((name, _)) = RATIOS.iter().find(|(_, m)| *m == o.metric) {
-                    format!("{name}<{}%", o.limit * 100.0)
-                } else {
-                    format!("{}<{}", o.metric, o.limit)
-                }
+            .map(|o| match OBJECTIVES.iter().find(|(_, m)| *m == o.metric) {
+                Some((name, m)) if m.unit() == Unit::Seconds => format!(
+                    "{name}<{}",
+                    humantime::format_duration(Duration::from_secs_f64(o.limit.max(0.0)))
+                ),
+                Some((name, _)) => format!("{name}<{}%", o.limit * 100.0),
+                None => format!("{}<{}", o.metric, o.limit),
             })
             .collect();
         f.write_str(&parts.join(","))
@@ -185,8 +184,7 @@ impl fmt::Display for Slo {
 impl Slo {
     /// Whether `variant` meets every objective with 95% confidence (see [`Objective::met_by`]).
     pub fn met_by(&self, variant: &VariantReport) -> bool {
-        let none = Estimate { mean: f64::NAN, ci95: f64::NAN };
-        self.objectives.iter().all(|o| o.met_by(variant.metrics.get(&o.metric).copied().unwrap_or(none)))
+        self.objectives.iter().all(|o| o.met_by(variant.metric(&o.metric)))
     }
 }
 
@@ -198,7 +196,7 @@ mod tests {
     fn slo_text_round_trips_into_objectives() {
         let slo: Slo = "mean<2s, p999 < 1.5s ,rejected<1%".parse().unwrap();
         assert_eq!(slo.objectives.len(), 3);
-        assert_eq!(slo.objectives[1], Objective { metric: "response_time_p999_s".into(), limit: 1.5 });
+        assert_eq!(slo.objectives[1], Objective { metric: Metric::ResponseTimeP999, limit: 1.5 });
         assert_eq!(slo.to_string(), "mean<2s,p999<1s 500ms,rejected<1%");
     }
 
@@ -217,10 +215,10 @@ mod tests {
 
     #[test]
     fn an_interval_that_reaches_past_the_limit_misses() {
-        let p99 = Objective { metric: "response_time_p99_s".into(), limit: 0.25 };
+        let p99 = Objective { metric: Metric::ResponseTimeP99, limit: 0.25 };
         assert!(p99.met_by(Estimate { mean: 0.2, ci95: 0.05 }));
         assert!(!p99.met_by(Estimate { mean: 0.2, ci95: 0.051 }));
         assert!(p99.met_by(Estimate { mean: 0.25, ci95: f64::NAN }), "one replication: no interval");
-        assert!(!p99.met_by(Estimate { mean: f64::NAN, ci95: f64::NAN }), "no value");
+        assert!(!p99.met_by(Estimate::NONE), "no value");
     }
 }
