@@ -372,10 +372,10 @@ pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
         report.write_timeseries_csv(&mut timeseries)?;
         files.push(("timeseries.csv", timeseries));
     }
-    let plots = stacksim::plot::all(report);
+    let plots = stacksim_render::plot::all(report);
     let plot_names: Vec<String> = plots.iter().map(|p| p.file_name()).collect();
     files.extend(plot_names.iter().map(String::as_str).zip(plots.into_iter().map(|p| p.svg.into_bytes())));
-    files.push(("report.html", stacksim::html::report_html(report).into_bytes()));
+    files.push(("report.html", stacksim_render::html::report_html(report).into_bytes()));
     // Every file is written before any is renamed, so a failure leaves the old set in place.
     for (name, bytes) in &files {
         write_temporary(dir, name, bytes)?;

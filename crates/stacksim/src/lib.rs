@@ -4,11 +4,9 @@
 pub mod alert;
 pub mod build;
 pub mod capacity;
-pub mod html;
 mod load;
 pub mod locate;
 pub mod metric;
-pub mod plot;
 pub mod registry;
 pub mod report;
 mod run;

@@ -24,9 +24,9 @@ use super::chart::{
     color, draw_caption, fit, font, render, text_width, tick_count, time_unit,
 };
 use super::{Layout, variant_name};
-use crate::Metric;
-use crate::metric::WindowMetric;
-use crate::report::{Reading, Report, Series};
+use stacksim::Metric;
+use stacksim::metric::WindowMetric;
+use stacksim::report::{Reading, Report, Series};
 
 /// Pixels left of a panel's plot (margin and tick labels), and right of it.
 const PLOT_LEFT: u32 = 8 + 60;
@@ -869,7 +869,7 @@ mod tests {
         );
         full.variants[0]
             .metrics
-            .insert("attempts_per_request".into(), crate::stats::Estimate { mean: 1.3, ci95: 0.01 });
+            .insert("attempts_per_request".into(), stacksim::stats::Estimate { mean: 1.3, ci95: 0.01 });
         let svg = timeline(&full);
         assert_svg(&svg);
         for present in ["users affected (%", "database utilization (%)", "attempts per request"] {
@@ -882,7 +882,7 @@ mod tests {
         let narrow = timeline(&report(None, &["RoundRobin"], 30, 2, json!({})));
         assert!(text(&narrow, "p99 response time of successful requests (ms)"), "{narrow}");
         let mut wide = report(None, &["RoundRobin", "Random"], 30, 2, json!({}));
-        wide.timeseries[1].windows[15].insert("response_time_p99_s".into(), crate::report::Reading(10.0));
+        wide.timeseries[1].windows[15].insert("response_time_p99_s".into(), stacksim::report::Reading(10.0));
         let svg = timeline(&wide);
         assert_svg(&svg);
         assert!(text(&svg, "p99 response time of successful requests (log scale)"), "{svg}");
@@ -912,7 +912,7 @@ mod tests {
         let mut report = report(None, &["RoundRobin"], 30, 2, json!({}));
         for w in 12..15 {
             report.timeseries[0].windows[w]
-                .insert("response_time_p99_s".into(), crate::report::Reading(f64::NAN));
+                .insert("response_time_p99_s".into(), stacksim::report::Reading(f64::NAN));
         }
         let svg = timeline(&report);
         assert_svg(&svg);

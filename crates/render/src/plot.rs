@@ -27,7 +27,7 @@
 //! ```
 //! # use stacksim::Report;
 //! # fn show(report: &Report) {
-//! for plot in stacksim::plot::all(report) {
+//! for plot in stacksim_render::plot::all(report) {
 //!     assert!(plot.svg.starts_with("<svg") && plot.svg.trim_end().ends_with("</svg>"));
 //!     println!("{}: {} bytes", plot.file_name(), plot.svg.len());
 //! }
@@ -40,16 +40,16 @@ mod timeline;
 
 use plotters::style::RGBColor;
 
-use crate::Metric;
-use crate::metric::BackendMetric;
-use crate::report::{Report, VariantReport};
-use crate::stats::Estimate;
 use chart::{
     Area, Bar, BarSeries, COLORS, Drawn, Header, Line, PERCENT, Scale, Unit, WIDTH, horizontal_bars, lines,
     render, text_width, time_unit, vertical_bars,
 };
 pub(crate) use chart::{color, escape};
 pub(crate) use layout::Layout;
+use stacksim::Metric;
+use stacksim::metric::BackendMetric;
+use stacksim::report::{Report, VariantReport};
+use stacksim::stats::Estimate;
 pub(crate) use timeline::time_of_day;
 pub use timeline::{timeline, timeline_backends};
 

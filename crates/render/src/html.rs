@@ -6,9 +6,9 @@
 
 use std::fmt::Write;
 
-use crate::Metric;
-use crate::metric::{BackendMetric, Shown, Style};
-use crate::report::{Report, VariantReport};
+use stacksim::Metric;
+use stacksim::metric::{BackendMetric, Shown, Style};
+use stacksim::report::{Report, VariantReport};
 
 use crate::plot::{self, Layout, escape};
 
@@ -377,7 +377,7 @@ fn plural(n: usize) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use crate::stats::Estimate;
+    use stacksim::stats::Estimate;
 
     use super::*;
 
