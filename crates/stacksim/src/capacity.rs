@@ -6,6 +6,8 @@
 //! not just on average. The search brackets the answer by doubling or halving, then bisects
 //! until the bracket is narrower than the tolerance.
 
+use std::borrow::Borrow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::build::variant_specs;
@@ -53,7 +55,8 @@ pub struct Probe<T> {
 
 impl<T> Probe<T> {
     /// `metric` as measured at this probe; NaN unless the SLO names it.
-    pub fn metric(&self, metric: &Metric) -> Estimate {
+    pub fn metric(&self, metric: impl Borrow<Metric>) -> Estimate {
+        let metric = metric.borrow();
         self.metrics.iter().find(|(m, _)| m == metric).map_or(Estimate::NONE, |(_, e)| *e)
     }
 
