@@ -7,6 +7,8 @@
 
 mod output;
 
+use output::Answers;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -150,18 +152,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let plan = load(&registry, &file)?;
             let options = RunOptions { replications, seed: None, jobs: jobs.map(usize::from) };
             let runner = Runner::new().options(options);
-            let search = SearchOptions { tolerance, ..SearchOptions::default() };
-            let results = match rate {
-                None => capacity::max_rate(&runner, &plan, &slo, search),
-                Some(rate) => capacity::min_replicas(&runner, &plan, &slo, rate, backend.as_deref(), search),
+            let search = SearchOptions { tolerance, backend, ..SearchOptions::default() };
+            let answers = match rate {
+                None => capacity::max_rate(&runner, &plan, &slo, &search).map(Answers::MaxRate),
+                Some(rate) => capacity::min_replicas(&runner, &plan, &slo, rate, &search)
+                    .map(|found| Answers::MinReplicas(rate, found)),
             }
             .with_context(|| format!("searching {}", file.display()))?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&results)?),
-                Format::Table | Format::Csv => print!("{}", output::capacity_table(&slo, rate, &results)),
+                Format::Json => println!("{}", answers.to_json()?),
+                Format::Table | Format::Csv => print!("{}", output::capacity_table(&slo, &answers)),
             }
-            let all_found = results.iter().all(|c| c.best.is_some());
-            Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if answers.all_found() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Check { files } => Ok(check(&registry, &files)),
         Command::Policies => {

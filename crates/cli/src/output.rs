@@ -8,17 +8,17 @@ use anyhow::{Context, Result};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use stacksim::capacity::Capacity;
-use stacksim::report::{Detection, VariantReport};
-use stacksim::stats::Estimate;
-use stacksim::{Experiment, Plan, PolicyInfo, Progress, Report, ShardOutput};
+use stacksim::capacity::{Capacity, Slo};
+use stacksim::metric::{BackendMetric, Style};
+use stacksim::report::VariantReport;
+use stacksim::spec::Warmup;
+use stacksim::{Experiment, Metric, Plan, PolicyInfo, Progress, Report, ShardOutput};
 
 /// One line about an experiment's size: variants, replications, simulated time.
 pub fn describe(plan: &Plan) -> String {
     let experiment = plan.experiment();
     let variants = plan.variants().len();
-    let warmup = if experiment.warmup.fixed().is_zero() && experiment.warmup != stacksim::warmup::Warmup::Auto
-    {
+    let warmup = if experiment.warmup.fixed().is_zero() && experiment.warmup != Warmup::Auto {
         String::new()
     } else {
         format!(", {} warm-up", experiment.warmup)
@@ -44,12 +44,9 @@ fn plural(n: usize) -> &'static str {
 /// user keys, `attempts/req` when retries added attempts, and `detect <alert>` per alert rule.
 pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
-    let any = |metric: &str, above: f64| {
-        report.variants.iter().any(|v| v.metrics.get(metric).is_some_and(|e| e.mean > above))
-    };
-    let users = any("users_active", 0.0);
-    let attempts = any("attempts_per_request", 1.001);
-    let alerts = alert_metrics(report);
+    let users = report.any_above(Metric::UsersActive, 0.0);
+    let attempts = report.any_above(Metric::AttemptsPerRequest, 1.001);
+    let alerts = report.alerts();
     let mut header = vec!["variant", "mean", "p50", "p99", "p99.9", "throughput", "errors", "backend util"]
         .into_iter()
         .map(str::to_owned)
@@ -60,38 +57,29 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String 
     if attempts {
         header.push("attempts/req".to_owned());
     }
-    header.extend(alerts.iter().map(|(_, name)| format!("detect {name}")));
+    header.extend(alerts.iter().filter_map(Metric::alert).map(|name| format!("detect {name}")));
     let columns = header.len();
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED).set_header(header);
     for (v, variant) in report.variants.iter().enumerate() {
-        let m = |name: &str| {
-            variant.metrics.get(name).copied().unwrap_or(Estimate { mean: f64::NAN, ci95: f64::NAN })
-        };
+        let m = |metric: Metric| metric.show(variant.metric(&metric), Style::Terminal).to_string();
         let mut row = vec![
             variant.label.clone(),
-            seconds(m("response_time_mean_s")),
-            seconds(m("response_time_p50_s")),
-            seconds(m("response_time_p99_s")),
-            seconds(m("response_time_p999_s")),
-            format!("{:.1}/s", m("throughput_per_s").mean),
-            percent(m("error_ratio")),
+            m(Metric::ResponseTimeMean),
+            m(Metric::ResponseTimeP50),
+            m(Metric::ResponseTimeP99),
+            m(Metric::ResponseTimeP999),
+            m(Metric::Throughput),
+            m(Metric::ErrorRatio),
             utilization_range(variant),
         ];
         if users {
-            row.push(percent(m("users_affected_ratio")));
+            row.push(m(Metric::UsersAffectedRatio));
         }
         if attempts {
-            let e = m("attempts_per_request");
-            row.push(if !e.mean.is_finite() {
-                "–".to_owned()
-            } else if e.ci95.is_finite() {
-                format!("{:.3} ±{:.3}", e.mean, e.ci95)
-            } else {
-                format!("{:.3}", e.mean)
-            });
+            row.push(m(Metric::AttemptsPerRequest));
         }
-        row.extend(alerts.iter().map(|(metric, _)| detection(report, v, metric)));
+        row.extend(alerts.iter().map(|metric| report.detection(v, metric).show(Style::Terminal).to_string()));
         table.add_row(row);
     }
     for column in 1..columns {
@@ -100,7 +88,7 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String 
         }
     }
     let simulated = experiment.map_or(String::new(), |e| {
-        let warmup = if e.warmup.fixed().is_zero() && e.warmup != stacksim::warmup::Warmup::Auto {
+        let warmup = if e.warmup.fixed().is_zero() && e.warmup != Warmup::Auto {
             String::new()
         } else {
             format!(" after {} warm-up", e.warmup)
@@ -149,14 +137,17 @@ fn paired_table(report: &Report) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED).set_header(vec!["variant", "Δ mean", "Δ p99", "Δ errors"]);
     for v in others {
-        let d = |name: &str| {
-            v.vs_baseline.get(name).copied().unwrap_or(Estimate { mean: f64::NAN, ci95: f64::NAN })
+        let d = |metric: Metric| {
+            let e = v.difference(&metric);
+            let text = metric.show(e, Style::Terminal).to_string();
+            // An explicit sign: `+` for increases (a `-` is already there for decreases).
+            if e.mean > 0.0 { format!("+{text}") } else { text }
         };
         table.add_row(vec![
             v.label.clone(),
-            signed(seconds(d("response_time_mean_s")), d("response_time_mean_s").mean),
-            signed(seconds(d("response_time_p99_s")), d("response_time_p99_s").mean),
-            signed(percent(d("error_ratio")), d("error_ratio").mean),
+            d(Metric::ResponseTimeMean),
+            d(Metric::ResponseTimeP99),
+            d(Metric::ErrorRatio),
         ]);
     }
     for column in 1..4 {
@@ -171,74 +162,11 @@ fn paired_table(report: &Report) -> String {
     )
 }
 
-/// `text` with an explicit sign: `+` for increases (a `-` is already there for decreases).
-fn signed(text: String, value: f64) -> String {
-    if value > 0.0 { format!("+{text}") } else { text }
-}
-
-/// The `time_to_detect_<name>_s` metrics of `report`, as (metric, name), in report order.
-fn alert_metrics(report: &Report) -> Vec<(String, String)> {
-    let mut alerts: Vec<(String, String)> = Vec::new();
-    for metric in report.variants.iter().flat_map(|v| v.metrics.keys()) {
-        let Some(name) = metric.strip_prefix("time_to_detect_").and_then(|m| m.strip_suffix("_s")) else {
-            continue;
-        };
-        if !alerts.iter().any(|(m, _)| m == metric) {
-            alerts.push((metric.clone(), name.to_owned()));
-        }
-    }
-    alerts
-}
-
-/// When an alert fired in variant `v`, in minutes: `12.0 min ±1.5` when it fired in every
-/// replication, `never` when in none, else the mean over the runs where it fired and how many
-/// those were (`14.0 min in 2/3 runs`).
-fn detection(report: &Report, v: usize, metric: &str) -> String {
-    match report.detection(v, metric) {
-        Detection::Every(e) if e.ci95.is_finite() => {
-            format!("{:.1} min ±{:.1}", e.mean / 60.0, e.ci95 / 60.0)
-        }
-        Detection::Every(e) => format!("{:.1} min", e.mean / 60.0),
-        Detection::Some { mean_s, fired, runs } => format!("{:.1} min in {fired}/{runs} runs", mean_s / 60.0),
-        Detection::Never => "never".to_owned(),
-    }
-}
-
-/// A time estimate in a readable unit, with its interval: `131.2 ms ±1.4`.
-fn seconds(e: Estimate) -> String {
-    if !e.mean.is_finite() {
-        return "–".to_owned();
-    }
-    let (scale, unit) = match e.mean.abs() {
-        x if x >= 1.0 => (1.0, "s"),
-        x if x >= 1e-3 => (1e3, "ms"),
-        _ => (1e6, "µs"),
-    };
-    with_ci(e.mean * scale, e.ci95 * scale, unit)
-}
-
-fn percent(e: Estimate) -> String {
-    if !e.mean.is_finite() {
-        return "–".to_owned();
-    }
-    with_ci(e.mean * 100.0, e.ci95 * 100.0, "%")
-}
-
-fn with_ci(mean: f64, ci: f64, unit: &str) -> String {
-    // Four significant digits for the mean; the interval to the same decimal place.
-    let digits = if mean == 0.0 { 0 } else { (3 - mean.abs().log10().floor() as i32).clamp(0, 6) as usize };
-    if ci.is_finite() {
-        format!("{mean:.digits$} {unit} ±{ci:.digits$}")
-    } else {
-        format!("{mean:.digits$} {unit}")
-    }
-}
-
 fn utilization_range(variant: &VariantReport) -> String {
     let utilizations: Vec<f64> = variant
         .backends
         .iter()
-        .filter_map(|b| b.metrics.get("utilization").map(|e| e.mean))
+        .map(|b| b.metric(BackendMetric::Utilization).mean)
         .filter(|u| u.is_finite())
         .collect();
     let lowest = utilizations.iter().copied().fold(f64::INFINITY, f64::min);
@@ -252,41 +180,76 @@ fn utilization_range(variant: &VariantReport) -> String {
     }
 }
 
+/// The answers of `stacksim capacity`: highest rates, or fewest replicas at a rate \[s⁻¹\].
+pub enum Answers {
+    /// From `capacity::max_rate`.
+    MaxRate(Vec<Capacity<f64>>),
+    /// From `capacity::min_replicas`, at this total arrival rate.
+    MinReplicas(f64, Vec<Capacity<u32>>),
+}
+
+impl Answers {
+    /// Whether every variant has an answer (some configuration met the SLO).
+    pub fn all_found(&self) -> bool {
+        match self {
+            Answers::MaxRate(found) => found.iter().all(|c| c.best.is_some()),
+            Answers::MinReplicas(_, found) => found.iter().all(|c| c.best.is_some()),
+        }
+    }
+
+    /// The answers as pretty-printed JSON, one object per variant.
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        match self {
+            Answers::MaxRate(found) => serde_json::to_string_pretty(found),
+            Answers::MinReplicas(_, found) => serde_json::to_string_pretty(found),
+        }
+    }
+}
+
 /// `stacksim capacity`: one row per variant with the answer and the metrics measured there.
-pub fn capacity_table(slo: &stacksim::capacity::Slo, rate: Option<f64>, results: &[Capacity]) -> String {
+pub fn capacity_table(slo: &Slo, answers: &Answers) -> String {
     let mut table = Table::new();
-    let (answer, other) = match rate {
-        None => ("max rate", "fails at"),
-        Some(_) => ("min replicas", "fails at"),
+    let answer = match answers {
+        Answers::MaxRate(_) => "max rate",
+        Answers::MinReplicas(..) => "min replicas",
     };
-    let mut header = vec!["variant".to_owned(), answer.to_owned(), other.to_owned()];
-    header.extend(slo.objectives.iter().map(|o| o.metric.clone()));
+    let mut header = vec!["variant".to_owned(), answer.to_owned(), "fails at".to_owned()];
+    header.extend(slo.objectives.iter().map(|o| o.metric.to_string()));
     header.push("probes".to_owned());
     table.load_style(UTF8_FULL_CONDENSED).set_header(header);
-    let show = |v: Option<f64>| match (v, rate) {
-        (None, _) => "–".to_owned(),
-        (Some(v), None) => format!("{}/s", significant(v, 4)),
-        (Some(v), Some(_)) => format!("{v:.0}"),
-    };
-    for c in results {
-        let at_best = c.probes.iter().rev().find(|p| Some(p.value) == c.best);
-        let mut row = vec![c.label.clone(), show(c.best), show(c.failed_at)];
-        row.extend(slo.objectives.iter().map(|o| {
-            at_best
-                .and_then(|p| p.metrics.iter().find(|(m, _)| *m == o.metric))
-                .map_or("–".to_owned(), |(m, e)| if m.ends_with("_s") { seconds(*e) } else { percent(*e) })
-        }));
-        row.push(c.probes.len().to_string());
-        table.add_row(row);
+    match answers {
+        Answers::MaxRate(results) => {
+            for c in results {
+                table.add_row(capacity_row(slo, c, |rate| format!("{}/s", significant(rate, 4))));
+            }
+        }
+        Answers::MinReplicas(_, results) => {
+            for c in results {
+                table.add_row(capacity_row(slo, c, |replicas| replicas.to_string()));
+            }
+        }
     }
-    let question = match rate {
-        None => "highest total arrival rate".to_owned(),
-        Some(rate) => format!("fewest replicas at {rate}/s"),
+    let question = match answers {
+        Answers::MaxRate(_) => "highest total arrival rate".to_owned(),
+        Answers::MinReplicas(rate, _) => format!("fewest replicas at {rate}/s"),
     };
     format!(
         "{question} meeting {slo} (upper end of the 95% interval within each limit):\n{table}\n\
          Metrics are those measured at the answer.\n"
     )
+}
+
+/// A row of the capacity table: the variant, its answer, the other end of the bracket, the
+/// metrics the SLO names as measured at the answer, and how many probes it took.
+fn capacity_row<T: Copy + PartialEq>(slo: &Slo, c: &Capacity<T>, show: impl Fn(T) -> String) -> Vec<String> {
+    let show = |v: Option<T>| v.map_or("–".to_owned(), &show);
+    let at_best = c.at_best();
+    let mut row = vec![c.label.clone(), show(c.best), show(c.failed_at)];
+    row.extend(slo.objectives.iter().map(|o| {
+        at_best.map_or("–".to_owned(), |p| o.metric.show(p.metric(&o.metric), Style::Terminal).to_string())
+    }));
+    row.push(c.probes.len().to_string());
+    row
 }
 
 /// `x` rounded to `digits` significant digits, without trailing zeros after the point.
@@ -410,10 +373,10 @@ pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
         report.write_timeseries_csv(&mut timeseries)?;
         files.push(("timeseries.csv", timeseries));
     }
-    let plots = stacksim::plot::all(report);
+    let plots = stacksim_render::plot::all(report);
     let plot_names: Vec<String> = plots.iter().map(|p| p.file_name()).collect();
     files.extend(plot_names.iter().map(String::as_str).zip(plots.into_iter().map(|p| p.svg.into_bytes())));
-    files.push(("report.html", stacksim::html::report_html(report).into_bytes()));
+    files.push(("report.html", stacksim_render::html::report_html(report).into_bytes()));
     // Every file is written before any is renamed, so a failure leaves the old set in place.
     for (name, bytes) in &files {
         write_temporary(dir, name, bytes)?;

@@ -15,68 +15,67 @@
 
 use std::time::Duration;
 
-use stacksim::capacity::{SearchOptions, Slo, max_rate, min_replicas};
+use stacksim::capacity::{SearchOptions, max_rate, min_replicas};
 use stacksim::spec::{
-    ArrivalsSpec, BackendSpec, ClientSpec, Experiment, HumanDuration, PolicySpec, QueueSpec, ServiceSpec,
-    StackSpec,
+    ArrivalsSpec, BackendSpec, ClientSpec, Experiment, PolicySpec, QueueSpec, ServiceSpec, Slo, StackSpec,
 };
-use stacksim::warmup::Warmup;
-use stacksim::{Plan, PolicyRegistry, Runner};
+use stacksim::{Metric, Plan, PolicyRegistry, Runner};
 
 const TODAY_PER_S: f64 = 400.0;
 
+/// Today's stack, as short as its experiment file would be.
 fn todays_stack() -> Experiment {
-    let service = ServiceSpec::LogNormal { median: HumanDuration(Duration::from_millis(60)), sigma: 0.6 };
-    let mut app = BackendSpec::new("app", 8, QueueSpec::Bounded(64), service);
-    app.replicas = 6;
+    let service = ServiceSpec::log_normal(Duration::from_millis(60), 0.6);
     let stack = StackSpec::new(
-        vec![ClientSpec::new("users", ArrivalsSpec::Poisson { rate_per_s: TODAY_PER_S })],
+        vec![ClientSpec::new("users", ArrivalsSpec::poisson(TODAY_PER_S))],
         PolicySpec::PowerOfTwoChoices,
-        vec![app],
+        vec![BackendSpec::new("app", 8, QueueSpec::Bounded(64), service).replicas(6)],
     );
-    let mut experiment = Experiment::new("capacity-planning", stack, Duration::from_secs(15 * 60));
-    experiment.seed = 42;
-    experiment.warmup = Warmup::Fixed(HumanDuration(Duration::from_secs(60)));
-    experiment.replications = 4;
-    experiment
+    Experiment::new("capacity-planning", stack, Duration::from_secs(15 * 60))
+        .seed(42)
+        .warmup(Duration::from_secs(60))
+        .replications(4)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runner = Runner::new();
     let slo: Slo = "p99<400ms,errors<0.1%".parse()?;
+    // Checked once: every range, name and time; only a plan runs.
     let today = Plan::new(todays_stack(), &PolicyRegistry::new())?;
 
     let report = runner.run(&today)?;
     let now = &report.variants[0];
+    let (p99, errors) = (now.metric(Metric::ResponseTimeP99), now.metric(Metric::ErrorRatio));
     println!(
         "today: {TODAY_PER_S}/s on 6 servers, p99 {:.0} ms ±{:.0}, errors {:.3}% -> SLO {slo}: {}",
-        now.metrics["response_time_p99_s"].mean * 1e3,
-        now.metrics["response_time_p99_s"].ci95 * 1e3,
-        now.metrics["error_ratio"].mean * 100.0,
+        p99.mean * 1e3,
+        p99.ci95 * 1e3,
+        errors.mean * 100.0,
         if slo.met_by(now) { "met" } else { "MISSED" },
     );
 
     let target = 3.0 * TODAY_PER_S;
-    let fleet = min_replicas(&runner, &today, &slo, target, Some("app"), SearchOptions::default())?;
+    let app = SearchOptions { backend: Some("app".into()), ..SearchOptions::default() };
+    let fleet = min_replicas(&runner, &today, &slo, target, &app)?;
     let Some(servers) = fleet[0].best else {
         println!("no fleet size tried meets the SLO at {target}/s");
         return Ok(());
     };
     let sized = today.revised(|e| {
         if let Some(stack) = e.stack.inline_mut() {
-            stack.backends[0].replicas = servers as u32;
+            stack.backends[0].replicas = servers;
         }
     })?;
-    let headroom = max_rate(&runner, &sized, &slo, SearchOptions::default())?;
+    let headroom = max_rate(&runner, &sized, &slo, &SearchOptions::default())?;
 
     println!();
     println!("{:<34} {:>12}", "question", "answer");
-    println!("{:<34} {:>12}", "servers needed for 3x today", format!("{servers:.0}"));
+    println!("{:<34} {:>12}", "servers needed for 3x today", servers);
     if let Some(fails) = fleet[0].failed_at {
-        println!("{:<34} {:>12}", "  (one fewer misses the SLO)", format!("{fails:.0}"));
+        println!("{:<34} {:>12}", "  (one fewer misses the SLO)", fails);
     }
     if let Some(rate) = headroom[0].best {
-        println!("{:<34} {:>12}", format!("max rate on {servers:.0} servers"), format!("{rate:.0}/s"));
+        println!("{:<34} {:>12}", format!("max rate on {servers} servers"), format!("{rate:.0}/s"));
         println!(
             "{:<34} {:>12}",
             "headroom over 3x today",

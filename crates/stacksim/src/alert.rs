@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use stacksim_model::Window;
 
+use crate::metric::Metric;
 use crate::plan::Plan;
 use crate::spec::{AlertMetric, AlertSpec};
 
@@ -45,10 +46,10 @@ pub fn first_firing(alert: &AlertSpec, windows: &[Window], width: Duration) -> O
     None
 }
 
-/// The run's alert metrics: `time_to_detect_<name>_s` per rule (NaN if it never fired),
+/// The run's alert metrics: a [`Metric::TimeToDetect`] per rule (NaN if it never fired),
 /// measured from the incident's start if `observe` names one, else the first timeline
 /// action, else the start of the run.
-pub fn metrics(plan: &Plan, windows: &[Window]) -> Vec<(String, f64)> {
+pub fn metrics(plan: &Plan, windows: &[Window]) -> Vec<(Metric, f64)> {
     let experiment = plan.experiment();
     let Some(observe) = &experiment.observe else { return Vec::new() };
     let reference = plan.detection_reference();
@@ -58,7 +59,7 @@ pub fn metrics(plan: &Plan, windows: &[Window]) -> Vec<(String, f64)> {
         .map(|alert| {
             let detect = first_firing(alert, windows, observe.window.0)
                 .map_or(f64::NAN, |t| t.as_secs_f64() - reference.as_secs_f64());
-            (format!("time_to_detect_{}_s", alert.name.replace('-', "_")), detect)
+            (Metric::time_to_detect(&alert.name), detect)
         })
         .collect()
 }

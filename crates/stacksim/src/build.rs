@@ -16,6 +16,7 @@ use stacksim_model::{
 };
 
 use crate::locate::FieldPath;
+use crate::report::VariantInfo;
 use crate::spec::{
     ActionSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec,
     PolicySpec, QueueSpec, RetrySpec, ServiceSpec, StackSpec, SweepAxis,
@@ -36,6 +37,12 @@ pub struct Variant {
     pub policy: PolicySpec,
     /// Policies the timeline switches to (`SetPolicy { policy: i }` is the i-th).
     pub later_policies: Vec<PolicySpec>,
+}
+
+impl From<&Variant> for VariantInfo {
+    fn from(v: &Variant) -> Self {
+        VariantInfo { label: v.label.clone(), params: v.params.clone() }
+    }
 }
 
 /// What validation resolved once for the whole experiment, for the translation to use.

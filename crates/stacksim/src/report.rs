@@ -1,5 +1,6 @@
 //! Reports: per-variant estimates with confidence intervals, and every run's raw values.
 
+use std::borrow::Borrow;
 use std::io;
 
 use indexmap::IndexMap;
@@ -7,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stacksim_model::{BackendSummary, RunSummary, Window};
 
-use crate::build::Variant;
+use crate::metric::{BackendMetric, Metric, Shown, Style, WindowMetric};
 use crate::stats::{Estimate, nan_as_null};
 
 /// Everything an experiment measured. Serializes to the JSON of `stacksim run --format json`.
@@ -37,8 +38,9 @@ pub struct Report {
 pub struct Series {
     /// Index into `variants`.
     pub variant: usize,
-    /// One map per window: metric name to its mean over replications.
-    pub windows: Vec<IndexMap<String, Metric>>,
+    /// One map per window: [`WindowMetric`] name to its mean over replications (read with
+    /// [`Series::value`]).
+    pub windows: Vec<IndexMap<String, Reading>>,
 }
 
 /// The experiment's clock and timeline, as plots and tables show them.
@@ -74,13 +76,15 @@ pub struct VariantReport {
     pub params: IndexMap<String, Value>,
     /// Replications run.
     pub replications: u32,
-    /// Whole-stack metrics.
+    /// Whole-stack metrics by [`Metric`] name, in report order (read with
+    /// [`VariantReport::metric`]).
     pub metrics: IndexMap<String, Estimate>,
     /// Per-backend metrics, in balancer order.
     pub backends: Vec<BackendReport>,
     /// For each metric, this variant minus the baseline, paired by replication: both ran on
     /// the same seeds and so saw the same traffic, which makes this interval much narrower
-    /// than comparing the two variants' own intervals. Empty for the baseline itself.
+    /// than comparing the two variants' own intervals. Empty for the baseline itself. Read
+    /// with [`VariantReport::difference`].
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub vs_baseline: IndexMap<String, Estimate>,
 }
@@ -90,8 +94,44 @@ pub struct VariantReport {
 pub struct BackendReport {
     /// Backend name.
     pub name: String,
-    /// Its metrics.
+    /// Its metrics by [`BackendMetric`] name (read with [`BackendReport::metric`]).
     pub metrics: IndexMap<String, Estimate>,
+}
+
+impl VariantReport {
+    /// `metric` over the variant's replications: its mean and 95% interval; both NaN when the
+    /// report has no such metric (an alert rule the experiment does not declare).
+    pub fn metric(&self, metric: impl Borrow<Metric>) -> Estimate {
+        self.metrics.get(metric.borrow().name().as_ref()).copied().unwrap_or(Estimate::NONE)
+    }
+
+    /// `metric` of this variant minus the baseline's, paired by replication; both NaN for the
+    /// baseline itself.
+    pub fn difference(&self, metric: impl Borrow<Metric>) -> Estimate {
+        self.vs_baseline.get(metric.borrow().name().as_ref()).copied().unwrap_or(Estimate::NONE)
+    }
+}
+
+impl BackendReport {
+    /// `metric` over the variant's replications; both NaN when the report has no such metric.
+    pub fn metric(&self, metric: BackendMetric) -> Estimate {
+        self.metrics.get(metric.name()).copied().unwrap_or(Estimate::NONE)
+    }
+}
+
+impl RunReport {
+    /// The run's value of `metric`; NaN when it had none (or the report has no such metric).
+    pub fn metric(&self, metric: impl Borrow<Metric>) -> f64 {
+        self.metrics.get(metric.borrow().name().as_ref()).map_or(f64::NAN, |r| r.0)
+    }
+}
+
+impl Series {
+    /// `metric` in window `window`, a mean over replications; NaN when it had no value (or the
+    /// report has no such window or metric).
+    pub fn value(&self, window: usize, metric: &WindowMetric) -> f64 {
+        self.windows.get(window).and_then(|w| w.get(metric.name().as_ref())).map_or(f64::NAN, |r| r.0)
+    }
 }
 
 /// One run's raw values.
@@ -105,108 +145,106 @@ pub struct RunReport {
     pub seed: u64,
     /// Events the engine handled.
     pub events: u64,
-    /// Whole-stack metrics.
-    pub metrics: IndexMap<String, Metric>,
+    /// Whole-stack metrics by [`Metric`] name (read with [`RunReport::metric`]).
+    pub metrics: IndexMap<String, Reading>,
 }
 
-/// A run's value for one metric; NaN (no value) is `null` in JSON.
+/// A run's value for one metric (or a window's mean over runs); NaN (no value) is `null` in
+/// JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Metric(#[serde(with = "nan_as_null")] pub f64);
+pub struct Reading(#[serde(with = "nan_as_null")] pub f64);
 
-/// The whole-stack metrics of one run, by report name, in report order.
-pub fn run_metrics(run: &RunSummary) -> Vec<(&'static str, f64)> {
+/// The whole-stack metrics of one run, in report order.
+pub fn run_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
     let ratio = |n: u64| {
         if run.arrived == 0 { 0.0 } else { n as f64 / run.arrived as f64 }
     };
     let rt = &run.response_time;
     vec![
-        ("response_time_mean_s", rt.mean_s),
-        ("response_time_p50_s", rt.p50_s),
-        ("response_time_p90_s", rt.p90_s),
-        ("response_time_p99_s", rt.p99_s),
-        ("response_time_p999_s", rt.p999_s),
-        ("response_time_max_s", rt.max_s),
-        ("wait_time_mean_s", run.wait_time_mean_s),
-        ("throughput_per_s", run.throughput_per_s),
-        ("arrival_rate_per_s", run.arrival_rate_per_s),
-        ("in_system_mean", run.in_system_mean),
-        ("arrived", run.arrived as f64),
-        ("completed", run.completed as f64),
-        ("rejected", run.rejected as f64),
-        ("timed_out", run.timed_out as f64),
-        ("failed", run.failed as f64),
-        ("in_flight", run.in_flight as f64),
-        ("rejected_ratio", ratio(run.rejected)),
-        ("timed_out_ratio", ratio(run.timed_out)),
-        ("error_ratio", run.error_ratio()),
-        ("attempts_per_request", run.attempts_per_request()),
-        ("wasted_work_ratio", run.wasted_work_ratio),
-        ("users_active", run.users_active as f64),
-        ("users_affected", run.users_affected as f64),
+        (Metric::ResponseTimeMean, rt.mean_s),
+        (Metric::ResponseTimeP50, rt.p50_s),
+        (Metric::ResponseTimeP90, rt.p90_s),
+        (Metric::ResponseTimeP99, rt.p99_s),
+        (Metric::ResponseTimeP999, rt.p999_s),
+        (Metric::ResponseTimeMax, rt.max_s),
+        (Metric::WaitTimeMean, run.wait_time_mean_s),
+        (Metric::Throughput, run.throughput_per_s),
+        (Metric::ArrivalRate, run.arrival_rate_per_s),
+        (Metric::InSystemMean, run.in_system_mean),
+        (Metric::Arrived, run.arrived as f64),
+        (Metric::Completed, run.completed as f64),
+        (Metric::Rejected, run.rejected as f64),
+        (Metric::TimedOut, run.timed_out as f64),
+        (Metric::Failed, run.failed as f64),
+        (Metric::InFlight, run.in_flight as f64),
+        (Metric::RejectedRatio, ratio(run.rejected)),
+        (Metric::TimedOutRatio, ratio(run.timed_out)),
+        (Metric::ErrorRatio, run.error_ratio()),
+        (Metric::AttemptsPerRequest, run.attempts_per_request()),
+        (Metric::WastedWorkRatio, run.wasted_work_ratio),
+        (Metric::UsersActive, run.users_active as f64),
+        (Metric::UsersAffected, run.users_affected as f64),
         (
-            "users_affected_ratio",
+            Metric::UsersAffectedRatio,
             if run.users_active == 0 {
                 f64::NAN
             } else {
                 run.users_affected as f64 / run.users_active as f64
             },
         ),
-        ("database_utilization", run.database.map_or(f64::NAN, |db| db.utilization)),
-        ("database_wait_mean_s", run.database.map_or(f64::NAN, |db| db.wait_mean_s)),
+        (Metric::DatabaseUtilization, run.database.map_or(f64::NAN, |db| db.utilization)),
+        (Metric::DatabaseWaitMean, run.database.map_or(f64::NAN, |db| db.wait_mean_s)),
     ]
 }
 
-/// One window's metrics, by name: totals, then `<backend>.share`, `<backend>.utilization` and
-/// `<backend>.queue_mean` per backend.
-pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, Metric> {
+/// One window's metrics, by name: totals, then [`WindowMetric::Share`],
+/// [`WindowMetric::Utilization`] and [`WindowMetric::QueueMean`] per backend.
+pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, Reading> {
     let ended = window.completed + window.rejected + window.timed_out + window.failed;
-    let mut m: IndexMap<String, Metric> = [
-        ("start_s", window.start.as_secs_f64()),
-        ("arrived", window.arrived as f64),
-        ("completed", window.completed as f64),
-        ("rejected", window.rejected as f64),
-        ("timed_out", window.timed_out as f64),
-        ("failed", window.failed as f64),
-        ("attempts", window.attempts as f64),
-        ("error_ratio", if ended == 0 { 0.0 } else { window.error_ratio() }),
-        ("response_time_p50_s", window.p50_s),
-        ("response_time_p99_s", window.p99_s),
-        ("database_utilization", window.database_utilization),
-        ("users_active", window.users_active as f64),
-        ("users_affected", window.users_affected as f64),
+    let mut m: Vec<(WindowMetric, f64)> = vec![
+        (WindowMetric::Start, window.start.as_secs_f64()),
+        (WindowMetric::Arrived, window.arrived as f64),
+        (WindowMetric::Completed, window.completed as f64),
+        (WindowMetric::Rejected, window.rejected as f64),
+        (WindowMetric::TimedOut, window.timed_out as f64),
+        (WindowMetric::Failed, window.failed as f64),
+        (WindowMetric::Attempts, window.attempts as f64),
+        (WindowMetric::ErrorRatio, if ended == 0 { 0.0 } else { window.error_ratio() }),
+        (WindowMetric::ResponseTimeP50, window.p50_s),
+        (WindowMetric::ResponseTimeP99, window.p99_s),
+        (WindowMetric::DatabaseUtilization, window.database_utilization),
+        (WindowMetric::UsersActive, window.users_active as f64),
+        (WindowMetric::UsersAffected, window.users_affected as f64),
         (
-            "users_affected_ratio",
+            WindowMetric::UsersAffectedRatio,
             if window.users_active == 0 {
                 0.0
             } else {
                 window.users_affected as f64 / window.users_active as f64
             },
         ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), Metric(v)))
-    .collect();
+    ];
     let routed: u64 = window.backends.iter().map(|b| b.routed).sum();
     for (b, name) in window.backends.iter().zip(backends) {
         let share = if routed == 0 { 0.0 } else { b.routed as f64 / routed as f64 };
-        m.insert(format!("{name}.share"), Metric(share));
-        m.insert(format!("{name}.utilization"), Metric(b.utilization));
-        m.insert(format!("{name}.queue_mean"), Metric(b.queue_mean));
+        m.push((WindowMetric::Share(name.clone()), share));
+        m.push((WindowMetric::Utilization(name.clone()), b.utilization));
+        m.push((WindowMetric::QueueMean(name.clone()), b.queue_mean));
     }
-    m
+    m.into_iter().map(|(k, v)| (k.name().into_owned(), Reading(v))).collect()
 }
 
-/// One backend's metrics in one run, by report name.
-pub fn backend_metrics(backend: &BackendSummary) -> Vec<(&'static str, f64)> {
+/// One backend's metrics in one run, in report order.
+pub fn backend_metrics(backend: &BackendSummary) -> Vec<(BackendMetric, f64)> {
     vec![
-        ("utilization", backend.utilization),
-        ("share", backend.share),
-        ("rejected_ratio", backend.rejected_ratio),
-        ("queue_length_mean", backend.queue_length_mean),
-        ("routed", backend.routed as f64),
-        ("completed", backend.completed as f64),
-        ("rejected", backend.rejected as f64),
+        (BackendMetric::Utilization, backend.utilization),
+        (BackendMetric::Share, backend.share),
+        (BackendMetric::RejectedRatio, backend.rejected_ratio),
+        (BackendMetric::QueueLengthMean, backend.queue_length_mean),
+        (BackendMetric::Routed, backend.routed as f64),
+        (BackendMetric::Completed, backend.completed as f64),
+        (BackendMetric::Rejected, backend.rejected as f64),
     ]
 }
 
@@ -223,12 +261,12 @@ pub struct RunRecord {
     /// Events the engine handled.
     pub events: u64,
     /// Whole-stack metrics.
-    pub metrics: IndexMap<String, Metric>,
+    pub metrics: IndexMap<String, Reading>,
     /// Per-backend metrics, in balancer order.
     pub backends: Vec<BackendRecord>,
     /// The time series, one map per window (see [`window_metrics`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub windows: Vec<IndexMap<String, Metric>>,
+    pub windows: Vec<IndexMap<String, Reading>>,
 }
 
 /// One backend's values in one run.
@@ -237,11 +275,11 @@ pub struct BackendRecord {
     /// Backend name.
     pub name: String,
     /// Its metrics.
-    pub metrics: IndexMap<String, Metric>,
+    pub metrics: IndexMap<String, Reading>,
 }
 
-fn metric_map(values: Vec<(&'static str, f64)>) -> IndexMap<String, Metric> {
-    values.into_iter().map(|(k, x)| (k.to_owned(), Metric(x))).collect()
+fn metric_map<M: std::fmt::Display>(values: Vec<(M, f64)>) -> IndexMap<String, Reading> {
+    values.into_iter().map(|(k, x)| (k.to_string(), Reading(x))).collect()
 }
 
 impl RunRecord {
@@ -252,11 +290,11 @@ impl RunRecord {
         replication: u32,
         seed: u64,
         run: &RunSummary,
-        extra: Vec<(String, f64)>,
+        extra: Vec<(Metric, f64)>,
     ) -> RunRecord {
         let names: Vec<String> = run.backends.iter().map(|b| b.name.clone()).collect();
         let mut metrics = metric_map(run_metrics(run));
-        metrics.extend(extra.into_iter().map(|(k, v)| (k, Metric(v))));
+        metrics.extend(metric_map(extra));
         RunRecord {
             variant,
             replication,
@@ -282,15 +320,9 @@ pub struct VariantInfo {
     pub params: IndexMap<String, Value>,
 }
 
-impl From<&Variant> for VariantInfo {
-    fn from(v: &Variant) -> Self {
-        VariantInfo { label: v.label.clone(), params: v.params.clone() }
-    }
-}
-
 /// Estimates of each metric from one map per replication.
 fn estimates<'a>(
-    runs: impl Iterator<Item = &'a IndexMap<String, Metric>> + Clone,
+    runs: impl Iterator<Item = &'a IndexMap<String, Reading>> + Clone,
 ) -> IndexMap<String, Estimate> {
     let Some(first) = runs.clone().next() else { return IndexMap::new() };
     first
@@ -360,17 +392,13 @@ impl Report {
         }
     }
 
-    /// When the alert behind `metric` (`time_to_detect_<name>_s`) fired for variant `v`.
-    pub fn detection(&self, v: usize, metric: &str) -> Detection {
-        if let Some(e) = self.variants[v].metrics.get(metric).copied().filter(|e| e.mean.is_finite()) {
+    /// When the alert behind `metric` (a [`Metric::TimeToDetect`]) fired for variant `v`.
+    pub fn detection(&self, v: usize, metric: &Metric) -> Detection {
+        let e = self.variants[v].metric(metric);
+        if e.mean.is_finite() {
             return Detection::Every(e);
         }
-        let runs: Vec<f64> = self
-            .runs
-            .iter()
-            .filter(|r| r.variant == v)
-            .map(|r| r.metrics.get(metric).map_or(f64::NAN, |m| m.0))
-            .collect();
+        let runs: Vec<f64> = self.runs.iter().filter(|r| r.variant == v).map(|r| r.metric(metric)).collect();
         let fired: Vec<f64> = runs.iter().copied().filter(|x| x.is_finite()).collect();
         if fired.is_empty() {
             return Detection::Never;
@@ -380,6 +408,28 @@ impl Report {
             fired: fired.len(),
             runs: runs.len(),
         }
+    }
+
+    /// The time-to-detect metrics of the report's alert rules, in report order.
+    pub fn alerts(&self) -> Vec<Metric> {
+        let mut alerts: Vec<Metric> = Vec::new();
+        for name in self.variants.iter().flat_map(|v| v.metrics.keys()) {
+            if let Some(metric @ Metric::TimeToDetect(_)) = Metric::from_name(name)
+                && !alerts.contains(&metric)
+            {
+                alerts.push(metric);
+            }
+        }
+        alerts
+    }
+
+    /// Whether some variant's `metric` has a mean above `above` (a missing value is not).
+    pub fn any_above(&self, metric: impl Borrow<Metric>, above: f64) -> bool {
+        let metric = metric.borrow();
+        self.variants.iter().any(|v| {
+            let e = v.metric(metric);
+            e.mean.is_finite() && e.mean > above
+        })
     }
 
     /// The report as pretty-printed JSON, with a final newline.
@@ -477,9 +527,9 @@ fn paired<'a>(
 
 /// Window by window, the mean of each metric over the runs given.
 fn mean_windows<'a>(
-    runs: impl Iterator<Item = &'a Vec<IndexMap<String, Metric>>>,
-) -> Vec<IndexMap<String, Metric>> {
-    let runs: Vec<&Vec<IndexMap<String, Metric>>> = runs.collect();
+    runs: impl Iterator<Item = &'a Vec<IndexMap<String, Reading>>>,
+) -> Vec<IndexMap<String, Reading>> {
+    let runs: Vec<&Vec<IndexMap<String, Reading>>> = runs.collect();
     let Some(first) = runs.first() else { return Vec::new() };
     (0..first.len())
         .map(|w| {
@@ -494,7 +544,7 @@ fn mean_windows<'a>(
                     } else {
                         finite.iter().sum::<f64>() / finite.len() as f64
                     };
-                    (name.clone(), Metric(mean))
+                    (name.clone(), Reading(mean))
                 })
                 .collect()
         })
@@ -559,10 +609,10 @@ mod timeseries_csv_tests {
     use super::*;
 
     fn report(start: Option<&str>) -> Report {
-        let window = |start_s: f64, p99: f64| -> IndexMap<String, Metric> {
+        let window = |start_s: f64, p99: f64| -> IndexMap<String, Reading> {
             [("start_s", start_s), ("arrived", 10.0), ("response_time_p99_s", p99), ("app-0.share", 1.0)]
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), Metric(v)))
+                .map(|(k, v)| (k.to_owned(), Reading(v)))
                 .collect()
         };
         let variant = |label: &str| VariantInfo { label: label.into(), params: IndexMap::new() };
@@ -610,7 +660,7 @@ mod timeseries_csv_tests {
     #[test]
     fn metrics_only_some_variants_have_get_a_column_and_empty_cells() {
         let mut report = report(None);
-        report.timeseries[1].windows[1].insert("db".into(), Metric(0.5));
+        report.timeseries[1].windows[1].insert("db".into(), Reading(0.5));
         let text = csv(&report);
         assert!(
             text.starts_with(
@@ -641,4 +691,26 @@ pub enum Detection {
     },
     /// In none.
     Never,
+}
+
+impl Detection {
+    /// In minutes, as `style` shows it: `12.0 min ±1.5` (in every replication), `14.0 min in
+    /// 2/3 runs` (in some; HTML: `in 2 of 3 runs`), `never`.
+    pub fn show(&self, style: Style) -> Shown {
+        let minutes = |s: f64| format!("{:.1} min", s / 60.0);
+        match *self {
+            Detection::Every(e) => Shown {
+                value: minutes(e.mean),
+                after: e.ci95.is_finite().then(|| format!("±{:.1}", e.ci95 / 60.0)),
+            },
+            Detection::Some { mean_s, fired, runs } => Shown {
+                value: minutes(mean_s),
+                after: Some(match style {
+                    Style::Terminal => format!("in {fired}/{runs} runs"),
+                    Style::Html => format!("in {fired} of {runs} runs"),
+                }),
+            },
+            Detection::Never => Shown::value("never"),
+        }
+    }
 }

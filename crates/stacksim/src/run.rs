@@ -135,7 +135,7 @@ impl<'a> Runner<'a> {
             }
             let mut alerts = crate::alert::metrics(plan, &summary.windows);
             if let Some(cut) = cut {
-                alerts.push(("warmup_s".to_owned(), cut.as_secs_f64()));
+                alerts.push((crate::Metric::Warmup, cut.as_secs_f64()));
             }
             Ok(RunRecord::new(v, r as u32, seeds[r], &summary, alerts))
         };

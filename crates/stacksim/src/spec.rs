@@ -8,6 +8,8 @@ use std::fmt;
 use std::time::Duration;
 
 mod replay;
+mod slo;
+mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -15,7 +17,9 @@ pub use replay::{
     ActionSpec, AlertMetric, AlertSpec, At, CheckKindSpec, CheckSpec, DatabaseSpec, DegradationSpec,
     HealthSpec, ObserveSpec, OutlierSpec, RetrySpec, TimeError, TimelineEntry, Timestamp, action_label,
 };
+pub use slo::{Objective, Slo, SloError};
 use stacksim_model::policy::{Maglev, PeakEwma, RingHash};
+pub use warmup::Warmup;
 
 /// One experiment: a stack, how long to run it, with which seed, how many times, and which
 /// variants to compare.
@@ -31,7 +35,7 @@ pub struct Experiment {
     /// Initial simulated time excluded from every statistic, or `"auto"` to choose it with
     /// MSER-5. Default: none.
     #[serde(default)]
-    pub warmup: crate::warmup::Warmup,
+    pub warmup: Warmup,
     /// Independent runs per variant, for confidence intervals. Default: 1.
     #[serde(default = "one")]
     pub replications: u32,
@@ -59,7 +63,7 @@ pub struct Experiment {
     /// `stacksim run` exits with 1 when a variant misses them (the upper end of a metric's
     /// 95% interval beyond its limit). Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slo: Option<crate::capacity::Slo>,
+    pub slo: Option<Slo>,
     /// Alert rules evaluated on the time series (they need `observe`). Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<AlertSpec>,
@@ -670,7 +674,7 @@ impl Experiment {
             name: name.into(),
             seed: 1,
             duration: HumanDuration(duration),
-            warmup: crate::warmup::Warmup::default(),
+            warmup: Warmup::default(),
             replications: 1,
             stack: StackRef::Inline(stack),
             sweep: Vec::new(),

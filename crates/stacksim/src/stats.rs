@@ -17,6 +17,9 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// No value: mean and interval NaN (`null` in JSON).
+    pub const NONE: Estimate = Estimate { mean: f64::NAN, ci95: f64::NAN };
+
     /// The estimate from one value per replication.
     pub fn of(samples: &[f64]) -> Estimate {
         let n = samples.len();

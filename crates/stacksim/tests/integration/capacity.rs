@@ -37,7 +37,7 @@ fn max_rate_on_mm8_agrees_with_erlang_c() {
     let registry = PolicyRegistry::new();
     let experiment = Experiment::load_str(&text, "mm8.ron", &registry).unwrap().plan;
     let slo: Slo = "mean<2s".parse().unwrap();
-    let found = max_rate(&Runner::new(), &experiment, &slo, SearchOptions::default()).unwrap();
+    let found = max_rate(&Runner::new(), &experiment, &slo, &SearchOptions::default()).unwrap();
     let best = found[0].best.unwrap();
     eprintln!("Erlang C: {exact:.4}/s; search: {best:.4}/s after {} probes", found[0].probes.len());
     assert!((best - exact).abs() <= 0.02 * exact, "{best} vs {exact}");

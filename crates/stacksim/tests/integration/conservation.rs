@@ -1,6 +1,6 @@
 //! Flow conservation and Little's law, in runs with rejections and unrouted requests.
 
-use stacksim::report::Metric;
+use stacksim::report::Reading;
 use stacksim::{Experiment, PolicyRegistry, Report, Runner};
 
 /// Overloaded and underloaded backends, bounded queues (rejections), and every policy.
@@ -31,7 +31,7 @@ fn run(text: &str) -> Report {
     Runner::new().run(&loaded.plan).unwrap()
 }
 
-fn get(metrics: &indexmap::IndexMap<String, Metric>, name: &str) -> f64 {
+fn get(metrics: &indexmap::IndexMap<String, Reading>, name: &str) -> f64 {
     metrics[name].0
 }
 

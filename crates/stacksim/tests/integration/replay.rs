@@ -1,6 +1,6 @@
 //! The 2024-03-08 replay reproduces the postmortem's shape (release mode).
 
-use stacksim::report::{Metric, Report};
+use stacksim::report::{Reading, Report};
 use stacksim::{Experiment, PolicyRegistry, Runner};
 
 fn run_replay() -> Report {
@@ -25,7 +25,7 @@ fn march_8_replay_has_the_postmortems_shape() {
 
     let series = &report.timeseries[0].windows;
     let minute = |clock_min: usize| &series[clock_min]; // windows are minutes from 13:00
-    let errors = |w: &indexmap::IndexMap<String, Metric>| w["error_ratio"].0;
+    let errors = |w: &indexmap::IndexMap<String, Reading>| w["error_ratio"].0;
     // The surge begins at 14:00: quiet before, errors from the 14:00 window on.
     assert!(errors(minute(59)) < 0.01, "13:59 {}", errors(minute(59)));
     assert!(errors(minute(60)) > 0.05, "14:00 {}", errors(minute(60)));

@@ -24,7 +24,9 @@ use super::chart::{
     color, draw_caption, fit, font, render, text_width, tick_count, time_unit,
 };
 use super::{Layout, variant_name};
-use crate::report::{Report, Series};
+use stacksim::Metric;
+use stacksim::metric::WindowMetric;
+use stacksim::report::{Reading, Report, Series};
 
 /// Pixels left of a panel's plot (margin and tick labels), and right of it.
 const PLOT_LEFT: u32 = 8 + 60;
@@ -147,7 +149,7 @@ fn time_range(report: &Report) -> Range<f64> {
         .timeseries
         .iter()
         .flat_map(|s| s.windows.iter().enumerate())
-        .map(|(i, w)| w.get("start_s").map_or(i as f64 * window_s, |m| m.0));
+        .map(|(i, w)| Values(w).start().unwrap_or(i as f64 * window_s));
     let (lo, hi) = starts.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s), hi.max(s)));
     if lo.is_finite() && hi.is_finite() { lo..hi + window_s } else { 0.0..window_s }
 }
@@ -159,7 +161,7 @@ fn window_width(report: &Report) -> f64 {
     from_timeline
         .or_else(|| {
             let windows = &report.timeseries.first()?.windows;
-            let start = |i: usize| windows.get(i)?.get("start_s").map(|m| m.0);
+            let start = |i: usize| Values(windows.get(i)?).start();
             Some(start(1)? - start(0)?).filter(|w| *w > 0.0)
         })
         .unwrap_or(60.0)
@@ -185,7 +187,7 @@ impl StepLine {
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                let start = w.get("start_s").map_or(i as f64 * width, |m| m.0);
+                let start = Values(w).start().unwrap_or(i as f64 * width);
                 (start, start + width, value(&Values(w)))
             })
             .collect();
@@ -209,11 +211,16 @@ impl StepLine {
 }
 
 /// One window's metrics, with missing values as NaN.
-struct Values<'a>(&'a indexmap::IndexMap<String, crate::report::Metric>);
+struct Values<'a>(&'a indexmap::IndexMap<String, Reading>);
 
 impl Values<'_> {
-    fn get(&self, name: &str) -> f64 {
-        self.0.get(name).map_or(f64::NAN, |m| m.0)
+    fn get(&self, metric: &WindowMetric) -> f64 {
+        self.0.get(metric.name().as_ref()).map_or(f64::NAN, |m| m.0)
+    }
+
+    /// The window's start \[s from the start of the run\], if the report has it.
+    fn start(&self) -> Option<f64> {
+        self.0.get(WindowMetric::Start.name().as_ref()).map(|m| m.0)
     }
 }
 
@@ -508,11 +515,6 @@ fn no_series(report: &Report) -> String {
     )
 }
 
-/// Whether any variant's `metric` has a mean above `above`.
-fn any_above(report: &Report, metric: &str, above: f64) -> bool {
-    report.variants.iter().any(|v| v.metrics.get(metric).is_some_and(|e| e.mean > above))
-}
-
 /// The time series of every variant, a line each: error ratio, p99 response time, and where the
 /// experiment has them users affected, database utilization and attempts per request.
 pub fn timeline(report: &Report) -> String {
@@ -554,37 +556,37 @@ pub fn timeline(report: &Report) -> String {
     let windows = || shown.iter().flat_map(|s| &s.windows).map(Values);
     let mut panels = vec![Panel::new(
         "error ratio (%): rejected, timed out and failed over requests ended".to_owned(),
-        lines(&|w| PERCENT.scale * w.get("error_ratio")),
+        lines(&|w| PERCENT.scale * w.get(&WindowMetric::ErrorRatio)),
         true,
         PANEL_HEIGHT,
     )];
     panels.push(Panel::times(
         "p99 response time of successful requests",
-        lines(&|w| w.get("response_time_p99_s")),
+        lines(&|w| w.get(&WindowMetric::ResponseTimeP99)),
         PANEL_HEIGHT,
     ));
-    if windows().any(|w| w.get("users_active") > 0.0) {
+    if windows().any(|w| w.get(&WindowMetric::UsersActive) > 0.0) {
         panels.push(Panel::new(
             "users affected (% of active users: a failed or too-slow request)".to_owned(),
-            lines(&|w| PERCENT.scale * w.get("users_affected_ratio")),
+            lines(&|w| PERCENT.scale * w.get(&WindowMetric::UsersAffectedRatio)),
             true,
             PANEL_HEIGHT,
         ));
     }
-    if windows().any(|w| w.get("database_utilization").is_finite()) {
+    if windows().any(|w| w.get(&WindowMetric::DatabaseUtilization).is_finite()) {
         let mut panel = Panel::new(
             "database utilization (%)".to_owned(),
-            lines(&|w| PERCENT.scale * w.get("database_utilization")),
+            lines(&|w| PERCENT.scale * w.get(&WindowMetric::DatabaseUtilization)),
             true,
             PANEL_HEIGHT,
         );
         panel.scale = Scale::fixed(100.0, 5);
         panels.push(panel);
     }
-    if any_above(report, "attempts_per_request", 1.001) {
+    if report.any_above(Metric::AttemptsPerRequest, 1.001) {
         panels.push(Panel::new(
             "attempts per request (retries multiply the load)".to_owned(),
-            lines(&|w| w.get("attempts") / w.get("arrived")),
+            lines(&|w| w.get(&WindowMetric::Attempts) / w.get(&WindowMetric::Arrived)),
             false,
             PANEL_HEIGHT,
         ));
@@ -624,11 +626,11 @@ pub fn timeline_backends(report: &Report) -> String {
     let mut backends: Vec<(String, f64)> = Vec::new();
     for window in shown.iter().flat_map(|s| &s.windows) {
         for (key, value) in window {
-            let Some(name) = key.strip_suffix(".share") else { continue };
+            let Some(WindowMetric::Share(name)) = WindowMetric::from_name(key) else { continue };
             let share = if value.0.is_finite() { value.0 } else { 0.0 };
-            match backends.iter_mut().find(|(n, _)| n == name) {
+            match backends.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, peak)) => *peak = peak.max(share),
-                None => backends.push((name.to_owned(), share)),
+                None => backends.push((name, share)),
             }
         }
     }
@@ -662,18 +664,16 @@ pub fn timeline_backends(report: &Report) -> String {
         legend,
     };
     // Per backend, a line: grey ones first, so the coloured ones are drawn over them.
-    let lines_of = |series: &Series, metric: &str, scale: f64| -> Vec<StepLine> {
+    let lines_of = |series: &Series, metric: fn(String) -> WindowMetric, scale: f64| -> Vec<StepLine> {
         let mut order: Vec<usize> = (0..backends.len()).collect();
         order.sort_by_key(|&b| color_of(b).is_some());
         order
             .into_iter()
-            .filter(|&b| {
-                series.windows.iter().any(|w| w.contains_key(&format!("{}.{metric}", backends[b].0)))
-            })
-            .map(|b| {
-                let key = format!("{}.{metric}", backends[b].0);
+            .map(|b| (b, metric(backends[b].0.clone())))
+            .filter(|(_, metric)| series.windows.iter().any(|w| w.contains_key(metric.name().as_ref())))
+            .map(|(b, metric)| {
                 let mut line =
-                    StepLine::of(report, series, color_of(b).unwrap_or(OTHER), |w| scale * w.get(&key));
+                    StepLine::of(report, series, color_of(b).unwrap_or(OTHER), |w| scale * w.get(&metric));
                 if color_of(b).is_none() {
                     line.width = 1;
                 }
@@ -690,13 +690,13 @@ pub fn timeline_backends(report: &Report) -> String {
                 .map_or_else(String::new, |v| variant_name(&layout, s.variant, v));
             let share = Panel::new(
                 format!("{name}: share (%)"),
-                lines_of(s, "share", 100.0),
+                lines_of(s, WindowMetric::Share, 100.0),
                 true,
                 BACKEND_PANEL_HEIGHT,
             );
             let mut utilization = Panel::new(
                 format!("{name}: utilization (%)"),
-                lines_of(s, "utilization", 100.0),
+                lines_of(s, WindowMetric::Utilization, 100.0),
                 true,
                 BACKEND_PANEL_HEIGHT,
             );
@@ -869,7 +869,7 @@ mod tests {
         );
         full.variants[0]
             .metrics
-            .insert("attempts_per_request".into(), crate::stats::Estimate { mean: 1.3, ci95: 0.01 });
+            .insert("attempts_per_request".into(), stacksim::stats::Estimate { mean: 1.3, ci95: 0.01 });
         let svg = timeline(&full);
         assert_svg(&svg);
         for present in ["users affected (%", "database utilization (%)", "attempts per request"] {
@@ -882,7 +882,7 @@ mod tests {
         let narrow = timeline(&report(None, &["RoundRobin"], 30, 2, json!({})));
         assert!(text(&narrow, "p99 response time of successful requests (ms)"), "{narrow}");
         let mut wide = report(None, &["RoundRobin", "Random"], 30, 2, json!({}));
-        wide.timeseries[1].windows[15].insert("response_time_p99_s".into(), crate::report::Metric(10.0));
+        wide.timeseries[1].windows[15].insert("response_time_p99_s".into(), stacksim::report::Reading(10.0));
         let svg = timeline(&wide);
         assert_svg(&svg);
         assert!(text(&svg, "p99 response time of successful requests (log scale)"), "{svg}");
@@ -912,7 +912,7 @@ mod tests {
         let mut report = report(None, &["RoundRobin"], 30, 2, json!({}));
         for w in 12..15 {
             report.timeseries[0].windows[w]
-                .insert("response_time_p99_s".into(), crate::report::Metric(f64::NAN));
+                .insert("response_time_p99_s".into(), stacksim::report::Reading(f64::NAN));
         }
         let svg = timeline(&report);
         assert_svg(&svg);

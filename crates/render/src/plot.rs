@@ -27,7 +27,7 @@
 //! ```
 //! # use stacksim::Report;
 //! # fn show(report: &Report) {
-//! for plot in stacksim::plot::all(report) {
+//! for plot in stacksim_render::plot::all(report) {
 //!     assert!(plot.svg.starts_with("<svg") && plot.svg.trim_end().ends_with("</svg>"));
 //!     println!("{}: {} bytes", plot.file_name(), plot.svg.len());
 //! }
@@ -40,14 +40,16 @@ mod timeline;
 
 use plotters::style::RGBColor;
 
-use crate::report::{Report, VariantReport};
-use crate::stats::Estimate;
-pub(crate) use chart::color;
 use chart::{
     Area, Bar, BarSeries, COLORS, Drawn, Header, Line, PERCENT, Scale, Unit, WIDTH, horizontal_bars, lines,
     render, text_width, time_unit, vertical_bars,
 };
+pub(crate) use chart::{color, escape};
 pub(crate) use layout::Layout;
+use stacksim::Metric;
+use stacksim::metric::BackendMetric;
+use stacksim::report::{Report, VariantReport};
+use stacksim::stats::Estimate;
 pub(crate) use timeline::time_of_day;
 pub use timeline::{timeline, timeline_backends};
 
@@ -120,11 +122,11 @@ pub fn summary(report: &Report) -> Vec<Plot> {
 }
 
 /// The response-time statistics plotted, as (metric, caption).
-const RESPONSE_TIMES: [(&str, &str); 4] = [
-    ("response_time_mean_s", "mean"),
-    ("response_time_p50_s", "p50"),
-    ("response_time_p99_s", "p99"),
-    ("response_time_p999_s", "p99.9"),
+const RESPONSE_TIMES: [(Metric, &str); 4] = [
+    (Metric::ResponseTimeMean, "mean"),
+    (Metric::ResponseTimeP50, "p50"),
+    (Metric::ResponseTimeP99, "p99"),
+    (Metric::ResponseTimeP999, "p99.9"),
 ];
 
 /// At most this many bars in the response-time and error plots.
@@ -162,7 +164,7 @@ pub fn latency(report: &Report) -> String {
                 );
                 for (j, (area, (metric, caption))) in panels.iter().zip(RESPONSE_TIMES).enumerate() {
                     let values: Vec<Option<Estimate>> =
-                        series.iter().map(|s| metric_of(&report.variants[s.points[0].1], metric)).collect();
+                        series.iter().map(|s| metric_of(&report.variants[s.points[0].1], &metric)).collect();
                     let unit = time_unit(largest(&values));
                     let bars: Vec<Bar> = series
                         .iter()
@@ -194,7 +196,7 @@ pub fn latency(report: &Report) -> String {
             render((WIDTH, height), |root| {
                 let body = header.draw(root)?;
                 for (area, (metric, caption)) in body.split_evenly((2, 2)).iter().zip(RESPONSE_TIMES) {
-                    line_panel(area, report, series, metric, caption, x, "response time", None)?;
+                    line_panel(area, report, series, &metric, caption, x, "response time", None)?;
                 }
                 Ok(())
             })
@@ -210,7 +212,8 @@ pub fn errors(report: &Report) -> String {
     };
     let layout = Layout::of(report);
     let title = format!("{}: error ratio (rejected + timed out + failed, over arrivals)", report.experiment);
-    let none = report.variants.iter().all(|v| metric_of(v, "error_ratio").is_none_or(|e| e.mean == 0.0));
+    let none =
+        report.variants.iter().all(|v| metric_of(v, &Metric::ErrorRatio).is_none_or(|e| e.mean == 0.0));
     let none = if none { " No variant had any errors." } else { "" };
     match &layout.x {
         None => {
@@ -233,7 +236,7 @@ pub fn errors(report: &Report) -> String {
                     .map(|(i, s)| Bar {
                         label: s.label.clone(),
                         color: color(i),
-                        value: PERCENT.of(metric_of(&report.variants[s.points[0].1], "error_ratio")),
+                        value: PERCENT.of(metric_of(&report.variants[s.points[0].1], &Metric::ErrorRatio)),
                     })
                     .collect();
                 // Half the width: a ratio needs no more, and the bars stay comparable by eye.
@@ -254,7 +257,7 @@ pub fn errors(report: &Report) -> String {
             let height = header.height(WIDTH) + 420;
             render((WIDTH, height), |root| {
                 let body = header.draw(root)?;
-                line_panel(&body, report, series, "error_ratio", "", x, "error ratio", Some(PERCENT))
+                line_panel(&body, report, series, &Metric::ErrorRatio, "", x, "error ratio", Some(PERCENT))
             })
         }
     }
@@ -308,7 +311,7 @@ pub fn utilization(report: &Report) -> String {
             .map(|(v, variant)| BarSeries {
                 color: color(v),
                 values: (0..groups.len())
-                    .map(|b| PERCENT.of(backend_metric(variant, b, "utilization")))
+                    .map(|b| PERCENT.of(backend_metric(variant, b, BackendMetric::Utilization)))
                     .collect(),
             })
             .collect();
@@ -342,7 +345,8 @@ pub fn utilization(report: &Report) -> String {
                 let mut shown: Vec<usize> = (0..variant.backends.len()).collect();
                 if busiest {
                     let load = |b: usize| {
-                        backend_metric(variant, b, "utilization").map_or(f64::NEG_INFINITY, |e| e.mean)
+                        backend_metric(variant, b, BackendMetric::Utilization)
+                            .map_or(f64::NEG_INFINITY, |e| e.mean)
                     };
                     shown.sort_by(|&a, &b| load(b).total_cmp(&load(a)));
                     shown.truncate(most);
@@ -353,7 +357,7 @@ pub fn utilization(report: &Report) -> String {
                     color: color(layout.series_of(v)),
                     values: shown
                         .iter()
-                        .map(|&b| PERCENT.of(backend_metric(variant, b, "utilization")))
+                        .map(|&b| PERCENT.of(backend_metric(variant, b, BackendMetric::Utilization)))
                         .collect(),
                 }];
                 let caption = chart::fit(&variant.label, 13.0, area.dim_in_pixel().0.saturating_sub(40));
@@ -379,7 +383,7 @@ pub fn utilization(report: &Report) -> String {
                 .iter()
                 .map(|variant| {
                     let values: Vec<f64> = (0..variant.backends.len())
-                        .filter_map(|b| backend_metric(variant, b, "utilization"))
+                        .filter_map(|b| backend_metric(variant, b, BackendMetric::Utilization))
                         .map(|e| e.mean)
                         .collect();
                     (!values.is_empty()).then(|| Estimate { mean: pick(&values) * 100.0, ci95: f64::NAN })
@@ -448,12 +452,14 @@ fn bars_height(n: usize) -> u32 {
     (n as u32 * 36 + 90).max(160)
 }
 
-fn metric_of(variant: &VariantReport, name: &str) -> Option<Estimate> {
-    variant.metrics.get(name).copied().filter(|e| e.mean.is_finite())
+/// `metric` of `variant`, if it has a value.
+fn metric_of(variant: &VariantReport, metric: &Metric) -> Option<Estimate> {
+    Some(variant.metric(metric)).filter(|e| e.mean.is_finite())
 }
 
-fn backend_metric(variant: &VariantReport, backend: usize, name: &str) -> Option<Estimate> {
-    variant.backends.get(backend)?.metrics.get(name).copied().filter(|e| e.mean.is_finite())
+/// `metric` of the variant's backend `backend`, if it has a value.
+fn backend_metric(variant: &VariantReport, backend: usize, metric: BackendMetric) -> Option<Estimate> {
+    Some(variant.backends.get(backend)?.metric(metric)).filter(|e| e.mean.is_finite())
 }
 
 /// The largest mean-plus-CI among `values`, in seconds.
@@ -471,7 +477,7 @@ fn line_panel(
     area: &Area<'_>,
     report: &Report,
     series: &[layout::Series],
-    metric: &str,
+    metric: &Metric,
     caption: &str,
     x: &str,
     y_desc: &str,

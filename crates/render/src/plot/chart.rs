@@ -10,7 +10,7 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::stats::Estimate;
+use stacksim::stats::Estimate;
 
 /// A region of an SVG canvas, in pixels.
 pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
@@ -172,8 +172,24 @@ pub(crate) fn message(size: (u32, u32), text: &str) -> String {
          xmlns=\"http://www.w3.org/2000/svg\">\n<rect width=\"{w}\" height=\"{h}\" \
          fill=\"#FFFFFF\"/>\n<text x=\"16\" y=\"32\" font-family=\"sans-serif\" \
          font-size=\"14\">{}</text>\n</svg>\n",
-        crate::html::escape(text)
+        escape(text)
     )
+}
+
+/// `text` with `& < > " '` replaced by character references, safe in HTML text and attributes.
+pub(crate) fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }
 
 /// The top of a plot: a title, a line saying how to read it, and a legend.
@@ -644,6 +660,14 @@ pub(crate) fn format_number(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_replaces_markup() {
+        assert_eq!(
+            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+        );
+    }
 
     #[test]
     fn scale_ticks_are_round_and_reach_the_largest_value() {

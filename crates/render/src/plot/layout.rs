@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::report::Report;
+use stacksim::report::Report;
 
 /// The parameter every variant has, naming its balancing policy.
 const POLICY: &str = "policy";

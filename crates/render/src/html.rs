@@ -6,25 +6,11 @@
 
 use std::fmt::Write;
 
-use crate::plot::{self, Layout};
-use crate::report::{Detection, Report, VariantReport};
-use crate::stats::Estimate;
+use stacksim::Metric;
+use stacksim::metric::{BackendMetric, Shown, Style};
+use stacksim::report::{Report, VariantReport};
 
-/// `text` with `& < > " '` replaced by character references, safe in HTML text and attributes.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
+use crate::plot::{self, Layout, escape};
 
 const STYLE: &str = "\
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;
@@ -97,54 +83,49 @@ fn figure(html: &mut String, p: &plot::Plot) {
     );
 }
 
-/// A column a replay adds to the variants table when some variant measured it: heading, metric,
-/// and how to show it.
+/// A column a replay adds to the variants table when some variant measured it: heading and
+/// metric.
 struct ReplayColumn {
     heading: &'static str,
-    metric: &'static str,
+    metric: Metric,
     /// The column shows when some variant's `shown_by` metric has a mean above this.
-    shown_by: (&'static str, f64),
-    scale: f64,
-    unit: &'static str,
+    shown_by: (Metric, f64),
 }
 
 const REPLAY_COLUMNS: [ReplayColumn; 4] = [
     ReplayColumn {
         heading: "users affected",
-        metric: "users_affected_ratio",
-        shown_by: ("users_active", 0.0),
-        scale: 100.0,
-        unit: "%",
+        metric: Metric::UsersAffectedRatio,
+        shown_by: (Metric::UsersActive, 0.0),
     },
     ReplayColumn {
         heading: "attempts per request",
-        metric: "attempts_per_request",
-        shown_by: ("attempts_per_request", 1.001),
-        scale: 1.0,
-        unit: "",
+        metric: Metric::AttemptsPerRequest,
+        shown_by: (Metric::AttemptsPerRequest, 1.001),
     },
     ReplayColumn {
         heading: "wasted work",
-        metric: "wasted_work_ratio",
-        shown_by: ("wasted_work_ratio", 0.0),
-        scale: 100.0,
-        unit: "%",
+        metric: Metric::WastedWorkRatio,
+        shown_by: (Metric::WastedWorkRatio, 0.0),
     },
     ReplayColumn {
         heading: "database utilization",
-        metric: "database_utilization",
-        shown_by: ("database_utilization", f64::NEG_INFINITY),
-        scale: 100.0,
-        unit: "%",
+        metric: Metric::DatabaseUtilization,
+        shown_by: (Metric::DatabaseUtilization, f64::NEG_INFINITY),
     },
 ];
 
-/// Whether some variant's `metric` has a mean above `above`.
-fn any_above(report: &Report, metric: &str, above: f64) -> bool {
-    report
-        .variants
-        .iter()
-        .any(|v| v.metrics.get(metric).is_some_and(|e| e.mean.is_finite() && e.mean > above))
+/// A table cell: the value, and its interval (or note) set smaller.
+fn cell(shown: Shown) -> String {
+    match shown.after {
+        Some(after) => format!("{} <span class=\"ci\">{after}</span>", shown.value),
+        None => shown.value,
+    }
+}
+
+/// `metric` of `variant`, as a cell.
+fn metric_cell(variant: &VariantReport, metric: Metric) -> String {
+    cell(metric.show(variant.metric(&metric), Style::Html))
 }
 
 fn variants_table(html: &mut String, report: &Report, layout: &Layout) {
@@ -154,19 +135,19 @@ fn variants_table(html: &mut String, report: &Report, layout: &Layout) {
          <th>error ratio</th></tr></thead>\n<tbody>\n",
     );
     for (v, variant) in report.variants.iter().enumerate() {
-        let m = |name: &str| variant.metrics.get(name).copied();
+        let m = |metric: Metric| metric_cell(variant, metric);
         let _ = writeln!(
             html,
             "<tr><td>{v}</td><td class=\"left\">{}{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             swatch(plot::color(layout.series_of(v))),
             escape(&variant.label),
-            seconds(m("response_time_mean_s")),
-            seconds(m("response_time_p50_s")),
-            seconds(m("response_time_p99_s")),
-            seconds(m("response_time_p999_s")),
-            scaled(m("throughput_per_s"), 1.0, "/s"),
-            scaled(m("error_ratio"), 100.0, "%"),
+            m(Metric::ResponseTimeMean),
+            m(Metric::ResponseTimeP50),
+            m(Metric::ResponseTimeP99),
+            m(Metric::ResponseTimeP999),
+            m(Metric::Throughput),
+            m(Metric::ErrorRatio),
         );
     }
     html.push_str("</tbody>\n</table>\n</div>\n");
@@ -190,14 +171,14 @@ fn paired_table(html: &mut String, report: &Report) {
         escape(&baseline.label)
     );
     for v in report.variants.iter().filter(|v| !v.vs_baseline.is_empty()) {
-        let d = |name: &str| v.vs_baseline.get(name).copied();
+        let d = |metric: Metric| cell(metric.show(v.difference(&metric), Style::Html));
         let _ = writeln!(
             html,
             "<tr><td class=\"left\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&v.label),
-            seconds(d("response_time_mean_s")),
-            seconds(d("response_time_p99_s")),
-            scaled(d("error_ratio"), 100.0, "%"),
+            d(Metric::ResponseTimeMean),
+            d(Metric::ResponseTimeP99),
+            d(Metric::ErrorRatio),
         );
     }
     html.push_str("</tbody>\n</table>\n</div>\n");
@@ -215,7 +196,7 @@ fn swatch(color: plotters::style::RGBColor) -> String {
 /// wasted work, the database. Nothing when no variant measured any of them.
 fn replay_table(html: &mut String, report: &Report, layout: &Layout) {
     let replay: Vec<&ReplayColumn> =
-        REPLAY_COLUMNS.iter().filter(|c| any_above(report, c.shown_by.0, c.shown_by.1)).collect();
+        REPLAY_COLUMNS.iter().filter(|c| report.any_above(&c.shown_by.0, c.shown_by.1)).collect();
     if replay.is_empty() {
         return;
     }
@@ -228,7 +209,6 @@ fn replay_table(html: &mut String, report: &Report, layout: &Layout) {
     }
     html.push_str("</tr></thead>\n<tbody>\n");
     for (v, variant) in report.variants.iter().enumerate() {
-        let m = |name: &str| variant.metrics.get(name).copied();
         let _ = write!(
             html,
             "<tr><td>{v}</td><td class=\"left\">{}{}</td>",
@@ -236,44 +216,30 @@ fn replay_table(html: &mut String, report: &Report, layout: &Layout) {
             escape(&variant.label)
         );
         for column in &replay {
-            let _ = write!(html, "<td>{}</td>", scaled(m(column.metric), column.scale, column.unit));
+            let _ = write!(html, "<td>{}</td>", metric_cell(variant, column.metric.clone()));
         }
         html.push_str("</tr>\n");
     }
     html.push_str("</tbody>\n</table>\n</div>\n");
     let mut notes = Vec::new();
-    if replay.iter().any(|c| c.metric == "users_affected_ratio") {
+    if replay.iter().any(|c| c.metric == Metric::UsersAffectedRatio) {
         notes.push(
             "Users affected: users with at least one failed or too-slow request, over users \
              active (over the incident when the experiment names one).",
         );
     }
-    if replay.iter().any(|c| c.metric == "attempts_per_request") {
+    if replay.iter().any(|c| c.metric == Metric::AttemptsPerRequest) {
         notes.push("Attempts per request: attempts sent per request, retries included.");
     }
-    if replay.iter().any(|c| c.metric == "wasted_work_ratio") {
+    if replay.iter().any(|c| c.metric == Metric::WastedWorkRatio) {
         notes.push("Wasted work: service time spent on attempts whose client had already given up.");
     }
-    if replay.iter().any(|c| c.metric == "database_utilization") {
+    if replay.iter().any(|c| c.metric == Metric::DatabaseUtilization) {
         notes.push("Database utilization: busy database worker-time over available worker-time.");
     }
     if !notes.is_empty() {
         let _ = writeln!(html, "<p class=\"note\">{}</p>", notes.join(" "));
     }
-}
-
-/// The `time_to_detect_<name>_s` metrics of `report`, as (metric, name), in report order.
-fn alert_metrics(report: &Report) -> Vec<(&str, &str)> {
-    let mut alerts: Vec<(&str, &str)> = Vec::new();
-    for metric in report.variants.iter().flat_map(|v| v.metrics.keys()) {
-        let Some(name) = metric.strip_prefix("time_to_detect_").and_then(|m| m.strip_suffix("_s")) else {
-            continue;
-        };
-        if !alerts.iter().any(|(m, _)| m == metric) {
-            alerts.push((metric, name));
-        }
-    }
-    alerts
 }
 
 /// A time from the start of the run as the page shows it: clock time with a `start`
@@ -291,26 +257,11 @@ fn instant(report: &Report, at_s: f64) -> String {
     }
 }
 
-/// When an alert fired in variant `v`, in minutes with its interval when it fired in every
-/// replication, `never` when in none, else the mean over the runs where it did and how many.
-fn detection(report: &Report, v: usize, metric: &str) -> String {
-    match report.detection(v, metric) {
-        Detection::Every(e) if e.ci95.is_finite() => {
-            format!("{:.1} min <span class=\"ci\">±{:.1}</span>", e.mean / 60.0, e.ci95 / 60.0)
-        }
-        Detection::Every(e) => format!("{:.1} min", e.mean / 60.0),
-        Detection::Some { mean_s, fired, runs } => {
-            format!("{:.1} min <span class=\"ci\">in {fired} of {runs} runs</span>", mean_s / 60.0)
-        }
-        Detection::Never => "never".to_owned(),
-    }
-}
-
 /// The replay's section: its clock, timeline and alert rules, when each alert fired, and the
 /// plots over time. Nothing for a report without a timeline or time series.
 fn over_time(html: &mut String, report: &Report) {
     let plots = plot::over_time(report);
-    let alerts = alert_metrics(report);
+    let alerts = report.alerts();
     let Some(timeline) = &report.timeline else {
         if plots.is_empty() {
             return;
@@ -359,8 +310,8 @@ fn over_time(html: &mut String, report: &Report) {
             "<h3>Time to detect</h3>\n<div class=\"scroll\">\n<table>\n<thead><tr>\
              <th class=\"left\">variant</th>",
         );
-        for (_, name) in &alerts {
-            let _ = write!(html, "<th>{}</th>", escape(name));
+        for alert in alerts.iter().filter_map(Metric::alert) {
+            let _ = write!(html, "<th>{}</th>", escape(alert));
         }
         html.push_str("</tr></thead>\n<tbody>\n");
         for (v, variant) in report.variants.iter().enumerate() {
@@ -371,8 +322,8 @@ fn over_time(html: &mut String, report: &Report) {
                 swatch(plot::color(v)),
                 escape(&variant.label)
             );
-            for (metric, _) in &alerts {
-                let _ = write!(html, "<td>{}</td>", detection(report, v, metric));
+            for metric in &alerts {
+                let _ = write!(html, "<td>{}</td>", cell(report.detection(v, metric).show(Style::Html)));
             }
             html.push_str("</tr>\n");
         }
@@ -407,15 +358,15 @@ fn backend_tables(html: &mut String, report: &Report) {
 
 fn backend_rows(html: &mut String, variant: &VariantReport) {
     for backend in &variant.backends {
-        let m = |name: &str| backend.metrics.get(name).copied();
+        let m = |metric: BackendMetric| cell(metric.show(backend.metric(metric), Style::Html));
         let _ = writeln!(
             html,
             "<tr><td class=\"left\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&backend.name),
-            scaled(m("utilization"), 100.0, "%"),
-            scaled(m("share"), 100.0, "%"),
-            scaled(m("rejected_ratio"), 100.0, "%"),
-            scaled(m("queue_length_mean"), 1.0, ""),
+            m(BackendMetric::Utilization),
+            m(BackendMetric::Share),
+            m(BackendMetric::RejectedRatio),
+            m(BackendMetric::QueueLengthMean),
         );
     }
 }
@@ -424,35 +375,10 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// A time in ms, or s from one second up, or µs below a millisecond, with its interval.
-fn seconds(e: Option<Estimate>) -> String {
-    let Some(e) = e.filter(|e| e.mean.is_finite()) else {
-        return "–".to_owned();
-    };
-    let (scale, unit) = match e.mean.abs() {
-        x if x >= 1.0 => (1.0, " s"),
-        x if x >= 1e-3 || x == 0.0 => (1e3, " ms"),
-        _ => (1e6, " µs"),
-    };
-    scaled(Some(e), scale, unit)
-}
-
-/// `mean·scale unit ±ci·scale`, four significant digits, the interval to the same place.
-fn scaled(e: Option<Estimate>, scale: f64, unit: &str) -> String {
-    let Some(e) = e.filter(|e| e.mean.is_finite()) else {
-        return "–".to_owned();
-    };
-    let (mean, ci) = (e.mean * scale, e.ci95 * scale);
-    let digits = if mean == 0.0 { 1 } else { (3 - mean.abs().log10().floor() as i32).clamp(0, 6) as usize };
-    if ci.is_finite() {
-        format!("{mean:.digits$}{unit} <span class=\"ci\">±{ci:.digits$}</span>")
-    } else {
-        format!("{mean:.digits$}{unit}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use stacksim::stats::Estimate;
+
     use super::*;
 
     /// A report with a variant per policy in `policies`, each with three backends, built from
@@ -492,14 +418,6 @@ mod tests {
             variants.join(", ")
         ))
         .unwrap()
-    }
-
-    #[test]
-    fn escape_replaces_markup() {
-        assert_eq!(
-            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
-        );
     }
 
     #[test]
