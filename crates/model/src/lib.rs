@@ -3,6 +3,7 @@
 
 pub mod arrivals;
 pub mod health;
+mod human_duration;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use arrivals::Arrivals;
 pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
+pub use human_duration::HumanDuration;
 pub use keys::Users;
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
 pub use retry::{RetryBudget, RetryPolicy};

@@ -18,7 +18,7 @@ pub mod validate;
 pub mod warmup;
 
 pub use load::{Diagnostic, LoadError, Loaded};
-pub use registry::{BUILTIN_POLICIES, PolicyInfo, PolicyRegistry, UnknownPolicy};
+pub use registry::{BUILTIN_POLICIES, PolicyError, PolicyInfo, PolicyProblem, PolicyRegistry, UnknownPolicy};
 pub use report::Report;
 pub use run::{MergeError, Progress, RunError, RunOptions, Runner, Shard, ShardOutput, merge};
 pub use spec::Experiment;

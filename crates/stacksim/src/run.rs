@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::build::{Variant, variants};
-use crate::registry::{PolicyRegistry, UnknownPolicy};
+use crate::registry::{PolicyError, PolicyRegistry};
 use crate::report::{Mark, Report, RunRecord, TimelineReport, VariantInfo};
 use crate::spec::Experiment;
 use crate::warmup::{Warmup, mser5, pilot_window};
@@ -30,9 +30,11 @@ pub enum RunError {
         /// What the model rejected.
         source: ModelError,
     },
-    /// A custom policy is not registered.
+    /// A policy cannot be built: a custom policy is not registered, or its parameters are
+    /// not what its registration reads (an experiment that passed validation never gives
+    /// this).
     #[error(transparent)]
-    UnknownPolicy(#[from] UnknownPolicy),
+    Policy(#[from] PolicyError),
     /// The worker threads could not be started.
     #[error("cannot start {jobs} worker threads: {source}")]
     Threads {
