@@ -1,8 +1,9 @@
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{self, Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::ring_hash::Ring;
 use super::ring_hash::{check_entries_per_host, default_entries_per_host};
 use super::{BackendState, Policy, RequestInfo, SimRng, key_hash};
-use serde::{Deserialize, Serialize};
 
 /// Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam 2018), as
 /// HAProxy's `hash-type consistent` with `hash-balance-factor` (`lb_chash.c`).

@@ -1,6 +1,7 @@
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{self, Context, Entry, Info, Param, Params, Problem};
 use super::{BackendState, Policy, RequestInfo, SimRng};
-use serde::{Deserialize, Serialize};
 
 /// HAProxy's `balance first`: the lowest-index available backend with a free slot.
 ///

@@ -1,8 +1,9 @@
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Feedback, Policy, Random, RequestInfo, SimRng};
-use serde::{Deserialize, Serialize};
 
 /// Join-Idle-Queue (Lu, Xie, Kliot, Geller, Larus and Greenberg, "Join-Idle-Queue: a novel
 /// load balancing algorithm for dynamically scalable web services", Performance 2011), with

@@ -1,6 +1,7 @@
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng};
-use serde::{Deserialize, Serialize};
 
 /// Join the shortest queue: scan every available backend and send to the one with the fewest
 /// requests in flight, whatever its weight (weights only gate availability).

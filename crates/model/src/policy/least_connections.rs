@@ -1,6 +1,7 @@
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng};
-use serde::{Deserialize, Serialize};
 
 /// Fewest requests in flight relative to weight, ties broken round robin (NGINX `least_conn`,
 /// HAProxy `leastconn`).

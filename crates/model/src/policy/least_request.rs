@@ -1,9 +1,10 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::{BackendState, Policy, RandomChoices, RequestInfo, SimRng};
-use serde::{Deserialize, Serialize};
 
 /// Envoy's `LEAST_REQUEST` load balancer, both of its modes.
 ///

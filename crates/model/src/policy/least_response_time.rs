@@ -1,7 +1,8 @@
-use super::catalog::{Entry, Info, Params};
-use super::{BackendState, Policy, RequestInfo, SimRng};
 use serde::{Deserialize, Serialize};
 use stacksim_engine::duration_nanos;
+
+use super::catalog::{Entry, Info, Params};
+use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// Least response time, in the style of NGINX Plus `least_time`: the backend with the lowest
 /// `average response time × (in flight + 1) / weight`; ties go round robin by weight.

@@ -1,8 +1,8 @@
+use serde::{Deserialize, Serialize};
 use stacksim_engine::rng::splitmix64;
 
 use super::catalog::{Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::{BackendState, Policy, RequestInfo, SimRng, key_hash};
-use serde::{Deserialize, Serialize};
 
 /// Salts for a backend's two permutation hashes (offset and skip).
 const OFFSET_SALT: u64 = 0x6d61_676c_6576_3031; // "maglev01"

@@ -1,12 +1,12 @@
 use std::time::Duration;
 
 use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use stacksim_engine::{SimTime, duration_nanos};
 
 use super::catalog::{Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::{Available, BackendState, Feedback, Policy, RequestInfo, SimRng};
 use crate::HumanDuration;
-use serde::{Deserialize, Serialize};
-use stacksim_engine::{SimTime, duration_nanos};
 
 /// The cost of a backend that has requests in flight but has never answered: Finagle's
 /// `Penalty` (`Long.MaxValue >> 16` nanoseconds), plus its in-flight count.

@@ -1,8 +1,8 @@
 use rand::RngExt;
+use serde::{Deserialize, Serialize};
 
 use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng};
-use serde::{Deserialize, Serialize};
 
 /// Weighted random: backend `i` with probability `weight_i / Σ weight` over the available
 /// backends (HAProxy `balance random(1)`, Envoy `RANDOM` with weights).

@@ -1,8 +1,8 @@
 use rand::RngExt;
+use serde::{Deserialize, Serialize};
 
 use super::catalog::{Context, Entry, Info, Param, Params, Problem};
 use super::{Available, BackendState, Policy, RequestInfo, SimRng};
-use serde::{Deserialize, Serialize};
 
 /// The power of `n` random choices: sample `n` available backends uniformly *with
 /// replacement* and send to the one with the fewest requests in flight, the first sampled on

@@ -1,8 +1,8 @@
+use serde::{Deserialize, Serialize};
 use stacksim_engine::rng::splitmix64;
 
 use super::catalog::{Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::{BackendState, Policy, RequestInfo, SimRng, key_hash};
-use serde::{Deserialize, Serialize};
 
 /// Largest ring built, as Envoy's `maximum_ring_size` default (8M entries).
 const MAX_RING: u64 = 8 * 1024 * 1024;

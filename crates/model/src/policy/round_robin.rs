@@ -1,6 +1,7 @@
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng};
-use serde::{Deserialize, Serialize};
 
 /// Smooth weighted round robin, exactly as NGINX's `ngx_http_upstream_get_peer`.
 ///

@@ -1,6 +1,7 @@
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng, gcd, key_hash};
-use serde::{Deserialize, Serialize};
 
 /// Map-based (modulo) hashing on the request key: HAProxy's `balance source` / `balance hash`
 /// with `hash-type map-based`, the scheme of NGINX's `ip_hash` and of `hash $key` without

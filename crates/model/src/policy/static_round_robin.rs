@@ -1,6 +1,7 @@
+use serde::{Deserialize, Serialize};
+
 use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng, gcd};
-use serde::{Deserialize, Serialize};
 
 /// Replaying the map up to the kept position costs this many score updates at most; past it
 /// the position restarts at zero (only absurd weights, like millions per backend, get there).
