@@ -4,6 +4,7 @@
 pub mod arrivals;
 pub mod check;
 pub mod health;
+mod human_duration;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
@@ -18,6 +19,7 @@ use std::time::Duration;
 pub use arrivals::Arrivals;
 pub use check::Invalid;
 pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
+pub use human_duration::{DurationError, HumanDuration, within_clock};
 pub use keys::Users;
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
 pub use retry::{RetryBudget, RetryPolicy};

@@ -27,28 +27,25 @@
 //!
 //! # The built-in policies
 //!
-//! | policy | family | follows |
-//! |---|---|---|
-//! | [`RoundRobin`] | weighted | NGINX smooth weighted round robin |
-//! | [`StaticRoundRobin`] | weighted | HAProxy `static-rr` |
-//! | [`Random`] | weighted | HAProxy `random(1)`, Envoy `RANDOM` |
-//! | [`LeastConnections`] | least loaded, full scan | NGINX `least_conn`, HAProxy `leastconn` |
-//! | [`JoinShortestQueue`] | least loaded, full scan | JSQ (Winston 1977) |
-//! | [`RandomChoices`] | least loaded, sampled | Envoy `LEAST_REQUEST` `choice_count`, HAProxy `random(n)` |
-//! | [`LeastRequest`] | least loaded / weighted | Envoy `LEAST_REQUEST` with `active_request_bias` |
-//! | [`PeakEwma`] | latency aware, sampled | Finagle `p2cPeakEwma` (also linkerd2-proxy) |
-//! | [`LeastResponseTime`] | latency aware, full scan | NGINX Plus `least_time` |
-//! | [`RingHash`] | consistent hash | Ketama, Envoy `RING_HASH` |
-//! | [`Maglev`] | consistent hash | Maglev (Eisenbud et al. 2016), Envoy `MAGLEV` |
-//! | [`BoundedLoadHash`] | consistent hash, bounded load | HAProxy `hash-balance-factor` |
-//! | [`SourceHash`] | modulo hash | HAProxy `hash-type map-based`, NGINX `ip_hash` |
-//! | [`First`] | fill first | HAProxy `balance first` |
-//! | [`JoinIdleQueue`] | idle first | JIQ (Lu et al. 2011) |
+//! Each built-in has its own file holding its implementation and its [`catalog`]
+//! entry: its parameters as experiment files write them, their range checks, its name,
+//! summary and production source. The catalog list, [`builtin_policies!`](crate::builtin_policies)
+//! (below, in this file's source), has one line per built-in, in the order `stacksim
+//! policies` prints them; experiment-file parsing, labels, validation, the `stacksim
+//! policies` table, the policy registry and the policy-contract tests are all generated from
+//! it. [`catalog`] says how to add a policy: its file, and one line.
+//!
+//! By family: weighted ([`RoundRobin`], [`StaticRoundRobin`], [`Random`]); least loaded by
+//! full scan ([`LeastConnections`], [`JoinShortestQueue`]) or sampled ([`RandomChoices`],
+//! [`LeastRequest`]); latency aware ([`PeakEwma`], [`LeastResponseTime`]); consistent hash
+//! ([`RingHash`], [`Maglev`], [`BoundedLoadHash`]); modulo hash ([`SourceHash`]); fill first
+//! ([`First`]); idle first ([`JoinIdleQueue`]).
 //!
 //! Hash policies route on [`RequestInfo::key`] mixed by [`key_hash`] (SplitMix64), never on
 //! `std`'s randomly seeded hashers, so a key lands on the same backend in every run.
 
 mod bounded_load_hash;
+pub mod catalog;
 mod first;
 mod join_idle_queue;
 mod join_shortest_queue;
@@ -66,23 +63,57 @@ mod static_round_robin;
 
 use std::time::Duration;
 
-pub use bounded_load_hash::BoundedLoadHash;
-pub use first::First;
-pub use join_idle_queue::JoinIdleQueue;
-pub use join_shortest_queue::JoinShortestQueue;
-pub use least_connections::LeastConnections;
-pub use least_request::LeastRequest;
-pub use least_response_time::LeastResponseTime;
-pub use maglev::Maglev;
-pub use peak_ewma::PeakEwma;
-pub use random::Random;
-pub use random_choices::RandomChoices;
-pub use ring_hash::RingHash;
-pub use round_robin::RoundRobin;
-pub use source_hash::SourceHash;
+pub use bounded_load_hash::{BoundedLoadHash, BoundedLoadHashSpec};
+pub use first::{First, FirstSpec};
+pub use join_idle_queue::{JoinIdleQueue, JoinIdleQueueSpec};
+pub use join_shortest_queue::{JoinShortestQueue, JoinShortestQueueSpec};
+pub use least_connections::{LeastConnections, LeastConnectionsSpec};
+pub use least_request::{LeastRequest, LeastRequestSpec};
+pub use least_response_time::{LeastResponseTime, LeastResponseTimeSpec};
+pub use maglev::{Maglev, MaglevSpec};
+pub use peak_ewma::{PeakEwma, PeakEwmaSpec};
+pub use random::{Random, RandomSpec};
+pub use random_choices::{PowerOfTwoChoicesSpec, RandomChoices, RandomChoicesSpec};
+pub use ring_hash::{RingHash, RingHashSpec};
+pub use round_robin::{RoundRobin, RoundRobinSpec};
+pub use source_hash::{SourceHash, SourceHashSpec};
 pub use stacksim_engine::SimRng;
 use stacksim_engine::SimTime;
-pub use static_round_robin::StaticRoundRobin;
+pub use static_round_robin::{StaticRoundRobin, StaticRoundRobinSpec};
+
+/// The catalog of built-in policies: one line per policy, in the order `stacksim policies`
+/// lists them. `Name(NameSpec)` is a policy written with parameters (`Maglev(table_size:
+/// 5003)`), `Name = NameSpec` one written without (`RoundRobin`; `NameSpec` is then a unit
+/// struct). `NameSpec`, exported from [`policy`](crate::policy), is the policy's
+/// [`catalog::Entry`], defined in its file; [`catalog`] says how to add one.
+///
+/// The macro hands the list to the caller's macro `$then` as `$crate; Name = NameSpec,
+/// Name(NameSpec), …`. [`catalog::BUILTINS`] and the `stacksim` crate's `PolicySpec` (the
+/// experiment-file enum, its labels and checks) are generated this way.
+#[macro_export]
+macro_rules! builtin_policies {
+    ($then:ident) => {
+        $then! { $crate;
+            // name in files and its catalog entry     // family                    follows
+            RoundRobin = RoundRobinSpec,               // weighted                  NGINX smooth weighted round robin
+            StaticRoundRobin = StaticRoundRobinSpec,   // weighted                  HAProxy static-rr
+            Random = RandomSpec,                       // weighted                  HAProxy random(1), Envoy RANDOM
+            LeastConnections = LeastConnectionsSpec,   // least loaded, full scan   NGINX least_conn, HAProxy leastconn
+            JoinShortestQueue = JoinShortestQueueSpec, // least loaded, full scan   JSQ (Winston 1977)
+            PowerOfTwoChoices = PowerOfTwoChoicesSpec, // least loaded, sampled     Envoy LEAST_REQUEST, HAProxy random(2)
+            RandomChoices(RandomChoicesSpec),          // least loaded, sampled     Envoy choice_count n, HAProxy random(n)
+            LeastRequest(LeastRequestSpec),            // least loaded / weighted   Envoy LEAST_REQUEST, active_request_bias
+            PeakEwma(PeakEwmaSpec),                    // latency aware, sampled    Finagle p2cPeakEwma, linkerd2-proxy
+            LeastResponseTime = LeastResponseTimeSpec, // latency aware, full scan  NGINX Plus least_time
+            RingHash(RingHashSpec),                    // consistent hash           Ketama, Envoy RING_HASH
+            Maglev(MaglevSpec),                        // consistent hash           Maglev (Eisenbud et al. 2016), Envoy MAGLEV
+            BoundedLoadHash(BoundedLoadHashSpec),      // consistent hash, bounded  HAProxy hash-balance-factor
+            SourceHash = SourceHashSpec,               // modulo hash               HAProxy map-based, NGINX ip_hash
+            First(FirstSpec),                          // fill first                HAProxy balance first
+            JoinIdleQueue = JoinIdleQueueSpec,         // idle first                JIQ (Lu et al. 2011)
+        }
+    };
+}
 
 /// The 64-bit hash every built-in hash policy routes on: one SplitMix64 step of the key.
 ///
@@ -265,37 +296,28 @@ pub(crate) mod tests {
         assert_eq!(got, [Some(1), Some(2), Some(1), Some(2)]);
     }
 
-    /// One of every built-in policy, with typical parameters.
-    pub(crate) fn every_policy() -> Vec<Box<dyn Policy>> {
-        vec![
-            Box::new(RoundRobin::new()),
-            Box::new(StaticRoundRobin::new()),
-            Box::new(Random::new()),
-            Box::new(LeastConnections::new()),
-            Box::new(JoinShortestQueue::new()),
-            Box::new(RandomChoices::new(3)),
-            Box::new(LeastRequest::new()),
-            Box::new(PeakEwma::default()),
-            Box::new(LeastResponseTime::new()),
-            Box::new(RingHash::new(10)),
-            Box::new(Maglev::new(251)),
-            Box::new(BoundedLoadHash::new(1.25)),
-            Box::new(SourceHash::new()),
-            Box::new(First::new(4)),
-            Box::new(JoinIdleQueue::new()),
-        ]
+    /// Every built-in policy with each of its example parameters, from the catalog.
+    pub(crate) fn every_policy() -> Vec<(Box<dyn catalog::Params>, Box<dyn Policy>)> {
+        catalog::BUILTINS
+            .iter()
+            .flat_map(|builtin| builtin.examples())
+            .map(|params| {
+                let policy = params.build();
+                (params, policy)
+            })
+            .collect()
     }
 
     #[test]
     fn no_backends_means_no_pick() {
-        for mut policy in every_policy() {
-            assert_eq!(picks(&mut policy, &[], 1), [None], "{policy:?}");
-            assert_eq!(picks(&mut policy, &states(&[0, 0]), 1), [None], "{policy:?}");
+        for (params, mut policy) in every_policy() {
+            assert_eq!(picks(&mut policy, &[], 1), [None], "{params:?}");
+            assert_eq!(picks(&mut policy, &states(&[0, 0]), 1), [None], "{params:?}");
             let mut ineligible = states(&[1, 2]);
             for b in &mut ineligible {
                 b.eligible = false;
             }
-            assert_eq!(picks(&mut policy, &ineligible, 1), [None], "{policy:?}");
+            assert_eq!(picks(&mut policy, &ineligible, 1), [None], "{params:?}");
         }
     }
 
@@ -303,8 +325,8 @@ pub(crate) mod tests {
     fn a_single_available_backend_takes_everything() {
         let mut backends = states(&[0, 3, 1]);
         backends[2].eligible = false;
-        for mut policy in every_policy() {
-            assert_eq!(picks(&mut policy, &backends, 5), [Some(1); 5], "{policy:?}");
+        for (params, mut policy) in every_policy() {
+            assert_eq!(picks(&mut policy, &backends, 5), [Some(1); 5], "{params:?}");
         }
     }
 }

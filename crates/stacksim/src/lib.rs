@@ -21,7 +21,7 @@ pub mod warmup;
 pub use load::{Diagnostic, LoadError, Loaded};
 pub use metric::Metric;
 pub use plan::{Plan, PlanError};
-pub use registry::{BUILTIN_POLICIES, PolicyInfo, PolicyRegistry, UnknownPolicy};
+pub use registry::{BUILTIN_POLICIES, PolicyError, PolicyInfo, PolicyProblem, PolicyRegistry, UnknownPolicy};
 pub use report::Report;
 pub use run::{MergeError, Progress, RunError, RunOptions, Runner, Shard, ShardError, ShardOutput, merge};
 pub use spec::Experiment;

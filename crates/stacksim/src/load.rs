@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::locate::{FieldPath, Outline, Position};
+use crate::locate::{FieldPath, Outline, Position, without_type_names};
 use crate::plan::Plan;
 use crate::registry::PolicyRegistry;
 use crate::spec::{Experiment, StackRef};
@@ -203,9 +203,10 @@ impl Experiment {
 /// Parses RON text into `T`, with located errors.
 pub(crate) fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &str) -> Result<T, LoadError> {
     {
-        // Optional fields are written bare (`weight: 3`, not `weight: Some(3)`).
+        // Optional fields are written bare (`weight: 3`, not `weight: Some(3)`); see
+        // `ron_extensions` for custom policies' parameters.
         ron::Options::default()
-            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+            .with_default_extension(crate::spec::ron_extensions(source))
             .from_str(source)
             .map_err(|e| {
                 let position = Position { line: e.span.start.line, column: e.span.start.col };
@@ -220,20 +221,4 @@ pub(crate) fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &s
                 }))
             })
     }
-}
-
-/// Drops the Rust type names ron puts in its messages (`` in `BackendSpec` ``,
-/// `` in enum `PolicySpec` ``): the field path already says where, in the file's own terms.
-fn without_type_names(message: &str) -> String {
-    let mut out = message.to_owned();
-    for prefix in [" in enum `", " in `"] {
-        while let Some(start) = out.find(prefix) {
-            let name_start = start + prefix.len();
-            let Some(len) = out[name_start..].find('`') else {
-                break;
-            };
-            out.replace_range(start..name_start + len + 1, "");
-        }
-    }
-    out
 }

@@ -73,6 +73,13 @@ impl FieldPath {
         &self.0
     }
 
+    /// This path followed by `rest`, a path relative to it.
+    pub fn append(&self, rest: &FieldPath) -> Self {
+        let mut next = self.clone();
+        next.0.extend(rest.0.iter().cloned());
+        next
+    }
+
     /// Whether this is the path to the whole file.
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
@@ -165,6 +172,34 @@ impl<'a> Outline<'a> {
         }
         self.source.len()
     }
+}
+
+/// Whether `variant(` is directly followed by a field name and a colon somewhere in `source`,
+/// as in `Custom(name: "mine")` (comments and strings do not count).
+pub(crate) fn written_with_fields(source: &str, variant: &str) -> bool {
+    tokenize(source).windows(4).any(|w| {
+        w[0].kind == Kind::Ident
+            && source.get(w[0].start..w[0].end) == Some(variant)
+            && w[1].kind == Kind::Open(b'(')
+            && w[2].kind == Kind::Ident
+            && w[3].kind == Kind::Colon
+    })
+}
+
+/// Drops the Rust type names ron puts in its messages (`` in `BackendSpec` ``,
+/// `` in enum `PolicySpec` ``): the field path already says where, in the file's own terms.
+pub(crate) fn without_type_names(message: &str) -> String {
+    let mut out = message.to_owned();
+    for prefix in [" in enum `", " in `"] {
+        while let Some(start) = out.find(prefix) {
+            let name_start = start + prefix.len();
+            let Some(len) = out[name_start..].find('`') else {
+                break;
+            };
+            out.replace_range(start..name_start + len + 1, "");
+        }
+    }
+    out
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -522,6 +557,22 @@ Experiment(
             "stack.backends[1].workers"
         );
         assert_eq!(outline.path_at(Position { line: 1, column: 1 }).to_string(), "");
+    }
+
+    #[test]
+    fn finds_a_variant_written_with_fields() {
+        assert!(written_with_fields(r#"(policy: Custom(name: "a", params: ()))"#, "Custom"));
+        assert!(!written_with_fields(r#"(policy: Custom("a"))"#, "Custom"));
+        assert!(!written_with_fields("// Custom(name: \"a\")\n(policy: Custom(\"a\"))", "Custom"));
+        assert!(!written_with_fields(r#"(name: "Custom(name: x)")"#, "Custom"));
+    }
+
+    #[test]
+    fn joins_paths() {
+        assert_eq!(
+            path("stack.balancer").append(&path("policy.params")),
+            path("stack.balancer.policy.params")
+        );
     }
 
     proptest::proptest! {

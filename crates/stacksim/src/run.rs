@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::Variant;
 use crate::plan::Plan;
-use crate::registry::UnknownPolicy;
+use crate::registry::PolicyError;
 use crate::report::{Report, RunRecord, TimelineReport, VariantInfo};
 use crate::warmup::{Warmup, mser5, pilot_window};
 
@@ -30,9 +30,11 @@ pub enum RunError {
         /// What the model rejected.
         source: ModelError,
     },
-    /// A custom policy is not registered.
+    /// A policy cannot be built: a custom policy is not registered, or its parameters are
+    /// not what its registration reads (an experiment that passed validation never gives
+    /// this).
     #[error(transparent)]
-    UnknownPolicy(#[from] UnknownPolicy),
+    Policy(#[from] PolicyError),
     /// A changed experiment (a capacity search's probe) is not valid.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),

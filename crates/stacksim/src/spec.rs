@@ -7,18 +7,21 @@
 use std::fmt;
 use std::time::Duration;
 
+mod policy;
 mod replay;
 mod slo;
 mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub(crate) use policy::ron_extensions;
+pub use policy::{CustomSpec, PolicySpec};
 pub use replay::{
     ActionSpec, AlertMetric, AlertSpec, At, CheckKindSpec, CheckSpec, DatabaseSpec, DegradationSpec,
     HealthSpec, ObserveSpec, OutlierSpec, RetrySpec, TimeError, TimelineEntry, Timestamp, action_label,
 };
 pub use slo::{Objective, Slo, SloError};
-use stacksim_model::policy::{Maglev, PeakEwma, RingHash};
+pub use stacksim_model::HumanDuration;
 pub use warmup::Warmup;
 
 /// One experiment: a stack, how long to run it, with which seed, how many times, and which
@@ -237,181 +240,6 @@ pub struct BalancerSpec {
     pub policy: PolicySpec,
 }
 
-/// A balancing policy, by name, with its parameters. `stacksim policies` lists them with their
-/// semantics; the policy types in `stacksim_model::policy` document each in full.
-///
-/// Parameters with a default may be left out: `Maglev()` is `Maglev(table_size: 65537)`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum PolicySpec {
-    /// Smooth weighted round robin (NGINX).
-    RoundRobin,
-    /// Weighted round robin over a fixed map (HAProxy static-rr).
-    StaticRoundRobin,
-    /// Weighted random.
-    Random,
-    /// Fewest in flight relative to weight, ties round robin (NGINX least_conn, HAProxy leastconn).
-    LeastConnections,
-    /// Two random backends, fewer in flight wins (Envoy least_request, choice_count 2).
-    PowerOfTwoChoices,
-    /// `n` random backends, fewest in flight wins (Envoy choice_count n, HAProxy random(n)).
-    RandomChoices(u32),
-    /// Envoy least_request: P2C when weights are equal, else EDF on
-    /// `weight / (active + 1)^active_request_bias`.
-    LeastRequest {
-        /// How strongly active requests lower a backend's weight, ≥ 0. Default: 1.0.
-        #[serde(default = "default_active_request_bias")]
-        active_request_bias: f64,
-        /// Backends sampled per pick when all weights are equal, ≥ 1. Default: 2.
-        #[serde(default = "default_choice_count")]
-        choice_count: u32,
-    },
-    /// Full scan, fewest in flight (join the shortest queue).
-    JoinShortestQueue,
-    /// Peak-EWMA latency × (in flight + 1) over two random backends (Finagle).
-    PeakEwma {
-        /// Time over which latency history decays, > 0. Default: "10s".
-        #[serde(default = "default_decay")]
-        decay: HumanDuration,
-    },
-    /// Lowest average response time × (in flight + 1) / weight (NGINX Plus least_time).
-    LeastResponseTime,
-    /// Consistent hashing on a ring of points (Ketama, Envoy ring_hash).
-    RingHash {
-        /// Ring points per backend on average, ≥ 1. Default: 100.
-        #[serde(default = "default_entries_per_host")]
-        entries_per_host: u32,
-    },
-    /// Maglev consistent hashing (Google's Maglev, Envoy maglev).
-    Maglev {
-        /// Lookup-table entries, a prime. Default: 65537.
-        #[serde(default = "default_table_size")]
-        table_size: u32,
-    },
-    /// Consistent hashing with bounded loads (HAProxy hash-balance-factor).
-    BoundedLoadHash {
-        /// No backend takes more than `factor` × its share of the load, ≥ 1.0.
-        factor: f64,
-        /// Ring points per backend on average, ≥ 1. Default: 100.
-        #[serde(default = "default_entries_per_host")]
-        entries_per_host: u32,
-    },
-    /// Hash of the key modulo the available backends (HAProxy map-based, NGINX ip_hash).
-    SourceHash,
-    /// Lowest-index backend with a free slot (HAProxy first).
-    First {
-        /// Requests in flight at which a backend counts as full (HAProxy maxconn), ≥ 1.
-        max_in_flight: u32,
-    },
-    /// Idle backends first, else random (Join-Idle-Queue).
-    JoinIdleQueue,
-    /// A policy registered by a library user under this name.
-    Custom(String),
-}
-
-fn default_active_request_bias() -> f64 {
-    1.0
-}
-
-fn default_choice_count() -> u32 {
-    2
-}
-
-fn default_decay() -> HumanDuration {
-    HumanDuration(PeakEwma::DEFAULT_DECAY)
-}
-
-fn default_entries_per_host() -> u32 {
-    RingHash::DEFAULT_ENTRIES_PER_HOST
-}
-
-fn default_table_size() -> u32 {
-    Maglev::DEFAULT_TABLE_SIZE
-}
-
-impl PolicySpec {
-    /// Whether the policy routes on request keys (and so needs clients with `users` to mean
-    /// anything).
-    pub fn routes_on_keys(&self) -> bool {
-        matches!(
-            self,
-            PolicySpec::RingHash { .. }
-                | PolicySpec::Maglev { .. }
-                | PolicySpec::BoundedLoadHash { .. }
-                | PolicySpec::SourceHash
-        )
-    }
-}
-
-/// As written in experiment files, parameters that differ from their defaults only (so a
-/// sweep's labels stay short): `RingHash(entries_per_host: 40)`, `Maglev`, `PeakEwma(decay: "5s")`.
-impl fmt::Display for PolicySpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PolicySpec::RoundRobin => f.write_str("RoundRobin"),
-            PolicySpec::StaticRoundRobin => f.write_str("StaticRoundRobin"),
-            PolicySpec::Random => f.write_str("Random"),
-            PolicySpec::LeastConnections => f.write_str("LeastConnections"),
-            PolicySpec::PowerOfTwoChoices => f.write_str("PowerOfTwoChoices"),
-            PolicySpec::RandomChoices(n) => write!(f, "RandomChoices({n})"),
-            PolicySpec::LeastRequest { active_request_bias, choice_count } => {
-                let mut params = Vec::new();
-                if *active_request_bias != default_active_request_bias() {
-                    params.push(format!("active_request_bias: {active_request_bias:?}"));
-                }
-                if *choice_count != default_choice_count() {
-                    params.push(format!("choice_count: {choice_count}"));
-                }
-                with_params(f, "LeastRequest", &params)
-            }
-            PolicySpec::JoinShortestQueue => f.write_str("JoinShortestQueue"),
-            PolicySpec::PeakEwma { decay } => {
-                let params =
-                    if *decay == default_decay() { vec![] } else { vec![format!("decay: \"{decay}\"")] };
-                with_params(f, "PeakEwma", &params)
-            }
-            PolicySpec::LeastResponseTime => f.write_str("LeastResponseTime"),
-            PolicySpec::RingHash { entries_per_host } => {
-                let params = if *entries_per_host == default_entries_per_host() {
-                    vec![]
-                } else {
-                    vec![format!("entries_per_host: {entries_per_host}")]
-                };
-                with_params(f, "RingHash", &params)
-            }
-            PolicySpec::Maglev { table_size } => {
-                let params = if *table_size == default_table_size() {
-                    vec![]
-                } else {
-                    vec![format!("table_size: {table_size}")]
-                };
-                with_params(f, "Maglev", &params)
-            }
-            PolicySpec::BoundedLoadHash { factor, entries_per_host } => {
-                let mut params = vec![format!("factor: {factor:?}")];
-                if *entries_per_host != default_entries_per_host() {
-                    params.push(format!("entries_per_host: {entries_per_host}"));
-                }
-                with_params(f, "BoundedLoadHash", &params)
-            }
-            PolicySpec::SourceHash => f.write_str("SourceHash"),
-            PolicySpec::First { max_in_flight } => {
-                write!(f, "First(max_in_flight: {max_in_flight})")
-            }
-            PolicySpec::JoinIdleQueue => f.write_str("JoinIdleQueue"),
-            PolicySpec::Custom(name) => write!(f, "Custom({name:?})"),
-        }
-    }
-}
-
-fn with_params(f: &mut fmt::Formatter<'_>, name: &str, params: &[String]) -> fmt::Result {
-    f.write_str(name)?;
-    if !params.is_empty() {
-        write!(f, "({})", params.join(", "))?;
-    }
-    Ok(())
-}
-
 /// A group of identical backends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -603,40 +431,6 @@ impl fmt::Display for QueueSpec {
             QueueSpec::Bounded(n) => write!(f, "Bounded({n})"),
             QueueSpec::Unbounded => f.write_str("Unbounded"),
         }
-    }
-}
-
-/// A span of time written as text: `"250ms"`, `"90s"`, `"5m"`, `"4h"`, `"1h 30m"`.
-///
-/// Parsed with the `humantime` crate; units are `ns`, `us`, `ms`, `s`, `m`, `h`, `d`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HumanDuration(pub Duration);
-
-impl fmt::Display for HumanDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_duration(self.0))
-    }
-}
-
-impl std::str::FromStr for HumanDuration {
-    type Err = TimeError;
-    fn from_str(text: &str) -> Result<Self, TimeError> {
-        let span = humantime::parse_duration(text)
-            .map_err(|e| TimeError::Duration { text: text.to_owned(), reason: e.to_string() })?;
-        replay::within_clock(text, span).map(HumanDuration)
-    }
-}
-
-impl Serialize for HumanDuration {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

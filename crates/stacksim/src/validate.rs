@@ -12,6 +12,8 @@ use std::sync::Arc;
 use stacksim_model::Invalid;
 
 use crate::build::Resolved;
+use stacksim_model::policy::catalog::{self, Context};
+
 use crate::locate::FieldPath;
 use crate::registry::PolicyRegistry;
 use crate::spec::{
@@ -19,21 +21,6 @@ use crate::spec::{
     SweepAxis,
 };
 use crate::trace::LoadedTrace;
-
-/// The largest Maglev table Envoy accepts.
-const MAGLEV_MAX_TABLE_SIZE: u32 = 5_000_011;
-
-/// The most ring points per backend we build (the ring is capped at 8M points in all).
-const MAX_ENTRIES_PER_HOST: u32 = 100_000;
-
-/// Whether `n` is prime (trial division; `n` ≤ 2³², so at most 65,536 divisions).
-fn is_prime(n: u32) -> bool {
-    if n < 2 {
-        return false;
-    }
-    let n = u64::from(n);
-    (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
-}
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,85 +92,17 @@ impl Checker<'_> {
                 format!("{policy} routes on request keys, but no client declares `users`: every request has a fresh key, so it spreads them like Random; add users: N to a client"),
             );
         }
-        match policy {
-            PolicySpec::RandomChoices(0) => {
-                self.error(path, "RandomChoices needs at least 1 choice, like RandomChoices(2)");
-            }
-            PolicySpec::LeastRequest { active_request_bias, choice_count } => {
-                if !(*active_request_bias >= 0.0 && active_request_bias.is_finite()) {
-                    self.error(
-                        path.field("active_request_bias"),
-                        format!("active_request_bias must be a finite number ≥ 0 (Envoy's default is 1.0; 0 ignores load), not {active_request_bias}"),
-                    );
-                }
-                if *choice_count == 0 {
-                    self.error(
-                        path.field("choice_count"),
-                        "choice_count must be at least 1 (Envoy's default is 2)",
-                    );
-                }
-            }
-            PolicySpec::PeakEwma { decay } if decay.0.is_zero() => {
-                self.error(
-                    path.field("decay"),
-                    "the decay must be longer than zero, like \"10s\" (Finagle's default)",
-                );
-            }
-            PolicySpec::RingHash { entries_per_host } => {
-                self.entries_per_host(path.field("entries_per_host"), *entries_per_host);
-            }
-            PolicySpec::Maglev { table_size } => {
-                if !(2..=MAGLEV_MAX_TABLE_SIZE).contains(table_size) || !is_prime(*table_size) {
-                    self.error(
-                        path.field("table_size"),
-                        format!("table_size must be a prime between 2 and {MAGLEV_MAX_TABLE_SIZE} (Envoy's limit), like 65537 or 5003, not {table_size}"),
-                    );
-                } else {
-                    let backends: u64 = stack.backends.iter().map(|b| u64::from(b.replicas)).sum();
-                    if u64::from(*table_size) < 100 * backends {
-                        self.warning(
-                            path.field("table_size"),
-                            format!("a table of {table_size} entries for {backends} backends gives uneven shares; Maglev wants at least 100 entries per backend, like 65537"),
-                        );
-                    }
-                }
-            }
-            PolicySpec::BoundedLoadHash { factor, entries_per_host } => {
-                if !(*factor >= 1.0 && factor.is_finite()) {
-                    self.error(
-                        path.field("factor"),
-                        format!("factor must be a finite number ≥ 1.0 (1.25 lets a backend take 25% more than its share), not {factor}"),
-                    );
-                }
-                self.entries_per_host(path.field("entries_per_host"), *entries_per_host);
-            }
-            PolicySpec::First { max_in_flight: 0 } => {
-                self.error(
-                    path.field("max_in_flight"),
-                    "max_in_flight must be at least 1, like the backends' workers",
-                );
-            }
-            PolicySpec::Custom(name) if !self.registry.knows(policy) => {
-                let registered = self.registry.custom_names();
-                let valid = if registered.is_empty() {
-                    "no custom policy is registered (custom policies are registered from Rust; see `stacksim policies` for the built-ins)".to_owned()
-                } else {
-                    format!("registered: {}", registered.join(", "))
-                };
-                self.error(path, format!("unknown custom policy {name:?}: {valid}"));
-            }
-            _ => {}
-        }
-    }
-
-    fn entries_per_host(&mut self, path: FieldPath, entries: u32) {
-        if !(1..=MAX_ENTRIES_PER_HOST).contains(&entries) {
-            self.error(
-                path,
-                format!(
-                    "entries_per_host must be between 1 and {MAX_ENTRIES_PER_HOST}, like 100, not {entries}"
-                ),
-            );
+        let backends = stack.backends.iter().map(|b| u64::from(b.replicas)).sum();
+        for problem in self.registry.check(policy, &Context::new(backends)) {
+            let severity = match problem.severity {
+                catalog::Severity::Error => Severity::Error,
+                catalog::Severity::Warning => Severity::Warning,
+            };
+            self.problems.push(Problem {
+                path: path.append(&problem.at),
+                severity,
+                message: problem.message,
+            });
         }
     }
 
@@ -614,16 +533,7 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &Stack
             }
         }
     }
-    let by_weight = matches!(
-        stack.balancer.policy,
-        crate::spec::PolicySpec::RoundRobin
-            | crate::spec::PolicySpec::StaticRoundRobin
-            | crate::spec::PolicySpec::Random
-            | crate::spec::PolicySpec::RingHash { .. }
-            | crate::spec::PolicySpec::Maglev { .. }
-            | crate::spec::PolicySpec::SourceHash
-    );
-    if !by_weight {
+    if !stack.balancer.policy.splits_by_weight() {
         return;
     }
     // Per backend: its group, its configured weight, its capacity.
@@ -772,7 +682,6 @@ mod tests {
         let found = problems("Maglev(table_size: 251)", ", users: 10");
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].1, Severity::Warning);
-        assert!(is_prime(65_537) && is_prime(5_000_011) && !is_prime(65_536) && !is_prime(1));
     }
 
     /// Problems with a one-backend stack of capacity 10/s and this client and queue.

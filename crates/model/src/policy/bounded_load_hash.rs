@@ -1,4 +1,8 @@
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{self, Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::ring_hash::Ring;
+use super::ring_hash::{check_entries_per_host, default_entries_per_host};
 use super::{BackendState, Policy, RequestInfo, SimRng, key_hash};
 
 /// Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam 2018), as
@@ -31,7 +35,7 @@ impl BoundedLoadHash {
     /// Bounded-load hashing with this balance factor (≥ 1; HAProxy's percentage / 100) and
     /// 100 ring points per backend.
     pub fn new(factor: f64) -> Self {
-        Self::with_entries(factor, 100)
+        Self::with_entries(factor, super::RingHash::DEFAULT_ENTRIES_PER_HOST)
     }
 
     /// Bounded-load hashing with this balance factor and ring points per backend.
@@ -97,6 +101,80 @@ impl Policy for BoundedLoadHash {
         // than is in flight, so some backend is below its bound. HAProxy also gives up after
         // one turn of the ring and keeps the key's own backend.
         fallback
+    }
+}
+
+/// `BoundedLoadHash(factor: 1.25)` in an experiment file.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundedLoadHashSpec {
+    /// No backend takes more than `factor` × its share of the load, ≥ 1.0.
+    pub factor: f64,
+    /// Ring points per backend on average, between 1 and 100,000. Default: 100.
+    #[serde(default = "default_entries_per_host")]
+    pub entries_per_host: u32,
+}
+
+impl Params for BoundedLoadHashSpec {
+    fn check(&self, _: &Context) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let factor = self.factor;
+        if !(factor >= 1.0 && factor.is_finite()) {
+            problems.push(
+                Problem::error(format!(
+                    "factor must be a finite number ≥ 1.0 (1.25 lets a backend take 25% more than its share), not {factor}"
+                ))
+                .at("factor"),
+            );
+        }
+        problems.extend(check_entries_per_host(self.entries_per_host));
+        problems
+    }
+
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(BoundedLoadHash::with_entries(self.factor, self.entries_per_host))
+    }
+}
+
+impl Entry for BoundedLoadHashSpec {
+    const INFO: &'static Info = &Info {
+        name: "BoundedLoadHash",
+        synopsis: "BoundedLoadHash(factor: 1.25)",
+        summary: "ring hash, skipping backends above ceil(factor x their share of in-flight load)",
+        source: "HAProxy hash-balance-factor (Mirrokni et al., consistent hashing with bounded loads)",
+        params: &[
+            Param {
+                name: "factor",
+                ty: "f64",
+                default: None,
+                doc: "no backend takes more than factor x its share of the load, ≥ 1.0 (HAProxy's percentage / 100)",
+            },
+            Param {
+                name: "entries_per_host",
+                ty: "u32",
+                default: Some("100"),
+                doc: "ring points per backend on average, between 1 and 100000",
+            },
+        ],
+        routes_on_keys: true,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![
+            BoundedLoadHashSpec { factor: 1.25, entries_per_host: default_entries_per_host() },
+            BoundedLoadHashSpec { factor: 1.0, entries_per_host: 3 },
+        ]
+    }
+
+    fn written(&self) -> Vec<String> {
+        let mut written = vec![catalog::written("factor", &self.factor)];
+        written.extend(written_unless_default(
+            "entries_per_host",
+            self.entries_per_host,
+            default_entries_per_host(),
+        ));
+        written
     }
 }
 

@@ -1,3 +1,6 @@
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{self, Context, Entry, Info, Param, Params, Problem};
 use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// HAProxy's `balance first`: the lowest-index available backend with a free slot.
@@ -40,6 +43,56 @@ impl Policy for First {
             }
         }
         least.map(|(i, _)| i)
+    }
+}
+
+/// `First(max_in_flight: 8)` in an experiment file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirstSpec {
+    /// Requests in flight at which a backend counts as full (HAProxy maxconn), ≥ 1.
+    pub max_in_flight: u32,
+}
+
+impl Params for FirstSpec {
+    fn check(&self, _: &Context) -> Vec<Problem> {
+        if self.max_in_flight == 0 {
+            vec![
+                Problem::error("max_in_flight must be at least 1, like the backends' workers")
+                    .at("max_in_flight"),
+            ]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(First::new(self.max_in_flight))
+    }
+}
+
+impl Entry for FirstSpec {
+    const INFO: &'static Info = &Info {
+        name: "First",
+        synopsis: "First(max_in_flight: n)",
+        summary: "lowest-index backend with fewer than n in flight; if all full, the least loaded",
+        source: "HAProxy balance first (n is maxconn)",
+        params: &[Param {
+            name: "max_in_flight",
+            ty: "u32",
+            default: None,
+            doc: "requests in flight at which a backend counts as full (HAProxy maxconn), ≥ 1",
+        }],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![FirstSpec { max_in_flight: 8 }, FirstSpec { max_in_flight: 1 }]
+    }
+
+    fn written(&self) -> Vec<String> {
+        vec![catalog::written("max_in_flight", &self.max_in_flight)]
     }
 }
 

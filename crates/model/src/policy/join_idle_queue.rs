@@ -1,5 +1,8 @@
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Feedback, Policy, Random, RequestInfo, SimRng};
 
 /// Join-Idle-Queue (Lu, Xie, Kliot, Geller, Larus and Greenberg, "Join-Idle-Queue: a novel
@@ -83,6 +86,32 @@ impl Policy for JoinIdleQueue {
             self.reported[b] = true;
             self.answered.push(b);
         }
+    }
+}
+
+/// `JoinIdleQueue` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinIdleQueueSpec;
+
+impl Params for JoinIdleQueueSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(JoinIdleQueue::new())
+    }
+}
+
+impl Entry for JoinIdleQueueSpec {
+    const INFO: &'static Info = &Info {
+        name: "JoinIdleQueue",
+        synopsis: "JoinIdleQueue",
+        summary: "a backend that reported idle if any (FIFO), else a uniformly random one",
+        source: "Join-Idle-Queue (Lu et al. 2011)",
+        params: &[],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![JoinIdleQueueSpec]
     }
 }
 

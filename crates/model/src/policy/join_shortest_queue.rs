@@ -1,3 +1,6 @@
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// Join the shortest queue: scan every available backend and send to the one with the fewest
@@ -42,6 +45,32 @@ impl Policy for JoinShortestQueue {
         let (chosen, _) = best?;
         self.next = chosen + 1;
         Some(chosen)
+    }
+}
+
+/// `JoinShortestQueue` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinShortestQueueSpec;
+
+impl Params for JoinShortestQueueSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(JoinShortestQueue::new())
+    }
+}
+
+impl Entry for JoinShortestQueueSpec {
+    const INFO: &'static Info = &Info {
+        name: "JoinShortestQueue",
+        synopsis: "JoinShortestQueue",
+        summary: "scan every backend, fewest requests in flight wins (weights ignored); ties rotate",
+        source: "JSQ (Winston 1977), the full-information benchmark for sampled policies",
+        params: &[],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![JoinShortestQueueSpec]
     }
 }
 

@@ -1,3 +1,6 @@
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// Fewest requests in flight relative to weight, ties broken round robin (NGINX `least_conn`,
@@ -40,5 +43,31 @@ impl Policy for LeastConnections {
         let chosen = best?;
         self.next = (chosen + 1) % n;
         Some(chosen)
+    }
+}
+
+/// `LeastConnections` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeastConnectionsSpec;
+
+impl Params for LeastConnectionsSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(LeastConnections::new())
+    }
+}
+
+impl Entry for LeastConnectionsSpec {
+    const INFO: &'static Info = &Info {
+        name: "LeastConnections",
+        synopsis: "LeastConnections",
+        summary: "fewest requests in flight per unit of weight; ties rotate round robin",
+        source: "NGINX least_conn, HAProxy leastconn",
+        params: &[],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![LeastConnectionsSpec]
     }
 }

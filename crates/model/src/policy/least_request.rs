@@ -1,6 +1,9 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::{BackendState, Policy, RandomChoices, RequestInfo, SimRng};
 
 /// Envoy's `LEAST_REQUEST` load balancer, both of its modes.
@@ -64,9 +67,15 @@ impl Ord for Deadline {
 }
 
 impl LeastRequest {
+    /// Envoy's default `active_request_bias`: 1.0.
+    pub const DEFAULT_ACTIVE_REQUEST_BIAS: f64 = 1.0;
+
+    /// Envoy's default `choice_count`: 2.
+    pub const DEFAULT_CHOICE_COUNT: u32 = 2;
+
     /// Envoy's defaults: `active_request_bias` 1.0 and `choice_count` 2.
     pub fn new() -> Self {
-        Self::with(1.0, 2)
+        Self::with(Self::DEFAULT_ACTIVE_REQUEST_BIAS, Self::DEFAULT_CHOICE_COUNT)
     }
 
     /// A least-request balancer with this bias (≥ 0; negative or NaN is taken as 0) and this
@@ -144,6 +153,108 @@ impl Policy for LeastRequest {
             return Some(next.backend);
         }
         None
+    }
+}
+
+/// `LeastRequest(active_request_bias: 1.0, choice_count: 2)` in an experiment file.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeastRequestSpec {
+    /// How strongly active requests lower a backend's weight, ≥ 0. Default: 1.0.
+    #[serde(default = "default_active_request_bias")]
+    pub active_request_bias: f64,
+    /// Backends sampled per pick when all weights are equal, ≥ 1. Default: 2.
+    #[serde(default = "default_choice_count")]
+    pub choice_count: u32,
+}
+
+fn default_active_request_bias() -> f64 {
+    LeastRequest::DEFAULT_ACTIVE_REQUEST_BIAS
+}
+
+fn default_choice_count() -> u32 {
+    LeastRequest::DEFAULT_CHOICE_COUNT
+}
+
+impl Default for LeastRequestSpec {
+    /// Envoy's defaults.
+    fn default() -> Self {
+        LeastRequestSpec {
+            active_request_bias: default_active_request_bias(),
+            choice_count: default_choice_count(),
+        }
+    }
+}
+
+impl Params for LeastRequestSpec {
+    fn check(&self, _: &Context) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let bias = self.active_request_bias;
+        if !(bias >= 0.0 && bias.is_finite()) {
+            problems.push(
+                Problem::error(format!(
+                    "active_request_bias must be a finite number ≥ 0 (Envoy's default is 1.0; 0 ignores load), not {bias}"
+                ))
+                .at("active_request_bias"),
+            );
+        }
+        if self.choice_count == 0 {
+            problems.push(
+                Problem::error("choice_count must be at least 1 (Envoy's default is 2)").at("choice_count"),
+            );
+        }
+        problems
+    }
+
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(LeastRequest::with(self.active_request_bias, self.choice_count))
+    }
+}
+
+impl Entry for LeastRequestSpec {
+    const INFO: &'static Info = &Info {
+        name: "LeastRequest",
+        synopsis: "LeastRequest(active_request_bias: 1.0, choice_count: 2)",
+        summary: "equal weights: P2C on active requests; else EDF on weight / (active + 1)^bias",
+        source: "Envoy LEAST_REQUEST with active_request_bias (weight 2, 4 active -> 0.4)",
+        params: &[
+            Param {
+                name: "active_request_bias",
+                ty: "f64",
+                default: Some("1.0"),
+                doc: "how strongly active requests lower a backend's weight, ≥ 0 (0 ignores load)",
+            },
+            Param {
+                name: "choice_count",
+                ty: "u32",
+                default: Some("2"),
+                doc: "backends sampled per pick when all weights are equal, ≥ 1",
+            },
+        ],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![
+            LeastRequestSpec::default(),
+            LeastRequestSpec { active_request_bias: 0.0, choice_count: 2 },
+            LeastRequestSpec { active_request_bias: 2.5, choice_count: 3 },
+        ]
+    }
+
+    fn written(&self) -> Vec<String> {
+        [
+            written_unless_default(
+                "active_request_bias",
+                self.active_request_bias,
+                default_active_request_bias(),
+            ),
+            written_unless_default("choice_count", self.choice_count, default_choice_count()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 

@@ -1,5 +1,8 @@
-use super::{BackendState, Policy, RequestInfo, SimRng};
+use serde::{Deserialize, Serialize};
 use stacksim_engine::duration_nanos;
+
+use super::catalog::{Entry, Info, Params};
+use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// Least response time, in the style of NGINX Plus `least_time`: the backend with the lowest
 /// `average response time × (in flight + 1) / weight`; ties go round robin by weight.
@@ -83,6 +86,32 @@ impl Policy for LeastResponseTime {
         }
         self.current[chosen] -= total;
         Some(chosen)
+    }
+}
+
+/// `LeastResponseTime` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeastResponseTimeSpec;
+
+impl Params for LeastResponseTimeSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(LeastResponseTime::new())
+    }
+}
+
+impl Entry for LeastResponseTimeSpec {
+    const INFO: &'static Info = &Info {
+        name: "LeastResponseTime",
+        synopsis: "LeastResponseTime",
+        summary: "lowest smoothed response time x (in flight + 1) / weight; ties weighted round robin",
+        source: "NGINX Plus least_time (as documented; formula after Finagle/Envoy)",
+        params: &[],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![LeastResponseTimeSpec]
     }
 }
 

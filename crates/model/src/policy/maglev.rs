@@ -1,5 +1,7 @@
+use serde::{Deserialize, Serialize};
 use stacksim_engine::rng::splitmix64;
 
+use super::catalog::{Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::{BackendState, Policy, RequestInfo, SimRng, key_hash};
 
 /// Salts for a backend's two permutation hashes (offset and skip).
@@ -41,6 +43,9 @@ struct Builder {
 impl Maglev {
     /// The default lookup-table size: Envoy's and the Maglev paper's 65,537 (a prime).
     pub const DEFAULT_TABLE_SIZE: u32 = 65_537;
+
+    /// The largest table Envoy accepts: 5,000,011 entries.
+    pub const MAX_TABLE_SIZE: u32 = 5_000_011;
 
     /// A Maglev table of `table_size` entries. The size should be a prime well above the
     /// number of backends (the paper suggests 100×); a composite size still gives valid picks
@@ -142,9 +147,92 @@ impl Policy for Maglev {
     }
 }
 
+/// `Maglev(table_size: 65537)` in an experiment file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaglevSpec {
+    /// Lookup-table entries, a prime between 2 and 5,000,011. Default: 65537.
+    #[serde(default = "default_table_size")]
+    pub table_size: u32,
+}
+
+fn default_table_size() -> u32 {
+    Maglev::DEFAULT_TABLE_SIZE
+}
+
+/// Whether `n` is prime (trial division; `n` ≤ 2³², so at most 65,536 divisions).
+fn is_prime(n: u32) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let n = u64::from(n);
+    (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+}
+
+impl Default for MaglevSpec {
+    /// 65,537 entries.
+    fn default() -> Self {
+        MaglevSpec { table_size: default_table_size() }
+    }
+}
+
+impl Params for MaglevSpec {
+    fn check(&self, context: &Context) -> Vec<Problem> {
+        let (table_size, max) = (self.table_size, Maglev::MAX_TABLE_SIZE);
+        if !(2..=max).contains(&table_size) || !is_prime(table_size) {
+            vec![
+                Problem::error(format!(
+                    "table_size must be a prime between 2 and {max} (Envoy's limit), like 65537 or 5003, not {table_size}"
+                ))
+                .at("table_size"),
+            ]
+        } else if u64::from(table_size) < 100 * context.backends {
+            let backends = context.backends;
+            vec![
+                Problem::warning(format!(
+                    "a table of {table_size} entries for {backends} backends gives uneven shares; Maglev wants at least 100 entries per backend, like 65537"
+                ))
+                .at("table_size"),
+            ]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(Maglev::new(self.table_size))
+    }
+}
+
+impl Entry for MaglevSpec {
+    const INFO: &'static Info = &Info {
+        name: "Maglev",
+        synopsis: "Maglev(table_size: 65537)",
+        summary: "Maglev lookup table on the request key: even shares, minimal disruption",
+        source: "Maglev (Eisenbud et al. 2016), Envoy MAGLEV weighted table (1:2 -> 21846/43691)",
+        params: &[Param {
+            name: "table_size",
+            ty: "u32",
+            default: Some("65537"),
+            doc: "lookup-table entries, a prime between 2 and 5000011 (Envoy's limit), at least 100 per backend",
+        }],
+        routes_on_keys: true,
+        splits_by_weight: true,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![MaglevSpec::default(), MaglevSpec { table_size: 251 }]
+    }
+
+    fn written(&self) -> Vec<String> {
+        written_unless_default("table_size", self.table_size, default_table_size()).into_iter().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::catalog::Severity;
     use crate::policy::tests::states;
 
     #[test]
@@ -183,5 +271,17 @@ mod tests {
         let mut maglev = Maglev::new(12);
         maglev.on_backends_changed(&states(&[1, 1, 1, 1, 1, 1]));
         assert!(maglev.table.iter().all(|&b| b != NONE));
+    }
+
+    #[test]
+    fn table_sizes_must_be_primes_within_envoys_limit() {
+        assert!(is_prime(65_537) && is_prime(5_000_011) && !is_prime(65_536) && !is_prime(1));
+        let errors = |table_size| MaglevSpec { table_size }.check(&Context::new(2));
+        assert!(errors(65_537).is_empty());
+        assert_eq!(errors(65_536)[0].param, Some("table_size"));
+        assert!(errors(65_536)[0].message.contains("must be a prime"));
+        assert_eq!(errors(5_000_023)[0].severity, Severity::Error);
+        let small = MaglevSpec { table_size: 251 }.check(&Context::new(4));
+        assert_eq!(small[0].severity, Severity::Warning, "{small:?}");
     }
 }

@@ -1,9 +1,12 @@
 use std::time::Duration;
 
 use rand::RngExt;
-
-use super::{Available, BackendState, Feedback, Policy, RequestInfo, SimRng};
+use serde::{Deserialize, Serialize};
 use stacksim_engine::{SimTime, duration_nanos};
+
+use super::catalog::{Context, Entry, Info, Param, Params, Problem, written_unless_default};
+use super::{Available, BackendState, Feedback, Policy, RequestInfo, SimRng};
+use crate::HumanDuration;
 
 /// The cost of a backend that has requests in flight but has never answered: Finagle's
 /// `Penalty` (`Long.MaxValue >> 16` nanoseconds), plus its in-flight count.
@@ -114,6 +117,68 @@ impl Policy for PeakEwma {
             let rtt_ns = duration_nanos(feedback.latency) as f64;
             cost.observe(rtt_ns, feedback.at, self.tau_ns);
         }
+    }
+}
+
+/// `PeakEwma(decay: "10s")` in an experiment file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeakEwmaSpec {
+    /// Time over which latency history decays, > 0. Default: "10s".
+    #[serde(default = "default_decay")]
+    pub decay: HumanDuration,
+}
+
+fn default_decay() -> HumanDuration {
+    HumanDuration(PeakEwma::DEFAULT_DECAY)
+}
+
+impl Default for PeakEwmaSpec {
+    /// Finagle's default decay of 10 s.
+    fn default() -> Self {
+        PeakEwmaSpec { decay: default_decay() }
+    }
+}
+
+impl Params for PeakEwmaSpec {
+    fn check(&self, _: &Context) -> Vec<Problem> {
+        if self.decay.0.is_zero() {
+            vec![
+                Problem::error("the decay must be longer than zero, like \"10s\" (Finagle's default)")
+                    .at("decay"),
+            ]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(PeakEwma::new(self.decay.0))
+    }
+}
+
+impl Entry for PeakEwmaSpec {
+    const INFO: &'static Info = &Info {
+        name: "PeakEwma",
+        synopsis: "PeakEwma(decay: \"10s\")",
+        summary: "two distinct random backends, lower peak-EWMA latency x (in flight + 1) wins",
+        source: "Finagle p2cPeakEwma (also linkerd2-proxy / tower PeakEwma)",
+        params: &[Param {
+            name: "decay",
+            ty: "duration",
+            default: Some("\"10s\""),
+            doc: "time over which latency history decays, > 0",
+        }],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![PeakEwmaSpec::default(), PeakEwmaSpec { decay: HumanDuration(Duration::from_millis(1)) }]
+    }
+
+    fn written(&self) -> Vec<String> {
+        written_unless_default("decay", self.decay, default_decay()).into_iter().collect()
     }
 }
 

@@ -1,5 +1,7 @@
 use rand::RngExt;
+use serde::{Deserialize, Serialize};
 
+use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// Weighted random: backend `i` with probability `weight_i / Σ weight` over the available
@@ -32,5 +34,31 @@ impl Policy for Random {
         let r = rng.random_range(0..total);
         let at = self.cumulative.partition_point(|&(end, _)| end <= r);
         Some(self.cumulative[at].1)
+    }
+}
+
+/// `Random` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RandomSpec;
+
+impl Params for RandomSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(Random::new())
+    }
+}
+
+impl Entry for RandomSpec {
+    const INFO: &'static Info = &Info {
+        name: "Random",
+        synopsis: "Random",
+        summary: "weighted random: backend i with probability weight_i / total weight",
+        source: "HAProxy random(1), Envoy RANDOM",
+        params: &[],
+        routes_on_keys: false,
+        splits_by_weight: true,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![RandomSpec]
     }
 }

@@ -1,5 +1,7 @@
 use rand::RngExt;
+use serde::{Deserialize, Serialize};
 
+use super::catalog::{Context, Entry, Info, Param, Params, Problem};
 use super::{Available, BackendState, Policy, RequestInfo, SimRng};
 
 /// The power of `n` random choices: sample `n` available backends uniformly *with
@@ -45,5 +47,74 @@ impl Policy for RandomChoices {
             }
         }
         Some(best)
+    }
+}
+
+/// `PowerOfTwoChoices` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerOfTwoChoicesSpec;
+
+impl Params for PowerOfTwoChoicesSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(RandomChoices::power_of_two())
+    }
+}
+
+impl Entry for PowerOfTwoChoicesSpec {
+    const INFO: &'static Info = &Info {
+        name: "PowerOfTwoChoices",
+        synopsis: "PowerOfTwoChoices",
+        summary: "two random backends (with replacement), the one with fewer in flight wins",
+        source: "Envoy LEAST_REQUEST (choice_count 2), HAProxy random(2)",
+        params: &[],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![PowerOfTwoChoicesSpec]
+    }
+}
+
+/// `RandomChoices(n)` in an experiment file: `n` random backends per pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RandomChoicesSpec(pub u32);
+
+impl Params for RandomChoicesSpec {
+    fn check(&self, _: &Context) -> Vec<Problem> {
+        if self.0 == 0 {
+            vec![Problem::error("RandomChoices needs at least 1 choice, like RandomChoices(2)")]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(RandomChoices::new(self.0))
+    }
+}
+
+impl Entry for RandomChoicesSpec {
+    const INFO: &'static Info = &Info {
+        name: "RandomChoices",
+        synopsis: "RandomChoices(n)",
+        summary: "n random backends (with replacement), the one with the fewest in flight wins",
+        source: "Envoy LEAST_REQUEST choice_count n, HAProxy random(n)",
+        params: &[Param {
+            name: "n",
+            ty: "u32",
+            default: None,
+            doc: "backends sampled per pick, written without a name: RandomChoices(3); ≥ 1",
+        }],
+        routes_on_keys: false,
+        splits_by_weight: false,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![RandomChoicesSpec(3), RandomChoicesSpec(1)]
+    }
+
+    fn written(&self) -> Vec<String> {
+        vec![self.0.to_string()]
     }
 }

@@ -1,5 +1,7 @@
+use serde::{Deserialize, Serialize};
 use stacksim_engine::rng::splitmix64;
 
+use super::catalog::{Context, Entry, Info, Param, Params, Problem, written_unless_default};
 use super::{BackendState, Policy, RequestInfo, SimRng, key_hash};
 
 /// Largest ring built, as Envoy's `maximum_ring_size` default (8M entries).
@@ -31,6 +33,10 @@ pub struct RingHash {
 impl RingHash {
     /// Ring points per backend unless told otherwise: 100.
     pub const DEFAULT_ENTRIES_PER_HOST: u32 = 100;
+
+    /// The most ring points per backend an experiment may ask for (the ring is capped at 8M
+    /// points in all).
+    pub const MAX_ENTRIES_PER_HOST: u32 = 100_000;
 
     /// A ring with on average `entries_per_host` points per backend (at least 1).
     pub fn new(entries_per_host: u32) -> Self {
@@ -120,6 +126,73 @@ impl Ring {
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.points.len()
+    }
+}
+
+/// `RingHash(entries_per_host: 100)` in an experiment file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RingHashSpec {
+    /// Ring points per backend on average, between 1 and 100,000. Default: 100.
+    #[serde(default = "default_entries_per_host")]
+    pub entries_per_host: u32,
+}
+
+pub(crate) fn default_entries_per_host() -> u32 {
+    RingHash::DEFAULT_ENTRIES_PER_HOST
+}
+
+/// The range check of `entries_per_host`, for [`RingHash`] and
+/// [`BoundedLoadHash`](super::BoundedLoadHash).
+pub(crate) fn check_entries_per_host(entries: u32) -> Option<Problem> {
+    let max = RingHash::MAX_ENTRIES_PER_HOST;
+    (!(1..=max).contains(&entries)).then(|| {
+        Problem::error(format!("entries_per_host must be between 1 and {max}, like 100, not {entries}"))
+            .at("entries_per_host")
+    })
+}
+
+impl Default for RingHashSpec {
+    /// 100 points per backend.
+    fn default() -> Self {
+        RingHashSpec { entries_per_host: default_entries_per_host() }
+    }
+}
+
+impl Params for RingHashSpec {
+    fn check(&self, _: &Context) -> Vec<Problem> {
+        check_entries_per_host(self.entries_per_host).into_iter().collect()
+    }
+
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(RingHash::new(self.entries_per_host))
+    }
+}
+
+impl Entry for RingHashSpec {
+    const INFO: &'static Info = &Info {
+        name: "RingHash",
+        synopsis: "RingHash(entries_per_host: 100)",
+        summary: "consistent hash ring on the request key; one of n leaving moves ~1/n of keys",
+        source: "Ketama, Envoy RING_HASH",
+        params: &[Param {
+            name: "entries_per_host",
+            ty: "u32",
+            default: Some("100"),
+            doc: "ring points per backend on average, between 1 and 100000",
+        }],
+        routes_on_keys: true,
+        splits_by_weight: true,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![RingHashSpec::default(), RingHashSpec { entries_per_host: 1 }]
+    }
+
+    fn written(&self) -> Vec<String> {
+        written_unless_default("entries_per_host", self.entries_per_host, default_entries_per_host())
+            .into_iter()
+            .collect()
     }
 }
 

@@ -1,3 +1,6 @@
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// Smooth weighted round robin, exactly as NGINX's `ngx_http_upstream_get_peer`.
@@ -40,5 +43,31 @@ impl Policy for RoundRobin {
         let chosen = best?;
         self.current[chosen] -= total;
         Some(chosen)
+    }
+}
+
+/// `RoundRobin` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundRobinSpec;
+
+impl Params for RoundRobinSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(RoundRobin::new())
+    }
+}
+
+impl Entry for RoundRobinSpec {
+    const INFO: &'static Info = &Info {
+        name: "RoundRobin",
+        synopsis: "RoundRobin",
+        summary: "smooth weighted round robin: interleaves backends in proportion to weight",
+        source: "NGINX upstream round robin (weights 5:1:1 give a a b a c a a)",
+        params: &[],
+        routes_on_keys: false,
+        splits_by_weight: true,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![RoundRobinSpec]
     }
 }

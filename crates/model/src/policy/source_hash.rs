@@ -1,3 +1,6 @@
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng, gcd, key_hash};
 
 /// Map-based (modulo) hashing on the request key: HAProxy's `balance source` / `balance hash`
@@ -48,6 +51,32 @@ impl Policy for SourceHash {
         let at = self.cumulative.partition_point(|&(end, _)| end <= slot);
         let chosen = self.cumulative[at].1;
         (chosen < backends.len()).then_some(chosen)
+    }
+}
+
+/// `SourceHash` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceHashSpec;
+
+impl Params for SourceHashSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(SourceHash::new())
+    }
+}
+
+impl Entry for SourceHashSpec {
+    const INFO: &'static Info = &Info {
+        name: "SourceHash",
+        synopsis: "SourceHash",
+        summary: "hash of the request key modulo the available weight slots; remaps most keys on change",
+        source: "HAProxy hash-type map-based, NGINX ip_hash",
+        params: &[],
+        routes_on_keys: true,
+        splits_by_weight: true,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![SourceHashSpec]
     }
 }
 

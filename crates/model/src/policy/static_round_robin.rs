@@ -1,3 +1,6 @@
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Entry, Info, Params};
 use super::{BackendState, Policy, RequestInfo, SimRng, gcd};
 
 /// Replaying the map up to the kept position costs this many score updates at most; past it
@@ -102,6 +105,32 @@ impl Policy for StaticRoundRobin {
         // The map is rebuilt on every change the balancer reports; this guards a caller that
         // shrank the slice without saying so.
         (chosen < backends.len()).then_some(chosen)
+    }
+}
+
+/// `StaticRoundRobin` in an experiment file: no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaticRoundRobinSpec;
+
+impl Params for StaticRoundRobinSpec {
+    fn build(&self) -> Box<dyn Policy> {
+        Box::new(StaticRoundRobin::new())
+    }
+}
+
+impl Entry for StaticRoundRobinSpec {
+    const INFO: &'static Info = &Info {
+        name: "StaticRoundRobin",
+        synopsis: "StaticRoundRobin",
+        summary: "weighted round robin over a fixed map of weight slots, rebuilt on changes",
+        source: "HAProxy balance static-rr (weights 5:1:1 give a a a b a a c)",
+        params: &[],
+        routes_on_keys: false,
+        splits_by_weight: true,
+    };
+
+    fn examples() -> Vec<Self> {
+        vec![StaticRoundRobinSpec]
     }
 }
 

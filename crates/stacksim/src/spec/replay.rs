@@ -23,16 +23,9 @@ impl fmt::Display for Timestamp {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TimeError {
-    /// Not a span like `"250ms"`.
-    #[error(
-        "invalid duration {text:?} ({reason}): write a number and a unit, like \"250ms\", \"90s\", \"5m\" or \"4h\""
-    )]
-    Duration {
-        /// The text given.
-        text: String,
-        /// What the parser said.
-        reason: String,
-    },
+    /// Not a span like `"250ms"`, or one longer than the clock can count.
+    #[error(transparent)]
+    Duration(#[from] stacksim_model::DurationError),
     /// Not an RFC 3339 timestamp.
     #[error("invalid time {text:?} ({reason}): write RFC 3339 UTC, like \"2024-03-08T13:00:00Z\"")]
     Timestamp {
@@ -55,14 +48,6 @@ pub enum TimeError {
         /// The text given.
         text: String,
     },
-    /// A span the simulator's clock cannot count: longer than 2⁶⁴ ns, about 584 years.
-    #[error(
-        "{text:?} is longer than the simulator's clock can count (about 584 years); simulate a shorter span"
-    )]
-    TooLong {
-        /// The text given.
-        text: String,
-    },
     /// A clock time in an experiment without a `start`.
     #[error("{at} is a clock time: give the experiment a `start`, like start: \"2024-03-08T13:00:00Z\"")]
     NeedsStart {
@@ -77,15 +62,6 @@ pub enum TimeError {
         /// The experiment's start.
         start: Timestamp,
     },
-}
-
-/// `span`, if the simulator's clock ([`stacksim_engine::SimTime`], u64 nanoseconds) can count
-/// it.
-pub(crate) fn within_clock(text: &str, span: Duration) -> Result<Duration, TimeError> {
-    if span.as_nanos() > u128::from(u64::MAX) {
-        return Err(TimeError::TooLong { text: text.to_owned() });
-    }
-    Ok(span)
 }
 
 impl std::str::FromStr for Timestamp {
@@ -170,7 +146,7 @@ impl std::str::FromStr for At {
         }
         let span = humantime::parse_duration(text.trim_start_matches('+'))
             .map_err(|_| TimeError::At { text: text.to_owned() })?;
-        within_clock(text, span).map(At::Offset)
+        Ok(stacksim_model::within_clock(text, span).map(At::Offset)?)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests of the stacksim library, one module per behaviour:
 //!
 //! - `files`: every experiment and model file in the repository loads and validates;
+//! - `custom_policy`: custom policies with parameters read, check and build them;
 //! - `conservation`: flow conservation and Little's law hold in every run;
 //! - `validation`: the simulator reproduces exact queueing-theory results (release mode).
 //!
@@ -8,6 +9,7 @@
 
 mod capacity;
 mod conservation;
+mod custom_policy;
 mod files;
 mod replay;
 mod sweeps;
