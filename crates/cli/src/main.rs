@@ -5,6 +5,7 @@
 //! - 1: it ran and a declared SLO was violated (for `capacity`: no configuration met the SLO);
 //! - 2: an error: bad arguments, an unreadable or invalid experiment file, an unwritable output.
 
+mod outdir;
 mod output;
 
 use output::Answers;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use outdir::OutputDir;
 use stacksim::capacity::{self, SearchOptions, Slo};
 use stacksim::{BUILTIN_POLICIES, Experiment, Plan, PolicyRegistry, RunOptions, Runner, Shard};
 
@@ -143,9 +145,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
         }
         Command::Merge { inputs, format, out } => {
+            let out = out.as_deref().map(OutputDir::open).transpose()?;
             let shards = output::read_shards(&inputs)?;
             let report = stacksim::merge(&shards).context("merging shards")?;
-            emit(&report, format, out.as_deref(), None)?;
+            emit(&report, format, out, None)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Capacity { file, slo, rate, backend, tolerance, format, replications, jobs } => {
@@ -181,6 +184,8 @@ fn run(
     options: RunOptions,
 ) -> Result<ExitCode> {
     let plan = load(registry, file)?;
+    // The output directory is locked and checked writable before anything is simulated.
+    let out = out.map(OutputDir::open).transpose()?;
     let progress = output::progress_bar(std::io::stderr().is_terminal());
     let on_progress = |p: stacksim::Progress| output::update_progress(&progress, p);
     let report = Runner::new()
@@ -245,11 +250,12 @@ fn load(registry: &PolicyRegistry, file: &Path) -> Result<Plan> {
 fn emit(
     report: &stacksim::Report,
     format: Format,
-    out: Option<&Path>,
+    out: Option<OutputDir>,
     experiment: Option<&Experiment>,
 ) -> Result<()> {
-    if let Some(dir) = out {
-        output::write_outputs(dir, report)
+    if let Some(out) = out {
+        let dir = out.path().to_owned();
+        output::write_outputs(out, report)
             .with_context(|| format!("writing results to {}", dir.display()))?;
     }
     let stdout = match format {

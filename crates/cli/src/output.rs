@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+use crate::outdir::OutputDir;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -352,45 +354,30 @@ pub fn read_shards(inputs: &[PathBuf]) -> Result<Vec<ShardOutput>> {
 }
 
 /// Files of a time series, written only for a report that has one.
-const TIME_SERIES_FILES: [&str; 3] = ["timeseries.csv", "timeline.svg", "timeline-backends.svg"];
-
 /// Writes `report.json`, `variants.csv`, `runs.csv`, the plots (`latency.svg`, `errors.svg`,
 /// `utilization.svg`) and `report.html` into `dir`; with a time series also `timeseries.csv`
 /// and its plots (`timeline.svg`, `timeline-backends.svg`). Each file is complete or not at
 /// all: every file is written under a temporary name and renamed into place. Time-series files
 /// left from an earlier run into `dir` are removed when this report has none, so that they are
 /// never mistaken for this run's.
-pub fn write_outputs(dir: &Path, report: &Report) -> Result<()> {
-    fs::create_dir_all(dir).context("creating the directory")?;
+pub fn write_outputs(mut out: OutputDir, report: &Report) -> Result<()> {
     let mut variants = Vec::new();
     report.write_variants_csv(&mut variants)?;
     let mut runs = Vec::new();
     report.write_runs_csv(&mut runs)?;
-    let mut files =
-        vec![("report.json", report.to_json().into_bytes()), ("variants.csv", variants), ("runs.csv", runs)];
+    out.stage("report.json", report.to_json().as_bytes())?;
+    out.stage("variants.csv", &variants)?;
+    out.stage("runs.csv", &runs)?;
     if !report.timeseries.is_empty() {
         let mut timeseries = Vec::new();
         report.write_timeseries_csv(&mut timeseries)?;
-        files.push(("timeseries.csv", timeseries));
+        out.stage("timeseries.csv", &timeseries)?;
     }
-    let plots = stacksim_render::plot::all(report);
-    let plot_names: Vec<String> = plots.iter().map(|p| p.file_name()).collect();
-    files.extend(plot_names.iter().map(String::as_str).zip(plots.into_iter().map(|p| p.svg.into_bytes())));
-    files.push(("report.html", stacksim_render::html::report_html(report).into_bytes()));
-    // Every file is written before any is renamed, so a failure leaves the old set in place.
-    for (name, bytes) in &files {
-        write_temporary(dir, name, bytes)?;
+    for plot in stacksim_render::plot::all(report) {
+        out.stage(&plot.file_name(), plot.svg.as_bytes())?;
     }
-    for (name, _) in &files {
-        rename_into_place(dir, name)?;
-    }
-    for stale in TIME_SERIES_FILES.iter().filter(|stale| files.iter().all(|(name, _)| name != *stale)) {
-        match fs::remove_file(dir.join(stale)) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(error).with_context(|| format!("removing {} left from an earlier run", stale));
-            }
-            _ => {}
-        }
-    }
+    out.stage("report.html", stacksim_render::html::report_html(report).as_bytes())?;
+    // Every file is staged before any is moved into place, so a failure leaves the old set.
+    out.commit()?;
     Ok(())
 }

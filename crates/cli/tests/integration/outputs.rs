@@ -269,3 +269,68 @@ fn a_missed_slo_exits_1_and_names_the_variants() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).1.contains("slo: unknown objective \"p97\""), "{}", text(&output).1);
 }
+
+#[test]
+fn files_the_run_did_not_write_are_never_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = super::write(dir.path(), "small.ron", super::SMALL);
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Someone's own files that happen to share names with replay outputs.
+    std::fs::write(out.join("timeseries.csv"), "mine").unwrap();
+    std::fs::write(out.join("timeline.svg"), "mine").unwrap();
+    let output = super::stacksim(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", super::text(&output).1);
+    assert_eq!(std::fs::read_to_string(out.join("timeseries.csv")).unwrap(), "mine");
+    assert_eq!(std::fs::read_to_string(out.join("timeline.svg")).unwrap(), "mine");
+}
+
+#[test]
+fn an_unwritable_out_fails_before_anything_is_simulated() {
+    let dir = tempfile::tempdir().unwrap();
+    // A duration that would take minutes: the error must come at once.
+    let slow = super::SMALL.replace("duration: \"5m\"", "duration: \"3000h\"");
+    let file = super::write(dir.path(), "slow.ron", &slow);
+    let blocker = super::write(dir.path(), "not-a-dir", "");
+    let started = std::time::Instant::now();
+    let output = super::stacksim(&["run", file.to_str().unwrap(), "--out", blocker.to_str().unwrap()]);
+    let (stdout, stderr) = super::text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stdout.is_empty() && stderr.contains("not-a-dir"), "{stderr}");
+    // Not a timing assertion on speed, a check that no simulation ran: minutes versus at once.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_leaves_the_previous_results_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let small = super::write(dir.path(), "small.ron", super::SMALL);
+    let first = super::stacksim(&["run", small.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(first.status.code(), Some(0));
+    let before = std::fs::read(out.join("report.json")).unwrap();
+    let slow = super::write(
+        dir.path(),
+        "slow.ron",
+        &super::SMALL.replace("duration: \"5m\"", "duration: \"3000h\""),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stacksim"))
+        .args(["run", slow.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(std::fs::read(out.join("report.json")).unwrap(), before, "the previous set is intact");
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".stacksim-") && n != ".stacksim-outputs" || n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
