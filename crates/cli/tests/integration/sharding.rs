@@ -24,7 +24,7 @@ fn four_shards_merged_equal_the_unsharded_json() {
 }
 
 #[test]
-fn merging_an_incomplete_set_is_an_error() {
+fn merging_an_incomplete_set_names_the_missing_shards() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "small.ron", SMALL);
     let out = dir.path().join("shards");
@@ -32,7 +32,37 @@ fn merging_an_incomplete_set_is_an_error() {
     let merged = stacksim(&["merge", out.to_str().unwrap()]);
     let (_, stderr) = text(&merged);
     assert_eq!(merged.status.code(), Some(2));
-    assert!(stderr.contains("runs are missing") && stderr.contains("is a shard missing?"), "{stderr}");
+    assert!(stderr.contains("missing shards 0, 2 of 3 (4 of 6 runs)"), "{stderr}");
+    assert!(stderr.contains("--shard I/3") && stderr.contains("--array=0,2"), "{stderr}");
+}
+
+#[test]
+fn a_lost_shard_is_named_rerun_alone_and_then_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let path = path.to_str().unwrap();
+    let (shards, results) = (dir.path().join("shards"), dir.path().join("results"));
+    let (shards, results) = (shards.to_str().unwrap(), results.to_str().unwrap());
+    let whole = stacksim(&["run", path, "--format", "json"]);
+    for i in 0..4 {
+        assert_eq!(
+            stacksim(&["run", path, "--shard", &format!("{i}/4"), "--out", shards]).status.code(),
+            Some(0)
+        );
+    }
+    std::fs::remove_file(dir.path().join("shards/shard-2-of-4.json")).unwrap();
+    let merged = stacksim(&["merge", shards, "--out", results]);
+    let (_, stderr) = text(&merged);
+    assert_eq!(merged.status.code(), Some(2));
+    assert!(stderr.contains("missing shard 2 of 4 (1 of 6 runs)"), "{stderr}");
+    assert!(stderr.contains("--shard 2/4") && stderr.contains("--array=2`"), "{stderr}");
+    assert!(!dir.path().join("results").exists(), "a failed merge writes nothing");
+    assert_eq!(stacksim(&["run", path, "--shard", "2/4", "--out", shards]).status.code(), Some(0));
+    let merged = stacksim(&["merge", shards, "--out", results, "--format", "json"]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged).1);
+    assert!(merged.stdout == whole.stdout, "merged JSON differs from the unsharded run");
+    let report = std::fs::read(dir.path().join("results/report.json")).unwrap();
+    assert!(report == whole.stdout, "report.json differs from the unsharded run's JSON");
 }
 
 #[test]
