@@ -65,6 +65,23 @@ fn a_lost_shard_is_named_rerun_alone_and_then_merges() {
     assert!(report == whole.stdout, "report.json differs from the unsharded run's JSON");
 }
 
+/// The README's Slurm recipe is the one `.ci/slurm.sh` runs on a real cluster: it shows
+/// scripts/slurm/submit.sh and shard.sbatch verbatim.
+#[test]
+fn the_readme_shows_the_tested_slurm_scripts_verbatim() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for script in ["scripts/slurm/submit.sh", "scripts/slurm/shard.sbatch"] {
+        let text = std::fs::read_to_string(root.join(script)).unwrap();
+        assert!(
+            readme.contains(&format!("`{script}`:\n\n```bash\n{text}```\n")),
+            "README.md does not show {script} as it is; paste it again under \"Large sweeps on a cluster\""
+        );
+    }
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(ci.contains("bash .ci/slurm.sh"), "CI no longer runs the Slurm test");
+}
+
 #[test]
 fn a_bad_shard_argument_exits_2() {
     for bad in ["4/4", "1/0", "x/2", "3"] {
