@@ -146,8 +146,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Merge { inputs, format, out } => {
             let out = out.as_deref().map(OutputDir::open).transpose()?;
-            let shards = output::read_shards(&inputs)?;
-            let report = stacksim::merge(&shards).context("merging shards")?;
+            // One shard in memory at a time: the merger keeps only the runs.
+            let mut merger = stacksim::Merger::new();
+            for file in output::shard_files(&inputs)? {
+                let shard = output::read_shard(&file)?;
+                merger.add(shard).with_context(|| format!("merging {}", file.display()))?;
+            }
+            let report = merger.finish().context("merging shards")?;
             emit(&report, format, out, None)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -321,8 +321,9 @@ pub fn write_shard(dir: &Path, shard: &ShardOutput) -> Result<PathBuf> {
     write_atomically(dir, &shard.file_name(), &json)
 }
 
-/// Reads the shard files in `inputs`: files, or directories searched for `shard-*.json`.
-pub fn read_shards(inputs: &[PathBuf]) -> Result<Vec<ShardOutput>> {
+/// The shard files in `inputs`: files as given, and in each directory its `shard-*.json`
+/// files, sorted by name.
+pub fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
@@ -343,14 +344,14 @@ pub fn read_shards(inputs: &[PathBuf]) -> Result<Vec<ShardOutput>> {
             files.push(input.clone());
         }
     }
-    files
-        .iter()
-        .map(|file| {
-            let text = fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a stacksim shard file", file.display()))
-        })
-        .collect()
+    Ok(files)
+}
+
+/// Reads one shard file. `merge` reads them one at a time, so that it holds one file's text
+/// and runs at once, however many shards there are.
+pub fn read_shard(file: &Path) -> Result<ShardOutput> {
+    let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a stacksim shard file", file.display()))
 }
 
 /// Files of a time series, written only for a report that has one.

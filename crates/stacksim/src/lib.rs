@@ -23,7 +23,9 @@ pub use metric::Metric;
 pub use plan::{Plan, PlanError};
 pub use registry::{BUILTIN_POLICIES, PolicyError, PolicyInfo, PolicyProblem, PolicyRegistry, UnknownPolicy};
 pub use report::Report;
-pub use run::{MergeError, Progress, RunError, RunOptions, Runner, Shard, ShardError, ShardOutput, merge};
+pub use run::{
+    MergeError, Merger, Progress, RunError, RunOptions, Runner, Shard, ShardError, ShardOutput, merge,
+};
 pub use spec::Experiment;
 pub use stacksim_engine as engine;
 pub use stacksim_model as model;

@@ -346,7 +346,12 @@ impl Report {
     ) -> Report {
         let mut sorted: Vec<&RunRecord> = records.iter().collect();
         sorted.sort_by_key(|r| (r.variant, r.replication));
-        let of = |v: usize| sorted.iter().copied().filter(move |r| r.variant == v);
+        // Variant `v`'s runs: a slice of `sorted`, found by binary search (linear time overall).
+        let of = |v: usize| {
+            let (start, end) =
+                (sorted.partition_point(|r| r.variant < v), sorted.partition_point(|r| r.variant <= v));
+            sorted[start..end].iter().copied()
+        };
         let variant_reports = variants
             .iter()
             .enumerate()
@@ -516,7 +521,11 @@ fn paired<'a>(
             let differences: Vec<f64> = variant
                 .iter()
                 .filter_map(|run| {
-                    let base = baseline.iter().find(|b| b.replication == run.replication)?;
+                    // Both come sorted by replication.
+                    let base = baseline
+                        .binary_search_by_key(&run.replication, |b| b.replication)
+                        .map(|i| baseline[i])
+                        .ok()?;
                     Some(run.metrics.get(name)?.0 - base.metrics.get(name)?.0)
                 })
                 .collect();

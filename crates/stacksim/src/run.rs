@@ -6,7 +6,9 @@ use rayon::prelude::*;
 use stacksim_engine::rng::replication_seed;
 use stacksim_model::{ModelError, RunParams, RunSummary, simulate_with};
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -107,8 +109,9 @@ impl<'a> Runner<'a> {
 
     /// Runs every variant of `plan` for every replication and reports the results.
     pub fn run(&self, plan: &Plan) -> Result<Report, RunError> {
-        let whole = self.run_shard(plan, Shard::WHOLE)?;
-        Ok(merge(&[whole]).expect("one whole shard always merges"))
+        let mut merger = Merger::new();
+        merger.add(self.run_shard(plan, Shard::WHOLE)?).expect("one whole shard always merges");
+        Ok(merger.finish().expect("one whole shard always merges"))
     }
 
     /// Runs the slice `shard` of the (variant, replication) grid of `experiment`.
@@ -289,70 +292,369 @@ pub enum MergeError {
         /// What differs.
         what: &'static str,
     },
-    /// Runs that appear in more than one shard.
-    #[error("run (variant {variant}, replication {replication}) appears twice: is a shard given twice?")]
+    /// The same shard given twice (the same file, or two copies of it).
+    #[error("shard {shard} is given twice: merge each shard file once")]
+    ShardTwice {
+        /// The shard.
+        shard: Shard,
+    },
+    /// A run outside the shard's slice of the grid: the file was damaged or edited.
+    #[error(
+        "shard {shard} holds run (variant {variant}, replication {replication}), which is not in its \
+         slice of the grid: the file is damaged; re-run the shard"
+    )]
+    Foreign {
+        /// The shard.
+        shard: Shard,
+        /// The run's variant index.
+        variant: usize,
+        /// The run's replication.
+        replication: u32,
+    },
+    /// A run that appears twice within one shard: the file was damaged or edited.
+    #[error("run (variant {variant}, replication {replication}) appears twice: a shard file is damaged")]
     Duplicate {
         /// Variant index.
         variant: usize,
         /// Replication.
         replication: u32,
     },
-    /// Runs that no shard has.
+    /// A shard that is not `INDEX/COUNT` with `0 <= INDEX < COUNT`: the file was damaged.
+    #[error("shard {shard} is not a valid INDEX/COUNT: the file is damaged; re-run the shard")]
+    Invalid {
+        /// The shard.
+        shard: Shard,
+    },
+    /// Shards that were not given (or are incomplete): re-run exactly these and merge again.
     #[error(
-        "{missing} of {total} runs are missing, e.g. variant {variant}, replication {replication}: is a shard missing?"
+        "missing shard{s} {list} of {count} ({missing_runs} of {total_runs} runs): re-run {them} alone \
+         with `stacksim run FILE --shard {rerun}/{count} --out DIR` (on Slurm: `sbatch --array={array}` \
+         with the same job script), then merge again",
+        s = if single(shards) { "" } else { "s" },
+        list = ShardList(shards, ", "),
+        them = if single(shards) { "it" } else { "each" },
+        rerun = if single(shards) { shards[0].start().to_string() } else { "I".to_owned() },
+        array = ShardList(shards, ","),
     )]
     Missing {
-        /// How many runs are missing.
-        missing: usize,
+        /// The missing shards' indices, as increasing, disjoint inclusive ranges.
+        shards: Vec<RangeInclusive<u32>>,
+        /// Shards in all (the `N` of `--shard I/N`).
+        count: u32,
+        /// Runs that the missing shards would hold.
+        missing_runs: u64,
         /// Runs in the whole grid.
-        total: usize,
-        /// The first missing run's variant.
-        variant: usize,
-        /// The first missing run's replication.
-        replication: u32,
+        total_runs: u64,
     },
 }
 
-/// Combines shards of one experiment into its report: the same report, byte for byte, as
-/// running the whole grid at once.
-pub fn merge(shards: &[ShardOutput]) -> Result<Report, MergeError> {
-    let first = shards.first().ok_or(MergeError::Empty)?;
-    for s in shards {
-        let what = if s.experiment != first.experiment {
+/// Whether `shards` is one shard.
+fn single(shards: &[RangeInclusive<u32>]) -> bool {
+    matches!(shards, [only] if only.start() == only.end())
+}
+
+/// Shard indices as Slurm writes array indices: `3,17,20-29` (with `", "` between items in prose).
+struct ShardList<'a>(&'a [RangeInclusive<u32>], &'static str);
+
+impl fmt::Display for ShardList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, range) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(self.1)?;
+            }
+            if range.start() == range.end() {
+                write!(f, "{}", range.start())?;
+            } else {
+                write!(f, "{}-{}", range.start(), range.end())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Combines the shards of one experiment into its report, one shard at a time: the same
+/// report, byte for byte, as running the whole grid at once.
+///
+/// Shards may come in any order. The merger keeps each run's record (what the report is built
+/// from) and, per shard, its index and run count; a shard can be dropped once added, so merging
+/// shard files read one by one needs the memory of one shard plus the runs, not of every file.
+///
+/// ```
+/// # use stacksim::{Merger, ShardOutput};
+/// # fn merge_files(shards: impl Iterator<Item = ShardOutput>) -> Result<stacksim::Report, stacksim::MergeError> {
+/// let mut merger = Merger::new();
+/// for shard in shards {
+///     merger.add(shard)?; // e.g. read from `shard-I-of-N.json`, then dropped
+/// }
+/// merger.finish() // names the missing shards by index, if any
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct Merger {
+    grid: Option<Grid>,
+}
+
+/// What the first shard said about the whole grid, and the runs gathered so far.
+#[derive(Debug)]
+struct Grid {
+    /// The first shard, without its records: every later shard must agree with it.
+    first: ShardOutput,
+    /// Runs in the whole grid: variants × replications.
+    total: u64,
+    /// Every run added so far, in the order added.
+    records: Vec<RunRecord>,
+    /// Runs added per shard index.
+    added: BTreeMap<u32, u64>,
+}
+
+impl Merger {
+    /// A merger with no shards yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one shard's runs, after checking that it belongs to the same run as the shards
+    /// before it, has not been added already, and holds only runs of its own slice.
+    pub fn add(&mut self, mut shard: ShardOutput) -> Result<(), MergeError> {
+        let Shard { index, count } = shard.shard;
+        if count == 0 || index >= count {
+            return Err(MergeError::Invalid { shard: shard.shard });
+        }
+        let records = std::mem::take(&mut shard.records);
+        match &self.grid {
+            Some(grid) => grid.check(&shard)?,
+            None => {
+                let total = shard.variants.len() as u64 * u64::from(shard.replications);
+                self.grid = Some(Grid { first: shard, total, records: Vec::new(), added: BTreeMap::new() });
+            }
+        }
+        let grid = self.grid.as_mut().expect("set above");
+        if grid.added.insert(index, records.len() as u64).is_some() {
+            return Err(MergeError::ShardTwice { shard: Shard { index, count } });
+        }
+        let (variants, replications) = (grid.first.variants.len(), grid.first.replications);
+        for record in &records {
+            let position = || record.variant as u64 * u64::from(replications) + u64::from(record.replication);
+            if record.variant >= variants
+                || record.replication >= replications
+                || position() % u64::from(count) != u64::from(index)
+            {
+                return Err(MergeError::Foreign {
+                    shard: Shard { index, count },
+                    variant: record.variant,
+                    replication: record.replication,
+                });
+            }
+        }
+        grid.records.extend(records);
+        Ok(())
+    }
+
+    /// The report of the whole grid; an error naming the missing shards when runs are missing.
+    pub fn finish(self) -> Result<Report, MergeError> {
+        let Grid { first, total, mut records, added } = self.grid.ok_or(MergeError::Empty)?;
+        records.sort_unstable_by_key(|r| (r.variant, r.replication));
+        if let Some(pair) =
+            records.windows(2).find(|p| (p[0].variant, p[0].replication) == (p[1].variant, p[1].replication))
+        {
+            return Err(MergeError::Duplicate { variant: pair[0].variant, replication: pair[0].replication });
+        }
+        // Every record is in its shard's slice and none is there twice, so no shard has more
+        // runs than its slice; those with fewer, and those never added, are missing.
+        if (records.len() as u64) < total {
+            let count = first.shard.count;
+            let slice = |index: u32| {
+                let index = u64::from(index);
+                if index < total { (total - 1 - index) / u64::from(count) + 1 } else { 0 }
+            };
+            let complete = added.iter().filter(|&(&index, &runs)| runs == slice(index)).map(|(&i, _)| i);
+            let owning = u64::from(count).min(total); // shards from `total` on own no runs
+            let mut shards = Vec::new();
+            let mut next = 0u64;
+            for index in complete.map(u64::from).filter(|&i| i < owning).chain([owning]) {
+                if index > next {
+                    shards.push(next as u32..=(index - 1) as u32);
+                }
+                next = index + 1;
+            }
+            return Err(MergeError::Missing {
+                shards,
+                count,
+                missing_runs: total - records.len() as u64,
+                total_runs: total,
+            });
+        }
+        let mut report =
+            Report::from_records(&first.experiment, first.seed, &first.variants, first.baseline, &records);
+        report.timeline = first.timeline;
+        Ok(report)
+    }
+}
+
+impl Grid {
+    /// Whether `shard` is a slice of the same run as the first shard.
+    fn check(&self, shard: &ShardOutput) -> Result<(), MergeError> {
+        let first = &self.first;
+        let what = if shard.experiment != first.experiment {
             "experiment"
-        } else if s.seed != first.seed {
+        } else if shard.seed != first.seed {
             "seed"
-        } else if s.replications != first.replications {
+        } else if shard.replications != first.replications {
             "replications"
-        } else if s.variants != first.variants {
+        } else if shard.variants != first.variants {
             "variants"
-        } else if s.baseline != first.baseline {
+        } else if shard.baseline != first.baseline {
             "baseline"
-        } else if s.shard.count != first.shard.count {
+        } else if shard.shard.count != first.shard.count {
             "shard count"
         } else {
-            continue;
+            return Ok(());
         };
-        return Err(MergeError::Mismatch { shard: s.shard, what });
+        Err(MergeError::Mismatch { shard: shard.shard, what })
     }
-    let mut seen = std::collections::BTreeSet::new();
-    let mut records = Vec::new();
-    for record in shards.iter().flat_map(|s| &s.records) {
-        if !seen.insert((record.variant, record.replication)) {
-            return Err(MergeError::Duplicate { variant: record.variant, replication: record.replication });
+}
+
+/// Combines shards of one experiment into its report: the same report, byte for byte, as
+/// running the whole grid at once. To merge shards read one at a time, use [`Merger`].
+pub fn merge(shards: &[ShardOutput]) -> Result<Report, MergeError> {
+    let mut merger = Merger::new();
+    for shard in shards {
+        merger.add(shard.clone())?;
+    }
+    merger.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::report::Reading;
+
+    /// Shard `index/count` of a grid of `variants` × `replications` runs, with made-up values.
+    fn shard(index: u32, count: u32, variants: usize, replications: u32) -> ShardOutput {
+        let shard = Shard { index, count };
+        let records = (0..variants)
+            .flat_map(|v| (0..replications).map(move |r| (v, r)))
+            .enumerate()
+            .filter(|(k, _)| shard.contains(*k))
+            .map(|(_, (variant, replication))| RunRecord {
+                variant,
+                replication,
+                seed: u64::from(replication),
+                events: 1,
+                metrics: IndexMap::from([("x".to_owned(), Reading(variant as f64 + f64::from(replication)))]),
+                backends: Vec::new(),
+                windows: Vec::new(),
+            })
+            .collect();
+        ShardOutput {
+            experiment: "e".to_owned(),
+            seed: 1,
+            shard,
+            replications,
+            baseline: 0,
+            variants: (0..variants)
+                .map(|v| VariantInfo { label: format!("v={v}"), params: IndexMap::new() })
+                .collect(),
+            records,
+            timeline: None,
         }
-        records.push(record.clone());
     }
-    let total = first.variants.len() * first.replications as usize;
-    if records.len() != total {
-        let (variant, replication) = (0..first.variants.len())
-            .flat_map(|v| (0..first.replications).map(move |r| (v, r)))
-            .find(|cell| !seen.contains(cell))
-            .unwrap_or((0, 0));
-        return Err(MergeError::Missing { missing: total - records.len(), total, variant, replication });
+
+    fn merge_all(shards: impl IntoIterator<Item = ShardOutput>) -> Result<Report, MergeError> {
+        let mut merger = Merger::new();
+        for s in shards {
+            merger.add(s)?;
+        }
+        merger.finish()
     }
-    let mut report =
-        Report::from_records(&first.experiment, first.seed, &first.variants, first.baseline, &records);
-    report.timeline = first.timeline.clone();
-    Ok(report)
+
+    #[test]
+    fn shards_in_any_order_merge_into_the_whole_grid() {
+        let whole = merge_all([shard(0, 1, 3, 7)]).unwrap();
+        let shards = merge_all((0..5).rev().map(|i| shard(i, 5, 3, 7))).unwrap();
+        assert_eq!(shards.to_json(), whole.to_json());
+        assert_eq!(whole.runs.len(), 21);
+    }
+
+    #[test]
+    fn missing_shards_are_named_by_index_in_slurm_array_syntax() {
+        let lost = |i: u32| i == 3 || i == 17 || (20..=29).contains(&i);
+        let error = merge_all((0..32).filter(|&i| !lost(i)).map(|i| shard(i, 32, 5, 400))).unwrap_err();
+        // 2000 runs: shards 0-15 hold 63 each, 16-31 hold 62.
+        assert_eq!(
+            error,
+            MergeError::Missing {
+                shards: vec![3..=3, 17..=17, 20..=29],
+                count: 32,
+                missing_runs: 63 + 62 * 11,
+                total_runs: 2000
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "missing shards 3, 17, 20-29 of 32 (745 of 2000 runs): re-run each alone with \
+             `stacksim run FILE --shard I/32 --out DIR` (on Slurm: `sbatch --array=3,17,20-29` with the \
+             same job script), then merge again"
+        );
+        // As the README shows it.
+        let error = merge_all((0..32).filter(|&i| i != 3 && i != 17).map(|i| shard(i, 32, 5, 400)));
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            "missing shards 3, 17 of 32 (125 of 2000 runs): re-run each alone with `stacksim run FILE \
+             --shard I/32 --out DIR` (on Slurm: `sbatch --array=3,17` with the same job script), then \
+             merge again"
+        );
+        let error = merge_all([0, 1, 2].map(|i| shard(i, 4, 5, 400))).unwrap_err().to_string();
+        assert!(error.starts_with("missing shard 3 of 4 (500 of 2000 runs): re-run it alone with `stacksim run FILE --shard 3/4 "), "{error}");
+        assert!(error.contains("`sbatch --array=3`"), "{error}");
+        let error = merge_all([1, 2].map(|i| shard(i, 4, 5, 400))).unwrap_err().to_string();
+        assert!(error.starts_with("missing shards 0, 3 of 4"), "{error}");
+        assert!(error.contains("--array=0,3`"), "{error}");
+    }
+
+    #[test]
+    fn an_incomplete_shard_is_missing_and_shards_past_the_grid_are_not() {
+        // 2 × 3 = 6 runs in 8 shards: shards 6 and 7 own no runs, so need not be there.
+        assert!(merge_all((0..6).map(|i| shard(i, 8, 2, 3))).is_ok());
+        let error = merge_all((0..8).filter(|&i| i != 0).map(|i| shard(i, 8, 2, 3))).unwrap_err();
+        assert!(matches!(&error, MergeError::Missing { shards, .. } if *shards == vec![0..=0]), "{error}");
+        let mut damaged = shard(1, 2, 2, 3);
+        damaged.records.pop();
+        let error = merge_all([shard(0, 2, 2, 3), damaged]).unwrap_err();
+        assert!(
+            matches!(&error, MergeError::Missing { shards, missing_runs: 1, .. } if *shards == vec![1..=1]),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn shards_that_do_not_fit_are_refused() {
+        let twice = merge_all([shard(0, 2, 2, 3), shard(1, 2, 2, 3), shard(1, 2, 2, 3)]).unwrap_err();
+        assert_eq!(twice, MergeError::ShardTwice { shard: Shard { index: 1, count: 2 } });
+        let mut foreign = shard(1, 2, 2, 3);
+        foreign.records[0].replication = 0;
+        assert!(matches!(merge_all([foreign]), Err(MergeError::Foreign { variant: 0, replication: 0, .. })));
+        let mut outside = shard(0, 1, 2, 3);
+        outside.records[0].variant = 2;
+        assert!(matches!(merge_all([outside]), Err(MergeError::Foreign { variant: 2, .. })));
+        let mut doubled = shard(0, 1, 2, 3);
+        doubled.records.push(doubled.records[4].clone());
+        doubled.records.remove(5);
+        assert_eq!(merge_all([doubled]).unwrap_err(), MergeError::Duplicate { variant: 1, replication: 1 });
+        for (index, count) in [(0, 0), (2, 2)] {
+            let mut invalid = shard(0, 1, 2, 3);
+            invalid.shard = Shard { index, count };
+            assert_eq!(
+                merge_all([invalid]).unwrap_err(),
+                MergeError::Invalid { shard: Shard { index, count } }
+            );
+        }
+        let mut other = shard(1, 2, 2, 3);
+        other.seed = 2;
+        let error = merge_all([shard(0, 2, 2, 3), other]).unwrap_err();
+        assert_eq!(error, MergeError::Mismatch { shard: Shard { index: 1, count: 2 }, what: "seed" });
+        assert_eq!(Merger::new().finish().unwrap_err(), MergeError::Empty);
+    }
 }

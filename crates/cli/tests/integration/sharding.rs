@@ -24,7 +24,7 @@ fn four_shards_merged_equal_the_unsharded_json() {
 }
 
 #[test]
-fn merging_an_incomplete_set_is_an_error() {
+fn merging_an_incomplete_set_names_the_missing_shards() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "small.ron", SMALL);
     let out = dir.path().join("shards");
@@ -32,7 +32,55 @@ fn merging_an_incomplete_set_is_an_error() {
     let merged = stacksim(&["merge", out.to_str().unwrap()]);
     let (_, stderr) = text(&merged);
     assert_eq!(merged.status.code(), Some(2));
-    assert!(stderr.contains("runs are missing") && stderr.contains("is a shard missing?"), "{stderr}");
+    assert!(stderr.contains("missing shards 0, 2 of 3 (4 of 6 runs)"), "{stderr}");
+    assert!(stderr.contains("--shard I/3") && stderr.contains("--array=0,2"), "{stderr}");
+}
+
+#[test]
+fn a_lost_shard_is_named_rerun_alone_and_then_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let path = path.to_str().unwrap();
+    let (shards, results) = (dir.path().join("shards"), dir.path().join("results"));
+    let (shards, results) = (shards.to_str().unwrap(), results.to_str().unwrap());
+    let whole = stacksim(&["run", path, "--format", "json"]);
+    for i in 0..4 {
+        assert_eq!(
+            stacksim(&["run", path, "--shard", &format!("{i}/4"), "--out", shards]).status.code(),
+            Some(0)
+        );
+    }
+    std::fs::remove_file(dir.path().join("shards/shard-2-of-4.json")).unwrap();
+    let merged = stacksim(&["merge", shards, "--out", results]);
+    let (_, stderr) = text(&merged);
+    assert_eq!(merged.status.code(), Some(2));
+    assert!(stderr.contains("missing shard 2 of 4 (1 of 6 runs)"), "{stderr}");
+    assert!(stderr.contains("--shard 2/4") && stderr.contains("--array=2`"), "{stderr}");
+    // The output directory was locked and checked before merging; nothing was written in it.
+    assert!(super::file_names(&dir.path().join("results")).is_empty(), "a failed merge writes nothing");
+    assert_eq!(stacksim(&["run", path, "--shard", "2/4", "--out", shards]).status.code(), Some(0));
+    let merged = stacksim(&["merge", shards, "--out", results, "--format", "json"]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged).1);
+    assert!(merged.stdout == whole.stdout, "merged JSON differs from the unsharded run");
+    let report = std::fs::read(dir.path().join("results/report.json")).unwrap();
+    assert!(report == whole.stdout, "report.json differs from the unsharded run's JSON");
+}
+
+/// The README's Slurm recipe is the one `.ci/slurm.sh` runs on a real cluster: it shows
+/// scripts/slurm/submit.sh and shard.sbatch verbatim.
+#[test]
+fn the_readme_shows_the_tested_slurm_scripts_verbatim() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for script in ["scripts/slurm/submit.sh", "scripts/slurm/shard.sbatch"] {
+        let text = std::fs::read_to_string(root.join(script)).unwrap();
+        assert!(
+            readme.contains(&format!("`{script}`:\n\n```bash\n{text}```\n")),
+            "README.md does not show {script} as it is; paste it again under \"Large sweeps on a cluster\""
+        );
+    }
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(ci.contains("bash .ci/slurm.sh"), "CI no longer runs the Slurm test");
 }
 
 #[test]

@@ -134,5 +134,5 @@ fn four_shards_merge_into_the_unsharded_report_byte_for_byte() {
     }
     assert!(matches!(merge(&reread[1..]), Err(stacksim::MergeError::Missing { .. })));
     let twice = [reread.clone(), reread[..1].to_vec()].concat();
-    assert!(matches!(merge(&twice), Err(stacksim::MergeError::Duplicate { .. })));
+    assert!(matches!(merge(&twice), Err(stacksim::MergeError::ShardTwice { .. })));
 }
