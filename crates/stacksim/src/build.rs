@@ -16,13 +16,13 @@ use stacksim_model::{
 };
 
 use crate::locate::FieldPath;
+use crate::problem::{Problem, Severity};
 use crate::report::VariantInfo;
 use crate::spec::{
     ActionSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec,
     PolicySpec, QueueSpec, RetrySpec, ServiceSpec, StackSpec, SweepAxis,
 };
 use crate::trace::LoadedTrace;
-use crate::validate::{Problem, Severity};
 
 /// One point of the sweep: a stack behind a policy.
 #[derive(Clone, Debug, PartialEq)]

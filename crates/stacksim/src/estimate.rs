@@ -18,8 +18,8 @@
 use std::fmt;
 
 use crate::locate::FieldPath;
+use crate::problem::{Problem, Severity};
 use crate::spec::{ArrivalsSpec, Experiment, QueueSpec, StackSpec, SweepAxis};
-use crate::validate::{Problem, Severity};
 
 /// The largest estimated peak memory an experiment may need: 16 GiB.
 pub const MAX_MEMORY_BYTES: f64 = 16.0 * (1u64 << 30) as f64;

@@ -4,11 +4,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::files::read_text;
 use crate::locate::{FieldPath, Outline, Position, without_type_names};
 use crate::plan::Plan;
+use crate::problem::{Problem, Severity};
 use crate::registry::PolicyRegistry;
 use crate::spec::{Experiment, StackRef};
-use crate::validate::{Problem, Severity};
 
 /// One problem, placed in its file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +45,7 @@ impl fmt::Display for Diagnostic {
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read (or is not a regular file, or is larger than
-    /// [`MAX_FILE_BYTES`]).
+    /// [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES)).
     #[error("cannot read {}", path.display())]
     Read {
         /// The file.
@@ -67,38 +68,6 @@ pub enum LoadError {
     },
 }
 
-/// The largest experiment or stack file read: 16 MiB, a thousand times any real one.
-pub const MAX_FILE_BYTES: u64 = 16 << 20;
-
-/// Reads a regular text file of at most `limit` bytes. Devices, pipes, directories and larger
-/// files are errors, so that `stack: "/dev/zero"` cannot hang or exhaust memory.
-pub(crate) fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
-    use std::io::{Error, ErrorKind, Read};
-    let file = std::fs::File::open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    if metadata.len() > limit {
-        return Err(Error::new(ErrorKind::InvalidInput, format!("larger than {} MiB", limit >> 20)));
-    }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(Error::new(ErrorKind::InvalidInput, format!("larger than {} MiB", limit >> 20)));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column =
-            String::from_utf8_lossy(&valid[valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..])
-                .chars()
-                .count()
-                + 1;
-        Error::new(ErrorKind::InvalidData, format!("invalid UTF-8 at line {line}, column {column}"))
-    })
-}
-
 fn join_lines(diagnostics: &[Diagnostic]) -> String {
     diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
@@ -116,7 +85,7 @@ impl Experiment {
     /// Reads, parses and validates the experiment file at `path`.
     pub fn load(path: impl AsRef<Path>, registry: &PolicyRegistry) -> Result<Loaded, LoadError> {
         let path = path.as_ref();
-        let source = read_text(path, MAX_FILE_BYTES)
+        let source = read_text(path, crate::files::MAX_FILE_BYTES)
             .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
         let dir = path.parent().map(Path::to_owned);
         match Self::load_in(&source, &path.display().to_string(), dir, registry) {
@@ -158,7 +127,7 @@ impl Experiment {
             StackRef::Inline(_) => None,
             StackRef::File(file) => {
                 let path = dir.as_deref().map_or_else(|| Path::new(file).to_owned(), |d| d.join(file));
-                let text = read_text(&path, MAX_FILE_BYTES)
+                let text = read_text(&path, crate::files::MAX_FILE_BYTES)
                     .map_err(|source| LoadError::Read { path: path.clone(), source })?;
                 let name = path.display().to_string();
                 experiment.stack = StackRef::Inline(parse_ron(&text, &name)?);
@@ -205,20 +174,17 @@ pub(crate) fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &s
     {
         // Optional fields are written bare (`weight: 3`, not `weight: Some(3)`); see
         // `ron_extensions` for custom policies' parameters.
-        ron::Options::default()
-            .with_default_extension(crate::spec::ron_extensions(source))
-            .from_str(source)
-            .map_err(|e| {
-                let position = Position { line: e.span.start.line, column: e.span.start.col };
-                let position = (position.line > 0).then_some(position);
-                let field = position.map(|p| Outline::new(source).path_at(p)).unwrap_or_default();
-                LoadError::Syntax(Box::new(Diagnostic {
-                    origin: origin.to_owned(),
-                    position,
-                    field,
-                    severity: Severity::Error,
-                    message: without_type_names(&e.code.to_string()),
-                }))
-            })
+        crate::files::parse_ron(source).map_err(|e| {
+            let position = Position { line: e.span.start.line, column: e.span.start.col };
+            let position = (position.line > 0).then_some(position);
+            let field = position.map(|p| Outline::new(source).path_at(p)).unwrap_or_default();
+            LoadError::Syntax(Box::new(Diagnostic {
+                origin: origin.to_owned(),
+                position,
+                field,
+                severity: Severity::Error,
+                message: without_type_names(&e.code.to_string()),
+            }))
+        })
     }
 }

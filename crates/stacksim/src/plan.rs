@@ -11,11 +11,11 @@ use std::time::Duration;
 use crate::build::{self, Variant};
 use crate::estimate::Work;
 use crate::locate::FieldPath;
+use crate::problem::{Problem, Severity};
 use crate::registry::PolicyRegistry;
 use crate::report::{Mark, TimelineReport};
 use crate::spec::{ArrivalsSpec, Experiment, StackRef, StackSpec};
 use crate::trace::{self, LoadedTrace};
-use crate::validate::{Problem, Severity};
 
 /// An experiment ready to run: checked, resolved and translated.
 ///
@@ -279,9 +279,9 @@ impl Files {
 /// Reads and parses a stack file named by an experiment built in Rust (files loaded with
 /// [`Experiment::load`](crate::Experiment::load) are read there, with located errors).
 fn read_stack(path: &Path) -> Result<StackSpec, String> {
-    let text = crate::load::read_text(path, crate::load::MAX_FILE_BYTES)
+    let text = crate::files::read_text(path, crate::files::MAX_FILE_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    crate::load::parse_ron(&text, &path.display().to_string()).map_err(|e| e.to_string())
+    crate::files::parse_ron(&text).map_err(|e| format!("{}:{e}", path.display()))
 }
 
 /// The experiment's clock, timeline marks and alert rules as the report shows them; `None`

@@ -6,7 +6,6 @@
 //! weights, sweeps, clock times) and resolves clock times to offsets for [`crate::build`].
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::sync::Arc;
 
 use stacksim_model::Invalid;
@@ -15,41 +14,13 @@ use crate::build::Resolved;
 use stacksim_model::policy::catalog::{self, Context};
 
 use crate::locate::FieldPath;
+pub use crate::problem::{Problem, Severity};
 use crate::registry::PolicyRegistry;
 use crate::spec::{
     ArrivalsSpec, BackendSpec, ClientSpec, Experiment, PolicySpec, QueueSpec, ServiceSpec, StackSpec,
     SweepAxis,
 };
 use crate::trace::LoadedTrace;
-
-/// How bad a problem is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// The experiment cannot run as written.
-    Error,
-    /// It runs, but probably not as meant (`stacksim check` shows these).
-    Warning,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        })
-    }
-}
-
-/// One thing wrong with an experiment: where, how bad, and what would be valid.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The field, like `stack.backends[0].workers`.
-    pub path: FieldPath,
-    /// Error or warning.
-    pub severity: Severity,
-    /// What is wrong and what would be valid.
-    pub message: String,
-}
 
 struct Checker<'a> {
     registry: &'a PolicyRegistry,
