@@ -175,6 +175,7 @@ impl Backend {
     }
 
     /// Puts `attempt` in the queue at `now`; returns how long it may wait there, if limited.
+    #[inline]
     pub fn enqueue(&mut self, attempt: AttemptRef, now: SimTime) -> Option<Duration> {
         self.queue.push_back(attempt);
         self.queued_live += 1;
@@ -239,12 +240,14 @@ impl Backend {
     }
 
     /// Attempts at the backend: served or waiting.
+    #[inline]
     fn in_system(&self) -> u64 {
         self.busy.level() + u64::from(self.queued_live)
     }
 
     /// How many times its normal time a service starting now takes: the timeline's slow-down
     /// times the overload degradation at the current occupancy.
+    #[inline]
     pub fn slowness(&self) -> f64 {
         let degradation = self
             .degradation

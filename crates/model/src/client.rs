@@ -93,6 +93,7 @@ impl Client {
     }
 
     /// Draws the time of the next open-loop arrival after `now`; `None` when there is none.
+    #[inline]
     pub fn next_arrival(&mut self, now: SimTime) -> Option<SimTime> {
         let (at, key) = self.clock.next(now, &mut self.arrivals)?;
         self.pending_key = key;
@@ -100,12 +101,14 @@ impl Client {
     }
 
     /// The arrival scheduled for `now` happens: its trace key, and the time of the next one.
+    #[inline]
     pub fn arrive(&mut self, now: SimTime) -> (Option<u64>, Option<SimTime>) {
         let key = self.pending_key.take();
         (key, self.next_arrival(now))
     }
 
     /// A closed-loop user's think time before its next request; `None` for an open loop.
+    #[inline]
     pub fn think_time(&mut self) -> Option<Duration> {
         let (_, think) = self.clock.closed()?;
         Some(exponential(think, &mut self.arrivals))
@@ -113,6 +116,7 @@ impl Client {
 
     /// A new request at `now`: its key (the closed-loop `user`, else the trace's `key`, else a
     /// drawn one) and its size seed.
+    #[inline]
     pub fn new_request(&mut self, now: SimTime, key: Option<u64>, user: Option<u32>) -> (u64, u64) {
         let size_seed = self.sizes.next_u64();
         let drawn = self.key_sampler.sample(&mut self.keys);
@@ -124,11 +128,13 @@ impl Client {
     }
 
     /// Whether its keys are user numbers, tracked for users affected.
+    #[inline]
     pub fn tracks_users(&self) -> bool {
         self.tracks_users
     }
 
     /// How long it waits for an attempt.
+    #[inline]
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
     }

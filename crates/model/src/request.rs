@@ -107,16 +107,19 @@ pub(crate) struct InFlight {
 
 impl InFlight {
     /// Registers a new request; returns its key.
+    #[inline]
     pub fn open(&mut self, request: Request) -> u32 {
         self.requests.insert(request) as u32
     }
 
     /// Request `request`, which has not ended.
+    #[inline]
     pub fn request(&self, request: u32) -> &Request {
         &self.requests[request as usize]
     }
 
     /// Counts a new attempt of `request` and returns the request.
+    #[inline]
     pub fn next_attempt(&mut self, request: u32) -> &Request {
         let r = &mut self.requests[request as usize];
         r.attempts += 1;
@@ -124,6 +127,7 @@ impl InFlight {
     }
 
     /// Ends `request` and hands back its record.
+    #[inline]
     pub fn close(&mut self, request: u32) -> Request {
         self.requests.remove(request as usize)
     }
@@ -134,6 +138,7 @@ impl InFlight {
     }
 
     /// Sends an attempt of `request` to backend `backend` at `now`.
+    #[inline]
     pub fn send(&mut self, request: u32, backend: usize, now: SimTime) -> AttemptRef {
         let r = &self.requests[request as usize];
         let generation = self.next_generation;

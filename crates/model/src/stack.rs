@@ -286,7 +286,7 @@ impl WebStack {
         self.recorder.sent(counted);
         let Some(b) = self.balancer.route(&info) else {
             // No backend available: the balancer answers 503 at once.
-            self.attempt_failed(request, Outcome::Rejected, cx);
+            self.retry_or_finish(request, Outcome::Rejected, cx);
             return;
         };
         self.recorder.routed(b, counted);
@@ -298,7 +298,7 @@ impl WebStack {
                 Rejection::QueueFull => Outcome::Rejected,
             };
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
-            self.attempt_failed_at(b, request, counted, outcome, heard, cx);
+            self.attempt_failed(b, request, counted, outcome, heard, cx);
             return;
         }
         let attempt = self.in_flight.send(request, b, now);
@@ -317,7 +317,7 @@ impl WebStack {
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
     /// the balancer hears, then the client's retry or the request's end. The one path for every
     /// unsuccessful attempt that reached a backend.
-    fn attempt_failed_at(
+    fn attempt_failed(
         &mut self,
         b: usize,
         request: u32,
@@ -328,11 +328,12 @@ impl WebStack {
     ) {
         self.recorder.attempt_ended(b, counted, outcome);
         self.feedback(b, heard, cx);
-        self.attempt_failed(request, outcome, cx);
+        self.retry_or_finish(request, outcome, cx);
     }
 
     /// Tells the balancer what it heard from backend `b`, and schedules the end of any
     /// ejection that caused.
+    #[inline]
     fn feedback(&mut self, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
         if let Some(until) = self.balancer.feedback(b, cx.now(), heard) {
             cx.schedule_at(until, Event::Unejection { backend: b as u32 });
@@ -341,7 +342,7 @@ impl WebStack {
 
     /// An attempt of `request` ended without success: retry it if the client may, else end
     /// the request with `outcome`.
-    fn attempt_failed(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+    fn retry_or_finish(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
         if let Some(wait) = self.clients[client as usize].retry_after(attempts, cx.now()) {
@@ -370,7 +371,7 @@ impl WebStack {
         let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
         a.abandoned = true;
         let (b, request, counted) = (a.backend as usize, a.request, a.counted);
-        self.attempt_failed_at(b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
+        self.attempt_failed(b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
     // ---- backends -----------------------------------------------------------------------
@@ -437,7 +438,7 @@ impl WebStack {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
-        self.attempt_failed_at(b, a.request, a.counted, Outcome::Rejected, heard, cx);
+        self.attempt_failed(b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
     /// Backend `b` dies: everything it holds fails (or, if its client already left, is just
@@ -454,7 +455,7 @@ impl WebStack {
             let a = self.in_flight.remove(attempt);
             self.leave_backend(b, now);
             if !a.abandoned {
-                self.attempt_failed_at(b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
+                self.attempt_failed(b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
             }
         }
     }
