@@ -3,6 +3,8 @@
 //! - `mm1/reference`: a hand-written M/M/1 loop on `std`'s `BinaryHeap`, no metrics: the
 //!   ceiling.
 //! - `mm1/stacksim`: the same queue through `WebStack` and the engine, with full metrics.
+//! - `mm1_timeout/stacksim`: the same M/M/1 with a 60 s client timeout on every attempt; nearly
+//!   every timeout fires after its response and is ignored as stale.
 //! - `p2c_10/stacksim`: ten single-worker backends behind the power of two choices.
 //!
 //! Every case offers the same number of requests ([`REQUESTS`]). The event count of each case
@@ -15,7 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use stacksim_benches::{mm1, p2c_10, reference};
+use stacksim_benches::{mm1, mm1_timeout, p2c_10, reference};
 
 /// Requests offered per iteration, in every case.
 const REQUESTS: u64 = 200_000;
@@ -40,6 +42,7 @@ fn bench(c: &mut Criterion, group: &str, name: &str, run: fn(u64, u64) -> u64) {
 fn event_throughput(c: &mut Criterion) {
     bench(c, "mm1", "reference", reference::mm1);
     bench(c, "mm1", "stacksim", mm1);
+    bench(c, "mm1_timeout", "stacksim", mm1_timeout);
     bench(c, "p2c_10", "stacksim", p2c_10);
 }
 

@@ -10,6 +10,8 @@
 //!   the ceiling the engine is measured against.
 //! - [`mm1`]: the same M/M/1 queue as a stacksim [`StackConfig`]: one backend, one worker,
 //!   unbounded queue, exponential service with mean 1 s, Poisson arrivals at 0.9/s.
+//! - [`mm1_timeout`]: the stacksim M/M/1 with a client timeout on every attempt, which almost
+//!   always fires after the response: the cost of timers that outlive their attempt.
 //! - [`p2c_10`]: ten such backends behind the power of two choices at 9/s in total.
 #![warn(missing_docs)]
 
@@ -70,6 +72,19 @@ pub fn mm1(seed: u64, requests: u64) -> u64 {
     run(&stack, Box::new(RoundRobin::new()), seed, requests, MM1_RATE_PER_S)
 }
 
+/// The client timeout of [`mm1_timeout`]: six mean response times, so all but e⁻⁶ = 0.25% of
+/// requests are answered first and their timeout finds the attempt already ended.
+pub const MM1_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs stacksim's M/M/1 with a client timeout on every attempt ([`MM1_CLIENT_TIMEOUT`]) and
+/// returns the events the engine handled: about three per request, the third a timeout that
+/// almost always finds its attempt gone (the stale-attempt check).
+pub fn mm1_timeout(seed: u64, requests: u64) -> u64 {
+    let mut stack = single_worker_backends(1, MM1_RATE_PER_S);
+    stack.clients[0].timeout = Some(MM1_CLIENT_TIMEOUT);
+    run(&stack, Box::new(RoundRobin::new()), seed, requests, MM1_RATE_PER_S)
+}
+
 /// Runs ten single-worker backends behind [`RandomChoices::power_of_two`] at
 /// [`P2C_RATE_PER_S`] (full metrics) and returns the events the engine handled.
 pub fn p2c_10(seed: u64, requests: u64) -> u64 {
@@ -101,5 +116,7 @@ mod tests {
             let per_request = events as f64 / requests as f64;
             assert!((per_request - 2.0).abs() < 0.1, "{name}: {events} events for {requests} requests");
         }
+        let per_request = mm1_timeout(1, requests) as f64 / requests as f64;
+        assert!((per_request - 3.0).abs() < 0.1, "with timeouts: {per_request} events per request");
     }
 }

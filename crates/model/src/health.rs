@@ -141,6 +141,8 @@ impl Health {
 
     /// Records a response from backend `b` (an error: 5xx, reset or timeout); returns the
     /// end of a new ejection, if this response caused one.
+    // Always inlined into `Balancer::feedback`, on every response (see there).
+    #[inline(always)]
     pub fn record_response(&mut self, b: usize, now: SimTime, error: bool) -> Option<SimTime> {
         let outlier = self.config.outlier?;
         let ejected = self.backends.iter().filter(|h| h.ejected_until.is_some()).count();

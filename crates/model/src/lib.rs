@@ -2,34 +2,42 @@
 #![warn(missing_docs)]
 
 pub mod arrivals;
+mod backend;
+mod balancer;
 pub mod check;
+mod client;
+mod database;
 pub mod health;
 mod human_duration;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
+mod recorder;
+mod request;
 pub mod retry;
 pub mod series;
 pub mod service;
 pub mod stack;
+mod summary;
 pub mod timeline;
 
 use std::time::Duration;
 
 pub use arrivals::Arrivals;
+pub use backend::{BackendConfig, Degradation, QueueLimit};
 pub use check::Invalid;
+pub use client::ClientConfig;
+pub use database::DatabaseConfig;
 pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
 pub use human_duration::{DurationError, HumanDuration, within_clock};
 pub use keys::Users;
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
+pub use recorder::Observe;
 pub use retry::{RetryBudget, RetryPolicy};
 pub use series::{BackendWindow, Window};
 pub use service::ServiceTime;
-pub use stack::{
-    BackendConfig, BackendSummary, ClientConfig, DatabaseConfig, DatabaseSummary, Degradation,
-    LatencySummary, Observe, QueueLimit, RunParams, RunSummary, StackConfig, WebStack, simulate,
-    simulate_with,
-};
+pub use stack::{RunParams, StackConfig, WebStack, simulate, simulate_with};
+pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
 pub use timeline::{Action, TimedAction};
 
 /// A stack that cannot be simulated as configured.
@@ -48,12 +56,6 @@ pub enum ModelError {
     /// Arrival-process parameters that make no sense.
     #[error("invalid arrivals: {0}")]
     InvalidArrivals(String),
-    /// Database parameters that make no sense.
-    #[error("invalid database: {0}")]
-    InvalidDatabase(String),
-    /// A backend with no workers could never serve anything.
-    #[error("backend {0} has no workers")]
-    NoWorkers(String),
     /// Nothing sends requests.
     #[error("the stack has no clients")]
     NoClients,

@@ -162,7 +162,10 @@ pub struct Feedback {
     pub backend: usize,
     /// When the response reached the balancer.
     pub at: SimTime,
-    /// Time from the request reaching the balancer to its response.
+    /// The attempt's round trip: time from this attempt leaving the balancer to its response,
+    /// as Finagle and Envoy measure a host's latency. It is not the request's response time:
+    /// a retried request's earlier attempts and backoffs are not in it. Zero for an attempt
+    /// turned away at once (refused connection, full queue).
     pub latency: Duration,
     /// Whether the response was a success (not a 5xx).
     pub success: bool,
@@ -170,6 +173,13 @@ pub struct Feedback {
 
 /// A load-balancing algorithm. See the [module docs](self) for the contract.
 pub trait Policy: Send {
+    /// A name for messages and `Debug` (`dyn Policy` prints it). The default is the
+    /// implementing type's name without its module path (`RoundRobin`), as
+    /// [`std::any::type_name`] spells it: meant for people, not as a stable identifier.
+    fn name(&self) -> &str {
+        short_type_name(std::any::type_name::<Self>())
+    }
+
     /// Told before the first pick and whenever weights, eligibility or the backend set change.
     fn on_backends_changed(&mut self, _backends: &[BackendState]) {}
 
@@ -181,6 +191,10 @@ pub trait Policy: Send {
 }
 
 impl<P: Policy + ?Sized> Policy for Box<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
     fn on_backends_changed(&mut self, backends: &[BackendState]) {
         (**self).on_backends_changed(backends);
     }
@@ -196,8 +210,14 @@ impl<P: Policy + ?Sized> Policy for Box<P> {
 
 impl std::fmt::Debug for dyn Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("dyn Policy")
+        f.write_str(self.name())
     }
+}
+
+/// `a::b::Name<c::D>` → `Name<c::D>`: the path before the type's own name dropped.
+fn short_type_name(full: &'static str) -> &'static str {
+    let own = full.find('<').unwrap_or(full.len());
+    full[..own].rfind("::").map_or(full, |i| &full[i + 2..])
 }
 
 /// Indices of the available backends, rebuilt on [`Policy::on_backends_changed`]. Shared by
@@ -306,6 +326,18 @@ pub(crate) mod tests {
                 (params, policy)
             })
             .collect()
+    }
+
+    #[test]
+    fn debug_names_the_policy() {
+        let names: Vec<String> = every_policy().iter().map(|(_, policy)| format!("{policy:?}")).collect();
+        assert_eq!(names[0], "RoundRobin");
+        for name in ["RandomChoices", "Maglev", "JoinIdleQueue"] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+        assert!(names.iter().all(|n| !n.contains("::") && !n.contains("dyn")), "{names:?}");
+        assert_eq!(short_type_name("a::Wrapper<b::c::Inner>"), "Wrapper<b::c::Inner>");
+        assert_eq!(short_type_name("Plain"), "Plain");
     }
 
     #[test]

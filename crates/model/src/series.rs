@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use stacksim_engine::SimTime;
 
-use crate::metrics::Latency;
-
 /// One window of a run's time series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Window {
@@ -59,52 +57,6 @@ pub struct BackendWindow {
     pub utilization: f64,
     /// Time-averaged requests waiting.
     pub queue_mean: f64,
-}
-
-/// Counts of the window being filled.
-#[derive(Debug, Default)]
-pub(crate) struct OpenWindow {
-    pub arrived: u64,
-    pub completed: u64,
-    pub rejected: u64,
-    pub timed_out: u64,
-    pub failed: u64,
-    pub attempts: u64,
-    pub latency: Latency,
-}
-
-impl OpenWindow {
-    /// Closes the window: its record, and the counts reset for the next one.
-    pub fn close(
-        &mut self,
-        start: Duration,
-        backends: Vec<BackendWindow>,
-        database_utilization: f64,
-        users: (u64, u64),
-    ) -> Window {
-        let window = Window {
-            start,
-            arrived: self.arrived,
-            completed: self.completed,
-            rejected: self.rejected,
-            timed_out: self.timed_out,
-            failed: self.failed,
-            attempts: self.attempts,
-            p50_s: self.latency.quantile_s(0.5),
-            p99_s: self.latency.quantile_s(0.99),
-            mean_s: self.latency.mean_s(),
-            backends,
-            database_utilization,
-            users_active: users.0,
-            users_affected: users.1,
-        };
-        let OpenWindow { arrived, completed, rejected, timed_out, failed, attempts, latency } = self;
-        for count in [arrived, completed, rejected, timed_out, failed, attempts] {
-            *count = 0;
-        }
-        latency.reset();
-        window
-    }
 }
 
 /// Which users were active, and which affected, per window and over an incident interval.

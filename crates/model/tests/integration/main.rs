@@ -6,6 +6,7 @@ mod conservation;
 mod database;
 mod faults;
 mod series;
+mod snapshots;
 
 use std::time::Duration;
 

@@ -1,0 +1,292 @@
+//! Backends: workers behind a FIFO queue, and the decision to admit an attempt.
+//!
+//! A backend knows its own occupancy — busy workers and the attempts waiting for one — and
+//! decides, for each attempt the balancer sends, whether it is served at once, queued, or
+//! turned away ([`Admission`]). It holds references to the attempts in its queue, not the
+//! attempts themselves: a queued attempt that expired or was abandoned stays in the queue until
+//! it reaches the front, and the caller says which references are still waiting.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use rand_xoshiro::SplitMix64;
+use stacksim_engine::SimTime;
+
+use crate::ModelError;
+use crate::health::{ActiveCheck, CheckKind};
+use crate::metrics::TimeIntegral;
+use crate::request::AttemptRef;
+use crate::service::{ServiceSampler, ServiceTime};
+
+/// How many requests may wait at a backend for a free worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueLimit {
+    /// At most this many wait; a request arriving to a full queue is rejected at once (503).
+    Bounded(u32),
+    /// No limit: the queue grows without bound when load exceeds capacity.
+    Unbounded,
+}
+
+/// Service slows down as a backend fills up: every service starting while `in_system`
+/// requests are at the backend (queued or served) takes `1 + slope × max(0, in_system − knee)`
+/// times as long. An overwhelmed backend thus becomes unresponsive, as real ones do when
+/// they thrash on memory, locks or garbage collection.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Degradation {
+    /// Requests at the backend beyond which service slows.
+    pub knee: u32,
+    /// Extra service time per request beyond the knee, as a fraction of the normal time.
+    pub slope: f64,
+}
+
+/// One backend server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendConfig {
+    /// Name, unique within the stack (`app-0`).
+    pub name: String,
+    /// Requests served at once.
+    pub workers: u32,
+    /// Waiting room in front of the workers (FIFO).
+    pub queue: QueueLimit,
+    /// Time a worker spends on one request (its own work; database calls come on top).
+    pub service: ServiceTime,
+    /// Balancer weight.
+    pub weight: u32,
+    /// A request that waited this long in the queue is answered 503 (HAProxy `timeout queue`).
+    pub queue_timeout: Option<Duration>,
+    /// Slow-down under overload.
+    pub degradation: Option<Degradation>,
+    /// Whether the backend is in the balancer's configuration at the start (an `Add` action
+    /// brings in one that is not).
+    pub present: bool,
+}
+
+impl BackendConfig {
+    /// A present backend with weight 1 and no queue timeout or degradation.
+    pub fn new(name: impl Into<String>, workers: u32, queue: QueueLimit, service: ServiceTime) -> Self {
+        BackendConfig {
+            name: name.into(),
+            workers,
+            queue,
+            service,
+            weight: 1,
+            queue_timeout: None,
+            degradation: None,
+            present: true,
+        }
+    }
+}
+
+/// What a backend does with an attempt the balancer sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// A worker is free: it starts now.
+    Serve,
+    /// Every worker is busy and the queue has room: it waits.
+    Queue,
+    /// It is turned away at once.
+    Reject(Rejection),
+}
+
+/// Why a backend turned an attempt away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    /// The process is down: the connection is refused (a failure, not a 503).
+    Down,
+    /// Every worker is busy and the queue is full: answered 503.
+    QueueFull,
+}
+
+/// Time integrals of a backend's busy workers and queue since the start of the run, for the
+/// time series.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Areas {
+    /// Busy workers [worker·ns].
+    pub busy: u128,
+    /// Attempts waiting [attempt·ns].
+    pub queued: u128,
+    /// Workers it has.
+    pub workers: u32,
+}
+
+/// A backend while the simulation runs.
+#[derive(Debug)]
+pub(crate) struct Backend {
+    name: String,
+    workers: u32,
+    queue_limit: Option<u32>,
+    queue_timeout: Option<Duration>,
+    degradation: Option<Degradation>,
+    service: ServiceSampler,
+    mean_service_s: f64,
+    /// The timeline's slow-down factor.
+    slow_factor: f64,
+    up: bool,
+    queue: VecDeque<AttemptRef>,
+    /// Live (not expired) attempts in the queue.
+    queued_live: u32,
+    busy: TimeIntegral,
+    queued: TimeIntegral,
+}
+
+impl Backend {
+    /// An idle, running backend as `config` describes it; `config` has passed
+    /// [`StackConfig::check`](crate::StackConfig::check).
+    pub fn new(config: &BackendConfig) -> Result<Self, ModelError> {
+        Ok(Backend {
+            name: config.name.clone(),
+            workers: config.workers,
+            queue_limit: match config.queue {
+                QueueLimit::Bounded(n) => Some(n),
+                QueueLimit::Unbounded => None,
+            },
+            queue_timeout: config.queue_timeout,
+            degradation: config.degradation,
+            service: config.service.sampler()?,
+            mean_service_s: config.service.mean_secs(),
+            slow_factor: 1.0,
+            up: true,
+            queue: VecDeque::new(),
+            queued_live: 0,
+            busy: TimeIntegral::default(),
+            queued: TimeIntegral::default(),
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What it does with an attempt arriving now.
+    #[inline]
+    pub fn admit(&self) -> Admission {
+        if !self.up {
+            Admission::Reject(Rejection::Down)
+        } else if self.busy.level() < u64::from(self.workers) {
+            Admission::Serve
+        } else if self.queue_limit.is_none_or(|limit| self.queued_live < limit) {
+            Admission::Queue
+        } else {
+            Admission::Reject(Rejection::QueueFull)
+        }
+    }
+
+    /// Puts `attempt` in the queue at `now`; returns how long it may wait there, if limited.
+    #[inline]
+    pub fn enqueue(&mut self, attempt: AttemptRef, now: SimTime) -> Option<Duration> {
+        self.queue.push_back(attempt);
+        self.queued_live += 1;
+        self.queued.increment(now);
+        self.queue_timeout
+    }
+
+    /// A worker starts an attempt at `now`: its work, drawn from the request's `sizes` stream
+    /// at the backend's current speed.
+    #[inline]
+    pub fn start(&mut self, now: SimTime, sizes: &mut SplitMix64) -> Duration {
+        let factor = self.slowness();
+        self.busy.increment(now);
+        let work = self.service.sample(sizes);
+        if factor == 1.0 { work } else { work.mul_f64(factor) }
+    }
+
+    /// A worker finishes at `now`. Returns the next attempt it takes from the queue: the first
+    /// for which `waiting` holds (the others are dropped: they expired or ended elsewhere).
+    #[inline]
+    pub fn release(
+        &mut self,
+        now: SimTime,
+        mut waiting: impl FnMut(AttemptRef) -> bool,
+    ) -> Option<AttemptRef> {
+        self.busy.decrement(now);
+        while let Some(next) = self.queue.pop_front() {
+            if waiting(next) {
+                self.queued_live -= 1;
+                self.queued.decrement(now);
+                return Some(next);
+            }
+        }
+        None
+    }
+
+    /// A queued attempt leaves the queue at `now` without being served (it waited too long).
+    /// Its reference stays in the queue and is dropped when it reaches the front.
+    pub fn expire(&mut self, now: SimTime) {
+        self.queued_live -= 1;
+        self.queued.decrement(now);
+    }
+
+    /// The process dies at `now`: its queue and workers are emptied, and it refuses attempts
+    /// until it [recovers](Backend::recover).
+    pub fn crash(&mut self, now: SimTime) {
+        self.up = false;
+        self.queue.clear();
+        self.queued_live = 0;
+        self.queued.set(now, 0);
+        self.busy.set(now, 0);
+    }
+
+    /// The process is back.
+    pub fn recover(&mut self) {
+        self.up = true;
+    }
+
+    /// Every service starting from now takes `factor` times as long (the timeline's slow-down).
+    pub fn slow_down(&mut self, factor: f64) {
+        self.slow_factor = factor;
+    }
+
+    /// Attempts at the backend: served or waiting.
+    #[inline]
+    fn in_system(&self) -> u64 {
+        self.busy.level() + u64::from(self.queued_live)
+    }
+
+    /// How many times its normal time a service starting now takes: the timeline's slow-down
+    /// times the overload degradation at the current occupancy.
+    #[inline]
+    pub fn slowness(&self) -> f64 {
+        let degradation = self
+            .degradation
+            .map_or(1.0, |d| 1.0 + d.slope * self.in_system().saturating_sub(u64::from(d.knee)) as f64);
+        self.slow_factor * degradation
+    }
+
+    /// Whether an active check of kind `check.kind` passes now.
+    pub fn passes(&self, check: &ActiveCheck) -> bool {
+        self.up
+            && match check.kind {
+                CheckKind::Tcp => true,
+                CheckKind::Http => {
+                    // Estimated answer time of a request sent now: its turn in the queue, then
+                    // one service, at the backend's current speed.
+                    let service = self.mean_service_s * self.slowness();
+                    let ahead = (self.in_system() + 1).saturating_sub(u64::from(self.workers));
+                    let estimate = service * (1.0 + ahead as f64 / f64::from(self.workers));
+                    estimate <= check.timeout.as_secs_f64()
+                }
+            }
+    }
+
+    /// Statistics start at `now` (end of warm-up).
+    pub fn end_warmup(&mut self, now: SimTime) {
+        self.busy.restart(now);
+        self.queued.restart(now);
+    }
+
+    /// Its time integrals since the start of the run, read at `now`.
+    pub fn areas(&mut self, now: SimTime) -> Areas {
+        Areas {
+            busy: self.busy.lifetime_area(now),
+            queued: self.queued.lifetime_area(now),
+            workers: self.workers,
+        }
+    }
+
+    /// Busy worker-time over worker-time, and the mean queue length, from the end of warm-up
+    /// to `end`.
+    pub fn usage(&mut self, end: SimTime) -> (f64, f64) {
+        (self.busy.mean(end) / f64::from(self.workers), self.queued.mean(end))
+    }
+}

@@ -1,0 +1,171 @@
+//! Clients: when requests are sent, the keys they carry, how long the client waits for an
+//! attempt, and whether it retries.
+//!
+//! Each client draws from streams of its own, named after it: `arrivals/<name>` (gaps between
+//! arrivals, and think times of a closed loop), `sizes/<name>` (one seed per request),
+//! `keys/<name>` (one key per request, drawn even when a trace or a closed loop supplies the
+//! key, so that the other streams do not shift) and `retries/<name>` (backoff jitter).
+
+use std::time::Duration;
+
+use rand::Rng;
+use stacksim_engine::{SimRng, SimTime, rng};
+
+use crate::ModelError;
+use crate::arrivals::{ArrivalClock, Arrivals};
+use crate::keys::{KeySampler, Users};
+use crate::retry::{BudgetBucket, RetryPolicy};
+
+/// A source of requests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientConfig {
+    /// Name, unique within the stack; names the client's random streams.
+    pub name: String,
+    /// When requests are sent.
+    pub arrivals: Arrivals,
+    /// Who sends them: the keys its requests carry (see [`crate::keys`]). `None`: a fresh
+    /// key per request.
+    pub users: Option<Users>,
+    /// The client gives up on an attempt after this long (counted as a timeout, or retried).
+    pub timeout: Option<Duration>,
+    /// How failed and timed-out attempts are retried. `None`: never.
+    pub retry: Option<RetryPolicy>,
+}
+
+impl ClientConfig {
+    /// A client called `name` sending `arrivals`, each request with a fresh key, no timeout,
+    /// no retries.
+    pub fn new(name: impl Into<String>, arrivals: Arrivals) -> Self {
+        ClientConfig { name: name.into(), arrivals, users: None, timeout: None, retry: None }
+    }
+
+    /// Users whose requests are tracked as users (a declared population or a closed loop):
+    /// `None` when its keys are not user numbers.
+    pub(crate) fn user_count(&self) -> Option<u64> {
+        match (&self.arrivals, &self.users) {
+            (Arrivals::Closed { users, .. }, _) => Some(u64::from(*users)),
+            (_, Some(users)) => Some(users.count),
+            _ => None,
+        }
+    }
+}
+
+/// A client while the simulation runs.
+#[derive(Debug)]
+pub(crate) struct Client {
+    clock: ArrivalClock,
+    arrivals: SimRng,
+    sizes: SimRng,
+    key_sampler: KeySampler,
+    keys: SimRng,
+    retries: SimRng,
+    timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    budget: Option<BudgetBucket>,
+    /// The trace key of the arrival already scheduled.
+    pending_key: Option<u64>,
+    /// Whether its keys are user numbers (a declared population or a closed loop).
+    tracks_users: bool,
+}
+
+impl Client {
+    /// The client `config` describes, its streams derived from `seed`.
+    pub fn new(config: &ClientConfig, seed: u64) -> Result<Self, ModelError> {
+        let stream = |kind: &str| rng::stream(seed, &format!("{kind}/{}", config.name));
+        Ok(Client {
+            clock: ArrivalClock::new(&config.arrivals)?,
+            arrivals: stream("arrivals"),
+            sizes: stream("sizes"),
+            key_sampler: KeySampler::new(config.users.as_ref())?,
+            keys: stream("keys"),
+            retries: stream("retries"),
+            timeout: config.timeout,
+            retry: config.retry,
+            budget: config.retry.and_then(|r| r.budget).map(BudgetBucket::new),
+            pending_key: None,
+            tracks_users: config.user_count().is_some(),
+        })
+    }
+
+    /// The users of a closed loop; `None` for an open loop.
+    pub fn closed_loop_users(&self) -> Option<u32> {
+        self.clock.closed().map(|(users, _)| users)
+    }
+
+    /// Draws the time of the next open-loop arrival after `now`; `None` when there is none.
+    #[inline]
+    pub fn next_arrival(&mut self, now: SimTime) -> Option<SimTime> {
+        let (at, key) = self.clock.next(now, &mut self.arrivals)?;
+        self.pending_key = key;
+        Some(at)
+    }
+
+    /// The arrival scheduled for `now` happens: its trace key, and the time of the next one.
+    #[inline]
+    pub fn arrive(&mut self, now: SimTime) -> (Option<u64>, Option<SimTime>) {
+        let key = self.pending_key.take();
+        (key, self.next_arrival(now))
+    }
+
+    /// A closed-loop user's think time before its next request; `None` for an open loop.
+    #[inline]
+    pub fn think_time(&mut self) -> Option<Duration> {
+        let (_, think) = self.clock.closed()?;
+        Some(exponential(think, &mut self.arrivals))
+    }
+
+    /// A new request at `now`: its key (the closed-loop `user`, else the trace's `key`, else a
+    /// drawn one) and its size seed.
+    #[inline]
+    pub fn new_request(&mut self, now: SimTime, key: Option<u64>, user: Option<u32>) -> (u64, u64) {
+        let size_seed = self.sizes.next_u64();
+        let drawn = self.key_sampler.sample(&mut self.keys);
+        let key = user.map(u64::from).or(key).unwrap_or(drawn);
+        if let Some(budget) = &mut self.budget {
+            budget.deposit(now);
+        }
+        (key, size_seed)
+    }
+
+    /// Whether its keys are user numbers, tracked for users affected.
+    #[inline]
+    pub fn tracks_users(&self) -> bool {
+        self.tracks_users
+    }
+
+    /// How long it waits for an attempt.
+    #[inline]
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// After `attempts` attempts of a request ended without success at `now`: the backoff
+    /// before the next one, or `None` when the client gives up (no retries left, or no budget).
+    pub fn retry_after(&mut self, attempts: u32, now: SimTime) -> Option<Duration> {
+        let retry = self.retry?;
+        let allowed =
+            attempts < retry.max_attempts && self.budget.as_mut().is_none_or(|b| b.try_withdraw(now));
+        allowed.then(|| retry.backoff_before(attempts + 1, &mut self.retries))
+    }
+
+    /// Multiplies its arrival rate by `factor`.
+    pub fn scale_rate(&mut self, factor: f64) {
+        self.clock.scale *= factor;
+    }
+
+    /// Sets the multiplier of its arrival rate.
+    pub fn set_rate_scale(&mut self, scale: f64) {
+        self.clock.scale = scale;
+    }
+
+    /// Its configured open-loop rate at `now`, before scaling.
+    pub fn base_rate(&self, now: SimTime) -> f64 {
+        self.clock.base_rate(now)
+    }
+}
+
+/// An exponential span with mean `mean`.
+fn exponential<R: Rng + ?Sized>(mean: Duration, rng: &mut R) -> Duration {
+    let draw: f64 = rand_distr::Distribution::sample(&rand_distr::Exp1, rng);
+    mean.mul_f64(draw)
+}

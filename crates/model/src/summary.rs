@@ -1,0 +1,135 @@
+//! What a run measured: the summary types a run returns.
+
+use std::time::Duration;
+
+use crate::metrics::Latency;
+use crate::series::Window;
+
+/// Response-time statistics of successful requests, in seconds (NaN when there were none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatencySummary {
+    /// Mean (exact).
+    pub mean_s: f64,
+    /// Median.
+    pub p50_s: f64,
+    /// 90th percentile.
+    pub p90_s: f64,
+    /// 99th percentile.
+    pub p99_s: f64,
+    /// 99.9th percentile.
+    pub p999_s: f64,
+    /// Largest.
+    pub max_s: f64,
+}
+
+impl LatencySummary {
+    pub(crate) fn of(latency: &Latency) -> Self {
+        LatencySummary {
+            mean_s: latency.mean_s(),
+            p50_s: latency.quantile_s(0.5),
+            p90_s: latency.quantile_s(0.9),
+            p99_s: latency.quantile_s(0.99),
+            p999_s: latency.quantile_s(0.999),
+            max_s: latency.max_s(),
+        }
+    }
+}
+
+/// What one backend saw during the measured period. Counts are of attempts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendSummary {
+    /// Backend name.
+    pub name: String,
+    /// Attempts the balancer sent here.
+    pub routed: u64,
+    /// Attempts answered successfully.
+    pub completed: u64,
+    /// Attempts turned away: full queue, or queue timeout.
+    pub rejected: u64,
+    /// Attempts refused or reset because the backend was down.
+    pub failed: u64,
+    /// Busy worker-time over available worker-time (0..=1).
+    pub utilization: f64,
+    /// Time-averaged number of requests waiting.
+    pub queue_length_mean: f64,
+    /// Fraction of all routed attempts sent here.
+    pub share: f64,
+    /// `rejected / routed`.
+    pub rejected_ratio: f64,
+}
+
+/// What the database did during the measured period.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DatabaseSummary {
+    /// Busy database workers over database workers.
+    pub utilization: f64,
+    /// Queries served (warm-up included).
+    pub queries: u64,
+    /// Mean time a counted request's query waited for a connection and a database worker \[s\]
+    /// (NaN without queries).
+    pub wait_mean_s: f64,
+}
+
+/// What one run measured. Counts cover requests that arrived after warm-up; time averages
+/// cover the time after warm-up.
+///
+/// Conservation: `arrived = completed + rejected + timed_out + failed + in_flight`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Simulated time measured (duration minus warm-up).
+    pub measured: Duration,
+    /// Events the engine handled, warm-up included.
+    pub events: u64,
+    /// Requests that reached the balancer.
+    pub arrived: u64,
+    /// Requests answered successfully.
+    pub completed: u64,
+    /// Requests whose last attempt was answered 503 at once: a full queue, a queue timeout,
+    /// or no available backend.
+    pub rejected: u64,
+    /// Requests whose last attempt the client gave up on.
+    pub timed_out: u64,
+    /// Requests whose last attempt failed: refused or reset by a backend that was down.
+    pub failed: u64,
+    /// Requests still unanswered when the run ended.
+    pub in_flight: u64,
+    /// Attempts sent for the counted requests (first tries and retries).
+    pub attempts: u64,
+    /// Retries scheduled for the counted requests.
+    pub retries: u64,
+    /// Response time of successful requests (from reaching the balancer to the response).
+    pub response_time: LatencySummary,
+    /// Mean time successful requests waited in a queue \[s\].
+    pub wait_time_mean_s: f64,
+    /// Successful responses per second of measured time.
+    pub throughput_per_s: f64,
+    /// Arrivals per second of measured time.
+    pub arrival_rate_per_s: f64,
+    /// Time-averaged attempts in the stack (queued or in service): Little's L.
+    pub in_system_mean: f64,
+    /// Worker time spent on attempts whose client had already given up, over all worker time.
+    pub wasted_work_ratio: f64,
+    /// Users (of declared populations) active during the incident interval.
+    pub users_active: u64,
+    /// Of those, users with at least one failed or too-slow request in the interval.
+    pub users_affected: u64,
+    /// Per backend, in balancer order.
+    pub backends: Vec<BackendSummary>,
+    /// The database, if there is one.
+    pub database: Option<DatabaseSummary>,
+    /// The time series, if windows were asked for.
+    pub windows: Vec<Window>,
+}
+
+impl RunSummary {
+    /// Requests that did not succeed, over arrivals.
+    pub fn error_ratio(&self) -> f64 {
+        let errors = self.rejected + self.timed_out + self.failed;
+        if self.arrived == 0 { 0.0 } else { errors as f64 / self.arrived as f64 }
+    }
+
+    /// Attempts per request (1 without retries): retry amplification.
+    pub fn attempts_per_request(&self) -> f64 {
+        if self.arrived == 0 { f64::NAN } else { self.attempts as f64 / self.arrived as f64 }
+    }
+}
