@@ -169,13 +169,15 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             .with_context(|| format!("searching {}", file.display()))?;
             match format {
                 Format::Json => println!("{}", answers.to_json()?),
-                Format::Table | Format::Csv => print!("{}", output::capacity_table(&slo, &answers)),
+                Format::Table | Format::Csv => {
+                    print!("{}", output::capacity_table(&slo, &answers, output::terminal_width()))
+                }
             }
             Ok(if answers.all_found() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Check { files } => Ok(check(&registry, &files)),
         Command::Policies => {
-            print!("{}", output::policies_table(BUILTIN_POLICIES));
+            print!("{}", output::policies_table(BUILTIN_POLICIES, output::terminal_width()));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -264,7 +266,7 @@ fn emit(
             .with_context(|| format!("writing results to {}", dir.display()))?;
     }
     let stdout = match format {
-        Format::Table => output::report_table(experiment, report),
+        Format::Table => output::report_table(experiment, report, output::terminal_width()),
         Format::Json => report.to_json(),
         Format::Csv => {
             let mut bytes = Vec::new();

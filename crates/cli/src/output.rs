@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 
 use crate::outdir::OutputDir;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, Table};
+use comfy_table::{CellAlignment, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stacksim::capacity::{Capacity, Slo};
-use stacksim::metric::{BackendMetric, Style};
+use stacksim::metric::{BackendMetric, Shown, Style};
 use stacksim::report::VariantReport;
 use stacksim::spec::Warmup;
 use stacksim::{Experiment, Metric, Plan, PolicyInfo, Progress, Report, ShardOutput};
@@ -35,6 +35,29 @@ pub fn describe(plan: &Plan) -> String {
     )
 }
 
+/// The width tables may take: the terminal's, when stdout is one; `None` (as wide as their
+/// contents) when stdout is a pipe or a file, so that what is saved does not depend on the
+/// window it was made in.
+pub fn terminal_width() -> Option<u16> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(width, _)| width.0)
+}
+
+/// An empty table in the house style, at most `width` columns wide when given: cells wrap
+/// (comfy-table's dynamic arrangement) rather than the terminal breaking rows into fragments.
+fn table(width: Option<u16>) -> Table {
+    let mut table = Table::new();
+    // The width is decided here, not by comfy-table's own look at the terminal.
+    table.load_style(UTF8_FULL_CONDENSED).force_no_tty();
+    if let Some(width) = width {
+        table.set_width(width).set_content_arrangement(ContentArrangement::Dynamic);
+    }
+    table
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -44,7 +67,7 @@ fn plural(n: usize) -> &'static str {
 ///
 /// Replays add columns where they have something to say: `users affected` when requests carry
 /// user keys, `attempts/req` when retries added attempts, and `detect <alert>` per alert rule.
-pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String {
+pub fn report_table(experiment: Option<&Experiment>, report: &Report, width: Option<u16>) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let users = report.any_above(Metric::UsersActive, 0.0);
     let attempts = report.any_above(Metric::AttemptsPerRequest, 1.001);
@@ -60,20 +83,17 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String 
         header.push("attempts/req".to_owned());
     }
     header.extend(alerts.iter().filter_map(Metric::alert).map(|name| format!("detect {name}")));
-    let columns = header.len();
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    let mut rows = Vec::new();
     for (v, variant) in report.variants.iter().enumerate() {
-        let m = |metric: Metric| metric.show(variant.metric(&metric), Style::Terminal).to_string();
+        let m = |metric: Metric| metric.show(variant.metric(&metric), Style::Terminal);
         let mut row = vec![
-            variant.label.clone(),
             m(Metric::ResponseTimeMean),
             m(Metric::ResponseTimeP50),
             m(Metric::ResponseTimeP99),
             m(Metric::ResponseTimeP999),
             m(Metric::Throughput),
             m(Metric::ErrorRatio),
-            utilization_range(variant),
+            Shown::value(utilization_range(variant)),
         ];
         if users {
             row.push(m(Metric::UsersAffectedRatio));
@@ -81,14 +101,12 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String 
         if attempts {
             row.push(m(Metric::AttemptsPerRequest));
         }
-        row.extend(alerts.iter().map(|metric| report.detection(v, metric).show(Style::Terminal).to_string()));
-        table.add_row(row);
+        row.extend(alerts.iter().map(|metric| report.detection(v, metric).show(Style::Terminal)));
+        rows.push(VariantRow { index: v, label: &variant.label, cells: row });
     }
-    for column in 1..columns {
-        if let Some(c) = table.column_mut(column) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    // Left out first when the terminal is too narrow for every column.
+    let drop_first = ["p50", "p99.9", "attempts/req", "backend util", "throughput", "mean"];
+    let table = variants_table(header, &rows, &drop_first, width);
     let simulated = experiment.map_or(String::new(), |e| {
         let warmup = if e.warmup.fixed().is_zero() && e.warmup != Warmup::Auto {
             String::new()
@@ -113,55 +131,183 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report) -> String 
              alert fired; never = it did not fire.\n",
         );
     }
-    format!(
-        "{}: {} variant{} × {replications} replication{}{simulated}, seed {}\n{table}\n\
-         Response times of successful requests; ± is the 95% confidence interval over replications.\n\
-         errors = rejected + timed out + failed, over arrivals. backend util = lowest–highest backend.\n\
-         {notes}{}",
+    let heading = format!(
+        "{}: {} variant{} × {replications} replication{}{simulated}, seed {}\n",
         report.experiment,
         report.variants.len(),
         plural(report.variants.len()),
         plural(replications as usize),
         report.seed,
-        paired_table(report),
-    )
+    );
+    let notes = format!(
+        "Response times of successful requests; ± is the 95% confidence interval over replications.\n\
+         errors = rejected + timed out + failed, over arrivals. backend util = lowest–highest backend.\n\
+         {notes}"
+    );
+    format!("{}{table}\n{}{}", wrap(&heading, width), wrap(&notes, width), paired_table(report, width))
 }
 
 /// The variants against the baseline, paired by replication; empty with a single variant or
 /// a single replication.
-fn paired_table(report: &Report) -> String {
+fn paired_table(report: &Report, width: Option<u16>) -> String {
     let Some(baseline) = report.variants.get(report.baseline) else { return String::new() };
-    let others: Vec<&VariantReport> = report.variants.iter().filter(|v| !v.vs_baseline.is_empty()).collect();
-    let has_intervals = others.iter().any(|v| v.vs_baseline.values().any(|e| e.ci95.is_finite()));
+    let others: Vec<(usize, &VariantReport)> =
+        report.variants.iter().enumerate().filter(|(_, v)| !v.vs_baseline.is_empty()).collect();
+    let has_intervals = others.iter().any(|(_, v)| v.vs_baseline.values().any(|e| e.ci95.is_finite()));
     if others.is_empty() || !has_intervals {
         return String::new();
     }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(vec!["variant", "Δ mean", "Δ p99", "Δ errors"]);
-    for v in others {
-        let d = |metric: Metric| {
-            let e = v.difference(&metric);
-            let text = metric.show(e, Style::Terminal).to_string();
-            // An explicit sign: `+` for increases (a `-` is already there for decreases).
-            if e.mean > 0.0 { format!("+{text}") } else { text }
-        };
-        table.add_row(vec![
-            v.label.clone(),
-            d(Metric::ResponseTimeMean),
-            d(Metric::ResponseTimeP99),
-            d(Metric::ErrorRatio),
-        ]);
+    let header = ["variant", "Δ mean", "Δ p99", "Δ errors"].map(str::to_owned).to_vec();
+    let rows: Vec<VariantRow> = others
+        .into_iter()
+        .map(|(index, v)| {
+            let d = |metric: Metric| {
+                let e = v.difference(&metric);
+                let mut shown = metric.show(e, Style::Terminal);
+                // An explicit sign: `+` for increases (a `-` is already there for decreases).
+                if e.mean > 0.0 {
+                    shown.value.insert(0, '+');
+                }
+                shown
+            };
+            let cells = vec![d(Metric::ResponseTimeMean), d(Metric::ResponseTimeP99), d(Metric::ErrorRatio)];
+            VariantRow { index, label: &v.label, cells }
+        })
+        .collect();
+    let table = variants_table(header, &rows, &[], width);
+    let heading = format!(
+        "\nCompared with {}, paired by replication (same arrivals and request sizes):\n",
+        baseline.label
+    );
+    let notes = "Δ = variant − baseline; an interval that excludes 0 is a real difference.\n";
+    format!("{}{table}\n{}", wrap(&heading, width), wrap(notes, width))
+}
+
+/// A row of a table of variants: the variant's index in the report, its label, its values.
+struct VariantRow<'a> {
+    index: usize,
+    label: &'a str,
+    cells: Vec<Shown>,
+}
+
+/// A table with a row per variant: the label, then one right-aligned value per column, each
+/// value followed by its interval.
+///
+/// It is as wide as its contents when `width` is `None` (piped) or when that fits. On a
+/// terminal too narrow for that, variants are shown by number (their index in the report)
+/// with their labels listed under the table, and each interval goes under its value. If that
+/// is still too wide, the columns named in `drop_first` are left out, in that order, until it
+/// fits (a line under the table names them); what is then still too wide wraps.
+fn variants_table(
+    header: Vec<String>,
+    rows: &[VariantRow],
+    drop_first: &[&str],
+    width: Option<u16>,
+) -> String {
+    let wide = right_aligned(
+        header.clone(),
+        rows.iter()
+            .map(|row| {
+                std::iter::once(row.label.to_owned()).chain(row.cells.iter().map(Shown::to_string)).collect()
+            })
+            .collect(),
+    );
+    let fits =
+        |table: &Table, width: u16| table.lines().all(|line| line.chars().count() <= usize::from(width));
+    let Some(width) = width.filter(|&width| !fits(&wide, width)) else { return wide.to_string() };
+
+    let mut columns: Vec<(String, Vec<String>)> = header
+        .into_iter()
+        .enumerate()
+        .map(|(c, heading)| {
+            let cells = rows.iter().map(|row| match c {
+                0 => row.index.to_string(),
+                _ => match &row.cells[c - 1] {
+                    Shown { value, after: Some(after) } => format!("{value}\n{after}"),
+                    Shown { value, after: None } => value.clone(),
+                },
+            });
+            (if c == 0 { "#".to_owned() } else { heading }, cells.collect())
+        })
+        .collect();
+    // The narrowest a column can be without breaking a value: its longest line of a cell, or
+    // its heading's longest word (headings wrap between words).
+    let narrowest = |(heading, cells): &(String, Vec<String>)| {
+        let heading = heading.split(' ').map(|w| w.chars().count()).max().unwrap_or(0);
+        let cells = cells.iter().flat_map(|c| c.lines()).map(|l| l.chars().count()).max().unwrap_or(0);
+        heading.max(cells) + 3
+    };
+    let mut left_out = Vec::new();
+    for &heading in drop_first {
+        // The columns, and the border on the left.
+        let needed = columns.iter().map(narrowest).sum::<usize>() + 1;
+        if needed <= usize::from(width) {
+            break;
+        }
+        if let Some(c) = columns.iter().position(|(h, _)| h == heading) {
+            columns.remove(c);
+            left_out.push(heading);
+        }
     }
-    for column in 1..4 {
+    let (header, cells): (Vec<String>, Vec<Vec<String>>) = columns.into_iter().unzip();
+    let rows_of_cells =
+        (0..rows.len()).map(|r| cells.iter().map(|column| column[r].clone()).collect()).collect();
+    let mut narrow = right_aligned(header, rows_of_cells);
+    narrow.set_width(width).set_content_arrangement(ContentArrangement::Dynamic);
+    let digits = rows.iter().map(|row| row.index.to_string().len()).max().unwrap_or(1);
+    let mut legend: String =
+        rows.iter().map(|row| format!("\n{:>digits$}  {}", row.index, row.label)).collect();
+    if !left_out.is_empty() {
+        let note = format!(
+            "Left out to fit the terminal: {} (all columns when piped, or in a wider terminal).",
+            left_out.join(", ")
+        );
+        legend.push('\n');
+        legend.push_str(&wrap(&note, Some(width)));
+    }
+    format!("{narrow}{legend}")
+}
+
+/// `text` with each line broken between words to at most `width` characters; unchanged
+/// without a width (piped). A word longer than the width has a line of its own.
+fn wrap(text: &str, width: Option<u16>) -> String {
+    let Some(width) = width.map(usize::from) else { return text.to_owned() };
+    let mut wrapped = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            wrapped.push('\n');
+        }
+        let mut used = 0;
+        for word in line.split(' ') {
+            let length = word.chars().count();
+            if used > 0 && used + 1 + length > width {
+                wrapped.push('\n');
+                used = 0;
+            } else if used > 0 {
+                wrapped.push(' ');
+                used += 1;
+            }
+            wrapped.push_str(word);
+            used += length;
+        }
+    }
+    wrapped
+}
+
+/// A table in the house style with every column but the first aligned right.
+fn right_aligned(header: Vec<String>, rows: Vec<Vec<String>>) -> Table {
+    let columns = header.len();
+    let mut table = table(None);
+    table.set_header(header);
+    for row in rows {
+        table.add_row(row);
+    }
+    for column in 1..columns {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
-    format!(
-        "\nCompared with {}, paired by replication (same arrivals and request sizes):\n{table}\n\
-         Δ = variant − baseline; an interval that excludes 0 is a real difference.\n",
-        baseline.label
-    )
+    table
 }
 
 fn utilization_range(variant: &VariantReport) -> String {
@@ -209,8 +355,8 @@ impl Answers {
 }
 
 /// `stacksim capacity`: one row per variant with the answer and the metrics measured there.
-pub fn capacity_table(slo: &Slo, answers: &Answers) -> String {
-    let mut table = Table::new();
+pub fn capacity_table(slo: &Slo, answers: &Answers, width: Option<u16>) -> String {
+    let mut table = table(width);
     let answer = match answers {
         Answers::MaxRate(_) => "max rate",
         Answers::MinReplicas(..) => "min replicas",
@@ -218,7 +364,7 @@ pub fn capacity_table(slo: &Slo, answers: &Answers) -> String {
     let mut header = vec!["variant".to_owned(), answer.to_owned(), "fails at".to_owned()];
     header.extend(slo.objectives.iter().map(|o| o.metric.to_string()));
     header.push("probes".to_owned());
-    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    table.set_header(header);
     match answers {
         Answers::MaxRate(results) => {
             for c in results {
@@ -235,10 +381,8 @@ pub fn capacity_table(slo: &Slo, answers: &Answers) -> String {
         Answers::MaxRate(_) => "highest total arrival rate".to_owned(),
         Answers::MinReplicas(rate, _) => format!("fewest replicas at {rate}/s"),
     };
-    format!(
-        "{question} meeting {slo} (upper end of the 95% interval within each limit):\n{table}\n\
-         Metrics are those measured at the answer.\n"
-    )
+    let heading = format!("{question} meeting {slo} (upper end of the 95% interval within each limit):\n");
+    format!("{}{table}\nMetrics are those measured at the answer.\n", wrap(&heading, width))
 }
 
 /// A row of the capacity table: the variant, its answer, the other end of the bracket, the
@@ -262,9 +406,9 @@ fn significant(x: f64, digits: i32) -> String {
 }
 
 /// `stacksim policies`: name, semantics, and the production balancer it follows.
-pub fn policies_table(policies: &[PolicyInfo]) -> String {
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(vec!["policy", "what it does", "follows"]);
+pub fn policies_table(policies: &[PolicyInfo], width: Option<u16>) -> String {
+    let mut table = table(width);
+    table.set_header(vec!["policy", "what it does", "follows"]);
     for p in policies {
         table.add_row(vec![p.name, p.summary, p.source]);
     }
@@ -381,4 +525,83 @@ pub fn write_outputs(mut out: OutputDir, report: &Report) -> Result<()> {
     // Every file is staged before any is moved into place, so a failure leaves the old set.
     out.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(value: &str, after: &str) -> Shown {
+        Shown { value: value.to_owned(), after: Some(after.to_owned()) }
+    }
+
+    fn rows() -> Vec<VariantRow<'static>> {
+        ["policy=RoundRobin", "policy=PowerOfTwoChoices"]
+            .into_iter()
+            .enumerate()
+            .map(|(index, label)| VariantRow {
+                index,
+                label,
+                cells: vec![
+                    shown("111.6 ms", "±1.7"),
+                    shown("81.92 ms", "±0.36"),
+                    shown("478.9 ms", "±16.7"),
+                    Shown::value("317.2/s"),
+                ],
+            })
+            .collect()
+    }
+
+    fn header() -> Vec<String> {
+        ["variant", "mean", "p50", "p99", "throughput"].map(str::to_owned).to_vec()
+    }
+
+    fn widest(text: &str) -> usize {
+        text.lines().map(|line| line.chars().count()).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn piped_or_where_it_fits_a_table_is_as_wide_as_its_contents() {
+        let piped = variants_table(header(), &rows(), &["p50"], None);
+        assert_eq!(widest(&piped), 91, "{piped}");
+        assert!(piped.contains("│ policy=PowerOfTwoChoices ┆ 111.6 ms ±1.7 ┆"), "{piped}");
+        assert_eq!(variants_table(header(), &rows(), &["p50"], Some(91)), piped);
+        assert_ne!(variants_table(header(), &rows(), &["p50"], Some(90)), piped);
+    }
+
+    #[test]
+    fn on_a_narrow_terminal_variants_go_by_number_with_intervals_under_their_values() {
+        let narrow = variants_table(header(), &rows(), &["p50"], Some(60));
+        assert!(widest(&narrow) <= 60, "{narrow}");
+        assert!(narrow.contains("│ 1 ┆ 111.6 ms ┆"), "{narrow}");
+        assert!(narrow.contains("p50"), "every column still fits: {narrow}");
+        assert!(narrow.ends_with("\n0  policy=RoundRobin\n1  policy=PowerOfTwoChoices"), "{narrow}");
+    }
+
+    #[test]
+    fn columns_are_left_out_in_the_given_order_and_named() {
+        let narrow = variants_table(header(), &rows(), &["p50", "mean"], Some(48));
+        assert!(widest(&narrow) <= 48, "{narrow}");
+        assert!(!narrow.contains("81.92") && narrow.contains("111.6 ms"), "{narrow}");
+        assert!(narrow.contains("Left out to fit the terminal: p50 (all"), "{narrow}");
+        // Narrower than the columns that are never left out: the cells wrap.
+        let tiny = variants_table(header(), &rows(), &["p50"], Some(30));
+        assert!(widest(tiny.split("\n0  ").next().unwrap()) <= 30, "{tiny}");
+    }
+
+    #[test]
+    fn every_built_in_policy_fits_an_80_column_terminal() {
+        let policies = policies_table(stacksim::BUILTIN_POLICIES, Some(80));
+        assert!(widest(&policies) <= 80, "{policies}");
+        assert!(policies.contains("RoundRobin") && policies.contains("Custom(\"name\")"), "{policies}");
+        assert!(widest(&policies_table(stacksim::BUILTIN_POLICIES, None)) > 200);
+    }
+
+    #[test]
+    fn prose_wraps_between_words_only_on_a_terminal() {
+        let text = "errors = rejected + timed out + failed, over arrivals.\nnext";
+        assert_eq!(wrap(text, None), text);
+        assert_eq!(wrap(text, Some(20)), "errors = rejected +\ntimed out + failed,\nover arrivals.\nnext");
+        assert_eq!(wrap("a verylongword b", Some(4)), "a\nverylongword\nb");
+    }
 }
