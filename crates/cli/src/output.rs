@@ -11,7 +11,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stacksim::capacity::{Capacity, Slo};
-use stacksim::metric::{BackendMetric, Shown, Style};
+use stacksim::metric::{BackendMetric, Shown, Style, readable_duration};
 use stacksim::report::VariantReport;
 use stacksim::spec::Warmup;
 use stacksim::{Experiment, Metric, Plan, PolicyInfo, Progress, Report, ShardOutput};
@@ -20,19 +20,26 @@ use stacksim::{Experiment, Metric, Plan, PolicyInfo, Progress, Report, ShardOutp
 pub fn describe(plan: &Plan) -> String {
     let experiment = plan.experiment();
     let variants = plan.variants().len();
-    let warmup = if experiment.warmup.fixed().is_zero() && experiment.warmup != Warmup::Auto {
-        String::new()
-    } else {
-        format!(", {} warm-up", experiment.warmup)
-    };
+    let (duration, warmup) = spans(experiment);
+    let warmup = warmup.map_or(String::new(), |w| format!(", {w} warm-up"));
     format!(
-        "{variants} variant{} × {} replication{}, {} simulated each{warmup}, seed {}",
+        "{variants} variant{} × {} replication{}, {duration} simulated each{warmup}, seed {}",
         plural(variants),
         experiment.replications,
         plural(experiment.replications as usize),
-        experiment.duration,
         experiment.seed
     )
+}
+
+/// The experiment's simulated span and its warm-up (none when zero, `auto` when detected), as
+/// people read them: `11d 16h`, not `11days 16h`.
+fn spans(experiment: &Experiment) -> (String, Option<String>) {
+    let warmup = match experiment.warmup {
+        Warmup::Auto => Some("auto".to_owned()),
+        Warmup::Fixed(d) if d.0.is_zero() => None,
+        Warmup::Fixed(d) => Some(readable_duration(d.0)),
+    };
+    (readable_duration(experiment.duration.0), warmup)
 }
 
 /// The width tables may take: the terminal's, when stdout is one; `None` (as wide as their
@@ -108,12 +115,9 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report, width: Opt
     let drop_first = ["p50", "p99.9", "attempts/req", "backend util", "throughput", "mean"];
     let table = variants_table(header, &rows, &drop_first, width);
     let simulated = experiment.map_or(String::new(), |e| {
-        let warmup = if e.warmup.fixed().is_zero() && e.warmup != Warmup::Auto {
-            String::new()
-        } else {
-            format!(" after {} warm-up", e.warmup)
-        };
-        format!(", {} simulated each{warmup}", e.duration)
+        let (duration, warmup) = spans(e);
+        let warmup = warmup.map_or(String::new(), |w| format!(" after {w} warm-up"));
+        format!(", {duration} simulated each{warmup}")
     });
     let mut notes = String::new();
     if users {
@@ -161,15 +165,7 @@ fn paired_table(report: &Report, width: Option<u16>) -> String {
     let rows: Vec<VariantRow> = others
         .into_iter()
         .map(|(index, v)| {
-            let d = |metric: Metric| {
-                let e = v.difference(&metric);
-                let mut shown = metric.show(e, Style::Terminal);
-                // An explicit sign: `+` for increases (a `-` is already there for decreases).
-                if e.mean > 0.0 {
-                    shown.value.insert(0, '+');
-                }
-                shown
-            };
+            let d = |metric: Metric| metric.show_difference(v.difference(&metric), Style::Terminal);
             let cells = vec![d(Metric::ResponseTimeMean), d(Metric::ResponseTimeP99), d(Metric::ErrorRatio)];
             VariantRow { index, label: &v.label, cells }
         })

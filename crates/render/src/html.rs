@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use stacksim::Metric;
-use stacksim::metric::{BackendMetric, Shown, Style};
+use stacksim::metric::{BackendMetric, Shown, Style, readable_duration};
 use stacksim::report::{Report, VariantReport};
 
 use crate::plot::{self, Layout, escape};
@@ -59,7 +59,9 @@ pub fn report_html(report: &Report) -> String {
     html.push_str(
         "<p class=\"note\">Response times are of successful requests. ± is the 95% confidence \
          interval over replications (Student t). Error ratio counts rejected, timed-out and \
-         failed requests over arrivals.</p>\n",
+         failed requests over arrivals. Rejected includes requests that waited in a backend's \
+         queue past its <code>queue_timeout</code> (answered 503); timed out counts only \
+         clients' own timeouts.</p>\n",
     );
     variants_table(&mut html, report, &layout);
     html.push_str("<h2>Plots</h2>\n");
@@ -171,7 +173,7 @@ fn paired_table(html: &mut String, report: &Report) {
         escape(&baseline.label)
     );
     for v in report.variants.iter().filter(|v| !v.vs_baseline.is_empty()) {
-        let d = |metric: Metric| cell(metric.show(v.difference(&metric), Style::Html));
+        let d = |metric: Metric| cell(metric.show_difference(v.difference(&metric), Style::Html));
         let _ = writeln!(
             html,
             "<tr><td class=\"left\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -251,8 +253,8 @@ fn instant(report: &Report, at_s: f64) -> String {
             plot::time_of_day(epoch, epoch % 60.0 != 0.0)
         }
         None => {
-            let d = std::time::Duration::from_secs_f64(at_s.max(0.0));
-            format!("+{}", humantime::format_duration(d))
+            let d = std::time::Duration::try_from_secs_f64(at_s).unwrap_or_default();
+            format!("+{}", readable_duration(d))
         }
     }
 }
@@ -280,8 +282,13 @@ fn over_time(html: &mut String, report: &Report) {
         None => html.push_str("Times are from the start of the run."),
     }
     if timeline.window_s > 0.0 {
-        let window = humantime::format_duration(std::time::Duration::from_secs_f64(timeline.window_s));
-        let _ = write!(html, " Time series in {window} windows.");
+        let window =
+            readable_duration(std::time::Duration::try_from_secs_f64(timeline.window_s).unwrap_or_default());
+        let _ = write!(
+            html,
+            " Time series in {window} windows; each value is a mean over replications, so counts \
+             may be fractional."
+        );
     }
     html.push_str("</p>\n");
     if !timeline.marks.is_empty() {
@@ -426,9 +433,16 @@ mod tests {
         r.variants[1]
             .vs_baseline
             .insert("response_time_mean_s".into(), Estimate { mean: -0.0107, ci95: 0.0003 });
+        r.variants[1]
+            .vs_baseline
+            .insert("response_time_p99_s".into(), Estimate { mean: 0.03623, ci95: 0.00389 });
         let html = report_html(&r);
         assert!(html.contains("<h3>Compared with policy=RoundRobin</h3>"), "{html}");
         assert!(html.contains("-10.70 ms <span class=\"ci\">±0.30</span>"), "{html}");
+        assert!(
+            html.contains("+36.23 ms <span class=\"ci\">±3.89</span>"),
+            "an increase has its sign: {html}"
+        );
     }
 
     #[test]

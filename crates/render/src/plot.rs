@@ -177,7 +177,7 @@ pub fn latency(report: &Report) -> String {
                         })
                         .collect();
                     let labels = if j == 0 { label_width } else { 0 };
-                    horizontal_bars(area, caption, &bars, labels, unit)?;
+                    horizontal_bars(area, caption, &bars, labels, unit, true)?;
                 }
                 Ok(())
             })
@@ -241,7 +241,7 @@ pub fn errors(report: &Report) -> String {
                     .collect();
                 // Half the width: a ratio needs no more, and the bars stay comparable by eye.
                 let (area, _) = body.split_horizontally(label_width + (WIDTH - label_width) / 2);
-                horizontal_bars(&area, "error ratio", &bars, label_width, PERCENT)
+                horizontal_bars(&area, "error ratio", &bars, label_width, PERCENT, false)
             })
         }
         Some(x) => {
@@ -471,7 +471,8 @@ fn largest(values: &[Option<Estimate>]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// A line chart of `metric` against `x`, a line per series; a time unit unless `unit` is given.
+/// A line chart of `metric` against `x`, a line per series; a time unit, on a logarithmic axis
+/// where the values span a decade or more, unless `unit` is given.
 #[allow(clippy::too_many_arguments)]
 fn line_panel(
     area: &Area<'_>,
@@ -487,6 +488,8 @@ fn line_panel(
         .iter()
         .map(|s| s.points.iter().map(|&(x, v)| (x, metric_of(&report.variants[v], metric))).collect())
         .collect();
+    // Times may span decades (one overloaded variant); ratios are compared on a linear axis.
+    let log_when_spread = unit.is_none();
     let unit = unit.unwrap_or_else(|| {
         let all: Vec<Option<Estimate>> = values.iter().flatten().map(|p| p.1).collect();
         time_unit(largest(&all))
@@ -499,7 +502,7 @@ fn line_panel(
             points: points.into_iter().map(|(x, e)| (x, unit.of(e))).collect(),
         })
         .collect();
-    lines(area, caption, x, y_desc, &plotted, unit)
+    lines(area, caption, x, y_desc, &plotted, unit, log_when_spread)
 }
 
 #[cfg(test)]
@@ -579,6 +582,75 @@ mod tests {
         }
         assert!(latency.contains(">\nms\n<"), "milliseconds below a second");
         assert!(utilization(&report).contains(">\napp-4\n<"));
+    }
+
+    /// `report` with variant 0's p99 and p99.9 `factor` times as long.
+    fn one_overloaded(mut report: Report, factor: f64) -> Report {
+        for metric in [Metric::ResponseTimeP99, Metric::ResponseTimeP999] {
+            let e = report.variants[0].metrics.get_mut(metric.name().as_ref()).unwrap();
+            e.mean *= factor;
+        }
+        report
+    }
+
+    #[test]
+    fn percentiles_decades_apart_are_drawn_on_a_log_axis() {
+        let params = policies(&["RoundRobin", "Random", "LeastConnections"]);
+        let params: Vec<&str> = params.iter().map(String::as_str).collect();
+        let close = latency(&one_overloaded(report("bars", &params, 2), 5.0));
+        assert!(!close.contains("log scale"), "within a factor of 20: linear");
+        let svg = latency(&one_overloaded(report("bars", &params, 2), 60.0));
+        assert_svg(&svg);
+        // The p99 and p99.9 panels, not the mean and p50 ones.
+        assert_eq!(
+            svg.matches(
+                ">
+s (log scale)
+<"
+            )
+            .count(),
+            2,
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches(
+                ">
+ms
+<"
+            )
+            .count(),
+            2,
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<circle").count(), 2 * 3, "dots, not bars, on a log axis");
+        for tick in ["0.1", "1", "10"] {
+            assert!(
+                svg.contains(&format!(
+                    ">
+{tick}
+<"
+                )),
+                "a tick at {tick}: {svg}"
+            );
+        }
+
+        let params: Vec<String> = ["RoundRobin", "Random"]
+            .iter()
+            .flat_map(|p| [100, 200, 300].map(move |r| format!(r#""policy": "{p}", "rate_per_s": {r}"#)))
+            .collect();
+        let params: Vec<&str> = params.iter().map(String::as_str).collect();
+        let svg = latency(&one_overloaded(report("rates", &params, 2), 60.0));
+        assert_svg(&svg);
+        assert_eq!(
+            svg.matches(
+                ">
+response time (s, log scale)
+<"
+            )
+            .count(),
+            2,
+            "{svg}"
+        );
     }
 
     #[test]

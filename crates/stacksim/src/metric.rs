@@ -31,7 +31,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use format::{Shown, Style};
+pub use format::{Shown, Style, readable_duration};
 
 use crate::stats::Estimate;
 
@@ -262,6 +262,28 @@ impl Metric {
     /// `estimate` as a table shows it in `style`, in this metric's unit.
     pub fn show(&self, estimate: Estimate, style: Style) -> Shown {
         format::show(estimate, self.unit(), style)
+    }
+
+    /// A difference between two variants (`vs_baseline`) as a table shows it in `style`: as
+    /// [`Metric::show`], with an explicit `+` on an increase (a decrease has its `-`).
+    ///
+    /// ```
+    /// use stacksim::Metric;
+    /// use stacksim::metric::Style;
+    /// use stacksim::stats::Estimate;
+    ///
+    /// let p99 = Metric::ResponseTimeP99;
+    /// let up = p99.show_difference(Estimate { mean: 0.03623, ci95: 0.00389 }, Style::Html);
+    /// assert_eq!(up.to_string(), "+36.23 ms ±3.89");
+    /// let down = p99.show_difference(Estimate { mean: -0.01672, ci95: 0.00144 }, Style::Terminal);
+    /// assert_eq!(down.to_string(), "-16.72 ms ±1.44");
+    /// ```
+    pub fn show_difference(&self, difference: Estimate, style: Style) -> Shown {
+        let mut shown = self.show(difference, style);
+        if difference.mean > 0.0 {
+            shown.value.insert(0, '+');
+        }
+        shown
     }
 }
 

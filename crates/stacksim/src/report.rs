@@ -574,8 +574,9 @@ impl Report {
     /// `timeseries.csv`: one row per (variant, window), variant-major, with columns `variant`,
     /// `label`, `window_start_s` (seconds from the start of the run), `clock` (the window's
     /// start in RFC 3339 when the experiment has a `start`, else empty), then every window
-    /// metric but `start_s` (the union over variants, in order of first appearance). Writes
-    /// nothing but a flush when the report has no time series.
+    /// metric but `start_s` (the union over variants, in order of first appearance). Every value
+    /// is a mean over the variant's replications, so counts (`arrived`, `rejected`, ...) may be
+    /// fractional. Writes nothing but a flush when the report has no time series.
     pub fn write_timeseries_csv(&self, out: impl io::Write) -> Result<(), csv::Error> {
         let mut csv = csv::Writer::from_writer(out);
         if self.timeseries.iter().all(|s| s.windows.is_empty()) {

@@ -297,13 +297,34 @@ fn whisker(e: Estimate) -> Option<f64> {
     Some(e.ci95).filter(|ci| ci.is_finite() && *ci > 0.0)
 }
 
-/// Ticks at round numbers from 0 to a top at or above `largest`.
+/// The value axis of a panel: ticks at round numbers from 0 to a top at or above the largest
+/// value, or, on a logarithmic axis, at powers of ten.
+///
+/// `bottom`, `top` and `ticks` are in plot coordinates: the values themselves on a linear axis,
+/// their base-10 logarithms on a logarithmic one. [`Scale::at`] takes a value there.
 #[derive(Clone, Debug)]
 pub(crate) struct Scale {
     pub top: f64,
     pub ticks: Vec<f64>,
     /// Decimal places that tell the ticks apart.
     pub decimals: usize,
+    /// Where the axis starts: 0, or on a logarithmic axis the power of ten below the smallest
+    /// value.
+    pub bottom: f64,
+    /// Whether the axis is logarithmic.
+    pub log: bool,
+}
+
+/// Times this many times apart, or more, are drawn on a logarithmic axis: on a linear one the
+/// smaller would be slivers beside the largest (one overloaded variant would hide how the others
+/// differ).
+pub(crate) const LOG_SPREAD: f64 = 20.0;
+
+/// Whether the means of `values` (the positive ones) span [`LOG_SPREAD`] or more.
+pub(crate) fn spread_wide(values: impl IntoIterator<Item = Estimate>) -> bool {
+    let means = values.into_iter().map(|e| e.mean).filter(|m| m.is_finite() && *m > 0.0);
+    let (lo, hi) = means.fold((f64::INFINITY, 0.0_f64), |(lo, hi), m| (lo.min(m), hi.max(m)));
+    hi >= lo * LOG_SPREAD
 }
 
 impl Scale {
@@ -317,6 +338,37 @@ impl Scale {
             top: steps as f64 * step,
             ticks: (0..=steps).map(|k| k as f64 * step).collect(),
             decimals: decimals(step),
+            bottom: 0.0,
+            log: false,
+        }
+    }
+
+    /// A logarithmic axis from the power of ten at or below `smallest` to `largest` (both
+    /// positive), ticks at every power of ten between (and at 2 and 5 times them when that makes
+    /// fewer than three).
+    pub fn log(smallest: f64, largest: f64) -> Scale {
+        let bottom = smallest.log10().floor();
+        let top = largest.log10().max(bottom + 1.0);
+        let decades: Vec<f64> = (bottom as i32..=top.floor() as i32).map(f64::from).collect();
+        let ticks = if decades.len() >= 3 {
+            decades
+        } else {
+            decades
+                .iter()
+                .flat_map(|d| [0.0, 2f64.log10(), 5f64.log10()].map(|m| d + m))
+                .filter(|t| *t <= top + 1e-9)
+                .collect()
+        };
+        Scale { top, ticks, decimals: 0, bottom, log: true }
+    }
+
+    /// Where `value` goes on the axis: itself on a linear axis, its logarithm on a logarithmic
+    /// one (the bottom for zero and below).
+    pub fn at(&self, value: f64) -> f64 {
+        match self.log {
+            false => value,
+            true if value > 0.0 => value.log10().max(self.bottom),
+            true => self.bottom,
         }
     }
 
@@ -330,10 +382,13 @@ impl Scale {
         scale
     }
 
-    /// A tick label.
-    pub fn label(&self, value: f64) -> String {
+    /// A tick label: the value at `tick` (a plot coordinate).
+    pub fn label(&self, tick: f64) -> String {
+        if self.log {
+            return format_number(10f64.powf(tick));
+        }
         let decimals = self.decimals;
-        format!("{value:.decimals$}")
+        format!("{tick:.decimals$}")
     }
 }
 
@@ -395,18 +450,32 @@ pub(crate) struct Bar {
 /// A panel of horizontal bars, first bar on top, with the CI as whiskers and the mean written
 /// at the end of each bar. Category labels go in a `label_width`-pixel area on the left (none
 /// when 0).
+///
+/// With `log_when_spread`, values [`LOG_SPREAD`] times apart or more are drawn on a logarithmic
+/// axis, as dots rather than bars (the length of a bar on such an axis means nothing), and the
+/// axis says so.
 pub(crate) fn horizontal_bars(
     area: &Area<'_>,
     caption: &str,
     bars: &[Bar],
     label_width: u32,
     unit: Unit,
+    log_when_spread: bool,
 ) -> Drawn {
     let n = bars.len();
     let largest = bars.iter().filter_map(|b| b.value).map(upper).fold(0.0, f64::max);
     // Room on the right for the value written after the longest bar.
     let plot_width = area.dim_in_pixel().0.saturating_sub(label_width + 24);
-    let scale = Scale::fixed(largest * 1.45, tick_count(plot_width, 60));
+    let scale = if log_when_spread && spread_wide(bars.iter().filter_map(|b| b.value)) {
+        let smallest =
+            bars.iter().filter_map(|b| b.value).map(|e| e.mean).filter(|m| *m > 0.0).fold(largest, f64::min);
+        // The same room on the right, in decades.
+        let decades = largest.log10() - smallest.log10().floor();
+        Scale::log(smallest, 10f64.powf(largest.log10() + decades * 0.45))
+    } else {
+        Scale::fixed(largest * 1.45, tick_count(plot_width, 60))
+    };
+    let x_desc = if scale.log { format!("{} (log scale)", unit.symbol) } else { unit.symbol.to_owned() };
     let rows: Vec<f64> = (0..n).map(|i| i as f64).collect();
     let mut chart = ChartBuilder::on(area)
         .margin_top(CAPTION_SPACE)
@@ -416,7 +485,7 @@ pub(crate) fn horizontal_bars(
         .x_label_area_size(38)
         .y_label_area_size(label_width)
         .build_cartesian_2d(
-            Ticked::new(0.0..scale.top, scale.ticks.clone()),
+            Ticked::new(scale.bottom..scale.top, scale.ticks.clone()),
             Ticked::new(-0.5..n as f64 - 0.5, rows),
         )?;
     let row_label = |y: &f64| {
@@ -434,7 +503,7 @@ pub(crate) fn horizontal_bars(
         .axis_style(AXIS)
         .label_style(font(12.0))
         .axis_desc_style(font(12.0).color(&MUTED))
-        .x_desc(unit.symbol)
+        .x_desc(x_desc)
         .x_label_formatter(&tick_label)
         .y_label_formatter(&row_label)
         .draw()?;
@@ -445,7 +514,7 @@ pub(crate) fn horizontal_bars(
         let y = (n - 1 - i) as f64;
         let Some(e) = bar.value else {
             plot.draw(
-                &(EmptyElement::at((0.0, y))
+                &(EmptyElement::at((scale.bottom, y))
                     + Text::new(
                         "no data",
                         (4, 0),
@@ -454,17 +523,22 @@ pub(crate) fn horizontal_bars(
             )?;
             continue;
         };
-        plot.draw(&Rectangle::new([(0.0, y - 0.32), (e.mean.max(0.0), y + 0.32)], bar.color.filled()))?;
+        if !scale.log {
+            plot.draw(&Rectangle::new([(0.0, y - 0.32), (e.mean.max(0.0), y + 0.32)], bar.color.filled()))?;
+        }
         if let Some(ci) = whisker(e) {
             let style = INK.stroke_width(1);
-            let (lo, hi) = ((e.mean - ci).max(0.0), e.mean + ci);
+            let (lo, hi) = (scale.at(e.mean - ci).max(scale.bottom), scale.at(e.mean + ci));
             plot.draw(&PathElement::new(vec![(lo, y), (hi, y)], style))?;
             for x in [lo, hi] {
                 plot.draw(&PathElement::new(vec![(x, y - 0.14), (x, y + 0.14)], style))?;
             }
         }
+        if scale.log {
+            plot.draw(&Circle::new((scale.at(e.mean), y), 5, bar.color.filled()))?;
+        }
         plot.draw(
-            &(EmptyElement::at((upper(e), y))
+            &(EmptyElement::at((scale.at(upper(e)), y))
                 + Text::new(
                     format!("{}{value_unit}", short(e.mean)),
                     (5, 0),
@@ -571,6 +645,9 @@ pub(crate) struct Line {
 
 /// A panel of lines with markers and CI whiskers against a numeric x axis. The x ticks are the
 /// swept values themselves when there are few of them.
+///
+/// With `log_when_spread`, values [`LOG_SPREAD`] times apart or more are drawn on a logarithmic
+/// y axis, and the axis says so.
 pub(crate) fn lines(
     area: &Area<'_>,
     caption: &str,
@@ -578,6 +655,7 @@ pub(crate) fn lines(
     y_desc: &str,
     lines: &[Line],
     unit: Unit,
+    log_when_spread: bool,
 ) -> Drawn {
     let mut xs: Vec<f64> = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)).collect();
     xs.sort_by(f64::total_cmp);
@@ -603,7 +681,17 @@ pub(crate) fn lines(
     };
     let largest =
         lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1)).map(upper).fold(0.0, f64::max);
-    let scale = Scale::from_zero(largest, tick_count(height.saturating_sub(100), 50));
+    let values = || lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1));
+    let scale = if log_when_spread && spread_wide(values()) {
+        let smallest = values().map(|e| e.mean).filter(|m| *m > 0.0).fold(largest, f64::min);
+        Scale::log(smallest, largest * 1.04)
+    } else {
+        Scale::from_zero(largest, tick_count(height.saturating_sub(100), 50))
+    };
+    let y_desc = match scale.log {
+        true => format!("{y_desc} ({}, log scale)", unit.symbol),
+        false => format!("{y_desc} ({})", unit.symbol),
+    };
     let mut chart = ChartBuilder::on(area)
         .margin_top(if caption.is_empty() { 10 } else { CAPTION_SPACE })
         .margin_left(8)
@@ -613,7 +701,7 @@ pub(crate) fn lines(
         .y_label_area_size(60)
         .build_cartesian_2d(
             Ticked::new(x_range, x_ticks),
-            Ticked::new(0.0..scale.top, scale.ticks.clone()),
+            Ticked::new(scale.bottom..scale.top, scale.ticks.clone()),
         )?;
     let x_label = |x: &f64| format_number(*x);
     let y_label = |y: &f64| scale.label(*y);
@@ -624,7 +712,7 @@ pub(crate) fn lines(
         .label_style(font(12.0))
         .axis_desc_style(font(12.0).color(&MUTED))
         .x_desc(x_desc)
-        .y_desc(format!("{y_desc} ({})", unit.symbol))
+        .y_desc(y_desc)
         .x_label_formatter(&x_label)
         .y_label_formatter(&y_label)
         .draw()?;
@@ -635,17 +723,21 @@ pub(crate) fn lines(
         let points: Vec<(f64, Estimate)> =
             line.points.iter().filter_map(|&(x, e)| e.map(|e| (x, e))).collect();
         let style = line.color.stroke_width(2);
-        plot.draw(&PathElement::new(points.iter().map(|&(x, e)| (x, e.mean)).collect::<Vec<_>>(), style))?;
+        plot.draw(&PathElement::new(
+            points.iter().map(|&(x, e)| (x, scale.at(e.mean))).collect::<Vec<_>>(),
+            style,
+        ))?;
         for &(x, e) in &points {
             if let Some(ci) = whisker(e) {
-                let (lo, hi) = ((e.mean - ci).max(0.0), (e.mean + ci).min(scale.top));
+                let (lo, hi) =
+                    (scale.at(e.mean - ci).max(scale.bottom), scale.at(e.mean + ci).min(scale.top));
                 let thin = line.color.stroke_width(1);
                 plot.draw(&PathElement::new(vec![(x, lo), (x, hi)], thin))?;
                 for y in [lo, hi] {
                     plot.draw(&PathElement::new(vec![(x - cap, y), (x + cap, y)], thin))?;
                 }
             }
-            plot.draw(&Circle::new((x, e.mean), 3, line.color.filled()))?;
+            plot.draw(&Circle::new((x, scale.at(e.mean)), 3, line.color.filled()))?;
         }
     }
     Ok(())

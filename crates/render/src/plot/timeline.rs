@@ -20,12 +20,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::chart::{
-    AXIS, Area, CAPTION_SPACE, COLORS, Drawn, GRID, Header, MUTED, PERCENT, Scale, Ticked, Unit, WIDTH,
-    color, draw_caption, fit, font, render, text_width, tick_count, time_unit,
+    AXIS, Area, CAPTION_SPACE, COLORS, Drawn, GRID, Header, LOG_SPREAD, MUTED, PERCENT, Scale, Ticked, Unit,
+    WIDTH, color, draw_caption, fit, font, render, text_width, tick_count, time_unit,
 };
 use super::{Layout, variant_name};
 use stacksim::Metric;
-use stacksim::metric::WindowMetric;
+use stacksim::metric::{WindowMetric, readable_duration};
 use stacksim::report::{Reading, Report, Series};
 
 /// Pixels left of a panel's plot (margin and tick labels), and right of it.
@@ -111,7 +111,10 @@ impl TimeAxis {
         match self.clock {
             Some(shift) => time_of_day(shift + t, (shift + t).fract() != 0.0 || (shift + t) % 60.0 != 0.0),
             None => {
-                format!("+{}", humantime::format_duration(std::time::Duration::from_secs_f64(t.max(0.0))))
+                format!(
+                    "+{}",
+                    readable_duration(std::time::Duration::try_from_secs_f64(t).unwrap_or_default())
+                )
             }
         }
     }
@@ -228,11 +231,8 @@ impl Values<'_> {
 #[derive(Debug)]
 struct Panel {
     caption: String,
-    /// The y axis, from `bottom`; in log10 of the values when `log`.
+    /// The y axis; a logarithmic one is of times in seconds.
     scale: Scale,
-    bottom: f64,
-    /// A logarithmic axis of times in seconds.
-    log: bool,
     lines: Vec<StepLine>,
 }
 
@@ -247,16 +247,16 @@ impl Panel {
         } else {
             Scale::from_zero(largest, ticks)
         };
-        Panel { caption, scale, bottom: 0.0, log: false, lines }
+        Panel { caption, scale, lines }
     }
 
-    /// A panel of times in seconds: on a logarithmic axis when they span more than a factor of
-    /// 20 (a 10 s timeout next to 100 ms responses), else linear in ms or s.
+    /// A panel of times in seconds: on a logarithmic axis when they span a factor of
+    /// [`LOG_SPREAD`] or more (a 10 s timeout next to 100 ms responses), else linear in ms or s.
     fn times(caption: &str, mut lines: Vec<StepLine>, height: u32) -> Panel {
         let positive = || lines.iter().flat_map(StepLine::values).filter(|v| *v > 0.0);
         let lo = positive().fold(f64::INFINITY, f64::min);
         let hi = positive().fold(0.0, f64::max);
-        if lo.is_finite() && hi / lo >= 20.0 {
+        if lo.is_finite() && hi >= lo * LOG_SPREAD {
             let bottom = lo.log10().floor();
             let top = hi.log10() + 0.04 * (hi.log10() - bottom);
             // As many ticks per decade as fit about one per 20 pixels.
@@ -272,9 +272,7 @@ impl Panel {
                 .collect();
             return Panel {
                 caption: format!("{caption} (log scale)"),
-                scale: Scale { top, ticks, decimals: 0 },
-                bottom,
-                log: true,
+                scale: Scale { top, ticks, decimals: 0, bottom, log: true },
                 lines,
             };
         }
@@ -295,13 +293,13 @@ impl Panel {
 
     /// Where `value` is drawn on the y axis, if anywhere.
     fn y(&self, value: f64) -> Option<f64> {
-        let y = if self.log { (value > 0.0).then(|| value.log10())? } else { value };
-        y.is_finite().then(|| y.clamp(self.bottom, self.scale.top))
+        let y = if self.scale.log { (value > 0.0).then(|| value.log10())? } else { value };
+        y.is_finite().then(|| y.clamp(self.scale.bottom, self.scale.top))
     }
 
     /// A tick label.
     fn label(&self, y: f64) -> String {
-        if !self.log {
+        if !self.scale.log {
             return self.scale.label(y);
         }
         let seconds = 10f64.powf(y);
@@ -344,7 +342,7 @@ fn draw_panel(area: &Area<'_>, axis: &TimeAxis, panel: &Panel, marks: &[f64], la
         .y_label_area_size(60)
         .build_cartesian_2d(
             Ticked::new(axis.range.clone(), axis.ticks.clone()),
-            Ticked::new(panel.bottom..panel.scale.top, panel.scale.ticks.clone()),
+            Ticked::new(panel.scale.bottom..panel.scale.top, panel.scale.ticks.clone()),
         )?;
     let x_label = |t: &f64| axis.label(*t);
     let y_label = |y: &f64| panel.label(*y);
@@ -362,7 +360,12 @@ fn draw_panel(area: &Area<'_>, axis: &TimeAxis, panel: &Panel, marks: &[f64], la
     draw_caption(area, &panel.caption, plot.get_pixel_range().0)?;
     for &at in marks {
         let dashed = MUTED.stroke_width(1);
-        plot.draw(&DashedPathElement::new(vec![(at, panel.bottom), (at, panel.scale.top)], 5, 4, dashed))?;
+        plot.draw(&DashedPathElement::new(
+            vec![(at, panel.scale.bottom), (at, panel.scale.top)],
+            5,
+            4,
+            dashed,
+        ))?;
     }
     for line in &panel.lines {
         let style = line.color.stroke_width(line.width);
@@ -394,7 +397,7 @@ fn draw_notes(area: &Area<'_>, plot_x: &Range<i32>, panel: &Panel, notes: &[(f64
     let top = Pos::new(HPos::Left, VPos::Top);
     for (n, (value, lines)) in notes.iter().enumerate() {
         let y = (CAPTION_SPACE + n as u32 * NOTE_LINE) as i32 - 1;
-        let shown = if panel.log { panel.label(value.log10()) } else { panel.scale.label(*value) };
+        let shown = if panel.scale.log { panel.label(value.log10()) } else { panel.scale.label(*value) };
         let lead = format!("all at {shown} throughout:");
         area.draw(&Text::new(lead.clone(), (left, y), font(NOTE_PX).color(&MUTED).pos(top)))?;
         let mut x = left + text_width(&lead, NOTE_PX) as i32 + 8;
@@ -486,7 +489,8 @@ fn replications(report: &Report) -> String {
 
 /// What the subtitle says about the time axis and windows.
 fn reading(report: &Report, axis: &TimeAxis) -> String {
-    let window = humantime::format_duration(std::time::Duration::from_secs_f64(window_width(report)));
+    let window =
+        readable_duration(std::time::Duration::try_from_secs_f64(window_width(report)).unwrap_or_default());
     let clock = match &axis.date {
         Some(date) => format!(" Clock time in UTC on {date}."),
         None => String::new(),

@@ -5,6 +5,7 @@
 //! percent. They differ only in details each output has always had, gathered in [`Style`].
 
 use std::fmt;
+use std::time::Duration;
 
 use super::Unit;
 use crate::stats::Estimate;
@@ -104,9 +105,58 @@ pub(crate) fn show(estimate: Estimate, unit: Unit, style: Style) -> Shown {
     }
 }
 
+/// A span of time for people: every unit that is not zero, largest first, days as `d`
+/// (`11d 16h`, `1h 30m`, `2m`, `1s 500ms`, `250µs`, `0s`). Unlike `humantime`'s format, it
+/// never writes months or years of uneven length, nor glues a word to its number (`11days`).
+///
+/// ```
+/// use std::time::Duration;
+/// use stacksim::metric::readable_duration;
+///
+/// assert_eq!(readable_duration(Duration::from_secs(1_008_000)), "11d 16h");
+/// assert_eq!(readable_duration(Duration::from_secs(40 * 86_400)), "40d");
+/// assert_eq!(readable_duration(Duration::from_millis(90_500)), "1m 30s 500ms");
+/// ```
+pub fn readable_duration(span: Duration) -> String {
+    const UNITS: [(&str, u128); 7] = [
+        ("d", 86_400_000_000_000),
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("µs", 1_000),
+        ("ns", 1),
+    ];
+    let mut left = span.as_nanos();
+    let mut parts = Vec::new();
+    for (unit, nanos) in UNITS {
+        let count = left / nanos;
+        left %= nanos;
+        if count > 0 {
+            parts.push(format!("{count}{unit}"));
+        }
+    }
+    if parts.is_empty() { "0s".to_owned() } else { parts.join(" ") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        let secs = Duration::from_secs;
+        assert_eq!(readable_duration(secs(0)), "0s");
+        assert_eq!(readable_duration(secs(3600)), "1h");
+        assert_eq!(readable_duration(secs(5400)), "1h 30m");
+        assert_eq!(readable_duration(secs(86_400 + 3661)), "1d 1h 1m 1s");
+        assert_eq!(readable_duration(secs(400 * 86_400)), "400d");
+        assert_eq!(readable_duration(Duration::from_micros(250)), "250µs");
+        assert_eq!(
+            readable_duration(Duration::from_nanos(u64::MAX)),
+            "213503d 23h 34m 33s 709ms 551µs 615ns"
+        );
+    }
 
     fn both(mean: f64, ci95: f64, unit: Unit) -> (String, String) {
         let e = Estimate { mean, ci95 };

@@ -121,7 +121,7 @@ impl At {
 impl fmt::Display for At {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            At::Offset(d) => write!(f, "+{}", humantime::format_duration(*d)),
+            At::Offset(d) => write!(f, "+{}", crate::metric::readable_duration(*d)),
             At::TimeOfDay(s) => write!(f, "{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
             At::Instant(t) => write!(f, "{t}"),
         }

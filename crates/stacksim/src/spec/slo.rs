@@ -171,7 +171,9 @@ impl fmt::Display for Slo {
             .map(|o| match OBJECTIVES.iter().find(|(_, m)| *m == o.metric) {
                 Some((name, m)) if m.unit() == Unit::Seconds => format!(
                     "{name}<{}",
-                    humantime::format_duration(Duration::from_secs_f64(o.limit.max(0.0)))
+                    crate::metric::readable_duration(
+                        Duration::try_from_secs_f64(o.limit).unwrap_or_default()
+                    )
                 ),
                 Some((name, _)) => format!("{name}<{}%", o.limit * 100.0),
                 None => format!("{}<{}", o.metric, o.limit),
