@@ -76,15 +76,15 @@ enum Command {
         #[arg(long)]
         slo: Slo,
         /// Search the fewest replicas at this total arrival rate [requests/s] instead.
-        #[arg(long, value_name = "PER_S")]
+        #[arg(long, value_name = "PER_S", value_parser = positive_number)]
         rate: Option<f64>,
         /// With --rate: the backend group whose replicas to vary (default: the first).
         #[arg(long, value_name = "NAME", requires = "rate")]
         backend: Option<String>,
-        /// Stop when the rate is known to within this fraction.
-        #[arg(long, default_value_t = 0.01)]
+        /// Stop when the rate is known to within this fraction (above 0, below 1).
+        #[arg(long, default_value_t = 0.01, value_parser = fraction)]
         tolerance: f64,
-        /// Print a table or JSON.
+        /// Print a table, JSON (every probe), or CSV (one row per variant).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// Replications per probe, instead of the file's.
@@ -102,6 +102,24 @@ enum Command {
     },
     /// List the built-in balancing policies, one line each.
     Policies,
+}
+
+/// A number above zero that is finite, for `--rate`.
+fn positive_number(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("must be a finite number above 0, like 640".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A fraction strictly between 0 and 1, for `--tolerance`.
+fn fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
+        Ok(_) => Err("must be a fraction above 0 and below 1, like 0.01".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -158,6 +176,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Capacity { file, slo, rate, backend, tolerance, format, replications, jobs } => {
             let plan = load(&registry, &file)?;
+            if let Some(name) = &backend {
+                output::check_backend_group(&plan, name).with_context(|| format!("--backend {name}"))?;
+            }
             let options = RunOptions { replications, seed: None, jobs: jobs.map(usize::from) };
             let runner = Runner::new().options(options);
             let search = SearchOptions { tolerance, backend, ..SearchOptions::default() };
@@ -169,7 +190,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             .with_context(|| format!("searching {}", file.display()))?;
             match format {
                 Format::Json => println!("{}", answers.to_json()?),
-                Format::Table | Format::Csv => {
+                Format::Csv => print!("{}", answers.to_csv(&slo)?),
+                Format::Table => {
                     print!("{}", output::capacity_table(&slo, &answers, output::terminal_width()))
                 }
             }

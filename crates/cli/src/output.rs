@@ -14,6 +14,7 @@ use stacksim::capacity::{Capacity, Slo};
 use stacksim::metric::{BackendMetric, Shown, Style, readable_duration};
 use stacksim::report::VariantReport;
 use stacksim::spec::Warmup;
+use stacksim::stats::Estimate;
 use stacksim::{Experiment, Metric, Plan, PolicyInfo, Progress, Report, ShardOutput};
 
 /// One line about an experiment's size: variants, replications, simulated time.
@@ -341,6 +342,62 @@ impl Answers {
         }
     }
 
+    /// The answers as CSV, one row per variant in the order of the table: `variant` (its
+    /// label), for a replicas search the `rate_per_s` searched at, the answer (`max_rate_per_s`
+    /// or `min_replicas`) and the other end of the bracket (`fails_at_per_s` or
+    /// `fails_at_replicas`), each metric the SLO names as measured at the answer with its
+    /// `_ci95`, and `probes`. A value that does not exist is empty.
+    pub fn to_csv(&self, slo: &Slo) -> Result<String> {
+        let number = |x: Option<f64>| x.filter(|x| x.is_finite()).map_or(String::new(), |x| x.to_string());
+        let whole = |n: Option<u32>| n.map_or(String::new(), |n| n.to_string());
+        // The columns every row ends with: the metrics the SLO names as measured at the answer
+        // (none without one), and the number of probes made.
+        let measured = |at_best: Option<Vec<Estimate>>, probes: usize| {
+            let mut cells = Vec::new();
+            for i in 0..slo.objectives.len() {
+                let e = at_best.as_ref().map(|metrics| metrics[i]);
+                cells.push(number(e.map(|e| e.mean)));
+                cells.push(number(e.map(|e| e.ci95)));
+            }
+            cells.push(probes.to_string());
+            cells
+        };
+        let metrics =
+            |probe: &dyn Fn(&Metric) -> Estimate| slo.objectives.iter().map(|o| probe(&o.metric)).collect();
+        let mut header: Vec<String> = match self {
+            Answers::MaxRate(_) => vec!["variant", "max_rate_per_s", "fails_at_per_s"],
+            Answers::MinReplicas(..) => vec!["variant", "rate_per_s", "min_replicas", "fails_at_replicas"],
+        }
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        for o in &slo.objectives {
+            header.push(o.metric.name().into_owned());
+            header.push(format!("{}_ci95", o.metric.name()));
+        }
+        header.push("probes".to_owned());
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.write_record(&header)?;
+        match self {
+            Answers::MaxRate(found) => {
+                for c in found {
+                    let mut row = vec![c.label.clone(), number(c.best), number(c.failed_at)];
+                    row.extend(measured(c.at_best().map(|p| metrics(&|m| p.metric(m))), c.probes.len()));
+                    csv.write_record(&row)?;
+                }
+            }
+            Answers::MinReplicas(rate, found) => {
+                for c in found {
+                    let mut row =
+                        vec![c.label.clone(), number(Some(*rate)), whole(c.best), whole(c.failed_at)];
+                    row.extend(measured(c.at_best().map(|p| metrics(&|m| p.metric(m))), c.probes.len()));
+                    csv.write_record(&row)?;
+                }
+            }
+        }
+        Ok(String::from_utf8(csv.into_inner().map_err(|e| e.into_error())?)?)
+    }
+
     /// The answers as pretty-printed JSON, one object per variant.
     pub fn to_json(&self) -> serde_json::Result<String> {
         match self {
@@ -348,6 +405,16 @@ impl Answers {
             Answers::MinReplicas(_, found) => serde_json::to_string_pretty(found),
         }
     }
+}
+
+/// An error naming the backend groups of `plan` unless one is named `name` (`capacity
+/// --backend`).
+pub fn check_backend_group(plan: &Plan, name: &str) -> Result<()> {
+    let groups: Vec<String> = plan.stack().backends.iter().map(|b| format!("{:?}", b.name)).collect();
+    if plan.stack().backends.iter().any(|b| b.name == name) {
+        return Ok(());
+    }
+    anyhow::bail!("the experiment has no backend group named {name:?}; its groups are {}", groups.join(", "))
 }
 
 /// `stacksim capacity`: one row per variant with the answer and the metrics measured there.

@@ -91,26 +91,3 @@ fn a_bad_shard_argument_exits_2() {
     }
     assert_eq!(stacksim(&["run", "x.ron", "--shard", "0/2"]).status.code(), Some(2), "--shard needs --out");
 }
-
-#[test]
-fn capacity_finds_a_rate_and_prints_a_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "small.ron", SMALL);
-    let output = stacksim(&[
-        "capacity",
-        path.to_str().unwrap(),
-        "--slo",
-        "p99<600ms,errors<1%",
-        "--tolerance",
-        "0.05",
-    ]);
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stdout.contains("highest total arrival rate meeting p99<600ms,errors<1%"), "{stdout}");
-    assert!(stdout.contains("policy=RoundRobin") && stdout.contains("policy=LeastConnections"), "{stdout}");
-    let unreachable = stacksim(&["capacity", path.to_str().unwrap(), "--slo", "p99<100ms"]);
-    assert_eq!(unreachable.status.code(), Some(1), "no rate meets it: {}", text(&unreachable).0);
-    let bad = stacksim(&["capacity", path.to_str().unwrap(), "--slo", "p98<1s"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad).1.contains("unknown objective"), "{}", text(&bad).1);
-}
