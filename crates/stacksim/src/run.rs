@@ -1,5 +1,7 @@
 //! Running an experiment: every (variant, replication), in parallel, deterministically.
 
+mod shape;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -311,6 +313,24 @@ pub enum MergeError {
         /// The run's replication.
         replication: u32,
     },
+    /// A run whose record is unlike the others: a metric missing or added, a count without a
+    /// whole value (`null`, negative, fractional), or backends or windows unlike those of its
+    /// variant's other runs. The file was damaged, edited, or made by another run.
+    #[error(
+        "shard {shard} holds run (variant {variant}, replication {replication}), which {problem}: the \
+         file is damaged or from another run; re-run the shard"
+    )]
+    Malformed {
+        /// The shard.
+        shard: Shard,
+        /// The run's variant index.
+        variant: usize,
+        /// The run's replication.
+        replication: u32,
+        /// What is wrong with it, in a phrase (`lacks the metric "arrived", which the other
+        /// runs have`).
+        problem: String,
+    },
     /// A run that appears twice within one shard: the file was damaged or edited.
     #[error("run (variant {variant}, replication {replication}) appears twice: a shard file is damaged")]
     Duplicate {
@@ -405,6 +425,8 @@ struct Grid {
     records: Vec<RunRecord>,
     /// Runs added per shard index.
     added: BTreeMap<u32, u64>,
+    /// What every record must have, from the first records seen.
+    shapes: shape::Shapes,
 }
 
 impl Merger {
@@ -414,7 +436,9 @@ impl Merger {
     }
 
     /// Adds one shard's runs, after checking that it belongs to the same run as the shards
-    /// before it, has not been added already, and holds only runs of its own slice.
+    /// before it, has not been added already, holds only runs of its own slice, and that each
+    /// run's record is like the others (the same metrics, counts with whole values, the same
+    /// backends and windows as the other runs of its variant).
     pub fn add(&mut self, mut shard: ShardOutput) -> Result<(), MergeError> {
         let Shard { index, count } = shard.shard;
         if count == 0 || index >= count {
@@ -425,7 +449,13 @@ impl Merger {
             Some(grid) => grid.check(&shard)?,
             None => {
                 let total = shard.variants.len() as u64 * u64::from(shard.replications);
-                self.grid = Some(Grid { first: shard, total, records: Vec::new(), added: BTreeMap::new() });
+                self.grid = Some(Grid {
+                    first: shard,
+                    total,
+                    records: Vec::new(),
+                    added: BTreeMap::new(),
+                    shapes: shape::Shapes::default(),
+                });
             }
         }
         let grid = self.grid.as_mut().expect("set above");
@@ -445,6 +475,12 @@ impl Merger {
                     replication: record.replication,
                 });
             }
+            grid.shapes.check(record, variants).map_err(|problem| MergeError::Malformed {
+                shard: Shard { index, count },
+                variant: record.variant,
+                replication: record.replication,
+                problem,
+            })?;
         }
         grid.records.extend(records);
         Ok(())
@@ -452,7 +488,7 @@ impl Merger {
 
     /// The report of the whole grid; an error naming the missing shards when runs are missing.
     pub fn finish(self) -> Result<Report, MergeError> {
-        let Grid { first, total, mut records, added } = self.grid.ok_or(MergeError::Empty)?;
+        let Grid { first, total, mut records, added, .. } = self.grid.ok_or(MergeError::Empty)?;
         records.sort_unstable_by_key(|r| (r.variant, r.replication));
         if let Some(pair) =
             records.windows(2).find(|p| (p[0].variant, p[0].replication) == (p[1].variant, p[1].replication))
@@ -627,6 +663,74 @@ mod tests {
             matches!(&error, MergeError::Missing { shards, missing_runs: 1, .. } if *shards == vec![1..=1]),
             "{error}"
         );
+    }
+
+    /// The error of merging shard 0/2 with shard 1/2 after `damage` to the latter's first record
+    /// (variant 0, replication 1).
+    fn damaged(damage: impl FnOnce(&mut RunRecord)) -> String {
+        let with_backends = |index| {
+            let mut s = shard(index, 2, 2, 3);
+            for r in &mut s.records {
+                r.metrics.insert("arrived".to_owned(), Reading(100.0));
+                r.backends = ["app-0", "app-1"]
+                    .map(|name| crate::report::BackendRecord {
+                        name: name.to_owned(),
+                        metrics: IndexMap::from([("routed".to_owned(), Reading(50.0))]),
+                    })
+                    .to_vec();
+            }
+            s
+        };
+        let mut second = with_backends(1);
+        damage(&mut second.records[0]);
+        match merge_all([with_backends(0), second]).unwrap_err() {
+            MergeError::Malformed {
+                shard: Shard { index: 1, count: 2 },
+                variant: 0,
+                replication: 1,
+                problem,
+            } => problem,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_record_unlike_the_others_is_refused_and_says_how() {
+        let gone = damaged(|r| {
+            r.metrics.shift_remove("x");
+        });
+        assert_eq!(gone, "lacks the metric \"x\", which the other runs have");
+        let extra = damaged(|r| {
+            r.metrics.insert("bogus".to_owned(), Reading(1.0));
+        });
+        assert_eq!(extra, "has a metric \"bogus\", which the other runs do not");
+        for (value, shown) in [(f64::NAN, "no value"), (-5.0, "-5"), (2.5, "2.5")] {
+            let problem = damaged(|r| {
+                r.metrics.insert("arrived".to_owned(), Reading(value));
+            });
+            assert_eq!(
+                problem,
+                format!("has {shown} for the metric \"arrived\", a count that every run measures")
+            );
+        }
+        let routed = damaged(|r| r.backends[1].metrics["routed"] = Reading(f64::NAN));
+        assert_eq!(
+            routed,
+            "has no value for the backend \"app-1\" metric \"routed\", a count that every run measures"
+        );
+        let fewer = damaged(|r| {
+            r.backends.pop();
+        });
+        assert_eq!(
+            fewer,
+            "has backends [\"app-0\"] where its variant's other runs have [\"app-0\", \"app-1\"]"
+        );
+        let windows = damaged(|r| r.windows.push(IndexMap::new()));
+        assert_eq!(windows, "has 1 time-series windows where its variant's other runs have 0");
+        // A value that may not exist (a percentile without a successful request) may be null.
+        let mut fine = shard(1, 2, 2, 3);
+        fine.records[0].metrics.insert("x".to_owned(), Reading(f64::NAN));
+        assert!(merge_all([shard(0, 2, 2, 3), fine]).is_ok());
     }
 
     #[test]

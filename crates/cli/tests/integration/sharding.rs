@@ -91,3 +91,46 @@ fn a_bad_shard_argument_exits_2() {
     }
     assert_eq!(stacksim(&["run", "x.ron", "--shard", "0/2"]).status.code(), Some(2), "--shard needs --out");
 }
+
+#[test]
+fn a_shard_with_damaged_runs_is_refused_naming_the_run_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let shards = dir.path().join("shards");
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let run =
+            stacksim(&["run", path.to_str().unwrap(), "--shard", &shard, "--out", shards.to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(0), "{}", text(&run).1);
+    }
+    let file = shards.join("shard-1-of-2.json");
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    type Damage = fn(&mut serde_json::Value);
+    let damages: [(&str, Damage); 6] = [
+        ("(variant 99, replication 1), which is not in its slice", |r| r["variant"] = 99.into()),
+        ("(variant 0, replication 7), which is not in its slice", |r| r["replication"] = 7.into()),
+        ("which has no value for the metric \"arrived\", a count", |r| {
+            r["metrics"]["arrived"] = serde_json::Value::Null
+        }),
+        ("which lacks the metric \"completed\"", |r| {
+            r["metrics"].as_object_mut().unwrap().remove("completed");
+        }),
+        ("which has backends [\"app-0\"] where its variant's other runs have [\"app-0\", \"app-1\"]", |r| {
+            r["backends"].as_array_mut().unwrap().pop();
+        }),
+        ("is not a stacksim shard file: invalid type: null, expected a map", |r| {
+            r["metrics"] = serde_json::Value::Null
+        }),
+    ];
+    for (expected, damage) in damages {
+        let mut shard = original.clone();
+        damage(&mut shard["records"][0]);
+        std::fs::write(&file, serde_json::to_vec(&shard).unwrap()).unwrap();
+        let out = dir.path().join("merged");
+        let merge = stacksim(&["merge", shards.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let (stdout, stderr) = text(&merge);
+        assert_eq!(merge.status.code(), Some(2), "{expected}: {stdout}{stderr}");
+        assert!(stderr.contains(expected) && stderr.contains("shard-1-of-2.json"), "{expected}: {stderr}");
+        assert!(stdout.is_empty() && !out.join("report.json").exists(), "{expected}: nothing merged");
+    }
+}
