@@ -1,6 +1,8 @@
 //! `report.html` opens and renders in a real browser: headless Chromium takes a screenshot and
-//! dumps the DOM it built. Skipped, saying so, when no Chromium is on `PATH` (`chromium`,
-//! `chromium-browser` or `google-chrome`; on Debian, `apt-get install chromium`).
+//! dumps the DOM it built. Needs Chromium on `PATH` (`chromium`, `chromium-browser` or
+//! `google-chrome`; on Debian, `apt-get install chromium`, which `.ci/run` does). Without one
+//! the tests say so and pass, except when `CI` is set: there a missing browser is a failure,
+//! so that CI never passes without having rendered the page.
 //!
 //! Set `STACKSIM_KEEP_SCREENSHOT=FILE.png` to keep the screenshot for a person to look at.
 
@@ -19,6 +21,21 @@ fn find_browser() -> Option<PathBuf> {
     std::env::split_paths(&path)
         .flat_map(|dir| BROWSERS.iter().map(move |name| dir.join(name)))
         .find(|candidate| candidate.is_file())
+}
+
+/// The browser, or `None` after saying why the test is skipped; with `CI` set, a panic.
+fn browser_or_skip() -> Option<PathBuf> {
+    let found = find_browser();
+    if found.is_none() {
+        let why = format!(
+            "no Chromium on PATH (looked for {}); install one (Debian: apt-get install chromium) to \
+             check that report.html renders",
+            BROWSERS.join(", ")
+        );
+        assert!(std::env::var_os("CI").is_none(), "{why}: CI is set, so this is a failure, not a skip");
+        println!("skipped: {why}");
+    }
+    found
 }
 
 /// Runs headless Chromium on `page` with `mode` (`--screenshot=…` or `--dump-dom`), in a
@@ -80,14 +97,7 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
 
 #[test]
 fn report_html_renders_in_headless_chromium() {
-    let Some(browser) = find_browser() else {
-        println!(
-            "skipped: no Chromium on PATH (looked for {}); install one (Debian: apt-get install \
-             chromium) to check that report.html renders",
-            BROWSERS.join(", ")
-        );
-        return;
-    };
+    let Some(browser) = browser_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "small.ron", SMALL);
     let out = dir.path().join("results");
@@ -124,10 +134,7 @@ fn report_html_renders_in_headless_chromium() {
 
 #[test]
 fn replay_report_html_renders_its_plots_over_time_in_headless_chromium() {
-    let Some(browser) = find_browser() else {
-        println!("skipped: no Chromium on PATH (looked for {})", BROWSERS.join(", "));
-        return;
-    };
+    let Some(browser) = browser_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "replay.ron", REPLAY);
     let out = dir.path().join("results");
