@@ -1,10 +1,10 @@
 //! The checks: the contract every policy keeps, and the properties of each policy family.
 //!
 //! Every check is a property test: it generates cases with proptest, runs the policy on
-//! them, and on failure panics with the smallest failing case proptest could find. Each has a
+//! them, and on failure panics with the smallest failing case proptest can find. Each has a
 //! `_with` form that takes a [`ProptestConfig`] (the plain form uses proptest's defaults, so
-//! `PROPTEST_CASES` sets the number of cases). Failing seeds are saved beside the calling test
-//! in `proptest-regressions/`, as with the `proptest!` macro; commit those files.
+//! `PROPTEST_CASES` sets the number of cases). Failing seeds are saved where the `proptest!`
+//! macro would save them for the calling test (see the crate docs); commit those files.
 
 use std::panic::Location;
 
@@ -17,6 +17,11 @@ use stacksim_model::{BackendState, Policy, RequestInfo};
 use crate::scenario::check_pick;
 use crate::strategy::{equal_weight_backends, scenario};
 
+/// Shrinking steps a failure may take when the configuration leaves it to proptest, whose own
+/// budget (four per case: 256 for 64 cases) stops long before a scenario of hundreds of
+/// backends and dozens of steps is minimal.
+pub const SHRINK_ITERATIONS: u32 = 1 << 16;
+
 /// Runs `test` on cases from `strategy` and panics with the minimal failing case.
 #[track_caller]
 fn run<S: Strategy>(
@@ -27,6 +32,10 @@ fn run<S: Strategy>(
     let mut config = config.clone();
     if config.source_file.is_none() {
         config.source_file = Some(Location::caller().file());
+    }
+    // `u32::MAX` is proptest's "automatic" (set neither in code nor by PROPTEST_MAX_SHRINK_ITERS).
+    if config.max_shrink_iters == u32::MAX {
+        config.max_shrink_iters = SHRINK_ITERATIONS;
     }
     let mut runner = TestRunner::new(config);
     match runner.run(&strategy, test) {

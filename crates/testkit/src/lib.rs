@@ -6,9 +6,9 @@ mod scenario;
 pub mod strategy;
 
 pub use check::{
-    Considered, KeysMoved, Sampler, check_consistent_hash, check_consistent_hash_with, check_least_loaded,
-    check_least_loaded_with, check_policy, check_policy_with, check_weighted, check_weighted_with,
-    keys_moved,
+    Considered, KeysMoved, SHRINK_ITERATIONS, Sampler, check_consistent_hash, check_consistent_hash_with,
+    check_least_loaded, check_least_loaded_with, check_policy, check_policy_with, check_weighted,
+    check_weighted_with, keys_moved,
 };
 pub use proptest::test_runner::Config as ProptestConfig;
 pub use scenario::{Scenario, Step, Violation, check_pick};

@@ -140,3 +140,17 @@ fn check_consistent_hash_catches_modulo_hashing() {
 fn check_consistent_hash_catches_an_unstable_mapping() {
     check_consistent_hash_with(&config(64), || Uniform, 0.05);
 }
+
+#[test]
+fn a_failure_shrinks_to_the_smallest_case_as_the_readme_says() {
+    let failure = std::panic::catch_unwind(|| check_policy_with(&config(64), || AlwaysFirst)).unwrap_err();
+    let message = failure.downcast_ref::<String>().unwrap();
+    assert!(
+        message.starts_with("policy property failed: step 0: picked backend 0, which is not available"),
+        "{message}"
+    );
+    // One backend (unavailable) and one step (a pick): nothing left to remove.
+    let case = message.split("minimal failing case:").nth(1).unwrap();
+    assert_eq!(case.matches("BackendState {").count(), 1, "{case}");
+    assert_eq!(case.matches("Pick {").count() + case.matches("Respond {").count(), 1, "{case}");
+}
