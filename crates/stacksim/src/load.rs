@@ -44,8 +44,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// The file could not be read (or is not a regular file, or is larger than
-    /// [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES)).
+    /// The experiment file could not be read (or is not a regular file, is larger than
+    /// [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES), or is not UTF-8: the message gives the line
+    /// and column of the first bad byte).
     #[error("cannot read {}", path.display())]
     Read {
         /// The file.
@@ -57,7 +58,8 @@ pub enum LoadError {
     /// or an unparsable duration. Parsing stops at the first such problem.
     #[error("{0}")]
     Syntax(Box<Diagnostic>),
-    /// The experiment parsed but is invalid; every error found is listed.
+    /// The experiment parsed but is invalid (including a stack file it names that cannot be
+    /// read); every error found is listed.
     #[error("{}", join_lines(.0))]
     Invalid(Vec<Diagnostic>),
     /// The file is a stack file (clients, balancer, backends), not an experiment.
@@ -127,8 +129,17 @@ impl Experiment {
             StackRef::Inline(_) => None,
             StackRef::File(file) => {
                 let path = dir.as_deref().map_or_else(|| Path::new(file).to_owned(), |d| d.join(file));
-                let text = read_text(&path, crate::files::MAX_FILE_BYTES)
-                    .map_err(|source| LoadError::Read { path: path.clone(), source })?;
+                let text = read_text(&path, crate::files::MAX_FILE_BYTES).map_err(|error| {
+                    // Pointed at the `stack:` that names it.
+                    let field = FieldPath::root().field("stack");
+                    LoadError::Invalid(vec![Diagnostic {
+                        origin: origin.to_owned(),
+                        position: outline.locate(&field),
+                        field,
+                        severity: Severity::Error,
+                        message: format!("{}: cannot read the stack file: {error}", path.display()),
+                    }])
+                })?;
                 let name = path.display().to_string();
                 experiment.stack = StackRef::Inline(parse_ron(&text, &name)?);
                 Some((name, text))

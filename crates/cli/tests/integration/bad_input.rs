@@ -255,3 +255,19 @@ fn a_missing_file_says_why_once() {
     let (_, stderr) = text(&output);
     assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
 }
+
+#[test]
+fn an_unreadable_stack_file_is_pointed_at_where_the_experiment_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (stack, why) in [("nowhere.ron", "No such file"), ("/dev/zero", "not a regular file")] {
+        let source = format!("Experiment(name: \"x\", seed: 1, duration: \"1h\",\n    stack: {stack:?})\n");
+        let path = write(dir.path(), "stacked.ron", &source);
+        let output = stacksim(&["check", path.to_str().unwrap()]);
+        let (_, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert_mentions(
+            &stderr,
+            &["stacked.ron:2:12: error: stack: ", stack, "cannot read the stack file", why],
+        );
+    }
+}
