@@ -106,9 +106,17 @@ impl ServiceTime {
                     p.push("mean", "the mean must be longer than zero, like \"100ms\"");
                 }
                 p.positive("cv", cv);
-                // The gamma's shape is 1/cv²: it must be a finite number to sample from.
+                // The gamma's shape is 1/cv² and its scale mean × cv²: both must be positive,
+                // finite numbers to sample from.
                 if cv > 0.0 && !(1.0 / (cv * cv)).is_finite() {
                     p.push("cv", format!("cv {cv} is too small to sample (use Constant for no variation)"));
+                } else if cv.is_finite()
+                    && !(1.0 / (cv * cv) > 0.0 && (mean.as_secs_f64() * cv * cv).is_finite())
+                {
+                    p.push(
+                        "cv",
+                        format!("cv {cv:?} is too large to sample (its shape, 1/cv², rounds to zero)"),
+                    );
                 }
             }
             ServiceTime::Uniform { min, max } => {

@@ -104,6 +104,10 @@ impl Policy for BoundedLoadHash {
     }
 }
 
+/// The largest balance factor: HAProxy's 10 000 %. Beyond it the bound means nothing, and the
+/// slot arithmetic (in-flight requests × percent) could overflow.
+pub const MAX_FACTOR: f64 = 100.0;
+
 /// `BoundedLoadHash(factor: 1.25)` in an experiment file.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +127,14 @@ impl Params for BoundedLoadHashSpec {
             problems.push(
                 Problem::error(format!(
                     "factor must be a finite number ≥ 1.0 (1.25 lets a backend take 25% more than its share), not {factor}"
+                ))
+                .at("factor"),
+            );
+        } else if factor > MAX_FACTOR {
+            problems.push(
+                Problem::error(format!(
+                    "factor must be at most {MAX_FACTOR} (a backend may then take 100 times its share, \
+                     so almost nothing is bounded; RingHash bounds nothing), not {factor:?}"
                 ))
                 .at("factor"),
             );
@@ -147,7 +159,7 @@ impl Entry for BoundedLoadHashSpec {
                 name: "factor",
                 ty: "f64",
                 default: None,
-                doc: "no backend takes more than factor x its share of the load, ≥ 1.0 (HAProxy's percentage / 100)",
+                doc: "no backend takes more than factor x its share of the load, 1.0 to 100 (HAProxy's percentage / 100)",
             },
             Param {
                 name: "entries_per_host",

@@ -202,6 +202,15 @@ impl Params for LeastRequestSpec {
             problems.push(
                 Problem::error("choice_count must be at least 1 (Envoy's default is 2)").at("choice_count"),
             );
+        } else if self.choice_count > super::random_choices::MAX_CHOICES {
+            problems.push(
+                Problem::error(format!(
+                    "choice_count must be at most {} (Envoy's default is 2), not {}",
+                    super::random_choices::MAX_CHOICES,
+                    self.choice_count
+                ))
+                .at("choice_count"),
+            );
         }
         problems
     }
@@ -228,7 +237,7 @@ impl Entry for LeastRequestSpec {
                 name: "choice_count",
                 ty: "u32",
                 default: Some("2"),
-                doc: "backends sampled per pick when all weights are equal, ≥ 1",
+                doc: "backends sampled per pick when all weights are equal, 1 to 100",
             },
         ],
         routes_on_keys: false,

@@ -80,10 +80,20 @@ impl Entry for PowerOfTwoChoicesSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RandomChoicesSpec(pub u32);
 
+/// The most backends a sampling policy draws per pick: real ones draw 2 to a handful, and every
+/// draw costs time on every request (JoinShortestQueue compares them all).
+pub const MAX_CHOICES: u32 = 100;
+
 impl Params for RandomChoicesSpec {
     fn check(&self, _: &Context) -> Vec<Problem> {
         if self.0 == 0 {
             vec![Problem::error("RandomChoices needs at least 1 choice, like RandomChoices(2)")]
+        } else if self.0 > MAX_CHOICES {
+            vec![Problem::error(format!(
+                "RandomChoices draws at most {MAX_CHOICES} backends per pick, not {} (JoinShortestQueue \
+                 compares every backend)",
+                self.0
+            ))]
         } else {
             Vec::new()
         }
@@ -104,7 +114,7 @@ impl Entry for RandomChoicesSpec {
             name: "n",
             ty: "u32",
             default: None,
-            doc: "backends sampled per pick, written without a name: RandomChoices(3); ≥ 1",
+            doc: "backends sampled per pick, written without a name: RandomChoices(3); 1 to 100",
         }],
         routes_on_keys: false,
         splits_by_weight: false,
