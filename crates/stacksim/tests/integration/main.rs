@@ -3,7 +3,9 @@
 //! - `files`: every experiment and model file in the repository loads and validates;
 //! - `custom_policy`: custom policies with parameters read, check and build them;
 //! - `conservation`: flow conservation and Little's law hold in every run;
-//! - `validation`: the simulator reproduces exact queueing-theory results (release mode).
+//! - `validation`: the simulator reproduces exact queueing-theory results (release mode);
+//! - `loader_fuzz`: mutants of every shipped file load (or are refused with located errors)
+//!   and run without a panic or a hang.
 //!
 //! Add a test to the module whose behaviour it pins, or a module for a new behaviour.
 
@@ -11,6 +13,7 @@ mod capacity;
 mod conservation;
 mod custom_policy;
 mod files;
+mod loader_fuzz;
 mod replay;
 mod sweeps;
 mod validation;
