@@ -14,6 +14,7 @@ use crate::build::Resolved;
 use stacksim_model::policy::catalog::{self, Context};
 
 use crate::locate::FieldPath;
+use crate::metric::readable_duration;
 pub use crate::problem::{Problem, Severity};
 use crate::registry::PolicyRegistry;
 use crate::spec::{
@@ -318,7 +319,8 @@ impl Checker<'_> {
                             path.field("at"),
                             format!(
                                 "{} is after the run ends ({} after the start): it never happens",
-                                entry.at, experiment.duration
+                                entry.at,
+                                readable_duration(experiment.duration.0)
                             ),
                         );
                     }
@@ -402,7 +404,8 @@ pub(crate) fn check(
             root.field("warmup"),
             format!(
                 "the warm-up ({}) must be shorter than the duration ({}), or nothing is measured",
-                experiment.warmup, experiment.duration
+                readable_duration(experiment.warmup.fixed()),
+                readable_duration(experiment.duration.0)
             ),
         );
     }

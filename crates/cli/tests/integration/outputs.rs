@@ -334,3 +334,22 @@ fn an_interrupted_run_leaves_the_previous_results_intact() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn durations_read_as_people_write_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let long =
+        SMALL.replace("duration: \"5m\"", "duration: \"280h\"").replace("warmup: \"30s\"", "warmup: \"90m\"");
+    let path = write(dir.path(), "long.ron", &long);
+    let check = stacksim(&["check", path.to_str().unwrap()]);
+    let (stdout, stderr) = text(&check);
+    assert_eq!(check.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(", 11d 16h simulated each, 1h 30m warm-up,"),
+        "not humantime's 11days 16h: {stdout}"
+    );
+    let too_long = SMALL.replace("warmup: \"30s\"", "warmup: \"280h\"");
+    let path = write(dir.path(), "too-long.ron", &too_long);
+    let (_, stderr) = text(&stacksim(&["check", path.to_str().unwrap()]));
+    assert!(stderr.contains("the warm-up (11d 16h) must be shorter than the duration (5m)"), "{stderr}");
+}
