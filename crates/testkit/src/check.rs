@@ -6,7 +6,7 @@
 //! `PROPTEST_CASES` sets the number of cases). Failing seeds are saved where the `proptest!`
 //! macro would save them for the calling test (see the crate docs); commit those files.
 
-use std::panic::Location;
+use std::panic::{AssertUnwindSafe, Location};
 
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestError, TestRunner};
@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use stacksim_engine::SimRng;
 use stacksim_model::{BackendState, Policy, RequestInfo};
 
-use crate::scenario::check_pick;
+use crate::scenario::{Scenario, check_pick};
 use crate::strategy::{equal_weight_backends, scenario};
 
 /// Shrinking steps a failure may take when the configuration leaves it to proptest, whose own
@@ -24,10 +24,23 @@ pub const SHRINK_ITERATIONS: u32 = 1 << 16;
 
 /// Runs `test` on cases from `strategy` and panics with the minimal failing case.
 #[track_caller]
-fn run<S: Strategy>(
+fn run<S: Strategy<Value: Clone>>(
     config: &ProptestConfig,
     strategy: S,
     test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    run_minimizing(config, strategy, test, |_| Vec::new());
+}
+
+/// [`run`], and once proptest has shrunk a failure, removes what it could not: while one of
+/// `smaller(case)` still fails, that one becomes the case. (Proptest tries removing elements of
+/// a list before it simplifies them, so an element that was needed when it tried may remain.)
+#[track_caller]
+fn run_minimizing<S: Strategy<Value: Clone>>(
+    config: &ProptestConfig,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+    smaller: impl Fn(&S::Value) -> Vec<S::Value>,
 ) {
     let mut config = config.clone();
     if config.source_file.is_none() {
@@ -38,13 +51,49 @@ fn run<S: Strategy>(
         config.max_shrink_iters = SHRINK_ITERATIONS;
     }
     let mut runner = TestRunner::new(config);
-    match runner.run(&strategy, test) {
+    match runner.run(&strategy, &test) {
         Ok(()) => {}
-        Err(TestError::Fail(reason, case)) => {
+        Err(TestError::Fail(mut reason, mut case)) => {
+            let fails =
+                |case: &S::Value| match std::panic::catch_unwind(AssertUnwindSafe(|| test(case.clone()))) {
+                    Ok(Err(TestCaseError::Fail(reason))) => Some(reason),
+                    Ok(_) => None,
+                    Err(panic) => Some(
+                        format!(
+                            "panicked: {}",
+                            panic
+                                .downcast_ref::<&str>()
+                                .map(|s| (*s).to_owned())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_default()
+                        )
+                        .into(),
+                    ),
+                };
+            while let Some((smaller, why)) =
+                smaller(&case).into_iter().find_map(|c| fails(&c).map(|r| (c, r)))
+            {
+                (case, reason) = (smaller, why);
+            }
             panic!("policy property failed: {reason}\nminimal failing case: {case:#?}")
         }
         Err(TestError::Abort(reason)) => panic!("property test aborted: {reason}"),
     }
+}
+
+/// `scenario` without one of its backends or one of its steps, each way of removing one.
+fn without_one(scenario: &Scenario) -> Vec<Scenario> {
+    let backends = (0..scenario.backends.len()).map(|i| {
+        let mut smaller = scenario.clone();
+        smaller.backends.remove(i);
+        smaller
+    });
+    let steps = (0..scenario.steps.len()).map(|i| {
+        let mut smaller = scenario.clone();
+        smaller.steps.remove(i);
+        smaller
+    });
+    backends.chain(steps).collect()
 }
 
 /// Checks the contract every policy must keep, on random [scenarios](crate::Scenario) of 0 to
@@ -64,12 +113,13 @@ pub fn check_policy<P: Policy>(factory: impl Fn() -> P) {
 /// [`check_policy`] with this proptest configuration.
 #[track_caller]
 pub fn check_policy_with<P: Policy>(config: &ProptestConfig, factory: impl Fn() -> P) {
-    run(config, scenario(), |scenario| {
+    let test = |scenario: Scenario| {
         let first = scenario.play(&mut factory()).map_err(|v| TestCaseError::fail(v.to_string()))?;
         let again = scenario.play(&mut factory()).map_err(|v| TestCaseError::fail(v.to_string()))?;
         prop_assert_eq!(first, again, "the same seed and inputs must give the same picks");
         Ok(())
-    });
+    };
+    run_minimizing(config, scenario(), test, without_one);
 }
 
 /// Checks that a weighted policy sends each backend its weight's share of the requests:
