@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{RngSeed, TestCaseError, TestRunner};
 use stacksim::spec::{HumanDuration, Warmup};
-use stacksim::{Experiment, LoadError, Loaded, PolicyRegistry, Runner};
+use stacksim::{Experiment, LoadError, Loaded, PolicyRegistry, RunOptions, Runner};
 
 use super::{repo_root, ron_files};
 
@@ -173,7 +173,9 @@ fn run_shortened(loaded: &Loaded) -> Result<Outcome, String> {
     if work.events_per_run * work.runs > RUN_BUDGET_EVENTS || work.peak_memory_bytes > 2e9 {
         return Ok(Outcome::TooLarge);
     }
-    let report = caught("Runner::run", || Runner::new().run(&plan))?;
+    // On a thread of its own: the global pool may be busy with other tests' long runs.
+    let runner = Runner::new().options(RunOptions { jobs: Some(1), ..RunOptions::default() });
+    let report = caught("Runner::run", || runner.run(&plan))?;
     report.map(|_| Outcome::Ran).map_err(|e| format!("a plan that loaded did not run: {e}"))
 }
 
@@ -203,7 +205,16 @@ fn watched<T>(bytes: &[u8], f: impl FnOnce() -> T) -> T {
                 if let Some((started, bytes)) = &*CURRENT.lock().unwrap()
                     && started.elapsed() > HANG
                 {
-                    eprintln!("a mutant hung (still loading or running after {HANG:?}):\n{}", shown(bytes));
+                    // Straight to the process's stderr: the test harness would capture an
+                    // `eprintln!` and lose it on exit. The whole mutant goes to a file.
+                    let kept = std::env::temp_dir().join("stacksim-hung-mutant.ron");
+                    let saved = std::fs::write(&kept, bytes)
+                        .map_or_else(|e| e.to_string(), |()| kept.display().to_string());
+                    let message = format!(
+                        "a mutant hung (still loading or running after {HANG:?}); saved in {saved}:\n{}\n",
+                        shown(bytes)
+                    );
+                    let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
                     std::process::exit(3);
                 }
             }
