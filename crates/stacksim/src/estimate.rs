@@ -37,15 +37,15 @@ pub const SOFT_LIMIT_CORE_SECONDS: f64 = 3600.0;
 /// simple stacks; replays with time series and health checks run slower).
 pub const EVENTS_PER_CORE_SECOND: f64 = 1.0e7;
 
-/// Memory per backend [bytes]: its state, its policy view, its series (measured order).
+/// Memory per backend \[bytes\]: its state, its policy view, its series (measured order).
 const BYTES_PER_BACKEND: f64 = 2048.0;
-/// Memory per request or user in flight or tracked [bytes].
+/// Memory per request or user in flight or tracked \[bytes\].
 const BYTES_PER_REQUEST: f64 = 256.0;
-/// Memory per backend per time-series window [bytes].
+/// Memory per backend per time-series window \[bytes\].
 const BYTES_PER_WINDOW_BACKEND: f64 = 64.0;
-/// Fixed memory per run: histograms, streams, the engine [bytes].
+/// Fixed memory per run: histograms, streams, the engine \[bytes\].
 const BYTES_PER_RUN: f64 = 4.0 * (1u64 << 20) as f64;
-/// Report memory per run [bytes].
+/// Report memory per run \[bytes\].
 const BYTES_PER_RECORD: f64 = 4096.0;
 
 /// The estimated size of an experiment.
@@ -61,7 +61,7 @@ pub struct Work {
     pub events_per_run: f64,
     /// Seconds on one core for every run.
     pub core_seconds: f64,
-    /// Peak memory with `jobs` runs at once [bytes].
+    /// Peak memory with `jobs` runs at once \[bytes\].
     pub peak_memory_bytes: f64,
 }
 

@@ -517,7 +517,7 @@ impl Experiment {
         self
     }
 
-    /// With a warm-up: a [`Duration`], or [`Warmup::Auto`](crate::warmup::Warmup::Auto).
+    /// With a warm-up: a [`Duration`], or [`Warmup::Auto`].
     pub fn warmup(mut self, warmup: impl Into<crate::warmup::Warmup>) -> Self {
         self.warmup = warmup.into();
         self
