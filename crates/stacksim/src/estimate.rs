@@ -10,6 +10,7 @@
 //! | peak memory of the runs at once | error | [`MAX_MEMORY_BYTES`] (16 GiB) |
 //! | variants of a sweep | error | [`MAX_VARIANTS`] |
 //! | backends in one variant | error | [`MAX_BACKENDS`] |
+//! | open-loop arrival rate, with sweeps and the timeline | error | [`MAX_RATE_PER_S`] (one per nanosecond) |
 //! | time on one core for the whole experiment | warning | [`SOFT_LIMIT_CORE_SECONDS`] (1 hour) |
 //!
 //! The estimates are upper bounds of the usual kind: open-loop traffic at its peak rate, every
@@ -19,7 +20,7 @@ use std::fmt;
 
 use crate::locate::FieldPath;
 use crate::problem::{Problem, Severity};
-use crate::spec::{ArrivalsSpec, Experiment, QueueSpec, StackSpec, SweepAxis};
+use crate::spec::{ActionSpec, ArrivalsSpec, Experiment, QueueSpec, StackSpec, SweepAxis};
 
 /// The largest estimated peak memory an experiment may need: 16 GiB.
 pub const MAX_MEMORY_BYTES: f64 = 16.0 * (1u64 << 30) as f64;
@@ -29,6 +30,12 @@ pub const MAX_VARIANTS: f64 = 1_000_000.0;
 
 /// The most backends one variant may have.
 pub const MAX_BACKENDS: f64 = 1_000_000.0;
+
+/// The highest open-loop arrival rate \[requests·s⁻¹\] a run may reach: one per nanosecond.
+/// The clock counts nanoseconds, so faster arrivals would pile up at one instant and the clock
+/// would stop advancing. The bound covers the file's rates, a `Rate` sweep, and the timeline
+/// (`SetRate`, and every `ScaleTraffic` factor above 1 applied together).
+pub const MAX_RATE_PER_S: f64 = 1e9;
 
 /// Above this many seconds on one core, `check` warns: 1 hour.
 pub const SOFT_LIMIT_CORE_SECONDS: f64 = 3600.0;
@@ -63,6 +70,19 @@ pub struct Work {
     pub core_seconds: f64,
     /// Peak memory with `jobs` runs at once [bytes].
     pub peak_memory_bytes: f64,
+    /// The highest open-loop arrival rate a run can reach [requests·s⁻¹], an upper bound
+    /// (see [`MAX_RATE_PER_S`]).
+    pub peak_rate_per_s: f64,
+    /// What drives `peak_rate_per_s`, for the error.
+    rate_field: RateField,
+}
+
+/// Where the peak arrival rate comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RateField {
+    Clients,
+    Sweep,
+    Timeline,
 }
 
 impl Work {
@@ -128,6 +148,7 @@ impl Work {
             + backends * BYTES_PER_BACKEND
             + in_flight * BYTES_PER_REQUEST
             + windows * backends * BYTES_PER_WINDOW_BACKEND;
+        let (peak_rate_per_s, rate_field) = peak_rate(experiment, stack, rate_scale);
         let at_once = runs.min(jobs.max(1) as f64);
         Work {
             variants,
@@ -136,6 +157,8 @@ impl Work {
             events_per_run: events,
             core_seconds: runs * events / EVENTS_PER_CORE_SECOND,
             peak_memory_bytes: per_run * at_once + runs * BYTES_PER_RECORD,
+            peak_rate_per_s,
+            rate_field,
         }
     }
 
@@ -163,6 +186,22 @@ impl Work {
                     "{} backends in one variant; at most {} can be simulated",
                     sci(self.backends),
                     sci(MAX_BACKENDS)
+                ),
+            });
+        }
+        if self.peak_rate_per_s > MAX_RATE_PER_S {
+            let (path, what) = match self.rate_field {
+                RateField::Clients => (root.field("stack").field("clients"), "the clients' rates"),
+                RateField::Sweep => (root.field("sweep"), "the Rate sweep"),
+                RateField::Timeline => (root.field("timeline"), "SetRate and ScaleTraffic in the timeline"),
+            };
+            problems.push(Problem {
+                path,
+                severity: Severity::Error,
+                message: format!(
+                    "{what} bring arrivals to {} per second; the clock counts nanoseconds, so at most {} per second can be simulated (faster arrivals would all happen at the same instant)",
+                    sci(self.peak_rate_per_s),
+                    sci(MAX_RATE_PER_S)
                 ),
             });
         }
@@ -247,6 +286,39 @@ fn max_backends(experiment: &Experiment, stack: &StackSpec) -> f64 {
             replicas
         })
         .sum()
+}
+
+/// The highest total open-loop rate a run can reach, an upper bound, and what drives it: the
+/// clients' peak rates raised by a `Rate` sweep (`rate_scale`), or a `SetRate`, times every
+/// `ScaleTraffic` factor above 1 (they compound).
+fn peak_rate(experiment: &Experiment, stack: &StackSpec, rate_scale: f64) -> (f64, RateField) {
+    let clients: f64 = stack
+        .clients
+        .iter()
+        .map(|c| match &c.arrivals {
+            ArrivalsSpec::Poisson { rate_per_s } | ArrivalsSpec::Deterministic { rate_per_s } => *rate_per_s,
+            ArrivalsSpec::Schedule { points, .. } => points.iter().map(|p| p.1).fold(0.0, f64::max),
+            ArrivalsSpec::Trace { .. } | ArrivalsSpec::Closed { .. } => 0.0,
+        })
+        .sum();
+    let swept = clients * rate_scale;
+    let (mut set, mut scale) = (0.0_f64, 1.0_f64);
+    for entry in &experiment.timeline {
+        match entry.action {
+            ActionSpec::SetRate(rate) => set = set.max(rate),
+            ActionSpec::ScaleTraffic(factor) if factor > 1.0 => scale *= factor,
+            _ => {}
+        }
+    }
+    let peak = swept.max(set) * scale;
+    let field = if clients > MAX_RATE_PER_S {
+        RateField::Clients
+    } else if swept > MAX_RATE_PER_S {
+        RateField::Sweep
+    } else {
+        RateField::Timeline
+    };
+    (peak, field)
 }
 
 /// How much a `Rate` axis raises the file's open-loop rate at most.
@@ -364,5 +436,37 @@ mod tests {
             .replace("Poisson(rate_per_s: 100.0)", "Closed(users: 4294967295, think: \"1s\")");
         let problems = work(&text).problems();
         assert!(problems[0].message.contains("of memory"), "{problems:?}");
+    }
+
+    #[test]
+    fn arrivals_faster_than_the_clock_can_count_are_an_error_naming_what_drives_them() {
+        let fast = |arrivals: &str, extra: &str| {
+            work(
+                &BASE
+                    .replace("REPLICAS", "1")
+                    .replace("SWEEP", extra)
+                    .replace("Poisson(rate_per_s: 100.0)", arrivals),
+            )
+            .problems()
+        };
+        let at = |problems: &[Problem]| {
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].severity, Severity::Error);
+            assert!(problems[0].message.contains("at most 1.0e9 per second"), "{}", problems[0].message);
+            problems[0].path.to_string()
+        };
+        assert_eq!(at(&fast("Poisson(rate_per_s: 1e308)", "")), "stack.clients");
+        assert_eq!(at(&fast("Deterministic(rate_per_s: 2e9)", "")), "stack.clients");
+        assert_eq!(at(&fast("Poisson(rate_per_s: 100.0)", "sweep: [Rate(values: [10.0, 1e308])],")), "sweep");
+        let timeline =
+            "timeline: [(at: \"1m\", action: ScaleTraffic(1e5)), (at: \"2m\", action: ScaleTraffic(1e5))],";
+        assert_eq!(at(&fast("Poisson(rate_per_s: 100.0)", timeline)), "timeline");
+        let timeline = "timeline: [(at: \"1m\", action: SetRate(1e12))],";
+        assert_eq!(at(&fast("Poisson(rate_per_s: 100.0)", timeline)), "timeline");
+        // One per nanosecond is the limit, not past it; slowing down never counts.
+        assert!(fast("Deterministic(rate_per_s: 1e9)", "").iter().all(|p| p.severity != Severity::Error));
+        let timeline =
+            "timeline: [(at: \"1m\", action: ScaleTraffic(1e-9)), (at: \"2m\", action: ScaleTraffic(1e6))],";
+        assert!(fast("Poisson(rate_per_s: 100.0)", timeline).iter().all(|p| p.severity != Severity::Error));
     }
 }

@@ -40,6 +40,24 @@ pub enum RunError {
     /// A changed experiment (a capacity search's probe) is not valid.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    /// A capacity search's next probe is estimated to need more events per run than the
+    /// search allows ([`SearchOptions::max_probe_events`](crate::capacity::SearchOptions)): the
+    /// answer is beyond what the experiment can probe in reasonable time.
+    #[error(
+        "a probe at {value} would simulate about {events:.1e} events per run, more than the search allows ({limit:.1e}){}: \
+         shorten the experiment's duration, or search a smaller rate or fleet",
+        passed.map_or(String::new(), |p| format!("; the SLO held up to {p}"))
+    )]
+    ProbeTooLarge {
+        /// The value the probe would have tried (a rate \[s⁻¹\] or a number of replicas).
+        value: f64,
+        /// Its estimated events per run.
+        events: f64,
+        /// The search's limit.
+        limit: f64,
+        /// The best value that met the SLO before, if any.
+        passed: Option<f64>,
+    },
     /// The worker threads could not be started.
     #[error("cannot start {jobs} worker threads: {source}")]
     Threads {

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod determinism;
+mod extremes;
 mod html_render;
 mod outputs;
 mod sharding;
