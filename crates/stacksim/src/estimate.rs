@@ -14,7 +14,9 @@
 //! | time on one core for the whole experiment | warning | [`SOFT_LIMIT_CORE_SECONDS`] (1 hour) |
 //!
 //! The estimates are upper bounds of the usual kind: open-loop traffic at its peak rate, every
-//! attempt retried as often as allowed, a closed loop as if answers were instant.
+//! attempt retried as often as allowed, a closed loop as if answers were instant. Declared
+//! users cost nothing until they send: the users-affected tables hold the users seen, at most
+//! one per request; a closed loop's users are state from the start.
 
 use std::fmt;
 
@@ -46,8 +48,10 @@ pub const EVENTS_PER_CORE_SECOND: f64 = 1.0e7;
 
 /// Memory per backend [bytes]: its state, its policy view, its series (measured order).
 const BYTES_PER_BACKEND: f64 = 2048.0;
-/// Memory per request or user in flight or tracked [bytes].
+/// Memory per request or closed-loop user in flight [bytes].
 const BYTES_PER_REQUEST: f64 = 256.0;
+/// Memory per user seen, in the users-affected table (a hash map entry) [bytes].
+const BYTES_PER_USER_SEEN: f64 = 64.0;
 /// Memory per backend per time-series window [bytes].
 const BYTES_PER_WINDOW_BACKEND: f64 = 64.0;
 /// Fixed memory per run: histograms, streams, the engine [bytes].
@@ -95,10 +99,14 @@ impl Work {
         let duration = experiment.duration.0.as_secs_f64();
         let rate_scale = rate_scale(experiment, stack);
         let mut requests = 0.0;
+        // Closed-loop users (state from the start), and requests from declared populations
+        // (each can bring one new user into the users-affected table).
         let mut users = 0.0;
+        let (mut declared, mut population_requests): (f64, f64) = (0.0, 0.0);
         let mut attempts_per_request: f64 = 1.0;
         let mut per_attempt: f64 = 2.0;
         for (i, client) in stack.clients.iter().enumerate() {
+            let before = requests;
             requests += rate_scale
                 * match &client.arrivals {
                     ArrivalsSpec::Poisson { rate_per_s } | ArrivalsSpec::Deterministic { rate_per_s } => {
@@ -113,7 +121,10 @@ impl Work {
                         f64::from(*n) * per(duration, think.0.as_secs_f64())
                     }
                 };
-            users += client.users.unwrap_or(0) as f64;
+            if let Some(n) = client.users {
+                declared = declared.max(n as f64);
+                population_requests += requests - before;
+            }
             if let Some(retry) = &client.retry {
                 attempts_per_request = attempts_per_request.max(f64::from(retry.max_attempts));
             }
@@ -144,9 +155,12 @@ impl Work {
             })
             .sum();
         let in_flight = bounded.unwrap_or(attempts).min(attempts) + users;
+        // Users seen: no more than declared, nor than the requests that could bring them.
+        let users_seen = declared.min(population_requests);
         let per_run = BYTES_PER_RUN
             + backends * BYTES_PER_BACKEND
             + in_flight * BYTES_PER_REQUEST
+            + users_seen * BYTES_PER_USER_SEEN
             + windows * backends * BYTES_PER_WINDOW_BACKEND;
         let (peak_rate_per_s, rate_field) = peak_rate(experiment, stack, rate_scale);
         let at_once = runs.min(jobs.max(1) as f64);
@@ -435,6 +449,34 @@ mod tests {
             .replace("SWEEP", "")
             .replace("Poisson(rate_per_s: 100.0)", "Closed(users: 4294967295, think: \"1s\")");
         let problems = work(&text).problems();
+        assert!(problems[0].message.contains("of memory"), "{problems:?}");
+    }
+
+    #[test]
+    fn declared_users_cost_only_the_users_their_requests_can_bring() {
+        let with_users = |rate: &str, users: &str, duration: &str| {
+            work(
+                &BASE
+                    .replace("REPLICAS", "1")
+                    .replace("SWEEP", "")
+                    .replace(
+                        "Poisson(rate_per_s: 100.0))",
+                        &format!("Poisson(rate_per_s: {rate}), users: {users})"),
+                    )
+                    .replace("\"1h\"", duration),
+            )
+        };
+        let plain = with("1", "");
+        // 100/s for an hour: at most 360 000 users seen, whatever the population.
+        let billion = with_users("100.0", "1000000000", "\"1h\"");
+        assert!(billion.problems().is_empty(), "{:?}", billion.problems());
+        let seen = billion.peak_memory_bytes - plain.peak_memory_bytes;
+        assert_eq!(seen, 360_000.0 * BYTES_PER_USER_SEEN * 2.0, "two runs at once");
+        // A small population costs no more than itself.
+        let small = with_users("100.0", "500", "\"1h\"");
+        assert_eq!(small.peak_memory_bytes - plain.peak_memory_bytes, 500.0 * BYTES_PER_USER_SEEN * 2.0);
+        // A billion users actually seen do not fit.
+        let problems = with_users("1000000.0", "1000000000", "\"4h\"").problems();
         assert!(problems[0].message.contains("of memory"), "{problems:?}");
     }
 

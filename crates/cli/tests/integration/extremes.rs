@@ -128,3 +128,11 @@ fn capacity_with_an_absurd_rate_is_an_error_not_a_hang() {
         assert!(stderr.contains(expected), "--rate {rate}: {stderr}");
     }
 }
+
+#[test]
+fn a_billion_declared_users_cost_only_the_users_seen() {
+    // A table per declared user would need gigabytes; the run sees about 12 000 requests.
+    let report = runs_to_the_end(&[("rate_per_s: 40.0)", "rate_per_s: 40.0), users: 1000000000")]);
+    let active = report["variants"][0]["metrics"]["users_active"]["mean"].as_f64().unwrap();
+    assert!((10_000.0..12_000.0).contains(&active), "nearly every request from a new user: {active}");
+}
