@@ -151,7 +151,11 @@ impl<M: Model> Simulation<M> {
     /// pending; the clock then stays at the last event handled, and a later call carries on
     /// exactly where this one stopped (the run is the same as one uninterrupted call).
     ///
-    /// The cost is one comparison per event; [`Simulation::run_until`] does not pay it.
+    /// The limit costs one comparison per event, which [`Simulation::run_until`] does not pay.
+    /// A model's `handle` is inlined where the event loop calls it, and the compiler does
+    /// that for one call site only: a caller that needs both kinds of run should call this
+    /// one in both cases (with `u64::MAX` for no limit) rather than both methods, which
+    /// measured 2.5% more instructions per event on the M/M/1 bench.
     pub fn run_until_or_events(&mut self, until: SimTime, max_events: u64) -> Stop {
         let last = until.min(LAST_INSTANT);
         match self.run_while(|t, handled| t <= last && handled < max_events) {
