@@ -33,7 +33,7 @@ pub struct SearchOptions {
     pub tolerance: f64,
     /// Give up after this many probes, each a full set of replications. Default: 40.
     pub max_probes: u32,
-    /// Refuse a probe whose runs are estimated (see [`crate::Work`]) to need more events than
+    /// Refuse a probe whose runs are estimated (see [`crate::estimate::Work`]) to need more events than
     /// this each: the search ends with [`RunError::ProbeTooLarge`] instead of simulating for
     /// days, as it would when an SLO holds at any rate (doubling without end) or at an absurd
     /// `rate_per_s`. Default: 10⁹ (a minute or two per run on one core).
