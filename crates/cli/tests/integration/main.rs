@@ -3,7 +3,9 @@
 
 mod bad_input;
 mod determinism;
+mod extremes;
 mod html_render;
+mod max_events;
 mod outputs;
 mod sharding;
 mod snapshots;

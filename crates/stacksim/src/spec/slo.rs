@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -171,7 +170,9 @@ impl fmt::Display for Slo {
             .map(|o| match OBJECTIVES.iter().find(|(_, m)| *m == o.metric) {
                 Some((name, m)) if m.unit() == Unit::Seconds => format!(
                     "{name}<{}",
-                    humantime::format_duration(Duration::from_secs_f64(o.limit.max(0.0)))
+                    humantime::format_duration(
+                        stacksim_engine::saturating_span(o.limit.max(0.0)).unwrap_or_default()
+                    )
                 ),
                 Some((name, _)) => format!("{name}<{}%", o.limit * 100.0),
                 None => format!("{}<{}", o.metric, o.limit),

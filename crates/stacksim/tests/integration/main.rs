@@ -13,6 +13,7 @@ mod custom_policy;
 mod files;
 mod replay;
 mod sweeps;
+mod truncation;
 mod validation;
 mod warmup;
 
