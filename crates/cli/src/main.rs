@@ -3,7 +3,9 @@
 //!
 //! - 0: the experiment ran (or every file checked out);
 //! - 1: it ran and a declared SLO was violated (for `capacity`: no configuration met the SLO);
-//! - 2: an error: bad arguments, an unreadable or invalid experiment file, an unwritable output.
+//! - 2: an error: bad arguments, an unreadable or invalid experiment file, an unwritable output;
+//! - 3: it ran, but `--max-events` stopped some runs before the end of their simulated time
+//!   (the report marks them truncated): the results cover less than the experiment asks.
 
 mod outdir;
 mod output;
@@ -54,6 +56,10 @@ enum Command {
         /// DIR/shard-I-of-N.json (needs --out); `stacksim merge` combines the slices.
         #[arg(long, value_name = "I/N", requires = "out")]
         shard: Option<Shard>,
+        /// Stop each run after N events. A run stopped early is reported as truncated (in the
+        /// table, JSON and CSV, and on stderr), and the command exits 3.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max_events: Option<u64>,
     },
     /// Combine the shard files of a sharded run into its report, as if run in one go.
     Merge {
@@ -155,8 +161,8 @@ fn print_error(error: &anyhow::Error) {
 fn dispatch(command: Command) -> Result<ExitCode> {
     let registry = PolicyRegistry::new();
     match command {
-        Command::Run { file, format, out, replications, seed, jobs, shard } => {
-            let options = RunOptions { replications, seed, jobs: jobs.map(usize::from) };
+        Command::Run { file, format, out, replications, seed, jobs, shard, max_events } => {
+            let options = RunOptions { replications, seed, jobs: jobs.map(usize::from), max_events };
             match (shard, out) {
                 (Some(shard), Some(dir)) => run_shard(&registry, &file, shard, &dir, options),
                 (_, out) => run(&registry, &file, format, out.as_deref(), options),
@@ -172,14 +178,14 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
             let report = merger.finish().context("merging shards")?;
             emit(&report, format, out, None)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(truncation_verdict(&report).unwrap_or(ExitCode::SUCCESS))
         }
         Command::Capacity { file, slo, rate, backend, tolerance, format, replications, jobs } => {
             let plan = load(&registry, &file)?;
             if let Some(name) = &backend {
                 output::check_backend_group(&plan, name).with_context(|| format!("--backend {name}"))?;
             }
-            let options = RunOptions { replications, seed: None, jobs: jobs.map(usize::from) };
+            let options = RunOptions { replications, jobs: jobs.map(usize::from), ..RunOptions::default() };
             let runner = Runner::new().options(options);
             let search = SearchOptions { tolerance, backend, ..SearchOptions::default() };
             let answers = match rate {
@@ -217,14 +223,35 @@ fn run(
     let out = out.map(OutputDir::open).transpose()?;
     let progress = output::progress_bar(std::io::stderr().is_terminal());
     let on_progress = |p: stacksim::Progress| output::update_progress(&progress, p);
-    let report = Runner::new()
-        .options(options)
-        .on_progress(&on_progress)
+    let report = runner(options, &progress, &on_progress)
         .run(&plan)
         .with_context(|| format!("running {}", file.display()))?;
     progress.finish_and_clear();
     emit(&report, format, out, Some(plan.experiment()))?;
-    Ok(slo_verdict(plan.experiment(), &report))
+    let slo = slo_verdict(plan.experiment(), &report);
+    Ok(truncation_verdict(&report).unwrap_or(slo))
+}
+
+/// A runner with `options` that moves `progress` when it is drawn (on a terminal): a hidden
+/// bar costs the runs nothing.
+fn runner<'a>(
+    options: RunOptions,
+    progress: &indicatif::ProgressBar,
+    on_progress: &'a (dyn Fn(stacksim::Progress) + Sync),
+) -> Runner<'a> {
+    let runner = Runner::new().options(options);
+    if progress.is_hidden() { runner } else { runner.on_progress(on_progress) }
+}
+
+/// Exit code 3, with a warning on stderr, when `--max-events` truncated some runs; `None`
+/// when every run simulated its whole duration.
+fn truncation_verdict(report: &stacksim::Report) -> Option<ExitCode> {
+    let truncated = report.truncated_runs();
+    if truncated == 0 {
+        return None;
+    }
+    eprintln!("warning: {}", output::truncation_note(report));
+    Some(ExitCode::from(3))
 }
 
 /// 0 when every variant meets the experiment's SLO (or it declares none), 1 otherwise, with
@@ -251,9 +278,7 @@ fn run_shard(
     let plan = load(registry, file)?;
     let progress = output::progress_bar(std::io::stderr().is_terminal());
     let on_progress = |p: stacksim::Progress| output::update_progress(&progress, p);
-    let output = Runner::new()
-        .options(options)
-        .on_progress(&on_progress)
+    let output = runner(options, &progress, &on_progress)
         .run_shard(&plan, shard)
         .with_context(|| format!("running shard {shard} of {}", file.display()))?;
     progress.finish_and_clear();
@@ -263,6 +288,15 @@ fn run_shard(
         path.display(),
         output.records.len()
     );
+    let truncated = output.records.iter().filter(|r| r.truncated).count();
+    if truncated > 0 {
+        eprintln!(
+            "warning: --max-events stopped {truncated} of {} runs before the end of their simulated time; \
+             the merged report will mark them truncated",
+            output.records.len()
+        );
+        return Ok(ExitCode::from(3));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

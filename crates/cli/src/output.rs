@@ -136,6 +136,9 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report, width: Opt
              alert fired; never = it did not fire.\n",
         );
     }
+    if report.truncated_runs() > 0 {
+        notes.push_str(&format!("TRUNCATED: {}\n", truncation_note(report)));
+    }
     let heading = format!(
         "{}: {} variant{} × {replications} replication{}{simulated}, seed {}\n",
         report.experiment,
@@ -150,6 +153,33 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report, width: Opt
          {notes}"
     );
     format!("{}{table}\n{}{}", wrap(&heading, width), wrap(&notes, width), paired_table(report, width))
+}
+
+/// What `--max-events` cut short: how many runs, of which variants, and how far they got.
+pub fn truncation_note(report: &Report) -> String {
+    let runs = report.runs.len();
+    let truncated: Vec<&stacksim::report::RunReport> = report.runs.iter().filter(|r| r.truncated).collect();
+    let variants: Vec<String> = report
+        .variants
+        .iter()
+        .filter(|v| v.truncated_runs > 0)
+        .map(|v| format!("{} ({}/{})", v.label, v.truncated_runs, v.replications))
+        .collect();
+    let reached: Vec<f64> = truncated.iter().filter_map(|r| r.reached_s).collect();
+    let furthest = reached.iter().copied().fold(0.0, f64::max);
+    let reached = if reached.is_empty() {
+        String::new()
+    } else {
+        let furthest = readable_duration(std::time::Duration::from_secs(furthest as u64));
+        format!(", the furthest reaching {furthest} of simulated time")
+    };
+    format!(
+        "--max-events stopped {} of {runs} run{} before the end of their simulated time{reached}: {}. \
+         Their metrics cover only the time they reached.",
+        truncated.len(),
+        plural(runs),
+        variants.join(", ")
+    )
 }
 
 /// The variants against the baseline, paired by replication; empty with a single variant or
@@ -484,21 +514,27 @@ pub fn progress_bar(terminal: bool) -> ProgressBar {
         Some(0),
         if terminal { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
     );
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {msg}  ETA {eta}")
-            .expect("the template is valid"),
-    );
+    bar.set_style(ProgressStyle::with_template("{bar:30} {msg}  ETA {eta}").expect("the template is valid"));
     bar
 }
 
+/// Steps of the bar per run: it advances within a run as the run's simulated time does, so a
+/// single long run shows progress and an ETA.
+const STEPS_PER_RUN: u64 = 1000;
+
 /// Moves the bar to `progress`.
 pub fn update_progress(bar: &ProgressBar, progress: Progress) {
-    bar.set_length(progress.total);
-    bar.set_position(progress.done);
+    bar.set_length(progress.total * STEPS_PER_RUN);
+    // Reports from worker threads may arrive out of order: the bar never moves back.
+    let position = (progress.runs_simulated * STEPS_PER_RUN as f64) as u64;
+    bar.set_position(position.max(bar.position()));
     let secs = bar.elapsed().as_secs_f64();
-    if secs > 0.0 {
-        bar.set_message(format!("{:.1} M events/s", progress.events as f64 / secs / 1e6));
-    }
+    let rate = if secs > 0.0 {
+        format!("  {:.1} M events/s", progress.events as f64 / secs / 1e6)
+    } else {
+        String::new()
+    };
+    bar.set_message(format!("{}/{} runs{rate}", progress.done, progress.total));
 }
 
 /// Writes `bytes` to `dir/.name.tmp`, synced: the first half of an atomic write.

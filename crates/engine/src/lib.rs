@@ -9,4 +9,4 @@ mod time;
 pub use queue::{EventId, EventQueue};
 pub use rng::SimRng;
 pub use simulation::{Context, Model, Simulation, Stop};
-pub use time::{SimTime, SpanError, duration_nanos, span_from_secs};
+pub use time::{MAX_SPAN, SimTime, SpanError, duration_nanos, saturating_span, scale_span, span_from_secs};

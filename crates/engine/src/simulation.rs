@@ -70,7 +70,14 @@ pub enum Stop {
     Idle,
     /// The model called [`Context::stop`].
     Stopped,
+    /// The run handled as many events as [`Simulation::run_until_or_events`] allowed, before
+    /// the requested time.
+    EventLimit,
 }
+
+/// The last instant at which an event is handled: one before [`SimTime::MAX`], where spans
+/// too long for the clock saturate.
+const LAST_INSTANT: SimTime = SimTime(u64::MAX - 1);
 
 /// A model together with its pending events and the clock.
 #[derive(Debug)]
@@ -125,9 +132,12 @@ impl<M: Model> Simulation<M> {
     /// Handles every event at or before `until`, then sets the clock to `until`.
     ///
     /// Events scheduled exactly at `until` are handled. If the model stops the run, the clock
-    /// stays at the time of the last event handled.
+    /// stays at the time of the last event handled. An event at [`SimTime::MAX`] — where a
+    /// span too long for the clock saturates — is never handled, so a saturated timer cannot
+    /// make the clock spin at its limit.
     pub fn run_until(&mut self, until: SimTime) -> Stop {
-        match self.run_while(|t| t <= until) {
+        let last = until.min(LAST_INSTANT);
+        match self.run_while(|t, _| t <= last) {
             Stop::Stopped => Stop::Stopped,
             _ => {
                 self.now = self.now.max(until);
@@ -136,18 +146,49 @@ impl<M: Model> Simulation<M> {
         }
     }
 
-    /// Handles events until none is left or the model stops the run.
-    pub fn run_until_idle(&mut self) -> Stop {
-        self.run_while(|_| true)
+    /// Like [`Simulation::run_until`], but returns [`Stop::EventLimit`] as soon as
+    /// [`Simulation::events_handled`] reaches `max_events` with events before `until` still
+    /// pending; the clock then stays at the last event handled, and a later call carries on
+    /// exactly where this one stopped (the run is the same as one uninterrupted call).
+    ///
+    /// The limit costs one comparison per event, which [`Simulation::run_until`] does not pay.
+    /// A model's `handle` is inlined where the event loop calls it, and the compiler does
+    /// that for one call site only: a caller that needs both kinds of run should call this
+    /// one in both cases (with `u64::MAX` for no limit) rather than both methods, which
+    /// measured 2.5% more instructions per event on the M/M/1 bench.
+    pub fn run_until_or_events(&mut self, until: SimTime, max_events: u64) -> Stop {
+        let last = until.min(LAST_INSTANT);
+        match self.run_while(|t, handled| t <= last && handled < max_events) {
+            Stop::Stopped => Stop::Stopped,
+            Stop::ReachedTime
+                if self.handled >= max_events && self.queue.peek_time().is_some_and(|t| t <= last) =>
+            {
+                Stop::EventLimit
+            }
+            _ => {
+                self.now = self.now.max(until);
+                Stop::ReachedTime
+            }
+        }
     }
 
+    /// Handles events until none is left (events at [`SimTime::MAX`] never happen) or the
+    /// model stops the run.
+    pub fn run_until_idle(&mut self) -> Stop {
+        match self.run_while(|t, _| t <= LAST_INSTANT) {
+            Stop::Stopped => Stop::Stopped,
+            _ => Stop::Idle,
+        }
+    }
+
+    /// Handles events while `keep_going(time of the next event, events handled so far)`.
     #[inline]
-    fn run_while(&mut self, mut keep_going: impl FnMut(SimTime) -> bool) -> Stop {
+    fn run_while(&mut self, mut keep_going: impl FnMut(SimTime, u64) -> bool) -> Stop {
         let mut stop = false;
         loop {
             match self.queue.peek_time() {
                 None => return Stop::Idle,
-                Some(t) if !keep_going(t) => return Stop::ReachedTime,
+                Some(t) if !keep_going(t, self.handled) => return Stop::ReachedTime,
                 Some(_) => {}
             }
             let Some((time, event)) = self.queue.pop() else {
@@ -223,5 +264,57 @@ mod tests {
         sim.schedule_at(SimTime(5), 2);
         sim.run_until_idle();
         assert_eq!(sim.model().seen, [(SimTime(5), 2), (SimTime(5), 1), (SimTime(5), 0)]);
+    }
+
+    #[test]
+    fn an_event_limit_stops_the_run_and_resuming_gives_the_same_run() {
+        let mut whole = Simulation::new(Recorder::default());
+        whole.schedule_at(SimTime(0), 9);
+        assert_eq!(whole.run_until(SimTime(100)), Stop::ReachedTime);
+
+        let mut parts = Simulation::new(Recorder::default());
+        parts.schedule_at(SimTime(0), 9);
+        assert_eq!(parts.run_until_or_events(SimTime(100), 4), Stop::EventLimit);
+        assert_eq!(
+            (parts.events_handled(), parts.now()),
+            (4, SimTime(3)),
+            "the clock stays at the 4th event"
+        );
+        assert_eq!(parts.run_until_or_events(SimTime(100), 4), Stop::EventLimit, "no event past the limit");
+        assert_eq!(parts.events_handled(), 4);
+        assert_eq!(parts.run_until_or_events(SimTime(100), 7), Stop::EventLimit);
+        assert_eq!(parts.run_until_or_events(SimTime(100), u64::MAX), Stop::ReachedTime);
+        assert_eq!(parts.model().seen, whole.model().seen);
+        assert_eq!((parts.now(), parts.events_handled()), (whole.now(), whole.events_handled()));
+
+        // Reaching the time as the limit is reached is reaching the time.
+        let mut exact = Simulation::new(Recorder::default());
+        exact.schedule_at(SimTime(0), 9);
+        assert_eq!(exact.run_until_or_events(SimTime(3), 4), Stop::ReachedTime);
+        assert_eq!(exact.now(), SimTime(3));
+    }
+
+    /// On each event, schedules itself again after a span too long for the clock.
+    struct Forever(u64);
+
+    impl Model for Forever {
+        type Event = ();
+        fn handle(&mut self, (): (), cx: &mut Context<'_, ()>) {
+            self.0 += 1;
+            cx.schedule_in(crate::MAX_SPAN, ());
+        }
+    }
+
+    #[test]
+    fn saturated_events_never_happen_so_the_clock_cannot_spin_at_its_limit() {
+        let mut sim = Simulation::new(Forever(0));
+        sim.schedule_at(SimTime(5), ());
+        assert_eq!(sim.run_until(SimTime::MAX), Stop::ReachedTime);
+        assert_eq!(sim.model().0, 1, "the event at 5 ns, not its echo at the clock's limit");
+        assert_eq!(sim.now(), SimTime::MAX);
+        assert_eq!(sim.pending(), 1);
+        assert_eq!(sim.run_until_idle(), Stop::Idle);
+        assert_eq!(sim.run_until_or_events(SimTime::MAX, 10), Stop::ReachedTime);
+        assert_eq!(sim.model().0, 1);
     }
 }

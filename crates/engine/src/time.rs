@@ -84,7 +84,12 @@ pub fn duration_nanos(span: Duration) -> u64 {
     u64::try_from(span.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A sampled number of seconds that cannot become a span of simulated time.
+/// The longest span the clock can count: `u64::MAX` nanoseconds (about 584 years). Longer
+/// spans saturate here, and an instant this far out is [`SimTime::MAX`], which no run reaches
+/// (see [`Simulation::run_until`](crate::Simulation::run_until)).
+pub const MAX_SPAN: Duration = Duration::from_nanos(u64::MAX);
+
+/// A number of seconds that cannot become a span of simulated time.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpanError {
@@ -96,22 +101,75 @@ pub enum SpanError {
     Negative(f64),
 }
 
-/// Converts sampled `f64` seconds into a [`Duration`]: the one checked place where floating
-/// point enters simulated time.
+/// NaN and negative seconds are errors; the rest may become a span.
+fn checked(secs: f64) -> Result<f64, SpanError> {
+    if secs.is_nan() {
+        Err(SpanError::NaN)
+    } else if secs < 0.0 {
+        Err(SpanError::Negative(secs))
+    } else {
+        Ok(secs)
+    }
+}
+
+/// Converts sampled `f64` seconds into a [`Duration`]: the one checked place where sampled
+/// floating point enters simulated time.
 ///
 /// NaN and negative values are errors, so they never reach the event queue. Values too large
-/// to represent (including +infinity) saturate at `u64::MAX` nanoseconds. The result is
+/// to represent (including +infinity) saturate at [`MAX_SPAN`]. The result is `secs × 10⁹`
 /// rounded to the nearest nanosecond.
 pub fn span_from_secs(secs: f64) -> Result<Duration, SpanError> {
-    if secs.is_nan() {
-        return Err(SpanError::NaN);
-    }
-    if secs < 0.0 {
-        return Err(SpanError::Negative(secs));
-    }
-    let nanos = (secs * 1e9).round();
+    let nanos = (checked(secs)? * 1e9).round();
     // `as` saturates for floats out of range, including +infinity.
     Ok(Duration::from_nanos(nanos as u64))
+}
+
+/// Converts computed `f64` seconds (a scaled span, a point found on a rate curve) into a
+/// [`Duration`], saturating: the checked replacement for [`Duration::from_secs_f64`], which
+/// panics past `u64::MAX` seconds.
+///
+/// NaN and negative values are errors. Values too large (including +infinity) saturate at
+/// [`MAX_SPAN`]. Below that the result is exactly what `Duration::from_secs_f64` gives (the
+/// exact value rounded to the nearest nanosecond), so switching to it changes no result.
+/// (It rounds the exact value, where [`span_from_secs`] rounds `secs × 10⁹`; the two differ by
+/// a nanosecond in rare cases, and each call site keeps the rounding its results were made
+/// with.)
+///
+/// ```
+/// use std::time::Duration;
+/// use stacksim_engine::{MAX_SPAN, saturating_span};
+///
+/// assert_eq!(saturating_span(0.25), Ok(Duration::from_millis(250)));
+/// assert_eq!(saturating_span(1e300), Ok(MAX_SPAN));
+/// assert!(saturating_span(f64::NAN).is_err());
+/// ```
+pub fn saturating_span(secs: f64) -> Result<Duration, SpanError> {
+    let secs = checked(secs)?;
+    // An error here is an overflow (NaN and negatives were refused above).
+    Ok(Duration::try_from_secs_f64(secs).map_or(MAX_SPAN, |span| span.min(MAX_SPAN)))
+}
+
+/// `span × factor`, saturating at [`MAX_SPAN`]: the checked replacement for
+/// [`Duration::mul_f64`], which panics when the product passes `u64::MAX` seconds (a
+/// slow-down by `1e22`, a degradation slope of `1e308`).
+///
+/// Below [`MAX_SPAN`] the result is exactly `span.mul_f64(factor)`. A zero span stays zero
+/// whatever the factor (even an infinite one); a NaN or negative factor is an error.
+///
+/// ```
+/// use std::time::Duration;
+/// use stacksim_engine::{MAX_SPAN, scale_span};
+///
+/// let work = Duration::from_millis(80);
+/// assert_eq!(scale_span(work, 1.5), Ok(work.mul_f64(1.5)));
+/// assert_eq!(scale_span(work, 1e22), Ok(MAX_SPAN));
+/// assert_eq!(scale_span(Duration::ZERO, f64::INFINITY), Ok(Duration::ZERO));
+/// ```
+pub fn scale_span(span: Duration, factor: f64) -> Result<Duration, SpanError> {
+    if span.is_zero() {
+        return checked(factor).map(|_| Duration::ZERO);
+    }
+    saturating_span(checked(factor)? * span.as_secs_f64())
 }
 
 #[cfg(test)]
@@ -130,6 +188,28 @@ mod tests {
         assert_eq!(span_from_secs(1e-10), Ok(Duration::ZERO));
         assert_eq!(span_from_secs(f64::INFINITY), Ok(Duration::from_nanos(u64::MAX)));
         assert_eq!(span_from_secs(1e30), Ok(Duration::from_nanos(u64::MAX)));
+    }
+
+    #[test]
+    fn saturating_conversions_agree_with_std_below_the_limit_and_saturate_above() {
+        for secs in [0.0, 1e-10, 0.999e-9, 0.1, 1.5, 12_345.678_901_234, 1.8e10] {
+            assert_eq!(saturating_span(secs), Ok(Duration::from_secs_f64(secs)), "{secs}");
+        }
+        for secs in [1.9e10, 1e19, 1e300, f64::INFINITY] {
+            assert_eq!(saturating_span(secs), Ok(MAX_SPAN), "{secs}");
+        }
+        assert_eq!(saturating_span(f64::NAN), Err(SpanError::NaN));
+        assert_eq!(saturating_span(-1.0), Err(SpanError::Negative(-1.0)));
+        let work = Duration::from_nanos(80_000_123);
+        for factor in [0.0, 0.5, 1.0, 3.7, 1e3, 1e9] {
+            assert_eq!(scale_span(work, factor), Ok(work.mul_f64(factor)), "{factor}");
+        }
+        for factor in [1e22, 1e308, f64::INFINITY] {
+            assert_eq!(scale_span(work, factor), Ok(MAX_SPAN), "{factor}");
+        }
+        assert_eq!(scale_span(Duration::ZERO, f64::INFINITY), Ok(Duration::ZERO));
+        assert_eq!(scale_span(work, f64::NAN), Err(SpanError::NaN));
+        assert_eq!(SimTime::ZERO + MAX_SPAN, SimTime::MAX);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp1};
-use stacksim_engine::{SimTime, span_from_secs};
+use stacksim_engine::{MAX_SPAN, SimTime, saturating_span, span_from_secs};
 
 use crate::ModelError;
 
@@ -112,10 +112,12 @@ fn schedule_next(
     // Segment ends after `t`.
     let mut i = points.partition_point(|p| secs(p.0) <= t);
     loop {
-        let rate_here = scale * schedule_rate(points, linear, Duration::from_secs_f64(t));
+        // `t` is a point of the schedule or `from`, so within the clock.
+        let rate_here = scale * schedule_rate(points, linear, saturating_span(t).unwrap_or(MAX_SPAN));
         let Some(&(end, end_rate)) = points.get(i) else {
-            // Constant tail.
-            return (rate_here > 0.0).then(|| Duration::from_secs_f64(t + area / rate_here));
+            // Constant tail. A rate so low that the next arrival is past the clock's range
+            // saturates (it never comes); a NaN (from infinite rates) ends the arrivals.
+            return if rate_here > 0.0 { saturating_span(t + area / rate_here).ok() } else { None };
         };
         let (end, end_rate) = (secs(end), scale * end_rate);
         let span = end - t;
@@ -129,7 +131,7 @@ fn schedule_next(
             } else {
                 (-r0 + (r0 * r0 + 2.0 * slope * area).max(0.0).sqrt()) / slope
             };
-            return Some(Duration::from_secs_f64(t + x.clamp(0.0, span)));
+            return saturating_span(t + x.clamp(0.0, span)).ok();
         }
         area -= segment_area;
         t = end;

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use rand_xoshiro::SplitMix64;
-use stacksim_engine::SimTime;
+use stacksim_engine::{SimTime, scale_span};
 
 use crate::ModelError;
 use crate::health::{ActiveCheck, CheckKind};
@@ -188,7 +188,9 @@ impl Backend {
         let factor = self.slowness();
         self.busy.increment(now);
         let work = self.service.sample(sizes);
-        if factor == 1.0 { work } else { work.mul_f64(factor) }
+        // Saturates: a slowness too large for the clock is a service that never ends in the run
+        // (and a NaN, which validation rules out, leaves the work as sampled).
+        if factor == 1.0 { work } else { scale_span(work, factor).unwrap_or(work) }
     }
 
     /// A worker finishes at `now`. Returns the next attempt it takes from the queue: the first

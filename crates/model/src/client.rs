@@ -167,5 +167,6 @@ impl Client {
 /// An exponential span with mean `mean`.
 fn exponential<R: Rng + ?Sized>(mean: Duration, rng: &mut R) -> Duration {
     let draw: f64 = rand_distr::Distribution::sample(&rand_distr::Exp1, rng);
-    mean.mul_f64(draw)
+    // An exponential draw is finite and not negative; the product saturates at the clock's limit.
+    stacksim_engine::scale_span(mean, draw).unwrap_or(mean)
 }

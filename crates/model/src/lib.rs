@@ -36,7 +36,9 @@ pub use recorder::Observe;
 pub use retry::{RetryBudget, RetryPolicy};
 pub use series::{BackendWindow, Window};
 pub use service::ServiceTime;
-pub use stack::{RunParams, StackConfig, WebStack, simulate, simulate_with};
+pub use stack::{
+    RunControl, RunEnd, RunParams, StackConfig, WebStack, simulate, simulate_controlled, simulate_with,
+};
 pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
 pub use timeline::{Action, TimedAction};
 

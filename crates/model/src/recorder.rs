@@ -154,9 +154,7 @@ impl Recorder {
                 closed: Vec::new(),
             }),
             slow: observe.slow,
-            users: users.map(|n| {
-                UserTracker::new(n.min(u64::from(u32::MAX)) as usize, SimTime::from(from), SimTime::from(to))
-            }),
+            users: users.map(|n| UserTracker::new(n, SimTime::from(from), SimTime::from(to))),
         }
     }
 

@@ -1,10 +1,14 @@
 //! Time series in fixed windows, and the users a run affected.
 //!
-//! Memory grows with the number of windows and users, never with the number of requests.
+//! Memory grows with the number of windows and of users seen, never with the number of
+//! requests nor with the population declared.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use stacksim_engine::SimTime;
+use stacksim_engine::rng::splitmix64;
 
 /// One window of a run's time series.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,56 +64,103 @@ pub struct BackendWindow {
 }
 
 /// Which users were active, and which affected, per window and over an incident interval.
+///
+/// Users are kept in a map from the first request they send, so memory follows the users a
+/// run sees — at most one per request — not the population declared (`users: 1000000000`
+/// costs nothing until they send). Every figure is a count kept as users change state; the map
+/// is never iterated, so its order cannot reach a result.
 #[derive(Debug)]
 pub(crate) struct UserTracker {
-    /// Per user: 1 + index of the last window it was active in (0: never).
-    last_active: Vec<u32>,
-    /// Per user: 1 + index of the last window it was affected in.
-    last_affected: Vec<u32>,
-    /// Per user: bit 0 active during the incident, bit 1 affected during it.
-    incident: Vec<u8>,
+    /// Users are the keys `0..population`; other keys are not users and are ignored.
+    population: u64,
+    users: HashMap<u64, UserState, BuildHasherDefault<KeyHasher>>,
     from: SimTime,
     to: SimTime,
     window_active: u64,
     window_affected: u64,
+    incident_active: u64,
+    incident_affected: u64,
+}
+
+/// One user seen.
+#[derive(Clone, Copy, Debug, Default)]
+struct UserState {
+    /// 1 + index of the last window it was active in (0: never).
+    last_active: u32,
+    /// 1 + index of the last window it was affected in.
+    last_affected: u32,
+    /// Bit 0: active during the incident; bit 1: affected during it.
+    incident: u8,
+}
+
+/// Hashes a user key with SplitMix64: user numbers are small consecutive integers, which a
+/// map needs mixed. Fixed, so that a run costs the same every time.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = splitmix64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = splitmix64(self.0 ^ key);
+    }
 }
 
 impl UserTracker {
-    /// Tracks users `0..count`; the incident interval is `[from, to)`.
-    pub fn new(count: usize, from: SimTime, to: SimTime) -> Self {
+    /// Tracks users `0..population`; the incident interval is `[from, to)`.
+    pub fn new(population: u64, from: SimTime, to: SimTime) -> Self {
         UserTracker {
-            last_active: vec![0; count],
-            last_affected: vec![0; count],
-            incident: vec![0; count],
+            population,
+            users: HashMap::default(),
             from,
             to,
             window_active: 0,
             window_affected: 0,
+            incident_active: 0,
+            incident_affected: 0,
         }
+    }
+
+    /// User `key`'s state, if it is a user.
+    #[inline]
+    fn user(&mut self, key: u64) -> Option<&mut UserState> {
+        (key < self.population).then(|| self.users.entry(key).or_default())
     }
 
     /// User `key` sent a request at `now` in window `window`.
     pub fn active(&mut self, key: u64, now: SimTime, window: u32) {
-        let Some(last) = self.last_active.get_mut(key as usize) else { return };
-        if *last != window + 1 {
-            *last = window + 1;
-            self.window_active += 1;
+        let during = self.from <= now && now < self.to;
+        let Some(user) = self.user(key) else { return };
+        let first_in_window = user.last_active != window + 1;
+        user.last_active = window + 1;
+        let first_in_incident = during && user.incident & 1 == 0;
+        if during {
+            user.incident |= 1;
         }
-        if self.from <= now && now < self.to {
-            self.incident[key as usize] |= 1;
-        }
+        self.window_active += u64::from(first_in_window);
+        self.incident_active += u64::from(first_in_incident);
     }
 
     /// User `key` had a failed or too-slow request end at `now` in window `window`.
     pub fn affected(&mut self, key: u64, now: SimTime, window: u32) {
-        let Some(last) = self.last_affected.get_mut(key as usize) else { return };
-        if *last != window + 1 {
-            *last = window + 1;
-            self.window_affected += 1;
+        let during = self.from <= now && now < self.to;
+        let Some(user) = self.user(key) else { return };
+        let first_in_window = user.last_affected != window + 1;
+        user.last_affected = window + 1;
+        let first_in_incident = during && user.incident & 2 == 0;
+        if during {
+            user.incident |= 2;
         }
-        if self.from <= now && now < self.to {
-            self.incident[key as usize] |= 2;
-        }
+        self.window_affected += u64::from(first_in_window);
+        self.incident_affected += u64::from(first_in_incident);
     }
 
     /// (active, affected) in the window just closed; resets the window counts.
@@ -122,9 +173,13 @@ impl UserTracker {
 
     /// (active, affected) over the incident interval.
     pub fn incident(&self) -> (u64, u64) {
-        let active = self.incident.iter().filter(|&&f| f & 1 != 0).count() as u64;
-        let affected = self.incident.iter().filter(|&&f| f & 2 != 0).count() as u64;
-        (active, affected)
+        (self.incident_active, self.incident_affected)
+    }
+
+    /// Users seen so far.
+    #[cfg(test)]
+    fn seen(&self) -> usize {
+        self.users.len()
     }
 }
 
@@ -147,5 +202,21 @@ mod tests {
         users.active(99, t(160), 1); // outside the population: ignored
         assert_eq!(users.close_window(), (2, 1));
         assert_eq!(users.incident(), (2, 1), "users 3 and 5 active in [100, 200); 3 affected");
+        assert_eq!(users.seen(), 3, "users 3, 4 and 5; not 99");
+    }
+
+    #[test]
+    fn a_billion_declared_users_cost_only_those_seen() {
+        let t = |s: u64| SimTime::from(Duration::from_secs(s));
+        let mut users = UserTracker::new(1_000_000_000, t(0), t(100));
+        for key in [999_999_999, 7, 7, 500_000_000] {
+            users.active(key, t(1), 0);
+        }
+        users.affected(7, t(2), 0);
+        users.affected(7, t(3), 0);
+        assert_eq!(users.close_window(), (3, 1));
+        assert_eq!(users.incident(), (3, 1));
+        assert_eq!(users.seen(), 3);
+        assert!(users.users.capacity() < 64, "{}", users.users.capacity());
     }
 }

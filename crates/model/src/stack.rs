@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use stacksim_engine::{Context, Model, SimTime, Simulation, rng};
+use stacksim_engine::{Context, Model, SimTime, Simulation, Stop, rng};
 
 use crate::ModelError;
 use crate::backend::{Admission, Backend, Rejection};
@@ -97,11 +97,107 @@ pub fn simulate_with(
     later: Vec<Box<dyn Policy>>,
     params: RunParams,
 ) -> Result<RunSummary, ModelError> {
+    simulate_controlled(stack, policy, later, params, RunControl::default()).map(|(summary, _)| summary)
+}
+
+/// Events between two progress reports of a [`RunControl`]: about a tenth of a second of a
+/// run on one core.
+pub const PROGRESS_EVERY: u64 = 1 << 20;
+
+/// How a run may be cut short and watched. The default does neither, and costs nothing.
+#[derive(Default)]
+pub struct RunControl<'a> {
+    /// Stop the run after this many events (`stacksim run --max-events`): it ends
+    /// [truncated](RunEnd::Truncated), its summary covering the simulated time it reached.
+    /// Costs one comparison per event.
+    pub max_events: Option<u64>,
+    /// Called every [`PROGRESS_EVERY`] events with the simulated time reached (from the start
+    /// of the run) and the events handled so far. Costs one comparison per event.
+    pub progress: Option<&'a mut dyn FnMut(Duration, u64)>,
+}
+
+impl std::fmt::Debug for RunControl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunControl")
+            .field("max_events", &self.max_events)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// It simulated its whole duration.
+    Complete,
+    /// [`RunControl::max_events`] stopped it `reached` after its start; its summary covers the
+    /// time up to there (none of it, if that is within the warm-up).
+    Truncated {
+        /// The simulated time it reached.
+        reached: Duration,
+    },
+}
+
+/// Like [`simulate_with`], under `control`: a run that may be stopped after a number of
+/// events, and that reports its progress as it goes. Stopping changes nothing before the
+/// stop: the events handled are those an unlimited run handles first.
+///
+/// ```
+/// use std::time::Duration;
+/// use stacksim_model::{policy::RoundRobin, stack::{RunControl, RunEnd, simulate_controlled}, *};
+///
+/// let service = ServiceTime::Exponential { mean: Duration::from_millis(100) };
+/// let stack = StackConfig {
+///     clients: vec![ClientConfig::new("users", Arrivals::Poisson { rate_per_s: 50.0 })],
+///     backends: vec![BackendConfig::new("app", 8, QueueLimit::Bounded(10), service)],
+///     ..StackConfig::default()
+/// };
+/// let params = RunParams { seed: 1, duration: Duration::from_secs(3600), warmup: Duration::ZERO };
+/// let control = RunControl { max_events: Some(1000), ..RunControl::default() };
+/// let (summary, end) = simulate_controlled(&stack, Box::new(RoundRobin::new()), vec![], params, control)?;
+/// assert_eq!(summary.events, 1000);
+/// let RunEnd::Truncated { reached } = end else { panic!("an hour is more than 1000 events") };
+/// assert!(reached < Duration::from_secs(60), "{reached:?}");
+/// # Ok::<(), ModelError>(())
+/// ```
+pub fn simulate_controlled(
+    stack: &StackConfig,
+    policy: Box<dyn Policy>,
+    later: Vec<Box<dyn Policy>>,
+    params: RunParams,
+    control: RunControl<'_>,
+) -> Result<(RunSummary, RunEnd), ModelError> {
     let mut sim = WebStack::simulation_with(stack, policy, later, params)?;
-    sim.run_until(SimTime::from(params.duration));
-    let end = sim.now();
-    let events = sim.events_handled();
-    Ok(sim.into_model().summary(end, events))
+    let until = SimTime::from(params.duration);
+    let end = match control {
+        // Nothing to watch: the plain loop, with no count to check.
+        RunControl { max_events: None, progress: None } => {
+            sim.run_until(until);
+            RunEnd::Complete
+        }
+        RunControl { max_events, mut progress } => {
+            let limit = max_events.unwrap_or(u64::MAX);
+            loop {
+                let next = match progress {
+                    Some(_) => sim.events_handled().saturating_add(PROGRESS_EVERY).min(limit),
+                    None => limit,
+                };
+                match sim.run_until_or_events(until, next) {
+                    Stop::EventLimit if sim.events_handled() >= limit => {
+                        break RunEnd::Truncated { reached: sim.now() - SimTime::ZERO };
+                    }
+                    Stop::EventLimit => {
+                        if let Some(report) = progress.as_mut() {
+                            report(sim.now() - SimTime::ZERO, sim.events_handled());
+                        }
+                    }
+                    _ => break RunEnd::Complete,
+                }
+            }
+        }
+    };
+    let (now, events) = (sim.now(), sim.events_handled());
+    Ok((sim.into_model().summary(now, events), end))
 }
 
 /// What happens in the stack. Events that name an attempt carry its generation, so an event
@@ -569,7 +665,10 @@ impl WebStack {
 impl Model for WebStack {
     type Event = Event;
 
-    #[inline]
+    // Always inlined: `simulate_controlled` has two event loops (with and without an event
+    // count), and the compiler inlines a large function into one call site only; dispatching
+    // through a call measured 2.5% more instructions per event on the M/M/1 bench.
+    #[inline(always)]
     fn handle(&mut self, event: Event, cx: &mut Context<'_, Event>) {
         match event {
             Event::Arrival { client } => self.arrive(client, cx),

@@ -24,6 +24,7 @@ use crate::stats::Estimate;
 /// use stacksim::capacity::SearchOptions;
 /// let options = SearchOptions { backend: Some("app".into()), ..SearchOptions::default() };
 /// assert_eq!((options.tolerance, options.max_probes), (0.01, 40));
+/// assert_eq!(options.max_probe_events, 1e9);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchOptions {
@@ -32,13 +33,18 @@ pub struct SearchOptions {
     pub tolerance: f64,
     /// Give up after this many probes, each a full set of replications. Default: 40.
     pub max_probes: u32,
+    /// Refuse a probe whose runs are estimated (see [`crate::estimate::Work`]) to need more events than
+    /// this each: the search ends with [`RunError::ProbeTooLarge`] instead of simulating for
+    /// days, as it would when an SLO holds at any rate (doubling without end) or at an absurd
+    /// `rate_per_s`. Default: 10⁹ (a minute or two per run on one core).
+    pub max_probe_events: f64,
     /// The backend group whose replicas [`min_replicas`] varies. Default: the first group.
     pub backend: Option<String>,
 }
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        SearchOptions { tolerance: 0.01, max_probes: 40, backend: None }
+        SearchOptions { tolerance: 0.01, max_probes: 40, max_probe_events: 1e9, backend: None }
     }
 }
 
@@ -99,17 +105,25 @@ impl Capacity<f64> {
     }
 }
 
+/// Runs one probe: `plan` with `axis` (whose value is `value`), unless its runs are estimated
+/// to need more than `max_events` events each.
 fn probe(
     runner: &Runner<'_>,
     plan: &Plan,
     axis: SweepAxis,
     slo: &Slo,
     value: f64,
+    max_events: f64,
 ) -> Result<Probe<f64>, RunError> {
     let trial = plan.revised(|e| {
         e.sweep = vec![axis];
         e.baseline = None;
     })?;
+    let events = trial.work().events_per_run;
+    // An estimate that is not a number is refused too.
+    if events.is_nan() || events > max_events {
+        return Err(RunError::ProbeTooLarge { value, events, limit: max_events, passed: None });
+    }
     let report = runner.run(&trial)?;
     let variant = &report.variants[0];
     let metrics = slo.objectives.iter().map(|o| (o.metric.clone(), variant.metric(&o.metric))).collect();
@@ -157,7 +171,8 @@ pub fn max_rate(
         .map(|(label, single)| {
             let start: f64 =
                 single.stack().clients.iter().map(|c| crate::build::open_loop_rate(&c.arrivals)).sum();
-            let test = |rate: f64| probe(runner, &single, rate_axis(rate), slo, rate);
+            let test =
+                |rate: f64| probe(runner, &single, rate_axis(rate), slo, rate, options.max_probe_events);
             let (best, failed_at, probes) = search(start, true, options.max_probes, options.tolerance, test)?;
             Ok(Capacity { label, best, failed_at, probes })
         })
@@ -182,7 +197,7 @@ pub fn min_replicas(
             let start = backends.iter().find(|b| Some(&b.name) == group.as_ref()).map_or(1, |b| b.replicas);
             let test = |replicas: f64| {
                 let axis = SweepAxis::replicas(group.as_deref(), [replicas as u32]);
-                probe(runner, &single, axis, slo, replicas)
+                probe(runner, &single, axis, slo, replicas, options.max_probe_events)
             };
             let (best, failed_at, probes) = search(f64::from(start), false, options.max_probes, 0.0, test)?;
             // The search tries whole numbers from 1 only.
@@ -206,7 +221,18 @@ fn search(
 ) -> Result<Bracket, RunError> {
     let mut probes = Vec::new();
     let mut run = |value: f64, probes: &mut Vec<Probe<f64>>| -> Result<bool, RunError> {
-        let p = test(value)?;
+        // A probe too large to run says how far the search got.
+        let p = test(value).map_err(|error| match error {
+            RunError::ProbeTooLarge { value, events, limit, .. } => {
+                let passed = probes.iter().filter(|p| p.met).map(|p| p.value).reduce(if higher_is_harder {
+                    f64::max
+                } else {
+                    f64::min
+                });
+                RunError::ProbeTooLarge { value, events, limit, passed }
+            }
+            other => other,
+        })?;
         let met = p.met;
         probes.push(p);
         Ok(met)
@@ -276,5 +302,23 @@ mod tests {
             let (best, _, _) = search(4.0, false, 40, 0.0, |v| Ok(fake(v, threshold, false))).unwrap();
             assert_eq!(best, Some(threshold));
         }
+    }
+
+    #[test]
+    fn a_probe_too_large_ends_the_search_saying_how_far_it_got() {
+        let too_large =
+            |v: f64| RunError::ProbeTooLarge { value: v, events: v * 1e6, limit: 1e9, passed: None };
+        // An SLO that holds at any rate: the search doubles until a probe is too large.
+        let error = search(10.0, true, 40, 0.01, |v| {
+            if v > 1000.0 { Err(too_large(v)) } else { Ok(fake(v, f64::MAX, true)) }
+        })
+        .unwrap_err();
+        assert!(
+            matches!(error, RunError::ProbeTooLarge { value: 1280.0, passed: Some(640.0), .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("the SLO held up to 640"), "{error}");
+        let error = search(4.0, false, 40, 0.0, |v| Err(too_large(v))).unwrap_err();
+        assert!(matches!(error, RunError::ProbeTooLarge { value: 4.0, passed: None, .. }), "{error:?}");
     }
 }

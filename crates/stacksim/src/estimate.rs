@@ -10,16 +10,19 @@
 //! | peak memory of the runs at once | error | [`MAX_MEMORY_BYTES`] (16 GiB) |
 //! | variants of a sweep | error | [`MAX_VARIANTS`] |
 //! | backends in one variant | error | [`MAX_BACKENDS`] |
+//! | open-loop arrival rate, with sweeps and the timeline | error | [`MAX_RATE_PER_S`] (one per nanosecond) |
 //! | time on one core for the whole experiment | warning | [`SOFT_LIMIT_CORE_SECONDS`] (1 hour) |
 //!
 //! The estimates are upper bounds of the usual kind: open-loop traffic at its peak rate, every
-//! attempt retried as often as allowed, a closed loop as if answers were instant.
+//! attempt retried as often as allowed, a closed loop as if answers were instant. Declared
+//! users cost nothing until they send: the users-affected tables hold the users seen, at most
+//! one per request; a closed loop's users are state from the start.
 
 use std::fmt;
 
 use crate::locate::FieldPath;
 use crate::problem::{Problem, Severity};
-use crate::spec::{ArrivalsSpec, Experiment, QueueSpec, StackSpec, SweepAxis};
+use crate::spec::{ActionSpec, ArrivalsSpec, Experiment, QueueSpec, StackSpec, SweepAxis};
 
 /// The largest estimated peak memory an experiment may need: 16 GiB.
 pub const MAX_MEMORY_BYTES: f64 = 16.0 * (1u64 << 30) as f64;
@@ -30,6 +33,12 @@ pub const MAX_VARIANTS: f64 = 1_000_000.0;
 /// The most backends one variant may have.
 pub const MAX_BACKENDS: f64 = 1_000_000.0;
 
+/// The highest open-loop arrival rate \[requests·s⁻¹\] a run may reach: one per nanosecond.
+/// The clock counts nanoseconds, so faster arrivals would pile up at one instant and the clock
+/// would stop advancing. The bound covers the file's rates, a `Rate` sweep, and the timeline
+/// (`SetRate`, and every `ScaleTraffic` factor above 1 applied together).
+pub const MAX_RATE_PER_S: f64 = 1e9;
+
 /// Above this many seconds on one core, `check` warns: 1 hour.
 pub const SOFT_LIMIT_CORE_SECONDS: f64 = 3600.0;
 
@@ -37,15 +46,17 @@ pub const SOFT_LIMIT_CORE_SECONDS: f64 = 3600.0;
 /// simple stacks; replays with time series and health checks run slower).
 pub const EVENTS_PER_CORE_SECOND: f64 = 1.0e7;
 
-/// Memory per backend [bytes]: its state, its policy view, its series (measured order).
+/// Memory per backend \[bytes\]: its state, its policy view, its series (measured order).
 const BYTES_PER_BACKEND: f64 = 2048.0;
-/// Memory per request or user in flight or tracked [bytes].
+/// Memory per request or closed-loop user in flight \[bytes\].
 const BYTES_PER_REQUEST: f64 = 256.0;
-/// Memory per backend per time-series window [bytes].
+/// Memory per user seen, in the users-affected table (a hash map entry) \[bytes\].
+const BYTES_PER_USER_SEEN: f64 = 64.0;
+/// Memory per backend per time-series window \[bytes\].
 const BYTES_PER_WINDOW_BACKEND: f64 = 64.0;
-/// Fixed memory per run: histograms, streams, the engine [bytes].
+/// Fixed memory per run: histograms, streams, the engine \[bytes\].
 const BYTES_PER_RUN: f64 = 4.0 * (1u64 << 20) as f64;
-/// Report memory per run [bytes].
+/// Report memory per run \[bytes\].
 const BYTES_PER_RECORD: f64 = 4096.0;
 
 /// The estimated size of an experiment.
@@ -61,8 +72,21 @@ pub struct Work {
     pub events_per_run: f64,
     /// Seconds on one core for every run.
     pub core_seconds: f64,
-    /// Peak memory with `jobs` runs at once [bytes].
+    /// Peak memory with `jobs` runs at once \[bytes\].
     pub peak_memory_bytes: f64,
+    /// The highest open-loop arrival rate a run can reach [requests·s⁻¹], an upper bound
+    /// (see [`MAX_RATE_PER_S`]).
+    pub peak_rate_per_s: f64,
+    /// What drives `peak_rate_per_s`, for the error.
+    rate_field: RateField,
+}
+
+/// Where the peak arrival rate comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RateField {
+    Clients,
+    Sweep,
+    Timeline,
 }
 
 impl Work {
@@ -75,10 +99,14 @@ impl Work {
         let duration = experiment.duration.0.as_secs_f64();
         let rate_scale = rate_scale(experiment, stack);
         let mut requests = 0.0;
+        // Closed-loop users (state from the start), and requests from declared populations
+        // (each can bring one new user into the users-affected table).
         let mut users = 0.0;
+        let (mut declared, mut population_requests): (f64, f64) = (0.0, 0.0);
         let mut attempts_per_request: f64 = 1.0;
         let mut per_attempt: f64 = 2.0;
         for (i, client) in stack.clients.iter().enumerate() {
+            let before = requests;
             requests += rate_scale
                 * match &client.arrivals {
                     ArrivalsSpec::Poisson { rate_per_s } | ArrivalsSpec::Deterministic { rate_per_s } => {
@@ -93,7 +121,10 @@ impl Work {
                         f64::from(*n) * per(duration, think.0.as_secs_f64())
                     }
                 };
-            users += client.users.unwrap_or(0) as f64;
+            if let Some(n) = client.users {
+                declared = declared.max(n as f64);
+                population_requests += requests - before;
+            }
             if let Some(retry) = &client.retry {
                 attempts_per_request = attempts_per_request.max(f64::from(retry.max_attempts));
             }
@@ -124,10 +155,14 @@ impl Work {
             })
             .sum();
         let in_flight = bounded.unwrap_or(attempts).min(attempts) + users;
+        // Users seen: no more than declared, nor than the requests that could bring them.
+        let users_seen = declared.min(population_requests);
         let per_run = BYTES_PER_RUN
             + backends * BYTES_PER_BACKEND
             + in_flight * BYTES_PER_REQUEST
+            + users_seen * BYTES_PER_USER_SEEN
             + windows * backends * BYTES_PER_WINDOW_BACKEND;
+        let (peak_rate_per_s, rate_field) = peak_rate(experiment, stack, rate_scale);
         let at_once = runs.min(jobs.max(1) as f64);
         Work {
             variants,
@@ -136,6 +171,8 @@ impl Work {
             events_per_run: events,
             core_seconds: runs * events / EVENTS_PER_CORE_SECOND,
             peak_memory_bytes: per_run * at_once + runs * BYTES_PER_RECORD,
+            peak_rate_per_s,
+            rate_field,
         }
     }
 
@@ -163,6 +200,22 @@ impl Work {
                     "{} backends in one variant; at most {} can be simulated",
                     sci(self.backends),
                     sci(MAX_BACKENDS)
+                ),
+            });
+        }
+        if self.peak_rate_per_s > MAX_RATE_PER_S {
+            let (path, what) = match self.rate_field {
+                RateField::Clients => (root.field("stack").field("clients"), "the clients' rates"),
+                RateField::Sweep => (root.field("sweep"), "the Rate sweep"),
+                RateField::Timeline => (root.field("timeline"), "SetRate and ScaleTraffic in the timeline"),
+            };
+            problems.push(Problem {
+                path,
+                severity: Severity::Error,
+                message: format!(
+                    "{what} bring arrivals to {} per second; the clock counts nanoseconds, so at most {} per second can be simulated (faster arrivals would all happen at the same instant)",
+                    sci(self.peak_rate_per_s),
+                    sci(MAX_RATE_PER_S)
                 ),
             });
         }
@@ -247,6 +300,39 @@ fn max_backends(experiment: &Experiment, stack: &StackSpec) -> f64 {
             replicas
         })
         .sum()
+}
+
+/// The highest total open-loop rate a run can reach, an upper bound, and what drives it: the
+/// clients' peak rates raised by a `Rate` sweep (`rate_scale`), or a `SetRate`, times every
+/// `ScaleTraffic` factor above 1 (they compound).
+fn peak_rate(experiment: &Experiment, stack: &StackSpec, rate_scale: f64) -> (f64, RateField) {
+    let clients: f64 = stack
+        .clients
+        .iter()
+        .map(|c| match &c.arrivals {
+            ArrivalsSpec::Poisson { rate_per_s } | ArrivalsSpec::Deterministic { rate_per_s } => *rate_per_s,
+            ArrivalsSpec::Schedule { points, .. } => points.iter().map(|p| p.1).fold(0.0, f64::max),
+            ArrivalsSpec::Trace { .. } | ArrivalsSpec::Closed { .. } => 0.0,
+        })
+        .sum();
+    let swept = clients * rate_scale;
+    let (mut set, mut scale) = (0.0_f64, 1.0_f64);
+    for entry in &experiment.timeline {
+        match entry.action {
+            ActionSpec::SetRate(rate) => set = set.max(rate),
+            ActionSpec::ScaleTraffic(factor) if factor > 1.0 => scale *= factor,
+            _ => {}
+        }
+    }
+    let peak = swept.max(set) * scale;
+    let field = if clients > MAX_RATE_PER_S {
+        RateField::Clients
+    } else if swept > MAX_RATE_PER_S {
+        RateField::Sweep
+    } else {
+        RateField::Timeline
+    };
+    (peak, field)
 }
 
 /// How much a `Rate` axis raises the file's open-loop rate at most.
@@ -364,5 +450,65 @@ mod tests {
             .replace("Poisson(rate_per_s: 100.0)", "Closed(users: 4294967295, think: \"1s\")");
         let problems = work(&text).problems();
         assert!(problems[0].message.contains("of memory"), "{problems:?}");
+    }
+
+    #[test]
+    fn declared_users_cost_only_the_users_their_requests_can_bring() {
+        let with_users = |rate: &str, users: &str, duration: &str| {
+            work(
+                &BASE
+                    .replace("REPLICAS", "1")
+                    .replace("SWEEP", "")
+                    .replace(
+                        "Poisson(rate_per_s: 100.0))",
+                        &format!("Poisson(rate_per_s: {rate}), users: {users})"),
+                    )
+                    .replace("\"1h\"", duration),
+            )
+        };
+        let plain = with("1", "");
+        // 100/s for an hour: at most 360 000 users seen, whatever the population.
+        let billion = with_users("100.0", "1000000000", "\"1h\"");
+        assert!(billion.problems().is_empty(), "{:?}", billion.problems());
+        let seen = billion.peak_memory_bytes - plain.peak_memory_bytes;
+        assert_eq!(seen, 360_000.0 * BYTES_PER_USER_SEEN * 2.0, "two runs at once");
+        // A small population costs no more than itself.
+        let small = with_users("100.0", "500", "\"1h\"");
+        assert_eq!(small.peak_memory_bytes - plain.peak_memory_bytes, 500.0 * BYTES_PER_USER_SEEN * 2.0);
+        // A billion users actually seen do not fit.
+        let problems = with_users("1000000.0", "1000000000", "\"4h\"").problems();
+        assert!(problems[0].message.contains("of memory"), "{problems:?}");
+    }
+
+    #[test]
+    fn arrivals_faster_than_the_clock_can_count_are_an_error_naming_what_drives_them() {
+        let fast = |arrivals: &str, extra: &str| {
+            work(
+                &BASE
+                    .replace("REPLICAS", "1")
+                    .replace("SWEEP", extra)
+                    .replace("Poisson(rate_per_s: 100.0)", arrivals),
+            )
+            .problems()
+        };
+        let at = |problems: &[Problem]| {
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].severity, Severity::Error);
+            assert!(problems[0].message.contains("at most 1.0e9 per second"), "{}", problems[0].message);
+            problems[0].path.to_string()
+        };
+        assert_eq!(at(&fast("Poisson(rate_per_s: 1e308)", "")), "stack.clients");
+        assert_eq!(at(&fast("Deterministic(rate_per_s: 2e9)", "")), "stack.clients");
+        assert_eq!(at(&fast("Poisson(rate_per_s: 100.0)", "sweep: [Rate(values: [10.0, 1e308])],")), "sweep");
+        let timeline =
+            "timeline: [(at: \"1m\", action: ScaleTraffic(1e5)), (at: \"2m\", action: ScaleTraffic(1e5))],";
+        assert_eq!(at(&fast("Poisson(rate_per_s: 100.0)", timeline)), "timeline");
+        let timeline = "timeline: [(at: \"1m\", action: SetRate(1e12))],";
+        assert_eq!(at(&fast("Poisson(rate_per_s: 100.0)", timeline)), "timeline");
+        // One per nanosecond is the limit, not past it; slowing down never counts.
+        assert!(fast("Deterministic(rate_per_s: 1e9)", "").iter().all(|p| p.severity != Severity::Error));
+        let timeline =
+            "timeline: [(at: \"1m\", action: ScaleTraffic(1e-9)), (at: \"2m\", action: ScaleTraffic(1e6))],";
+        assert!(fast("Poisson(rate_per_s: 100.0)", timeline).iter().all(|p| p.severity != Severity::Error));
     }
 }

@@ -76,6 +76,10 @@ pub struct VariantReport {
     pub params: IndexMap<String, Value>,
     /// Replications run.
     pub replications: u32,
+    /// Of those, runs that `--max-events` stopped before the end of their simulated time (see
+    /// [`RunReport::truncated`]); absent when none was.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated_runs: u32,
     /// Whole-stack metrics by [`Metric`] name, in report order (read with
     /// [`VariantReport::metric`]).
     pub metrics: IndexMap<String, Estimate>,
@@ -145,8 +149,24 @@ pub struct RunReport {
     pub seed: u64,
     /// Events the engine handled.
     pub events: u64,
+    /// Whether `--max-events` ([`RunOptions::max_events`](crate::RunOptions)) stopped the run
+    /// before the end of its simulated time: its metrics cover only the time up to
+    /// `reached_s`. Absent (false) for a run that simulated its whole duration.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+    /// For a truncated run, the simulated time it reached \[s from the start\].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached_s: Option<f64>,
     /// Whole-stack metrics by [`Metric`] name (read with [`RunReport::metric`]).
     pub metrics: IndexMap<String, Reading>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A run's value for one metric (or a window's mean over runs); NaN (no value) is `null` in
@@ -260,6 +280,13 @@ pub struct RunRecord {
     pub seed: u64,
     /// Events the engine handled.
     pub events: u64,
+    /// Whether the run was stopped before the end of its simulated time (see
+    /// [`RunReport::truncated`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+    /// For a truncated run, the simulated time it reached \[s\].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached_s: Option<f64>,
     /// Whole-stack metrics.
     pub metrics: IndexMap<String, Reading>,
     /// Per-backend metrics, in balancer order.
@@ -300,6 +327,8 @@ impl RunRecord {
             replication,
             seed,
             events: run.events,
+            truncated: false,
+            reached_s: None,
             metrics,
             backends: run
                 .backends
@@ -361,6 +390,7 @@ impl Report {
                     label: info.label.clone(),
                     params: info.params.clone(),
                     replications: of(v).count() as u32,
+                    truncated_runs: of(v).filter(|r| r.truncated).count() as u32,
                     metrics: estimates(of(v).map(|r| &r.metrics)),
                     backends: (0..backends)
                         .map(|b| BackendReport {
@@ -379,6 +409,8 @@ impl Report {
                 replication: r.replication,
                 seed: r.seed,
                 events: r.events,
+                truncated: r.truncated,
+                reached_s: r.reached_s,
                 metrics: r.metrics.clone(),
             })
             .collect();
@@ -444,6 +476,12 @@ impl Report {
         json
     }
 
+    /// Runs that `--max-events` stopped before the end of their simulated time, over every
+    /// variant: 0 for a report whose numbers cover every run's whole duration.
+    pub fn truncated_runs(&self) -> u64 {
+        self.variants.iter().map(|v| u64::from(v.truncated_runs)).sum()
+    }
+
     /// The variant called `label`.
     pub fn variant(&self, label: &str) -> Option<&VariantReport> {
         self.variants.iter().find(|v| v.label == label)
@@ -455,7 +493,12 @@ impl Report {
         let Some(first) = self.runs.first() else {
             return Ok(csv.flush()?);
         };
+        // Columns for truncation only when a run was truncated: other reports keep their bytes.
+        let truncated = self.truncated_runs() > 0;
         let mut header = vec!["variant", "label", "replication", "seed", "events"];
+        if truncated {
+            header.extend(["truncated", "reached_s"]);
+        }
         header.extend(first.metrics.keys().map(String::as_str));
         csv.write_record(&header)?;
         for run in &self.runs {
@@ -466,6 +509,10 @@ impl Report {
                 run.seed.to_string(),
                 run.events.to_string(),
             ];
+            if truncated {
+                row.push(run.truncated.to_string());
+                row.push(run.reached_s.map_or_else(String::new, format_number));
+            }
             row.extend(run.metrics.values().map(|m| format_number(m.0)));
             csv.write_record(&row)?;
         }
@@ -478,7 +525,11 @@ impl Report {
         let Some(first) = self.variants.first() else {
             return Ok(csv.flush()?);
         };
+        let truncated = self.truncated_runs() > 0;
         let mut header = vec!["variant".to_owned(), "label".to_owned(), "replications".to_owned()];
+        if truncated {
+            header.push("truncated_runs".to_owned());
+        }
         header.extend(first.params.keys().cloned());
         for name in first.metrics.keys() {
             header.push(name.clone());
@@ -487,6 +538,9 @@ impl Report {
         csv.write_record(&header)?;
         for (i, v) in self.variants.iter().enumerate() {
             let mut row = vec![i.to_string(), v.label.clone(), v.replications.to_string()];
+            if truncated {
+                row.push(v.truncated_runs.to_string());
+            }
             row.extend(v.params.values().map(|p| match p {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),

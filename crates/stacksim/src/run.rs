@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use stacksim_engine::rng::replication_seed;
-use stacksim_model::{ModelError, RunParams, RunSummary, simulate_with};
+use stacksim_model::{ModelError, RunControl, RunEnd, RunParams, RunSummary, simulate_controlled};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -42,6 +42,24 @@ pub enum RunError {
     /// A changed experiment (a capacity search's probe) is not valid.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    /// A capacity search's next probe is estimated to need more events per run than the
+    /// search allows ([`SearchOptions::max_probe_events`](crate::capacity::SearchOptions)): the
+    /// answer is beyond what the experiment can probe in reasonable time.
+    #[error(
+        "a probe at {value} would simulate about {events:.1e} events per run, more than the search allows ({limit:.1e}){}: \
+         shorten the experiment's duration, or search a smaller rate or fleet",
+        passed.map_or(String::new(), |p| format!("; the SLO held up to {p}"))
+    )]
+    ProbeTooLarge {
+        /// The value the probe would have tried (a rate \[s⁻¹\] or a number of replicas).
+        value: f64,
+        /// Its estimated events per run.
+        events: f64,
+        /// The search's limit.
+        limit: f64,
+        /// The best value that met the SLO before, if any.
+        passed: Option<f64>,
+    },
     /// The worker threads could not be started.
     #[error("cannot start {jobs} worker threads: {source}")]
     Threads {
@@ -61,6 +79,12 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Worker threads (default: one per core). Results do not depend on it.
     pub jobs: Option<usize>,
+    /// Stop each simulation after this many events (`stacksim run --max-events`); a run
+    /// stopped early is reported [truncated](crate::report::RunReport::truncated), its
+    /// metrics covering the simulated time it reached. Default: no limit. With an automatic
+    /// warm-up the pilot run is limited too, and a pilot stopped early also marks its run
+    /// truncated (its warm-up was chosen from less than the whole run).
+    pub max_events: Option<u64>,
 }
 
 /// Runs [plans](Plan) with options and an optional progress callback.
@@ -80,15 +104,83 @@ impl std::fmt::Debug for Runner<'_> {
     }
 }
 
-/// How far an experiment has got; passed to the progress callback after each run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How far an experiment has got; passed to the progress callback after each run and, within
+/// a run, every [`PROGRESS_EVERY`](stacksim_model::stack::PROGRESS_EVERY) events.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Progress {
     /// Runs finished.
     pub done: u64,
     /// Runs in all.
     pub total: u64,
-    /// Events handled by the finished runs.
+    /// Events handled so far, by finished runs and by runs under way.
     pub events: u64,
+    /// Runs' worth of simulated time done, in `0..=total`: a finished run counts 1, a run under
+    /// way the fraction of its simulated time it has reached (an automatic warm-up's pilot run
+    /// is the first half). What an ETA is estimated from.
+    pub runs_simulated: f64,
+}
+
+/// Progress shared by the runs of one grid, from any worker thread.
+struct Tally<'p> {
+    report: &'p (dyn Fn(Progress) + Sync),
+    total: u64,
+    done: AtomicU64,
+    events: AtomicU64,
+    /// Millionths of a run simulated.
+    micro_runs: AtomicU64,
+}
+
+impl Tally<'_> {
+    /// Adds what one run has done since it last reported, and reports the whole.
+    fn add(&self, micro_runs: u64, events: u64, finished: bool) {
+        let done = if finished {
+            self.done.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.done.load(Ordering::Relaxed)
+        };
+        let events = self.events.fetch_add(events, Ordering::Relaxed) + events;
+        let micro = self.micro_runs.fetch_add(micro_runs, Ordering::Relaxed) + micro_runs;
+        (self.report)(Progress { done, total: self.total, events, runs_simulated: micro as f64 / 1e6 });
+    }
+}
+
+/// One run's part of a [`Tally`]: what it has reported so far.
+struct RunProgress<'t, 'p> {
+    tally: &'t Tally<'p>,
+    /// Simulations in this run (2 with a pilot run), and those finished.
+    passes: u32,
+    pass: u32,
+    /// Events of the finished passes.
+    base_events: u64,
+    micro_runs: u64,
+    events: u64,
+}
+
+impl<'t, 'p> RunProgress<'t, 'p> {
+    fn new(tally: &'t Tally<'p>, passes: u32) -> Self {
+        RunProgress { tally, passes, pass: 0, base_events: 0, micro_runs: 0, events: 0 }
+    }
+
+    /// The current pass has reached `fraction` of its simulated time after `events` events.
+    fn reached(&mut self, fraction: f64, events: u64) {
+        let fraction = (f64::from(self.pass) + fraction.clamp(0.0, 1.0)) / f64::from(self.passes);
+        let micro = ((fraction * 1e6) as u64).clamp(self.micro_runs, 1_000_000);
+        let events = self.base_events + events;
+        self.tally.add(micro - self.micro_runs, events.saturating_sub(self.events), false);
+        (self.micro_runs, self.events) = (micro, events.max(self.events));
+    }
+
+    /// The current pass ended after `events` events.
+    fn pass_done(&mut self, events: u64) {
+        self.pass += 1;
+        self.base_events += events;
+    }
+
+    /// The run is over.
+    fn finish(self) {
+        let events = self.base_events.saturating_sub(self.events);
+        self.tally.add(1_000_000 - self.micro_runs, events, true);
+    }
 }
 
 impl<'a> Runner<'a> {
@@ -103,7 +195,9 @@ impl<'a> Runner<'a> {
         self
     }
 
-    /// Calls `progress` after every finished run (from worker threads).
+    /// Calls `progress` after every finished run and, within a run, every
+    /// [`PROGRESS_EVERY`](stacksim_model::stack::PROGRESS_EVERY) events (from worker threads).
+    /// Watching costs a run one comparison per event; without a callback it costs nothing.
     pub fn on_progress(mut self, progress: &'a (dyn Fn(Progress) + Sync)) -> Self {
         self.progress = Some(progress);
         self
@@ -132,19 +226,30 @@ impl<'a> Runner<'a> {
             .filter(|(k, _)| shard.contains(*k))
             .map(|(_, cell)| cell)
             .collect();
-        let total = grid.len() as u64;
-        let (done, events) = (AtomicU64::new(0), AtomicU64::new(0));
+        let tally = self.progress.map(|report| Tally {
+            report,
+            total: grid.len() as u64,
+            done: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            micro_runs: AtomicU64::new(0),
+        });
+        let passes = if experiment.warmup == Warmup::Auto { 2 } else { 1 };
         let run_one = |&(v, r): &(usize, usize)| -> Result<RunRecord, RunError> {
-            let (summary, cut) = self.run_variant(plan, &variants[v], seeds[r])?;
-            if let Some(progress) = self.progress {
-                let events = events.fetch_add(summary.events, Ordering::Relaxed) + summary.events;
-                progress(Progress { done: done.fetch_add(1, Ordering::Relaxed) + 1, total, events });
+            let mut progress = tally.as_ref().map(|t| RunProgress::new(t, passes));
+            let (summary, cut, end) = self.run_variant(plan, &variants[v], seeds[r], progress.as_mut())?;
+            if let Some(progress) = progress {
+                progress.finish();
             }
             let mut alerts = crate::alert::metrics(plan, &summary.windows);
             if let Some(cut) = cut {
                 alerts.push((crate::Metric::Warmup, cut.as_secs_f64()));
             }
-            Ok(RunRecord::new(v, r as u32, seeds[r], &summary, alerts))
+            let mut record = RunRecord::new(v, r as u32, seeds[r], &summary, alerts);
+            if let Some(reached) = end {
+                record.truncated = true;
+                record.reached_s = Some(reached.as_secs_f64());
+            }
+            Ok(record)
         };
         let records: Vec<Result<RunRecord, RunError>> = match self.options.jobs {
             Some(jobs) => rayon::ThreadPoolBuilder::new()
@@ -167,33 +272,63 @@ impl<'a> Runner<'a> {
         })
     }
 
-    /// Runs one variant on one seed; with an automatic warm-up, also returns the cut chosen.
+    /// Runs one variant on one seed, reporting to `progress` as it goes. Returns its summary,
+    /// the cut an automatic warm-up chose, and, if `max_events` stopped it, the simulated time
+    /// it reached.
     fn run_variant(
         &self,
         plan: &Plan,
         variant: &Variant,
         seed: u64,
-    ) -> Result<(RunSummary, Option<Duration>), RunError> {
+        mut progress: Option<&mut RunProgress<'_, '_>>,
+    ) -> Result<(RunSummary, Option<Duration>, Option<Duration>), RunError> {
         let experiment = plan.experiment();
         let registry = plan.registry();
-        let simulate = |stack: &stacksim_model::StackConfig, warmup| -> Result<RunSummary, RunError> {
+        let duration = experiment.duration.0;
+        let mut simulate = |stack: &stacksim_model::StackConfig,
+                            warmup|
+         -> Result<(RunSummary, RunEnd), RunError> {
             let policy = registry.build(&variant.policy)?;
             let later =
                 variant.later_policies.iter().map(|p| registry.build(p)).collect::<Result<Vec<_>, _>>()?;
-            let params = RunParams { seed, duration: experiment.duration.0, warmup };
-            simulate_with(stack, policy, later, params)
-                .map_err(|source| RunError::Model { variant: variant.label.clone(), source })
+            let params = RunParams { seed, duration, warmup };
+            let watching = progress.is_some();
+            let mut report = |reached: Duration, events: u64| {
+                if let Some(progress) = progress.as_deref_mut() {
+                    progress.reached(reached.as_secs_f64() / duration.as_secs_f64(), events);
+                }
+            };
+            let control = RunControl {
+                max_events: self.options.max_events,
+                progress: if watching { Some(&mut report) } else { None },
+            };
+            let (summary, end) = simulate_controlled(stack, policy, later, params, control)
+                .map_err(|source| RunError::Model { variant: variant.label.clone(), source })?;
+            if let Some(progress) = progress.as_deref_mut() {
+                progress.pass_done(summary.events);
+            }
+            Ok((summary, end))
+        };
+        let reached = |end: RunEnd| match end {
+            RunEnd::Complete => None,
+            RunEnd::Truncated { reached } => Some(reached),
         };
         match experiment.warmup {
-            Warmup::Fixed(warmup) => Ok((simulate(&variant.stack, warmup.0)?, None)),
+            Warmup::Fixed(warmup) => {
+                let (summary, end) = simulate(&variant.stack, warmup.0)?;
+                Ok((summary, None, reached(end)))
+            }
             Warmup::Auto => {
                 // A pilot run on the same seed, with windows, to choose the cut.
                 let mut pilot_stack = variant.stack.clone();
-                let window = *pilot_stack.observe.window.get_or_insert(pilot_window(experiment.duration.0));
-                let pilot = simulate(&pilot_stack, Duration::ZERO)?;
+                let window = *pilot_stack.observe.window.get_or_insert(pilot_window(duration));
+                let (pilot, pilot_end) = simulate(&pilot_stack, Duration::ZERO)?;
                 let means: Vec<f64> = pilot.windows.iter().map(|w| w.mean_s).collect();
-                let cut = (window * mser5(&means) as u32).min(experiment.duration.0 / 2);
-                Ok((simulate(&variant.stack, cut)?, Some(cut)))
+                let cut = (window * mser5(&means) as u32).min(duration / 2);
+                let (summary, end) = simulate(&variant.stack, cut)?;
+                // A pilot stopped early chose the cut from part of the run: say so.
+                let truncated = reached(end).or(reached(pilot_end).map(|_| duration));
+                Ok((summary, Some(cut), truncated))
             }
         }
     }
@@ -579,6 +714,8 @@ mod tests {
                 replication,
                 seed: u64::from(replication),
                 events: 1,
+                truncated: false,
+                reached_s: None,
                 metrics: IndexMap::from([("x".to_owned(), Reading(variant as f64 + f64::from(replication)))]),
                 backends: Vec::new(),
                 windows: Vec::new(),

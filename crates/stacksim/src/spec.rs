@@ -324,9 +324,13 @@ pub enum ServiceSpec {
 }
 
 impl ServiceSpec {
-    /// The same distribution with every time multiplied by `factor` (shape parameters kept).
+    /// The same distribution with every time multiplied by `factor` (shape parameters kept);
+    /// times too long for the clock saturate at its limit, and a negative or NaN factor gives
+    /// zero (validation refuses both).
     pub fn scaled(&self, factor: f64) -> ServiceSpec {
-        let scale = |d: &HumanDuration| HumanDuration(d.0.mul_f64(factor.max(0.0)));
+        let scale = |d: &HumanDuration| {
+            HumanDuration(stacksim_engine::scale_span(d.0, factor.max(0.0)).unwrap_or_default())
+        };
         match self {
             ServiceSpec::Exponential { mean } => ServiceSpec::Exponential { mean: scale(mean) },
             ServiceSpec::Constant(d) => ServiceSpec::Constant(scale(d)),
@@ -517,7 +521,7 @@ impl Experiment {
         self
     }
 
-    /// With a warm-up: a [`Duration`], or [`Warmup::Auto`](crate::warmup::Warmup::Auto).
+    /// With a warm-up: a [`Duration`], or [`Warmup::Auto`].
     pub fn warmup(mut self, warmup: impl Into<crate::warmup::Warmup>) -> Self {
         self.warmup = warmup.into();
         self

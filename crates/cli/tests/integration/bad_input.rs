@@ -214,7 +214,6 @@ fn work_the_machine_cannot_hold_is_refused_before_anything_is_allocated() {
     for (from, to, expected) in [
         ("replicas: 2, workers: 2", "replicas: 4294967295, workers: 2", "stack.backends: 4.3e9 backends"),
         ("replications: 3", "replications: 4294967295", "this needs about"),
-        ("rate_per_s: 40.0)", "rate_per_s: 40.0), users: 1000000000", "this needs about"),
         ("Poisson(rate_per_s: 40.0)", "Closed(users: 4294967295, think: \"1s\")", "this needs about"),
         ("Policy([RoundRobin, LeastConnections]),", two_long_ranges, "sweep: the sweep has 1.0e8 variants"),
     ] {

@@ -4,7 +4,9 @@
 mod bad_input;
 mod capacity;
 mod determinism;
+mod extremes;
 mod html_render;
+mod max_events;
 mod outputs;
 mod sharding;
 mod snapshots;

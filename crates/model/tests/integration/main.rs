@@ -3,6 +3,7 @@
 
 mod clients;
 mod conservation;
+mod control;
 mod database;
 mod faults;
 mod series;

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -172,7 +171,7 @@ impl fmt::Display for Slo {
                 Some((name, m)) if m.unit() == Unit::Seconds => format!(
                     "{name}<{}",
                     crate::metric::readable_duration(
-                        Duration::try_from_secs_f64(o.limit).unwrap_or_default()
+                        stacksim_engine::saturating_span(o.limit.max(0.0)).unwrap_or_default()
                     )
                 ),
                 Some((name, _)) => format!("{name}<{}%", o.limit * 100.0),

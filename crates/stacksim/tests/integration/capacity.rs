@@ -1,7 +1,7 @@
 //! Capacity search against Erlang C.
 
 use stacksim::capacity::{SearchOptions, Slo, max_rate};
-use stacksim::{Experiment, PolicyRegistry, Runner};
+use stacksim::{Experiment, PolicyRegistry, RunError, Runner};
 
 /// Mean response time of M/M/c with unit service rate at arrival rate `lambda` (Erlang C).
 fn mmc_mean_response(c: u32, lambda: f64) -> f64 {
@@ -41,4 +41,22 @@ fn max_rate_on_mm8_agrees_with_erlang_c() {
     let best = found[0].best.unwrap();
     eprintln!("Erlang C: {exact:.4}/s; search: {best:.4}/s after {} probes", found[0].probes.len());
     assert!((best - exact).abs() <= 0.02 * exact, "{best} vs {exact}");
+}
+
+#[test]
+fn a_search_whose_slo_always_holds_stops_at_the_probe_limit_saying_how_far_it_got() {
+    // A bounded queue keeps p99 under a second at any rate: the search would double for ever.
+    let text = r#"Experiment(name: "always", seed: 1, duration: "1m", replications: 2,
+        stack: (clients: [(name: "u", arrivals: Poisson(rate_per_s: 10.0))], balancer: (policy: RoundRobin),
+                backends: [(name: "app", workers: 1, queue: Bounded(2), service: Constant("10ms"))]))"#;
+    let plan = Experiment::load_str(text, "always.ron", &PolicyRegistry::new()).unwrap().plan;
+    let slo: Slo = "p99<1h".parse().unwrap();
+    // About 120 events per run per request/s: probes stop before 1000/s.
+    let options = SearchOptions { max_probe_events: 1e5, ..SearchOptions::default() };
+    let error = max_rate(&Runner::new(), &plan, &slo, &options).unwrap_err();
+    assert!(
+        matches!(error, RunError::ProbeTooLarge { value: 1280.0, passed: Some(640.0), limit: 1e5, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("the SLO held up to 640"), "{error}");
 }

@@ -16,6 +16,7 @@ mod files;
 mod loader_fuzz;
 mod replay;
 mod sweeps;
+mod truncation;
 mod validation;
 mod warmup;
 
