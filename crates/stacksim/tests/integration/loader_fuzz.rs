@@ -12,8 +12,9 @@
 //!    column of the first bad byte in the message;
 //! 3. a mutant that loads also runs, shortened to at most two simulated seconds and two
 //!    replications (or, with a timeline past two seconds, once per variant for its whole
-//!    duration), without a panic, a hang or an error; left out when its estimated work is still
-//!    more than [`RUN_BUDGET_EVENTS`].
+//!    duration), each run stopped after its share of [`RUN_BUDGET_EVENTS`], without a panic,
+//!    a hang or an error; left out when it has more than [`MAX_RUNS`] runs or would need more
+//!    than 2 GB.
 //!
 //! A hang is a case still running after [`HANG`]: the test prints the mutant and exits the
 //! process at once. Cases come from a fixed seed, so that CI runs the same ones every time; to
@@ -37,8 +38,12 @@ use super::{repo_root, ron_files};
 /// A case that takes longer than this has hung.
 const HANG: Duration = Duration::from_secs(if cfg!(debug_assertions) { 120 } else { 30 });
 
-/// The most events (estimated, over all runs) a mutant may take to be run.
-const RUN_BUDGET_EVENTS: f64 = if cfg!(debug_assertions) { 200_000.0 } else { 2_000_000.0 };
+/// The most events a mutant's runs may take in all: each run stops after its share
+/// (`--max-events`).
+const RUN_BUDGET_EVENTS: f64 = if cfg!(debug_assertions) { 200_000.0 } else { 1_000_000.0 };
+
+/// The most runs (variants × replications) a mutant may have to be run.
+const MAX_RUNS: f64 = 64.0;
 
 #[test]
 fn mutants_of_the_shipped_files_load_and_run_without_panics_hangs_or_unlocated_errors() {
@@ -170,11 +175,14 @@ fn run_shortened(loaded: &Loaded) -> Result<Outcome, String> {
         (Err(_), Err(_)) => plan.clone(),
     };
     let work = plan.work();
-    if work.events_per_run * work.runs > RUN_BUDGET_EVENTS || work.peak_memory_bytes > 2e9 {
+    if work.runs > MAX_RUNS || work.peak_memory_bytes > 2e9 {
         return Ok(Outcome::TooLarge);
     }
-    // On a thread of its own: the global pool may be busy with other tests' long runs.
-    let runner = Runner::new().options(RunOptions { jobs: Some(1), ..RunOptions::default() });
+    // Each run stops after its share of the budget (reported truncated); on a thread of its
+    // own, since the global pool may be busy with other tests' long runs.
+    let max_events = (RUN_BUDGET_EVENTS / work.runs.max(1.0)).max(10_000.0) as u64;
+    let options = RunOptions { jobs: Some(1), max_events: Some(max_events), ..RunOptions::default() };
+    let runner = Runner::new().options(options);
     let report = caught("Runner::run", || runner.run(&plan))?;
     report.map(|_| Outcome::Ran).map_err(|e| format!("a plan that loaded did not run: {e}"))
 }
