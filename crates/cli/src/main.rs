@@ -172,12 +172,14 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let out = out.as_deref().map(OutputDir::open).transpose()?;
             // One shard in memory at a time: the merger keeps only the runs.
             let mut merger = stacksim::Merger::new();
+            let mut span = None;
             for file in output::shard_files(&inputs)? {
                 let shard = output::read_shard(&file)?;
+                span = span.or(shard.span);
                 merger.add(shard).with_context(|| format!("merging {}", file.display()))?;
             }
             let report = merger.finish().context("merging shards")?;
-            emit(&report, format, out, None)?;
+            emit(&report, format, out, span.as_ref())?;
             Ok(truncation_verdict(&report).unwrap_or(ExitCode::SUCCESS))
         }
         Command::Capacity { file, slo, rate, backend, tolerance, format, replications, jobs } => {
@@ -227,7 +229,9 @@ fn run(
         .run(&plan)
         .with_context(|| format!("running {}", file.display()))?;
     progress.finish_and_clear();
-    emit(&report, format, out, Some(plan.experiment()))?;
+    let experiment = plan.experiment();
+    let span = stacksim::RunSpan { duration: experiment.duration, warmup: experiment.warmup };
+    emit(&report, format, out, Some(&span))?;
     let slo = slo_verdict(plan.experiment(), &report);
     Ok(truncation_verdict(&report).unwrap_or(slo))
 }
@@ -314,7 +318,7 @@ fn emit(
     report: &stacksim::Report,
     format: Format,
     out: Option<OutputDir>,
-    experiment: Option<&Experiment>,
+    span: Option<&stacksim::RunSpan>,
 ) -> Result<()> {
     if let Some(out) = out {
         let dir = out.path().to_owned();
@@ -322,7 +326,7 @@ fn emit(
             .with_context(|| format!("writing results to {}", dir.display()))?;
     }
     let stdout = match format {
-        Format::Table => output::report_table(experiment, report, output::terminal_width()),
+        Format::Table => output::report_table(span, report, output::terminal_width()),
         Format::Json => report.to_json(),
         Format::Csv => {
             let mut bytes = Vec::new();

@@ -15,13 +15,13 @@ use stacksim::metric::{BackendMetric, Shown, Style, readable_duration};
 use stacksim::report::VariantReport;
 use stacksim::spec::Warmup;
 use stacksim::stats::Estimate;
-use stacksim::{Experiment, Metric, Plan, PolicyInfo, Progress, Report, ShardOutput};
+use stacksim::{Metric, Plan, PolicyInfo, Progress, Report, RunSpan, ShardOutput};
 
 /// One line about an experiment's size: variants, replications, simulated time.
 pub fn describe(plan: &Plan) -> String {
     let experiment = plan.experiment();
     let variants = plan.variants().len();
-    let (duration, warmup) = spans(experiment);
+    let (duration, warmup) = spans(&RunSpan { duration: experiment.duration, warmup: experiment.warmup });
     let warmup = warmup.map_or(String::new(), |w| format!(", {w} warm-up"));
     format!(
         "{variants} variant{} × {} replication{}, {duration} simulated each{warmup}, seed {}",
@@ -34,13 +34,13 @@ pub fn describe(plan: &Plan) -> String {
 
 /// The experiment's simulated span and its warm-up (none when zero, `auto` when detected), as
 /// people read them: `11d 16h`, not `11days 16h`.
-fn spans(experiment: &Experiment) -> (String, Option<String>) {
-    let warmup = match experiment.warmup {
+fn spans(span: &RunSpan) -> (String, Option<String>) {
+    let warmup = match span.warmup {
         Warmup::Auto => Some("auto".to_owned()),
         Warmup::Fixed(d) if d.0.is_zero() => None,
         Warmup::Fixed(d) => Some(readable_duration(d.0)),
     };
-    (readable_duration(experiment.duration.0), warmup)
+    (readable_duration(span.duration.0), warmup)
 }
 
 /// The width tables may take: the terminal's, when stdout is one; `None` (as wide as their
@@ -70,12 +70,12 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The table a person sees after `stacksim run`: one row per variant. `experiment` adds its
-/// duration and warm-up to the heading (a merged report has no experiment file at hand).
+/// The table a person sees after `stacksim run`: one row per variant. `span` adds the runs'
+/// duration and warm-up to the heading (from the experiment, or from the shards merged).
 ///
 /// Replays add columns where they have something to say: `users affected` when requests carry
 /// user keys, `attempts/req` when retries added attempts, and `detect <alert>` per alert rule.
-pub fn report_table(experiment: Option<&Experiment>, report: &Report, width: Option<u16>) -> String {
+pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let users = report.any_above(Metric::UsersActive, 0.0);
     let attempts = report.any_above(Metric::AttemptsPerRequest, 1.001);
@@ -115,8 +115,8 @@ pub fn report_table(experiment: Option<&Experiment>, report: &Report, width: Opt
     // Left out first when the terminal is too narrow for every column.
     let drop_first = ["p50", "p99.9", "attempts/req", "backend util", "throughput", "mean"];
     let table = variants_table(header, &rows, &drop_first, width);
-    let simulated = experiment.map_or(String::new(), |e| {
-        let (duration, warmup) = spans(e);
+    let simulated = span.map_or(String::new(), |span| {
+        let (duration, warmup) = spans(span);
         let warmup = warmup.map_or(String::new(), |w| format!(" after {w} warm-up"));
         format!(", {duration} simulated each{warmup}")
     });

@@ -27,7 +27,8 @@ pub use plan::{Plan, PlanError};
 pub use registry::{BUILTIN_POLICIES, PolicyError, PolicyInfo, PolicyProblem, PolicyRegistry, UnknownPolicy};
 pub use report::Report;
 pub use run::{
-    MergeError, Merger, Progress, RunError, RunOptions, Runner, Shard, ShardError, ShardOutput, merge,
+    MergeError, Merger, Progress, RunError, RunOptions, RunSpan, Runner, Shard, ShardError, ShardOutput,
+    merge,
 };
 pub use spec::Experiment;
 pub use stacksim_engine as engine;

@@ -269,6 +269,7 @@ impl<'a> Runner<'a> {
             variants: variants.iter().map(VariantInfo::from).collect(),
             records: records.into_iter().collect::<Result<_, _>>()?,
             timeline: plan.timeline().cloned(),
+            span: Some(RunSpan { duration: experiment.duration, warmup: experiment.warmup }),
         })
     }
 
@@ -403,6 +404,18 @@ pub struct ShardOutput {
     /// The experiment's clock and timeline, for the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<TimelineReport>,
+    /// Simulated time per run and its warm-up, so a merged report's table can say them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<RunSpan>,
+}
+
+/// How long each run of an experiment simulates, and its warm-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSpan {
+    /// Simulated time per run, warm-up included.
+    pub duration: crate::spec::HumanDuration,
+    /// The warm-up, fixed or automatic.
+    pub warmup: crate::spec::Warmup,
 }
 
 impl ShardOutput {
@@ -732,6 +745,7 @@ mod tests {
                 .collect(),
             records,
             timeline: None,
+            span: None,
         }
     }
 

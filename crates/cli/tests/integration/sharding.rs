@@ -134,3 +134,21 @@ fn a_shard_with_damaged_runs_is_refused_naming_the_run_and_the_file() {
         assert!(stdout.is_empty() && !out.join("report.json").exists(), "{expected}: nothing merged");
     }
 }
+
+#[test]
+fn a_merged_table_says_how_long_each_run_simulated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "small.ron", SMALL);
+    let path = path.to_str().unwrap();
+    let shards = dir.path().join("shards");
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        stacksim(&["run", path, "--shard", &shard, "--out", shards.to_str().unwrap()]);
+    }
+    let whole = stacksim(&["run", path]);
+    let merged = stacksim(&["merge", shards.to_str().unwrap()]);
+    let (whole, merged) = (text(&whole).0, text(&merged).0);
+    let heading = |table: &str| table.lines().next().unwrap_or("").to_owned();
+    assert!(heading(&merged).contains("5m simulated each after 30s warm-up"), "{merged}");
+    assert_eq!(heading(&merged), heading(&whole));
+}
