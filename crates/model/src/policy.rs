@@ -15,9 +15,16 @@
 //! 3. not panic for any number of backends, including zero.
 //!
 //! The balancer calls [`Policy::on_backends_changed`] before the first pick and whenever a
-//! backend's weight or eligibility, or the number of backends, changes; in-flight counts and
-//! latencies change between picks without notice. Every response is reported to
-//! [`Policy::on_response`].
+//! backend's weight or eligibility, or the number of backends, changes. Every response is
+//! reported to [`Policy::on_response`]. In-flight counts and latencies change between picks;
+//! a policy that keeps its own index of them (to pick in O(log n) rather than scan every
+//! backend) says so with [`Policy::tracks_load`], and is then told of every such change, one
+//! backend at a time, through [`Policy::on_load_changed`]:
+//!
+//! 4. a caller (the balancer, the testkit, a bench) that changes a backend's `in_flight` or
+//!    `latency` after [`Policy::on_backends_changed`] calls [`Policy::on_load_changed`] with
+//!    its new state before the next pick, if [`Policy::tracks_load`] is true. Policies that do
+//!    not track load (the default) read the slice at each pick and need no notice.
 //!
 //! A backend's index is its identity: a backend that leaves (fails its health checks, is
 //! drained) stays in the slice as unavailable, and new backends are appended. Hash-based
@@ -52,12 +59,14 @@ mod join_shortest_queue;
 mod least_connections;
 mod least_request;
 mod least_response_time;
+mod load_tree;
 mod maglev;
 mod peak_ewma;
 mod random;
 mod random_choices;
 mod ring_hash;
 mod round_robin;
+mod smooth_tree;
 mod source_hash;
 mod static_round_robin;
 
@@ -183,6 +192,18 @@ pub trait Policy: Send {
     /// Told before the first pick and whenever weights, eligibility or the backend set change.
     fn on_backends_changed(&mut self, _backends: &[BackendState]) {}
 
+    /// Whether the policy keeps its own index of in-flight counts or latencies and must be told
+    /// of each change through [`on_load_changed`](Policy::on_load_changed). Asked once, when the
+    /// balancer takes the policy on; the default, `false`, costs nothing per request.
+    fn tracks_load(&self) -> bool {
+        false
+    }
+
+    /// Told, if [`tracks_load`](Policy::tracks_load), that `backend`'s in-flight count or
+    /// smoothed latency changed; `state` is its state now. Weight and eligibility changes come
+    /// through [`on_backends_changed`](Policy::on_backends_changed) instead.
+    fn on_load_changed(&mut self, _backend: usize, _state: &BackendState) {}
+
     /// The backend for `request`, or `None` when no backend is available.
     fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, rng: &mut SimRng) -> Option<usize>;
 
@@ -197,6 +218,14 @@ impl<P: Policy + ?Sized> Policy for Box<P> {
 
     fn on_backends_changed(&mut self, backends: &[BackendState]) {
         (**self).on_backends_changed(backends);
+    }
+
+    fn tracks_load(&self) -> bool {
+        (**self).tracks_load()
+    }
+
+    fn on_load_changed(&mut self, backend: usize, state: &BackendState) {
+        (**self).on_load_changed(backend, state);
     }
 
     fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, rng: &mut SimRng) -> Option<usize> {
