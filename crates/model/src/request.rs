@@ -205,8 +205,13 @@ mod tests {
     #[test]
     fn an_attempt_fills_one_cache_line() {
         assert_eq!((std::mem::size_of::<Attempt>(), std::mem::align_of::<Attempt>()), (64, 64));
-        // The slab's entry keeps the size: its vacant/occupied tag fits in a niche.
-        assert_eq!(std::mem::size_of::<Option<Attempt>>(), 64);
+        // The slab's entries keep the size: its vacant/occupied tag fits in a niche.
+        let mut flight = InFlight::default();
+        let r = flight.open(request());
+        let (a, b) = (flight.send(r, 0, SimTime::ZERO), flight.send(r, 0, SimTime::ZERO));
+        let at = |x| flight.live(x).map(|a| a as *const Attempt as usize).unwrap();
+        assert_eq!(at(b) - at(a), 64);
+        assert_eq!(at(a) % 64, 0);
     }
 
     fn request() -> Request {
