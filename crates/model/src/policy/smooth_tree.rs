@@ -17,22 +17,20 @@
 //! by score. Equal keys compare scores; different keys never change order without a call
 //! to [`SmoothTree::set_key`], so they need no certificate.
 
-/// A backend in the tree.
+/// A match: the winner of a subtree with the data its next matches need (so that replaying
+/// a path reads the nodes on it, not the winners' leaves scattered over the fleet), and the
+/// earliest pick count at which any match in the subtree could change its result. A leaf is
+/// its backend, the winner of itself.
 #[derive(Clone, Copy, Debug)]
-struct Leaf<K> {
-    key: K,
-    /// Score at `t = 0`; the score after `t` picks is `offset + t × weight`.
+struct Node<K> {
+    /// The winner's score at `t = 0`; its score after `t` picks is `offset + t × weight`.
     offset: i128,
-    /// Zero: not in the rotation (unavailable).
+    /// The winner's weight; zero for a backend out of the rotation.
     weight: i64,
-}
-
-/// A match: the winner of a subtree, and the earliest pick count at which any match in the
-/// subtree could change its result.
-#[derive(Clone, Copy, Debug)]
-struct Node {
-    winner: u32,
     fail: u64,
+    /// The winner's index; [`NO_WINNER`] for an empty subtree.
+    winner: u32,
+    key: K,
 }
 
 const NO_WINNER: u32 = u32::MAX;
@@ -41,10 +39,10 @@ const NEVER: u64 = u64::MAX;
 /// Smooth weighted round robin over backends `0..len`, each with a key ranked first.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SmoothTree<K> {
-    leaves: Vec<Leaf<K>>,
     /// Node 1 is the root, node `i` has children `2i` and `2i + 1`, leaf `b` is node `size + b`.
-    nodes: Vec<Node>,
+    nodes: Vec<Node<K>>,
     size: usize,
+    len: usize,
     /// Picks since the last rebuild.
     t: u64,
     /// Total weight in the rotation.
@@ -55,23 +53,23 @@ impl<K: Copy + Ord + Default> SmoothTree<K> {
     /// Replaces every backend: `None` for one out of the rotation, else its key, weight (above
     /// zero) and current score. O(n).
     pub(crate) fn rebuild(&mut self, backends: impl ExactSizeIterator<Item = Option<(K, u32, i64)>>) {
-        let len = backends.len();
-        self.size = len.next_power_of_two().max(1);
+        self.len = backends.len();
+        self.size = self.len.next_power_of_two().max(1);
         self.t = 0;
         self.total = 0;
-        self.leaves.clear();
-        self.leaves.extend(backends.map(|b| match b {
-            Some((key, weight, current)) => {
-                self.total += i128::from(weight);
-                Leaf { key, offset: i128::from(current), weight: i64::from(weight) }
-            }
-            None => Leaf { key: K::default(), offset: 0, weight: 0 },
-        }));
+        let empty = Node { offset: 0, weight: 0, fail: NEVER, winner: NO_WINNER, key: K::default() };
         self.nodes.clear();
-        self.nodes.resize(2 * self.size, Node { winner: NO_WINNER, fail: NEVER });
-        for (b, leaf) in self.leaves.iter().enumerate() {
-            if leaf.weight > 0 {
-                self.nodes[self.size + b].winner = b as u32;
+        self.nodes.resize(2 * self.size, empty);
+        for (b, backend) in backends.enumerate() {
+            if let Some((key, weight, current)) = backend {
+                self.total += i128::from(weight);
+                self.nodes[self.size + b] = Node {
+                    offset: i128::from(current),
+                    weight: i64::from(weight),
+                    fail: NEVER,
+                    winner: b as u32,
+                    key,
+                };
             }
         }
         for i in (1..self.size).rev() {
@@ -82,21 +80,23 @@ impl<K: Copy + Ord + Default> SmoothTree<K> {
     /// How many backends it holds.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.leaves.len()
+        self.len
     }
 
     /// Backend `b`'s score now, if it is in the rotation.
     pub(crate) fn current(&self, b: usize) -> Option<i64> {
-        let leaf = &self.leaves[b];
+        let leaf = &self.nodes[self.size + b];
         // Scores stay within the total weight of their start; the clamp only guards overflow.
-        (leaf.weight > 0).then(|| self.score(leaf).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+        (leaf.winner != NO_WINNER)
+            .then(|| self.score(leaf).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
     }
 
     /// Sets backend `b`'s key: O(log n).
     #[inline]
     pub(crate) fn set_key(&mut self, b: usize, key: K) {
-        self.leaves[b].key = key;
-        if self.leaves[b].weight > 0 {
+        let leaf = &mut self.nodes[self.size + b];
+        leaf.key = key;
+        if leaf.winner != NO_WINNER {
             self.replay_path(b);
         }
     }
@@ -111,14 +111,14 @@ impl<K: Copy + Ord + Default> SmoothTree<K> {
         self.t += 1;
         self.refresh(1);
         let winner = self.nodes[1].winner as usize;
-        self.leaves[winner].offset -= self.total;
+        self.nodes[self.size + winner].offset -= self.total;
         self.replay_path(winner);
         Some(winner)
     }
 
     #[inline]
-    fn score(&self, leaf: &Leaf<K>) -> i128 {
-        leaf.offset + i128::from(self.t) * i128::from(leaf.weight)
+    fn score(&self, node: &Node<K>) -> i128 {
+        node.offset + i128::from(self.t) * i128::from(node.weight)
     }
 
     /// Re-plays every match below `node` whose certificate failed by now.
@@ -144,41 +144,45 @@ impl<K: Copy + Ord + Default> SmoothTree<K> {
     /// Plays the match at internal node `i` between its children's winners, now.
     #[inline]
     fn replay(&mut self, i: usize) {
-        let (left, right) = (self.nodes[2 * i], self.nodes[2 * i + 1]);
-        let (winner, certificate) = self.duel(left.winner, right.winner);
-        self.nodes[i] = Node { winner, fail: certificate.min(left.fail).min(right.fail) };
+        let (left, right) = (&self.nodes[2 * i], &self.nodes[2 * i + 1]);
+        let (winner, certificate) = self.duel(left, right);
+        let fail = certificate.min(left.fail).min(right.fail);
+        self.nodes[i] = Node { fail, ..*winner };
     }
 
     /// The winner between `a` and `b` (`a` the lower index) now, and the pick count at which
     /// the result could change.
     #[inline]
-    fn duel(&self, a: u32, b: u32) -> (u32, u64) {
-        if a == NO_WINNER {
+    fn duel<'n>(&self, a: &'n Node<K>, b: &'n Node<K>) -> (&'n Node<K>, u64) {
+        if a.winner == NO_WINNER {
             return (b, NEVER);
         }
-        if b == NO_WINNER {
+        if b.winner == NO_WINNER {
             return (a, NEVER);
         }
-        let (la, lb) = (&self.leaves[a as usize], &self.leaves[b as usize]);
-        match la.key.cmp(&lb.key) {
+        match a.key.cmp(&b.key) {
             std::cmp::Ordering::Less => (a, NEVER),
             std::cmp::Ordering::Greater => (b, NEVER),
+            std::cmp::Ordering::Equal if a.weight == b.weight => {
+                // Parallel lines: the order of the offsets never changes.
+                if a.offset >= b.offset { (a, NEVER) } else { (b, NEVER) }
+            }
             std::cmp::Ordering::Equal => {
-                let (va, vb) = (self.score(la), self.score(lb));
+                let (va, vb) = (self.score(a), self.score(b));
                 let t = i128::from(self.t);
                 if va >= vb {
                     // `b` overtakes once it is strictly higher.
-                    if lb.weight <= la.weight {
+                    if b.weight <= a.weight {
                         return (a, NEVER);
                     }
-                    let dw = i128::from(lb.weight - la.weight);
+                    let dw = i128::from(b.weight - a.weight);
                     (a, at(t + (va - vb) / dw + 1))
                 } else {
                     // `a` (the lower index) wins back once it is level.
-                    if la.weight <= lb.weight {
+                    if a.weight <= b.weight {
                         return (b, NEVER);
                     }
-                    let dw = i128::from(la.weight - lb.weight);
+                    let dw = i128::from(a.weight - b.weight);
                     (b, at(t + (vb - va + dw - 1) / dw))
                 }
             }
