@@ -47,6 +47,8 @@ pub(crate) struct SmoothTree<K> {
     t: u64,
     /// Total weight in the rotation.
     total: i128,
+    /// Backends in the rotation.
+    present: usize,
 }
 
 impl<K: Copy + Ord + Default> SmoothTree<K> {
@@ -57,12 +59,14 @@ impl<K: Copy + Ord + Default> SmoothTree<K> {
         self.size = self.len.next_power_of_two().max(1);
         self.t = 0;
         self.total = 0;
+        self.present = 0;
         let empty = Node { offset: 0, weight: 0, fail: NEVER, winner: NO_WINNER, key: K::default() };
         self.nodes.clear();
         self.nodes.resize(2 * self.size, empty);
         for (b, backend) in backends.enumerate() {
             if let Some((key, weight, current)) = backend {
                 self.total += i128::from(weight);
+                self.present += 1;
                 self.nodes[self.size + b] = Node {
                     offset: i128::from(current),
                     weight: i64::from(weight),
@@ -107,6 +111,10 @@ impl<K: Copy + Ord + Default> SmoothTree<K> {
     pub(crate) fn pick(&mut self) -> Option<usize> {
         if self.nodes.len() < 2 || self.nodes[1].winner == NO_WINNER {
             return None;
+        }
+        if self.present == 1 {
+            // Alone in the rotation: its score gains its weight and gives it back.
+            return Some(self.nodes[1].winner as usize);
         }
         self.t += 1;
         self.refresh(1);
