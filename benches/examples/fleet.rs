@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Prints the events handled, the time the run took (construction excluded) and the
-//! process's peak resident memory.
+//! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
+//! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons.
 
 use std::time::Instant;
 
@@ -18,6 +19,16 @@ fn main() {
     let name = args.next().unwrap_or_else(|| "PowerOfTwoChoices".to_owned());
     let n: usize = args.next().map_or(10, |a| a.parse().expect("backends: a number"));
     let requests: u64 = args.next().map_or(200_000, |a| a.parse().expect("requests: a number"));
+    if name == "reference" {
+        let started = Instant::now();
+        let events = stacksim_benches::reference::mm1(1, requests);
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "reference M/M/1 requests={requests}: {events} events in {secs:.3} s = {:.2} M events/s",
+            events as f64 / secs / 1e6
+        );
+        return;
+    }
     let policy = builtin_policy(&name).unwrap_or_else(|| panic!("no built-in policy named {name}"));
     let built = Instant::now();
     let (mut sim, end) = fleet_simulation(n, policy, 1, requests);

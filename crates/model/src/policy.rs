@@ -42,11 +42,14 @@
 //! policies` table, the policy registry and the policy-contract tests are all generated from
 //! it. [`catalog`] says how to add a policy: its file, and one line.
 //!
-//! By family: weighted ([`RoundRobin`], [`StaticRoundRobin`], [`Random`]); least loaded by
-//! full scan ([`LeastConnections`], [`JoinShortestQueue`]) or sampled ([`RandomChoices`],
+//! By family: weighted ([`RoundRobin`], [`StaticRoundRobin`], [`Random`]); least loaded over
+//! every backend ([`LeastConnections`], [`JoinShortestQueue`]) or sampled ([`RandomChoices`],
 //! [`LeastRequest`]); latency aware ([`PeakEwma`], [`LeastResponseTime`]); consistent hash
 //! ([`RingHash`], [`Maglev`], [`BoundedLoadHash`]); modulo hash ([`SourceHash`]); fill first
 //! ([`First`]); idle first ([`JoinIdleQueue`]).
+//!
+//! Every built-in picks in O(1) or O(log n) over n backends: the ones that compare every
+//! backend keep an index updated through [`Policy::on_load_changed`] rather than scanning.
 //!
 //! Hash policies route on [`RequestInfo::key`] mixed by [`key_hash`] (SplitMix64), never on
 //! `std`'s randomly seeded hashers, so a key lands on the same backend in every run.
@@ -107,13 +110,13 @@ macro_rules! builtin_policies {
             RoundRobin = RoundRobinSpec,               // weighted                  NGINX smooth weighted round robin
             StaticRoundRobin = StaticRoundRobinSpec,   // weighted                  HAProxy static-rr
             Random = RandomSpec,                       // weighted                  HAProxy random(1), Envoy RANDOM
-            LeastConnections = LeastConnectionsSpec,   // least loaded, full scan   NGINX least_conn, HAProxy leastconn
-            JoinShortestQueue = JoinShortestQueueSpec, // least loaded, full scan   JSQ (Winston 1977)
+            LeastConnections = LeastConnectionsSpec,   // least loaded, every one   NGINX least_conn, HAProxy leastconn
+            JoinShortestQueue = JoinShortestQueueSpec, // least loaded, every one   JSQ (Winston 1977)
             PowerOfTwoChoices = PowerOfTwoChoicesSpec, // least loaded, sampled     Envoy LEAST_REQUEST, HAProxy random(2)
             RandomChoices(RandomChoicesSpec),          // least loaded, sampled     Envoy choice_count n, HAProxy random(n)
             LeastRequest(LeastRequestSpec),            // least loaded / weighted   Envoy LEAST_REQUEST, active_request_bias
             PeakEwma(PeakEwmaSpec),                    // latency aware, sampled    Finagle p2cPeakEwma, linkerd2-proxy
-            LeastResponseTime = LeastResponseTimeSpec, // latency aware, full scan  NGINX Plus least_time
+            LeastResponseTime = LeastResponseTimeSpec, // latency aware, every one  NGINX Plus least_time
             RingHash(RingHashSpec),                    // consistent hash           Ketama, Envoy RING_HASH
             Maglev(MaglevSpec),                        // consistent hash           Maglev (Eisenbud et al. 2016), Envoy MAGLEV
             BoundedLoadHash(BoundedLoadHashSpec),      // consistent hash, bounded  HAProxy hash-balance-factor
