@@ -10,7 +10,7 @@
 //! overtaking it: its *certificate*). A pick re-plays only the matches whose certificate has
 //! failed, then the path of the backend whose offset dropped. With equal weights no
 //! certificate ever fails (the lines are parallel): O(log n) per pick. With unequal weights
-//! each pick adds O(log n) certificates, and each failure is O(1) re-work per level.
+//! a pick also re-plays each match whose certificate failed since the last one.
 //!
 //! Backends may also carry a key, compared before the score (least key first):
 //! [`LeastResponseTime`](super::LeastResponseTime) ranks by latency × load and breaks ties
