@@ -99,6 +99,10 @@ impl<K: Copy + Ord + Default> SmoothTree<K> {
     #[inline]
     pub(crate) fn set_key(&mut self, b: usize, key: K) {
         let leaf = &mut self.nodes[self.size + b];
+        if leaf.key == key {
+            // No match can change (a backend that has not answered yet costs 0 at any load).
+            return;
+        }
         leaf.key = key;
         if leaf.winner != NO_WINNER {
             self.replay_path(b);

@@ -1,6 +1,8 @@
 //! The built-ins that keep an index of their own (issue 10: O(log n) picks) pick exactly as
-//! the scans they replaced, kept here as naive reference models, on random scenarios of picks,
-//! responses and backend changes.
+//! the scans they replaced, on random scenarios of picks, responses and backend changes. The
+//! reference models below are the scanning implementations as they were before issue 10
+//! (`pick` and `on_backends_changed` copied from them), so "the same picks" means the same
+//! picks as the released policies, state carried between scenarios included.
 
 use proptest::prelude::*;
 use stacksim_model::policy::*;
@@ -15,6 +17,10 @@ struct ScanRoundRobin {
 }
 
 impl Policy for ScanRoundRobin {
+    fn on_backends_changed(&mut self, backends: &[BackendState]) {
+        self.current.resize(backends.len(), 0);
+    }
+
     fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
         self.current.resize(backends.len(), 0);
         let mut total = 0_i64;
@@ -115,32 +121,27 @@ impl Policy for ScanStaticRoundRobin {
     }
 }
 
-/// Least in flight per weight, scanning from just after the previous pick (`weighted`), or
-/// least in flight whatever the weight (JSQ).
+/// Least in flight per weight (NGINX's exact integer comparison), scanning from just after
+/// the previous pick so that ties rotate.
 #[derive(Default)]
-struct ScanLeastLoaded {
-    weighted: bool,
+struct ScanLeastConnections {
     next: usize,
 }
 
-impl Policy for ScanLeastLoaded {
+impl Policy for ScanLeastConnections {
     fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
         let n = backends.len();
         let mut best: Option<usize> = None;
         for offset in 0..n {
             let i = (self.next + offset) % n;
-            let c = &backends[i];
-            if !c.is_available() {
+            let candidate = &backends[i];
+            if !candidate.is_available() {
                 continue;
             }
             let better = best.is_none_or(|b| {
                 let incumbent = &backends[b];
-                if self.weighted {
-                    u64::from(c.in_flight) * u64::from(incumbent.weight)
-                        < u64::from(incumbent.in_flight) * u64::from(c.weight)
-                } else {
-                    c.in_flight < incumbent.in_flight
-                }
+                u64::from(candidate.in_flight) * u64::from(incumbent.weight)
+                    < u64::from(incumbent.in_flight) * u64::from(candidate.weight)
             });
             if better {
                 best = Some(i);
@@ -148,6 +149,33 @@ impl Policy for ScanLeastLoaded {
         }
         let chosen = best?;
         self.next = (chosen + 1) % n;
+        Some(chosen)
+    }
+}
+
+/// Fewest in flight whatever the weight, scanning from just after the previous pick and
+/// stopping at the first idle backend.
+#[derive(Default)]
+struct ScanJoinShortestQueue {
+    next: usize,
+}
+
+impl Policy for ScanJoinShortestQueue {
+    fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
+        let n = backends.len();
+        let start = if self.next < n { self.next } else { 0 };
+        let mut best: Option<(usize, u32)> = None;
+        for i in (start..n).chain(0..start) {
+            let b = &backends[i];
+            if b.is_available() && best.is_none_or(|(_, least)| b.in_flight < least) {
+                best = Some((i, b.in_flight));
+                if b.in_flight == 0 {
+                    break;
+                }
+            }
+        }
+        let (chosen, _) = best?;
+        self.next = chosen + 1;
         Some(chosen)
     }
 }
@@ -211,18 +239,12 @@ fn static_round_robin_picks_as_haproxys_map() {
 
 #[test]
 fn least_connections_picks_as_its_rotating_scan() {
-    same_picks_fresh(
-        || Box::new(LeastConnections::new()),
-        || Box::new(ScanLeastLoaded { weighted: true, next: 0 }),
-    );
+    same_picks_fresh(|| Box::new(LeastConnections::new()), || Box::<ScanLeastConnections>::default());
 }
 
 #[test]
 fn join_shortest_queue_picks_as_its_rotating_scan() {
-    same_picks_fresh(
-        || Box::new(JoinShortestQueue::new()),
-        || Box::new(ScanLeastLoaded { weighted: false, next: 0 }),
-    );
+    same_picks_fresh(|| Box::new(JoinShortestQueue::new()), || Box::<ScanJoinShortestQueue>::default());
 }
 
 #[test]
@@ -233,7 +255,12 @@ fn first_picks_as_haproxys_scan() {
 }
 
 #[test]
-fn a_policy_played_twice_keeps_its_state_as_the_scan_does() {
-    // One policy across many scenarios: scores and positions carried over between them.
+fn a_policy_played_many_times_keeps_its_state_as_the_scan_does() {
+    // One policy across many scenarios: scores, positions and rotations carried over between
+    // them, with fleets that grow and shrink from one scenario to the next.
     same_picks(&mut RoundRobin::new(), &mut ScanRoundRobin::default(), 64);
+    same_picks(&mut StaticRoundRobin::new(), &mut ScanStaticRoundRobin::default(), 64);
+    same_picks(&mut LeastConnections::new(), &mut ScanLeastConnections::default(), 64);
+    same_picks(&mut JoinShortestQueue::new(), &mut ScanJoinShortestQueue::default(), 64);
+    same_picks(&mut First::new(2), &mut ScanFirst(2), 64);
 }
