@@ -3,6 +3,9 @@
 //! the engine's `EventQueue` (a `BinaryHeap` ordered by `(time, seq)`) with two alternatives
 //! design rule 6 names: one `u128` key `(time << 64) | seq` in a `BinaryHeap`, and the
 //! `priority-queue` crate (a heap with an index, which pays for in-place priority changes).
+//! The engine's queue also runs with as many events pending as a fleet of 10,000 and 100,000
+//! busy backends has completions pending (16,384 and 131,072): the bare heap's own cost of a
+//! large fleet (issue 10).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -15,6 +18,9 @@ use stacksim_engine::{EventQueue, SimRng, SimTime};
 
 const HOLDS: u64 = 100_000;
 
+/// Pending-set sizes of large fleets, run for the engine's queue only.
+const FLEET_SIZES: [usize; 2] = [16_384, 131_072];
+
 /// A payload the size of the model's events.
 #[derive(Clone, Copy)]
 struct Payload(u32, u32, u32);
@@ -23,7 +29,7 @@ struct Payload(u32, u32, u32);
 fn increments() -> Vec<u64> {
     let mut rng = SimRng::seed_from_u64(1);
     let exp = Exp::new(1.0).unwrap();
-    (0..HOLDS + 4096).map(|_| (exp.sample(&mut rng) * 1e6) as u64 + 1).collect()
+    (0..HOLDS + FLEET_SIZES[1] as u64).map(|_| (exp.sample(&mut rng) * 1e6) as u64 + 1).collect()
 }
 
 fn hold(c: &mut Criterion) {
@@ -31,7 +37,7 @@ fn hold(c: &mut Criterion) {
     let mut group = c.benchmark_group("hold");
     group.throughput(Throughput::Elements(HOLDS));
     group.sample_size(20);
-    for n in [16_usize, 256, 4096] {
+    for n in [16_usize, 256, 4096].into_iter().chain(FLEET_SIZES) {
         group.bench_with_input(BenchmarkId::new("EventQueue", n), &n, |b, &n| {
             b.iter(|| {
                 let mut q = EventQueue::new();
@@ -47,6 +53,9 @@ fn hold(c: &mut Criterion) {
                 sum
             })
         });
+        if FLEET_SIZES.contains(&n) {
+            continue;
+        }
         group.bench_with_input(BenchmarkId::new("BinaryHeap-u128-key", n), &n, |b, &n| {
             b.iter(|| {
                 let mut q: BinaryHeap<(Reverse<u128>, u32, u32, u32)> = BinaryHeap::new();

@@ -13,6 +13,8 @@
 //! - [`mm1_timeout`]: the stacksim M/M/1 with a client timeout on every attempt, which almost
 //!   always fires after the response: the cost of timers that outlive their attempt.
 //! - [`p2c_10`]: ten such backends behind the power of two choices at 9/s in total.
+//! - [`fleet`]: `n` such backends at 90% load behind any policy: the scaling bench
+//!   (`benches/scaling.rs`), from 10 to 100,000 backends.
 #![warn(missing_docs)]
 
 use std::time::Duration;
@@ -90,6 +92,36 @@ pub fn mm1_timeout(seed: u64, requests: u64) -> u64 {
 pub fn p2c_10(seed: u64, requests: u64) -> u64 {
     let stack = single_worker_backends(10, P2C_RATE_PER_S);
     run(&stack, Box::new(RandomChoices::power_of_two()), seed, requests, P2C_RATE_PER_S)
+}
+
+/// Load on every backend of the fleet scenarios.
+pub const FLEET_LOAD: f64 = 0.9;
+
+/// The built-in policy called `name` in the catalog, with its first example parameters
+/// (its defaults, or typical values where it has no default).
+pub fn builtin_policy(name: &str) -> Option<Box<dyn Policy>> {
+    let builtin = stacksim_model::policy::catalog::BUILTINS.iter().find(|b| b.info().name == name)?;
+    builtin.examples().first().map(|params| params.build())
+}
+
+/// `n` single-worker backends ([`single_worker_backends`]) at [`FLEET_LOAD`] (arrivals at
+/// `0.9 × n` per second) behind `policy`, ready to offer `requests` requests, and its end.
+pub fn fleet_simulation(
+    n: usize,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+) -> (Simulation<WebStack>, SimTime) {
+    let rate = FLEET_LOAD * n as f64;
+    simulation(&single_worker_backends(n, rate), policy, seed, requests, rate)
+        .expect("bench stacks are valid")
+}
+
+/// Runs [`fleet_simulation`] and returns the events the engine handled.
+pub fn fleet(n: usize, policy: Box<dyn Policy>, seed: u64, requests: u64) -> u64 {
+    let (mut sim, end) = fleet_simulation(n, policy, seed, requests);
+    sim.run_until(end);
+    sim.events_handled()
 }
 
 fn run(stack: &StackConfig, policy: Box<dyn Policy>, seed: u64, requests: u64, rate_per_s: f64) -> u64 {

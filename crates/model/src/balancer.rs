@@ -35,6 +35,9 @@ pub(crate) enum Heard {
 #[derive(Debug)]
 pub(crate) struct Balancer {
     policy: Box<dyn Policy>,
+    /// Whether the policy asked to hear of every in-flight and latency change
+    /// ([`Policy::tracks_load`]); asked once per policy, so that the others pay nothing.
+    tracks_load: bool,
     /// Policies the timeline may switch to; each is taken once.
     later: Vec<Option<Box<dyn Policy>>>,
     rng: SimRng,
@@ -63,6 +66,7 @@ impl Balancer {
             .collect();
         policy.on_backends_changed(&states);
         Balancer {
+            tracks_load: policy.tracks_load(),
             policy,
             later: later.into_iter().map(Some).collect(),
             rng,
@@ -83,12 +87,22 @@ impl Balancer {
     #[inline]
     pub fn sent(&mut self, b: usize) {
         self.states[b].in_flight += 1;
+        self.load_changed(b);
     }
 
     /// An attempt this balancer sent left backend `b` (answered, expired or reset).
     #[inline]
     pub fn returned(&mut self, b: usize) {
         self.states[b].in_flight = self.states[b].in_flight.saturating_sub(1);
+        self.load_changed(b);
+    }
+
+    /// Tells a policy that tracks load that backend `b`'s in-flight count or latency changed.
+    #[inline(always)]
+    fn load_changed(&mut self, b: usize) {
+        if self.tracks_load {
+            self.policy.on_load_changed(b, &self.states[b]);
+        }
     }
 
     /// What it heard at `now` about an attempt at backend `b`: a success updates the backend's
@@ -105,6 +119,7 @@ impl Balancer {
                     None => latency,
                     Some(smoothed) => (smoothed * 7 + latency) / 8,
                 });
+                self.load_changed(b);
                 false
             }
             Heard::Response { success: false, .. } | Heard::Silence => true,
@@ -156,6 +171,7 @@ impl Balancer {
     pub fn switch_policy(&mut self, index: usize) {
         if let Some(mut next) = self.later.get_mut(index).and_then(Option::take) {
             next.on_backends_changed(&self.states);
+            self.tracks_load = next.tracks_load();
             self.policy = next;
         }
     }

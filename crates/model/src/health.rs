@@ -104,12 +104,15 @@ struct BackendHealth {
 pub struct Health {
     config: HealthConfig,
     backends: Vec<BackendHealth>,
+    /// Backends ejected now: kept as ejections start and end, rather than counted over the
+    /// fleet on every response.
+    ejected: usize,
 }
 
 impl Health {
     /// Every backend up and not ejected.
     pub fn new(config: HealthConfig, backends: usize) -> Self {
-        Health { config, backends: vec![BackendHealth::default(); backends] }
+        Health { config, backends: vec![BackendHealth::default(); backends], ejected: 0 }
     }
 
     /// The configuration.
@@ -145,7 +148,7 @@ impl Health {
     #[inline(always)]
     pub fn record_response(&mut self, b: usize, now: SimTime, error: bool) -> Option<SimTime> {
         let outlier = self.config.outlier?;
-        let ejected = self.backends.iter().filter(|h| h.ejected_until.is_some()).count();
+        let ejected = self.ejected;
         let h = &mut self.backends[b];
         if !error {
             h.consecutive_errors = 0;
@@ -165,6 +168,7 @@ impl Health {
         let span = outlier.base_ejection.saturating_mul(h.times_ejected).min(outlier.max_ejection);
         let until = now + span;
         h.ejected_until = Some(until);
+        self.ejected += 1;
         Some(until)
     }
 
@@ -174,6 +178,7 @@ impl Health {
         match h.ejected_until {
             Some(until) if until <= now => {
                 h.ejected_until = None;
+                self.ejected -= 1;
                 true
             }
             _ => false,

@@ -15,9 +15,16 @@
 //! 3. not panic for any number of backends, including zero.
 //!
 //! The balancer calls [`Policy::on_backends_changed`] before the first pick and whenever a
-//! backend's weight or eligibility, or the number of backends, changes; in-flight counts and
-//! latencies change between picks without notice. Every response is reported to
-//! [`Policy::on_response`].
+//! backend's weight or eligibility, or the number of backends, changes. Every response is
+//! reported to [`Policy::on_response`]. In-flight counts and latencies change between picks;
+//! a policy that keeps its own index of them (to pick in O(log n) rather than scan every
+//! backend) says so with [`Policy::tracks_load`], and is then told of every such change, one
+//! backend at a time, through [`Policy::on_load_changed`]:
+//!
+//! 4. a caller (the balancer, the testkit, a bench) that changes a backend's `in_flight` or
+//!    `latency` after [`Policy::on_backends_changed`] calls [`Policy::on_load_changed`] with
+//!    its new state before the next pick, if [`Policy::tracks_load`] is true. Policies that do
+//!    not track load (the default) read the slice at each pick and need no notice.
 //!
 //! A backend's index is its identity: a backend that leaves (fails its health checks, is
 //! drained) stays in the slice as unavailable, and new backends are appended. Hash-based
@@ -35,11 +42,14 @@
 //! policies` table, the policy registry and the policy-contract tests are all generated from
 //! it. [`catalog`] says how to add a policy: its file, and one line.
 //!
-//! By family: weighted ([`RoundRobin`], [`StaticRoundRobin`], [`Random`]); least loaded by
-//! full scan ([`LeastConnections`], [`JoinShortestQueue`]) or sampled ([`RandomChoices`],
+//! By family: weighted ([`RoundRobin`], [`StaticRoundRobin`], [`Random`]); least loaded over
+//! every backend ([`LeastConnections`], [`JoinShortestQueue`]) or sampled ([`RandomChoices`],
 //! [`LeastRequest`]); latency aware ([`PeakEwma`], [`LeastResponseTime`]); consistent hash
 //! ([`RingHash`], [`Maglev`], [`BoundedLoadHash`]); modulo hash ([`SourceHash`]); fill first
 //! ([`First`]); idle first ([`JoinIdleQueue`]).
+//!
+//! Every built-in picks in O(1) or O(log n) over n backends: the ones that compare every
+//! backend keep an index updated through [`Policy::on_load_changed`] rather than scanning.
 //!
 //! Hash policies route on [`RequestInfo::key`] mixed by [`key_hash`] (SplitMix64), never on
 //! `std`'s randomly seeded hashers, so a key lands on the same backend in every run.
@@ -52,12 +62,14 @@ mod join_shortest_queue;
 mod least_connections;
 mod least_request;
 mod least_response_time;
+mod load_tree;
 mod maglev;
 mod peak_ewma;
 mod random;
 mod random_choices;
 mod ring_hash;
 mod round_robin;
+mod smooth_tree;
 mod source_hash;
 mod static_round_robin;
 
@@ -98,13 +110,13 @@ macro_rules! builtin_policies {
             RoundRobin = RoundRobinSpec,               // weighted                  NGINX smooth weighted round robin
             StaticRoundRobin = StaticRoundRobinSpec,   // weighted                  HAProxy static-rr
             Random = RandomSpec,                       // weighted                  HAProxy random(1), Envoy RANDOM
-            LeastConnections = LeastConnectionsSpec,   // least loaded, full scan   NGINX least_conn, HAProxy leastconn
-            JoinShortestQueue = JoinShortestQueueSpec, // least loaded, full scan   JSQ (Winston 1977)
+            LeastConnections = LeastConnectionsSpec,   // least loaded, every one   NGINX least_conn, HAProxy leastconn
+            JoinShortestQueue = JoinShortestQueueSpec, // least loaded, every one   JSQ (Winston 1977)
             PowerOfTwoChoices = PowerOfTwoChoicesSpec, // least loaded, sampled     Envoy LEAST_REQUEST, HAProxy random(2)
             RandomChoices(RandomChoicesSpec),          // least loaded, sampled     Envoy choice_count n, HAProxy random(n)
             LeastRequest(LeastRequestSpec),            // least loaded / weighted   Envoy LEAST_REQUEST, active_request_bias
             PeakEwma(PeakEwmaSpec),                    // latency aware, sampled    Finagle p2cPeakEwma, linkerd2-proxy
-            LeastResponseTime = LeastResponseTimeSpec, // latency aware, full scan  NGINX Plus least_time
+            LeastResponseTime = LeastResponseTimeSpec, // latency aware, every one  NGINX Plus least_time
             RingHash(RingHashSpec),                    // consistent hash           Ketama, Envoy RING_HASH
             Maglev(MaglevSpec),                        // consistent hash           Maglev (Eisenbud et al. 2016), Envoy MAGLEV
             BoundedLoadHash(BoundedLoadHashSpec),      // consistent hash, bounded  HAProxy hash-balance-factor
@@ -183,6 +195,18 @@ pub trait Policy: Send {
     /// Told before the first pick and whenever weights, eligibility or the backend set change.
     fn on_backends_changed(&mut self, _backends: &[BackendState]) {}
 
+    /// Whether the policy keeps its own index of in-flight counts or latencies and must be told
+    /// of each change through [`on_load_changed`](Policy::on_load_changed). Asked once, when the
+    /// balancer takes the policy on; the default, `false`, costs nothing per request.
+    fn tracks_load(&self) -> bool {
+        false
+    }
+
+    /// Told, if [`tracks_load`](Policy::tracks_load), that `backend`'s in-flight count or
+    /// smoothed latency changed; `state` is its state now. Weight and eligibility changes come
+    /// through [`on_backends_changed`](Policy::on_backends_changed) instead.
+    fn on_load_changed(&mut self, _backend: usize, _state: &BackendState) {}
+
     /// The backend for `request`, or `None` when no backend is available.
     fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, rng: &mut SimRng) -> Option<usize>;
 
@@ -197,6 +221,14 @@ impl<P: Policy + ?Sized> Policy for Box<P> {
 
     fn on_backends_changed(&mut self, backends: &[BackendState]) {
         (**self).on_backends_changed(backends);
+    }
+
+    fn tracks_load(&self) -> bool {
+        (**self).tracks_load()
+    }
+
+    fn on_load_changed(&mut self, backend: usize, state: &BackendState) {
+        (**self).on_load_changed(backend, state);
     }
 
     fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, rng: &mut SimRng) -> Option<usize> {
@@ -225,17 +257,28 @@ fn short_type_name(full: &'static str) -> &'static str {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Available {
     indices: Vec<usize>,
+    /// Every backend is available: the `i`-th available backend is backend `i`, and sampling
+    /// skips the lookup in `indices` (a cache miss per draw in a large fleet).
+    all: bool,
 }
 
 impl Available {
     pub(crate) fn rebuild(&mut self, backends: &[BackendState]) {
         self.indices.clear();
         self.indices.extend(backends.iter().enumerate().filter(|(_, b)| b.is_available()).map(|(i, _)| i));
+        self.all = self.indices.len() == backends.len();
     }
 
+    /// How many backends are available.
     #[inline]
-    pub(crate) fn as_slice(&self) -> &[usize] {
-        &self.indices
+    pub(crate) fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// The `i`-th available backend.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> usize {
+        if self.all { i } else { self.indices[i] }
     }
 }
 

@@ -90,6 +90,18 @@ impl Tally {
     }
 }
 
+/// One backend's attempt counts, in one cache line (a large fleet's counts outgrow the caches,
+/// and each attempt touches its backend's twice): over the measured period, and the attempts
+/// routed in the open window, the one per-backend count a window reports.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct BackendTally {
+    /// Of requests that arrived after warm-up.
+    measured: Outcomes,
+    /// Attempts routed to it since the open window began, of every request.
+    window_routed: u64,
+}
+
 /// The open window of a time series, and those closed.
 #[derive(Debug)]
 struct Series {
@@ -111,7 +123,7 @@ pub(crate) struct Recorder {
     warmup: SimTime,
     requests: Tally,
     /// Per backend, by index: its attempts.
-    backends: Vec<Tally>,
+    backends: Vec<BackendTally>,
     /// Attempts at backends (queued or served): Little's L.
     in_system: TimeIntegral,
     /// Worker time after warm-up, and the part spent on abandoned attempts.
@@ -139,7 +151,7 @@ impl Recorder {
         Recorder {
             warmup: SimTime::from(warmup),
             requests: Tally::default(),
-            backends: (0..backends).map(|_| Tally::default()).collect(),
+            backends: (0..backends).map(|_| BackendTally::default()).collect(),
             in_system: TimeIntegral::default(),
             busy_ns: 0,
             wasted_ns: 0,
@@ -188,7 +200,11 @@ impl Recorder {
     /// The balancer sent an attempt to backend `b`.
     #[inline]
     pub fn routed(&mut self, b: usize, counted: bool) {
-        self.backends[b].add(counted, |o| o.attempts += 1);
+        let tally = &mut self.backends[b];
+        tally.window_routed += 1;
+        if counted {
+            tally.measured.attempts += 1;
+        }
     }
 
     /// A retry was scheduled.
@@ -199,7 +215,9 @@ impl Recorder {
     /// An attempt at backend `b` ended with `outcome`.
     #[inline]
     pub fn attempt_ended(&mut self, b: usize, counted: bool, outcome: Outcome) {
-        self.backends[b].add(counted, |o| o.ended(outcome));
+        if counted {
+            self.backends[b].measured.ended(outcome);
+        }
     }
 
     /// A request ended at `now` with `outcome`, `latency` after it arrived; `user` if its client
@@ -282,11 +300,11 @@ impl Recorder {
             .zip(&mut self.backends)
             .map(|((areas, mark), tally)| {
                 let window = BackendWindow {
-                    routed: tally.window.attempts,
+                    routed: tally.window_routed,
                     utilization: (areas.busy - mark.0) as f64 / span / f64::from(areas.workers),
                     queue_mean: (areas.queued - mark.1) as f64 / span,
                 };
-                tally.window = Outcomes::default();
+                tally.window_routed = 0;
                 *mark = (areas.busy, areas.queued);
                 window
             })
@@ -385,6 +403,11 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backends_counts_fill_one_cache_line() {
+        assert_eq!(std::mem::size_of::<BackendTally>(), 64);
+    }
 
     #[test]
     fn a_count_goes_to_the_window_always_and_to_the_measured_period_if_counted() {

@@ -261,6 +261,9 @@ pub fn check_least_loaded_with<P: Policy>(
                 );
             }
             backends[p].in_flight += 1;
+            if policy.tracks_load() {
+                policy.on_load_changed(p, &backends[p]);
+            }
         }
         Ok(())
     });

@@ -89,7 +89,9 @@ pub enum Violation {
 
 impl Scenario {
     /// Plays the scenario against `policy` and returns its picks, or the first pick that breaks
-    /// the contract. The policy is told of the backends before the first step.
+    /// the contract. The policy is told of the backends before the first step, and, as a
+    /// balancer tells it, of each in-flight and latency change if it
+    /// [tracks load](Policy::tracks_load).
     pub fn play<P: Policy + ?Sized>(&self, policy: &mut P) -> Result<Vec<Option<usize>>, Violation> {
         let mut backends = self.backends.clone();
         let mut rng = SimRng::seed_from_u64(self.seed);
@@ -106,6 +108,9 @@ impl Scenario {
                     check_pick(step, pick, &backends)?;
                     if let Some(b) = pick {
                         backends[b].in_flight = backends[b].in_flight.saturating_add(1);
+                        if policy.tracks_load() {
+                            policy.on_load_changed(b, &backends[b]);
+                        }
                         outstanding.push((b, now));
                     }
                     picks.push(pick);
@@ -123,6 +128,9 @@ impl Scenario {
                         None => latency,
                         Some(smoothed) => (smoothed * 7 + latency) / 8,
                     });
+                    if policy.tracks_load() {
+                        policy.on_load_changed(b, state);
+                    }
                     policy.on_response(&Feedback { backend: b, at: now, latency, success: true });
                 }
                 Step::ToggleEligible { nth } => {

@@ -29,6 +29,11 @@ pub struct BoundedLoadHash {
     /// Per backend: (its weight, the available weight before it), for the slot split.
     weights: Vec<(u64, u64)>,
     total_weight: u64,
+    /// Per backend: requests in flight, as last told ([`Policy::tracks_load`]).
+    in_flight: Vec<u32>,
+    /// Requests in flight over the available backends: HAProxy's `served`, kept up to date
+    /// on every change rather than summed over the fleet per pick.
+    served: u64,
 }
 
 impl BoundedLoadHash {
@@ -46,6 +51,8 @@ impl BoundedLoadHash {
             ring: Ring::new(entries_per_host),
             weights: Vec::new(),
             total_weight: 0,
+            in_flight: Vec::new(),
+            served: 0,
         }
     }
 
@@ -79,11 +86,27 @@ impl Policy for BoundedLoadHash {
             }
         }
         self.total_weight = cumulative;
+        self.in_flight.clear();
+        self.in_flight.extend(backends.iter().map(|b| b.in_flight));
+        self.served = backends.iter().filter(|b| b.is_available()).map(|b| u64::from(b.in_flight)).sum();
+    }
+
+    fn tracks_load(&self) -> bool {
+        true
+    }
+
+    fn on_load_changed(&mut self, backend: usize, state: &BackendState) {
+        let Some(known) = self.in_flight.get_mut(backend) else { return };
+        if self.weights[backend].0 > 0 {
+            // Available (weight above zero here only if it was available when last rebuilt).
+            self.served = (self.served + u64::from(state.in_flight)).saturating_sub(u64::from(*known));
+        }
+        *known = state.in_flight;
     }
 
     fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, _: &mut SimRng) -> Option<usize> {
         let start = self.ring.locate(key_hash(request.key))?;
-        let served: u64 = backends.iter().filter(|b| b.is_available()).map(|b| u64::from(b.in_flight)).sum();
+        let served = self.served;
         let len = self.ring.len();
         let mut fallback = None;
         for step in 0..len {
@@ -208,6 +231,7 @@ mod tests {
             let request = RequestInfo { key: 42, ..Default::default() };
             let b = policy.pick(&backends, &request, &mut rng).unwrap();
             backends[b].in_flight += 1;
+            policy.on_load_changed(b, &backends[b]);
             let mean = f64::from(placed) / f64::from(n);
             let bound = (1.25 * mean).ceil() as u32;
             assert!(backends.iter().all(|s| s.in_flight <= bound), "{placed}: {backends:?}");

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, Context, Entry, Info, Param, Params, Problem};
+use super::load_tree::{LoadTree, TreeKey};
 use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// HAProxy's `balance first`: the lowest-index available backend with a free slot.
@@ -16,33 +17,50 @@ use super::{BackendState, Policy, RequestInfo, SimRng};
 /// slot frees; a stacksim balancer has no queue of its own, so the request goes to the
 /// backend with the fewest in flight (the lowest index on ties), the one likeliest to free a
 /// slot first.
+///
+/// The in-flight counts live in a tournament tree (`LoadTree`) updated on every change
+/// ([`Policy::tracks_load`]): the first backend below the limit, or the first least loaded,
+/// is found in O(log n).
 #[derive(Clone, Debug)]
 pub struct First {
     max_in_flight: u32,
+    loads: LoadTree<u64>,
 }
 
 impl First {
     /// Fill each backend up to `max_in_flight` requests (at least 1) before the next.
     pub fn new(max_in_flight: u32) -> Self {
-        First { max_in_flight: max_in_flight.max(1) }
+        First { max_in_flight: max_in_flight.max(1), loads: LoadTree::default() }
     }
 }
 
+/// In flight, or [`TreeKey::NONE`] for an unavailable backend.
+fn in_flight(state: &BackendState) -> u64 {
+    if state.is_available() { u64::from(state.in_flight) } else { u64::NONE }
+}
+
 impl Policy for First {
-    fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
-        let mut least: Option<(usize, u32)> = None;
-        for (i, b) in backends.iter().enumerate() {
-            if !b.is_available() {
-                continue;
-            }
-            if b.in_flight < self.max_in_flight {
-                return Some(i);
-            }
-            if least.is_none_or(|(_, n)| b.in_flight < n) {
-                least = Some((i, b.in_flight));
-            }
+    fn on_backends_changed(&mut self, backends: &[BackendState]) {
+        self.loads.rebuild(backends.iter().map(in_flight));
+    }
+
+    fn tracks_load(&self) -> bool {
+        true
+    }
+
+    fn on_load_changed(&mut self, backend: usize, state: &BackendState) {
+        if backend < self.loads.len() {
+            self.loads.set(backend, in_flight(state));
         }
-        least.map(|(i, _)| i)
+    }
+
+    fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
+        if backends.len() != self.loads.len() {
+            // A caller that resized the slice without saying so.
+            self.on_backends_changed(backends);
+        }
+        let below = u64::from(self.max_in_flight) - 1;
+        self.loads.first_at_most(0, below).or_else(|| self.loads.first_least_from(0))
     }
 }
 

@@ -1,7 +1,10 @@
+use std::cmp::Ordering;
+
 use serde::{Deserialize, Serialize};
 use stacksim_engine::duration_nanos;
 
 use super::catalog::{Entry, Info, Params};
+use super::smooth_tree::SmoothTree;
 use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// Least response time, in the style of NGINX Plus `least_time`: the backend with the lowest
@@ -17,75 +20,105 @@ use super::{BackendState, Policy, RequestInfo, SimRng};
 /// which is NGINX's `header` measure in a simulation where the whole response is one event.
 /// A backend that has not answered yet counts as 0 and is tried first, as in NGINX.
 ///
-/// Ties are broken exactly as NGINX's `least_conn` does: smooth weighted round robin among
-/// the tied backends (their `current_weight`s grow by their weights, the highest wins and
-/// gives back the tied total). Comparisons are in integers (nanoseconds), so they are exact.
+/// Ties are broken by smooth weighted round robin, NGINX's `current_weight` scores, in
+/// integers (nanoseconds), so comparisons are exact: every available backend's score grows by
+/// its weight at every pick, the least cost wins, then the highest score, then the lowest
+/// index, and the pick gives back the total available weight. While every backend ties (none
+/// has answered yet) that is exactly [`RoundRobin`](super::RoundRobin): weights 5:1:1 pick
+/// `a a b a c a a`.
+///
+/// Tie rule changed in issue 10: before, only the tied backends' scores grew and the pick gave
+/// back the tied backends' total, NGINX `least_conn`'s loop over the tied set. That rule
+/// cannot be kept without visiting every tied backend per pick, and every backend ties at the
+/// start of a run (none has answered), so a pick over a fleet of n cost O(n). Now the costs
+/// and scores live in one kinetic tournament (`SmoothTree`, updated on every in-flight and
+/// latency change): a pick is O(log n). Both rules rotate ties in proportion to weight; they
+/// pick differently only once some backends have answered and others not, or when latencies
+/// × loads tie exactly.
 #[derive(Clone, Debug, Default)]
 pub struct LeastResponseTime {
+    /// Scores as of the last change of the backend set (the tree holds them since).
     current: Vec<i64>,
+    tree: SmoothTree<Cost>,
 }
+
+/// `latency × (in_flight + 1) / weight`, compared exactly by cross-multiplying.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cost {
+    /// `latency × (in_flight + 1)` in nanoseconds: at most 96 bits, so multiplying by a
+    /// weight cannot overflow a `u128`.
+    cost: u128,
+    weight: u32,
+}
+
+impl Cost {
+    #[inline]
+    fn of(b: &BackendState) -> Self {
+        let latency = b.latency.map_or(0, duration_nanos);
+        Cost { cost: u128::from(latency) * (u128::from(b.in_flight) + 1), weight: b.weight }
+    }
+}
+
+impl Ord for Cost {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.cost * u128::from(other.weight)).cmp(&(other.cost * u128::from(self.weight)))
+    }
+}
+
+impl PartialOrd for Cost {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Cost {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Cost {}
 
 impl LeastResponseTime {
     /// A least-response-time policy.
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// `latency × (in_flight + 1)` in nanoseconds: the score before weighting. At most
-    /// 96 bits, so multiplying by a weight cannot overflow a `u128`.
-    #[inline]
-    fn cost(b: &BackendState) -> u128 {
-        let latency = b.latency.map_or(0, duration_nanos);
-        u128::from(latency) * (u128::from(b.in_flight) + 1)
-    }
 }
 
 impl Policy for LeastResponseTime {
     fn on_backends_changed(&mut self, backends: &[BackendState]) {
+        for (b, current) in self.current.iter_mut().enumerate().take(self.tree.len()) {
+            if let Some(now) = self.tree.current(b) {
+                *current = now;
+            }
+        }
         self.current.resize(backends.len(), 0);
+        let current = &self.current;
+        self.tree.rebuild(
+            backends.iter().enumerate().map(|(b, state)| {
+                state.is_available().then_some((Cost::of(state), state.weight, current[b]))
+            }),
+        );
+    }
+
+    fn tracks_load(&self) -> bool {
+        true
+    }
+
+    fn on_load_changed(&mut self, backend: usize, state: &BackendState) {
+        if backend < self.tree.len() {
+            self.tree.set_key(backend, Cost::of(state));
+        }
     }
 
     fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
-        use std::cmp::Ordering;
-        self.current.resize(backends.len(), 0);
-        // cost_a / w_a against cost_b / w_b, in integers.
-        let order = |cost: u128, weight: u32, best: (u128, u32)| {
-            (cost * u128::from(best.1)).cmp(&(best.0 * u128::from(weight)))
-        };
-        let mut best: Option<(usize, u128, u32)> = None;
-        let mut many = false;
-        for (i, b) in backends.iter().enumerate() {
-            if !b.is_available() {
-                continue;
-            }
-            let cost = Self::cost(b);
-            match best.map(|(_, c, w)| order(cost, b.weight, (c, w))) {
-                None | Some(Ordering::Less) => {
-                    best = Some((i, cost, b.weight));
-                    many = false;
-                }
-                Some(Ordering::Equal) => many = true,
-                Some(Ordering::Greater) => {}
-            }
+        if backends.len() != self.tree.len() {
+            // A caller that resized the slice without saying so.
+            self.on_backends_changed(backends);
         }
-        let (first, best_cost, best_weight) = best?;
-        if !many {
-            return Some(first);
-        }
-        let mut chosen = first;
-        let mut total = 0_i64;
-        for (i, b) in backends.iter().enumerate().skip(first) {
-            if !b.is_available() || order(Self::cost(b), b.weight, (best_cost, best_weight)).is_ne() {
-                continue;
-            }
-            self.current[i] += i64::from(b.weight);
-            total += i64::from(b.weight);
-            if self.current[i] > self.current[chosen] {
-                chosen = i;
-            }
-        }
-        self.current[chosen] -= total;
-        Some(chosen)
+        self.tree.pick()
     }
 }
 

@@ -95,16 +95,16 @@ impl Policy for PeakEwma {
 
     fn pick(&mut self, backends: &[BackendState], request: &RequestInfo, rng: &mut SimRng) -> Option<usize> {
         let available = &self.available;
-        match available.as_slice().len() {
+        match available.len() {
             0 => None,
-            1 => Some(available.as_slice()[0]),
+            1 => Some(available.get(0)),
             n => {
                 let a = rng.random_range(0..n);
                 let mut b = rng.random_range(0..n - 1);
                 if b >= a {
                     b += 1;
                 }
-                let (a, b) = (available.as_slice()[a], available.as_slice()[b]);
+                let (a, b) = (available.get(a), available.get(b));
                 let (state_a, state_b) = (backends.get(a)?, backends.get(b)?);
                 let now = request.arrived;
                 if self.load(a, state_a, now) <= self.load(b, state_b, now) { Some(a) } else { Some(b) }

@@ -35,13 +35,14 @@ impl Policy for RandomChoices {
     }
 
     fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, rng: &mut SimRng) -> Option<usize> {
-        let available = self.available.as_slice();
-        if available.is_empty() {
+        let available = &self.available;
+        let n = available.len();
+        if n == 0 {
             return None;
         }
-        let mut best = available[rng.random_range(0..available.len())];
+        let mut best = available.get(rng.random_range(0..n));
         for _ in 1..self.choices {
-            let candidate = available[rng.random_range(0..available.len())];
+            let candidate = available.get(rng.random_range(0..n));
             if backends[candidate].in_flight < backends[best].in_flight {
                 best = candidate;
             }

@@ -65,16 +65,33 @@ impl Policy for RingHash {
 
 /// A hash ring over the available backends, shared by [`RingHash`] and
 /// [`BoundedLoadHash`](super::BoundedLoadHash).
+///
+/// The points' hashes and owners are kept apart, and a table indexed by a hash's top bits
+/// says where its part of the ring starts: a lookup reads one table entry and searches about
+/// four hashes, rather than binary-searching the whole ring (up to 8 million points, a cache
+/// miss per step in a large fleet). Same positions as a binary search over the sorted points.
 #[derive(Clone, Debug)]
 pub(crate) struct Ring {
     entries_per_host: u32,
-    /// (point, backend), sorted.
-    points: Vec<(u64, usize)>,
+    /// Point hashes, sorted (ties by owner).
+    hashes: Vec<u64>,
+    /// The backend owning each point.
+    owners: Vec<u32>,
+    /// `starts[k]`: the first position whose hash has top bits at least `k`
+    /// (`hash >> shift`); one more entry than there are buckets.
+    starts: Vec<u32>,
+    shift: u32,
 }
 
 impl Ring {
     pub(crate) fn new(entries_per_host: u32) -> Self {
-        Ring { entries_per_host: entries_per_host.max(1), points: Vec::new() }
+        Ring {
+            entries_per_host: entries_per_host.max(1),
+            hashes: Vec::new(),
+            owners: Vec::new(),
+            starts: Vec::new(),
+            shift: 63,
+        }
     }
 
     /// Where point `replica` of backend `backend` sits on the ring.
@@ -84,7 +101,9 @@ impl Ring {
     }
 
     pub(crate) fn rebuild(&mut self, backends: &[BackendState]) {
-        self.points.clear();
+        self.hashes.clear();
+        self.owners.clear();
+        self.starts.clear();
         // Points are allotted over every configured backend (weight above zero), available or
         // not, so that one failing its health checks leaves everyone else's points alone.
         let (count, total) = backends
@@ -95,37 +114,55 @@ impl Ring {
             return;
         }
         let target = (u64::from(self.entries_per_host) * count).min(MAX_RING) as f64;
+        // (hash << 64 | backend): sorts as (hash, backend) pairs.
+        let mut points = Vec::new();
         for (i, b) in backends.iter().enumerate() {
             if !b.is_available() {
                 continue;
             }
             let share = f64::from(b.weight) / total as f64;
             let replicas = ((target * share).round() as u64).max(1);
-            self.points.extend((0..replicas).map(|r| (Self::point(i, r), i)));
+            points.extend((0..replicas).map(|r| (u128::from(Self::point(i, r)) << 64) | i as u128));
         }
-        self.points.sort_unstable();
+        points.sort_unstable();
+        self.hashes.extend(points.iter().map(|&p| (p >> 64) as u64));
+        self.owners.extend(points.iter().map(|&p| p as u32));
+        // About four points per bucket.
+        let bits = (usize::BITS - (self.hashes.len() / 4).max(1).leading_zeros()).clamp(1, 32);
+        self.shift = 64 - bits;
+        let buckets = 1_usize << bits;
+        let mut at = 0;
+        for k in 0..buckets {
+            while at < self.hashes.len() && ((self.hashes[at] >> self.shift) as usize) < k {
+                at += 1;
+            }
+            self.starts.push(at as u32);
+        }
+        self.starts.push(self.hashes.len() as u32);
     }
 
     /// The position of the first point at or after `hash`, wrapping; `None` on an empty ring.
     #[inline]
     pub(crate) fn locate(&self, hash: u64) -> Option<usize> {
-        if self.points.is_empty() {
+        if self.hashes.is_empty() {
             return None;
         }
-        let at = self.points.partition_point(|&(p, _)| p < hash);
-        Some(if at == self.points.len() { 0 } else { at })
+        let k = (hash >> self.shift) as usize;
+        let (lo, hi) = (self.starts[k] as usize, self.starts[k + 1] as usize);
+        let at = lo + self.hashes[lo..hi].partition_point(|&p| p < hash);
+        Some(if at == self.hashes.len() { 0 } else { at })
     }
 
     /// The backend owning the point at position `at`.
     #[inline]
     pub(crate) fn owner(&self, at: usize) -> usize {
-        self.points[at].1
+        self.owners[at] as usize
     }
 
     /// Points on the ring.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.points.len()
+        self.hashes.len()
     }
 }
 
@@ -230,10 +267,27 @@ mod tests {
     }
 
     #[test]
+    fn the_bucket_table_finds_what_a_binary_search_finds() {
+        for n in [1, 2, 3, 10, 100] {
+            let mut ring = Ring::new(7);
+            ring.rebuild(&states(&vec![1; n]));
+            let mut hash = 0_u64;
+            for _ in 0..2000 {
+                hash = splitmix64(hash);
+                for probe in [hash, ring.hashes[hash as usize % ring.len()], u64::MAX, 0] {
+                    let at = ring.hashes.partition_point(|&p| p < probe);
+                    let expected = if at == ring.len() { 0 } else { at };
+                    assert_eq!(ring.locate(probe), Some(expected), "{n} backends, hash {probe}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn points_follow_weights() {
         let mut ring = Ring::new(100);
         ring.rebuild(&states(&[1, 3, 0]));
-        let of = |b| ring.points.iter().filter(|&&(_, o)| o == b).count();
+        let of = |b| ring.owners.iter().filter(|&&o| o == b).count();
         assert_eq!((of(0), of(1), of(2)), (50, 150, 0));
         assert_eq!(ring.len(), 200);
     }

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Entry, Info, Params};
+use super::smooth_tree::SmoothTree;
 use super::{BackendState, Policy, RequestInfo, SimRng};
 
 /// Smooth weighted round robin, exactly as NGINX's `ngx_http_upstream_get_peer`.
@@ -8,9 +9,15 @@ use super::{BackendState, Policy, RequestInfo, SimRng};
 /// Each pick adds every available backend's weight to its running score, picks the highest
 /// score (the first one on ties) and subtracts the total weight from the winner. Weights 5:1:1
 /// give `a a b a c a a`, interleaving rather than bursting; equal weights give plain rotation.
+/// A backend that leaves keeps its score for when it comes back, as in NGINX.
+///
+/// The scores are kept as lines in the pick count in a kinetic tournament (`SmoothTree`),
+/// so a pick costs O(log n) rather than NGINX's scan of every backend; the picks are the same.
 #[derive(Clone, Debug, Default)]
 pub struct RoundRobin {
+    /// Scores as of the last change of the backend set (the tree holds them since).
     current: Vec<i64>,
+    tree: SmoothTree<()>,
 }
 
 impl RoundRobin {
@@ -22,27 +29,27 @@ impl RoundRobin {
 
 impl Policy for RoundRobin {
     fn on_backends_changed(&mut self, backends: &[BackendState]) {
+        for (b, current) in self.current.iter_mut().enumerate().take(self.tree.len()) {
+            if let Some(now) = self.tree.current(b) {
+                *current = now;
+            }
+        }
         self.current.resize(backends.len(), 0);
+        let current = &self.current;
+        self.tree.rebuild(
+            backends
+                .iter()
+                .enumerate()
+                .map(|(b, state)| state.is_available().then_some(((), state.weight, current[b]))),
+        );
     }
 
     fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
-        self.current.resize(backends.len(), 0);
-        let mut total = 0_i64;
-        let mut best: Option<usize> = None;
-        for (i, backend) in backends.iter().enumerate() {
-            if !backend.is_available() {
-                continue;
-            }
-            let weight = i64::from(backend.weight);
-            self.current[i] += weight;
-            total += weight;
-            if best.is_none_or(|b| self.current[i] > self.current[b]) {
-                best = Some(i);
-            }
+        if backends.len() != self.tree.len() {
+            // A caller that resized the slice without saying so.
+            self.on_backends_changed(backends);
         }
-        let chosen = best?;
-        self.current[chosen] -= total;
-        Some(chosen)
+        self.tree.pick()
     }
 }
 

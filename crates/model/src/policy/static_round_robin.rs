@@ -1,6 +1,10 @@
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Entry, Info, Params};
+use super::load_tree::LoadTree;
 use super::{BackendState, Policy, RequestInfo, SimRng, gcd};
 
 /// Replaying the map up to the kept position costs this many score updates at most; past it
@@ -20,16 +24,28 @@ const REPLAY_BUDGET: u64 = 1 << 24;
 /// position in it; so does this policy. The slots are generated one per pick rather than
 /// stored, so memory does not grow with the weights; the map is over the weights divided by
 /// their greatest common divisor, which is the same sequence as HAProxy's scaled weights.
+///
+/// Generating a slot takes O(log n), not HAProxy's pass over every server: at slot `o` of a
+/// map of `T` slots, server `i`'s quantized score is `1 + ⌊(o + 1) × wᵢ / T⌋ − picksᵢ`, so
+/// the slot goes to the first server with the largest *deficit* `⌊(o + 1) × wᵢ / T⌋ −
+/// picksᵢ`. The deficits live in a tournament tree (`LoadTree`); a server's entitlement
+/// `⌊(o + 1) × wᵢ / T⌋` steps up `wᵢ` times per map, at slots kept in a min-heap, so each
+/// slot costs O(log n) amortized and the map never needs storing.
 #[derive(Clone, Debug, Default)]
 pub struct StaticRoundRobin {
     /// The map's servers in backend order: (backend, weight / gcd).
     servers: Vec<(usize, i64)>,
-    /// Their running scores for the slot being generated.
-    scores: Vec<i64>,
     /// Slots in the map: Σ weight / gcd.
     total: i64,
     /// The next slot to hand out (HAProxy's `rr_idx`).
     position: i64,
+    /// Per server, minus its deficit (least first: the largest deficit wins).
+    deficits: LoadTree<i64>,
+    /// Per server, how many times its entitlement stepped up in this turn of the map.
+    steps: Vec<u64>,
+    /// The next entitlement step of each server that has one left in this turn: (slot,
+    /// server), earliest first.
+    due: BinaryHeap<Reverse<(u64, u32)>>,
 }
 
 impl StaticRoundRobin {
@@ -39,25 +55,48 @@ impl StaticRoundRobin {
         Self::default()
     }
 
+    /// The slot at which server `s`'s entitlement takes its `step`-th step (1-based): the
+    /// first `o` with `(o + 1) × w ≥ step × T`.
+    fn step_slot(&self, s: usize, step: u64) -> u64 {
+        let (w, total) = (self.servers[s].1 as u128, self.total as u128);
+        ((u128::from(step) * total).div_ceil(w) - 1) as u64
+    }
+
+    /// Back to slot 0: every deficit zero, every server's first step due.
+    fn restart_map(&mut self) {
+        self.deficits.rebuild(std::iter::repeat_n(0, self.servers.len()));
+        self.steps.clear();
+        self.steps.resize(self.servers.len(), 0);
+        self.due.clear();
+        for s in 0..self.servers.len() {
+            let due = self.step_slot(s, 1);
+            self.due.push(Reverse((due, s as u32)));
+        }
+    }
+
     /// Generates the next slot of the map and returns the index into `servers`.
     fn next_slot(&mut self) -> usize {
         if self.position == 0 {
-            self.scores.fill(0);
+            self.restart_map();
         }
-        let total = self.total;
-        let mut best = 0;
-        let mut max = i64::MIN;
-        for (s, &(_, weight)) in self.servers.iter().enumerate() {
-            self.scores[s] += weight;
-            let v = (self.scores[s] + total).div_euclid(total);
-            if v > max {
-                max = v;
-                best = s;
+        let slot = self.position as u64;
+        while let Some(&Reverse((due, s))) = self.due.peek() {
+            if due != slot {
+                break;
+            }
+            self.due.pop();
+            let s = s as usize;
+            self.deficits.set(s, self.deficits.get(s) - 1);
+            self.steps[s] += 1;
+            if self.steps[s] < self.servers[s].1 as u64 {
+                let next = self.step_slot(s, self.steps[s] + 1);
+                self.due.push(Reverse((next, s as u32)));
             }
         }
-        self.scores[best] -= total;
+        let best = self.deficits.first_least_from(0).expect("a map with slots has servers");
+        self.deficits.set(best, self.deficits.get(best) + 1);
         self.position += 1;
-        if self.position == total {
+        if self.position == self.total {
             self.position = 0;
         }
         best
@@ -79,10 +118,10 @@ impl Policy for StaticRoundRobin {
             *w /= divisor;
         }
         self.total = self.servers.iter().map(|&(_, w)| w).sum();
-        self.scores.clear();
-        self.scores.resize(self.servers.len(), 0);
         // Keep the position in the rebuilt map, as HAProxy keeps `rr_idx`: regenerate the
-        // slots before it.
+        // slots before it. (The budget is the cost of HAProxy's generation, a pass over the
+        // servers per slot, and decides which positions are kept; it is kept as it was so that
+        // runs give the same picks, though generating is cheaper now.)
         let keep = if self.position < self.total
             && (self.position as u64).saturating_mul(self.servers.len() as u64) <= REPLAY_BUDGET
         {

@@ -4,6 +4,8 @@
 //! - `families`: every built-in policy has the properties of its family (weighted,
 //!   least-loaded, consistent hash);
 //! - `oracles`: exact values from the production balancers' documentation;
+//! - `references`: the built-ins that keep an index of their own pick exactly as the scans
+//!   they replaced;
 //! - `catches`: each check fails a policy that breaks what it checks (the checks have teeth).
 //!
 //! Add a test to the module whose behaviour it pins, or a module for a new behaviour.
@@ -12,6 +14,7 @@ mod builtins;
 mod catches;
 mod families;
 mod oracles;
+mod references;
 
 use stacksim_model::policy::BackendState;
 use stacksim_testkit::ProptestConfig;

@@ -100,6 +100,7 @@ proptest! {
             let request = RequestInfo { key, ..Default::default() };
             let b = policy.pick(&backends, &request, &mut rng).unwrap();
             backends[b].in_flight += 1;
+            policy.on_load_changed(b, &backends[b]);
             let total: u32 = backends.iter().map(|s| s.in_flight).sum();
             let bound = (factor * f64::from(total) / n - 1e-9).ceil() as u32;
             prop_assert!(

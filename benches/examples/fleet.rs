@@ -1,0 +1,52 @@
+//! One run of the fleet scenario, for profilers (`valgrind --tool=callgrind`, `perf record`)
+//! and for whole-process measurements: `n` single-worker backends at 90% load behind a
+//! built-in policy.
+//!
+//! ```sh
+//! cargo run --release -p stacksim-benches --example fleet -- PowerOfTwoChoices 10000 2000000
+//! ```
+//!
+//! Prints the events handled, the time the run took (construction excluded) and the
+//! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
+//! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons.
+
+use std::time::Instant;
+
+use stacksim_benches::{builtin_policy, fleet_simulation};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let name = args.next().unwrap_or_else(|| "PowerOfTwoChoices".to_owned());
+    let n: usize = args.next().map_or(10, |a| a.parse().expect("backends: a number"));
+    let requests: u64 = args.next().map_or(200_000, |a| a.parse().expect("requests: a number"));
+    if name == "reference" {
+        let started = Instant::now();
+        let events = stacksim_benches::reference::mm1(1, requests);
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "reference M/M/1 requests={requests}: {events} events in {secs:.3} s = {:.2} M events/s",
+            events as f64 / secs / 1e6
+        );
+        return;
+    }
+    let policy = builtin_policy(&name).unwrap_or_else(|| panic!("no built-in policy named {name}"));
+    let built = Instant::now();
+    let (mut sim, end) = fleet_simulation(n, policy, 1, requests);
+    let started = Instant::now();
+    sim.run_until(end);
+    let secs = started.elapsed().as_secs_f64();
+    let events = sim.events_handled();
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
+        })
+        .unwrap_or_else(|| "?".to_owned());
+    println!(
+        "{name} n={n} requests={requests}: {events} events in {secs:.3} s = {:.2} M events/s (built in {:.3} s); VmHWM {peak} kB",
+        events as f64 / secs / 1e6,
+        (started - built).as_secs_f64()
+    );
+}
