@@ -9,8 +9,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::{
-    ActiveCheck, Arrivals, ClientConfig, DatabaseConfig, Degradation, ModelError, OutlierDetection,
-    RetryPolicy, ServiceTime, StackConfig, Users,
+    ActiveCheck, Arrivals, ClientConfig, DatabaseConfig, Degradation, HedgePolicy, ModelError,
+    OutlierDetection, RetryPolicy, RetryThrottling, ServiceTime, StackConfig, Users,
 };
 
 /// One parameter outside its range.
@@ -230,15 +230,74 @@ impl RetryPolicy {
     }
 }
 
+impl HedgePolicy {
+    /// `max_attempts` outside 2 to 5 (gRPC: "must be two or greater", capped at 5 by clients).
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if !(2..=HedgePolicy::MAX_ATTEMPTS).contains(&self.max_attempts) {
+            p.push(
+                "max_attempts",
+                format!(
+                    "max_attempts (the first attempt included) must be 2 to {} as in gRPC's hedgingPolicy, not {}",
+                    HedgePolicy::MAX_ATTEMPTS,
+                    self.max_attempts
+                ),
+            );
+        }
+        p.0
+    }
+}
+
+impl RetryThrottling {
+    /// `max_tokens` not in (0, 1e6], `token_ratio` under 0.001 (gRPC keeps three decimal
+    /// places) or not finite.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if !(self.max_tokens > 0.0 && self.max_tokens <= RetryThrottling::MAX_TOKENS) {
+            p.push(
+                "max_tokens",
+                format!(
+                    "max_tokens must be greater than 0 and at most {}, like 10 (gRPC's maxTokens), not {}",
+                    RetryThrottling::MAX_TOKENS,
+                    self.max_tokens
+                ),
+            );
+        }
+        if !(self.token_ratio >= 0.001 && self.token_ratio <= RetryThrottling::MAX_TOKENS) {
+            p.push(
+                "token_ratio",
+                format!(
+                    "token_ratio must be at least 0.001 (gRPC keeps three decimal places), like 0.1, not {}",
+                    self.token_ratio
+                ),
+            );
+        }
+        p.0
+    }
+}
+
 impl ClientConfig {
     /// Every problem with the client's arrivals (under `arrivals`), timeout, retries (under
-    /// `retry`) and users.
+    /// `retry`), hedging (under `hedge`), retry throttling (under `retry_throttling`) and users.
     pub fn problems(&self) -> Vec<Invalid> {
         let mut p = Problems::default();
         p.extend("arrivals", self.arrivals.problems());
         p.0.extend(timeout(self.timeout));
         if let Some(retry) = &self.retry {
             p.extend("retry", retry.problems());
+        }
+        if let Some(hedge) = &self.hedge {
+            p.extend("hedge", hedge.problems());
+            if self.retry.is_some() {
+                p.push(
+                    "hedge",
+                    "a client either retries or hedges, as gRPC's service config allows only one of \
+                     retryPolicy and hedgingPolicy: remove retry or hedge",
+                );
+            }
+        }
+        if let Some(throttling) = &self.retry_throttling {
+            p.extend("retry_throttling", throttling.problems());
         }
         if let Some(users) = &self.users {
             p.extend("", users.problems());

@@ -14,7 +14,8 @@ use stacksim_engine::{SimRng, SimTime, rng};
 use crate::ModelError;
 use crate::arrivals::{ArrivalClock, Arrivals};
 use crate::keys::{KeySampler, Users};
-use crate::retry::{BudgetBucket, RetryPolicy};
+use crate::overload::hedge::HedgePolicy;
+use crate::retry::{BudgetBucket, RetryPolicy, RetryThrottle, RetryThrottling};
 
 /// A source of requests.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,13 +31,27 @@ pub struct ClientConfig {
     pub timeout: Option<Duration>,
     /// How failed and timed-out attempts are retried. `None`: never.
     pub retry: Option<RetryPolicy>,
+    /// Hedged requests (gRPC `hedgingPolicy`); exclusive with `retry`, as in gRPC. `None`:
+    /// one attempt at a time.
+    pub hedge: Option<HedgePolicy>,
+    /// gRPC `retryThrottling`: retries and hedges stop while failures outweigh successes.
+    /// `None`: not throttled.
+    pub retry_throttling: Option<RetryThrottling>,
 }
 
 impl ClientConfig {
     /// A client called `name` sending `arrivals`, each request with a fresh key, no timeout,
     /// no retries.
     pub fn new(name: impl Into<String>, arrivals: Arrivals) -> Self {
-        ClientConfig { name: name.into(), arrivals, users: None, timeout: None, retry: None }
+        ClientConfig {
+            name: name.into(),
+            arrivals,
+            users: None,
+            timeout: None,
+            retry: None,
+            hedge: None,
+            retry_throttling: None,
+        }
     }
 
     /// Users whose requests are tracked as users (a declared population or a closed loop):
@@ -62,6 +77,8 @@ pub(crate) struct Client {
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     budget: Option<BudgetBucket>,
+    hedge: Option<HedgePolicy>,
+    throttle: Option<RetryThrottle>,
     /// The trace key of the arrival already scheduled.
     pending_key: Option<u64>,
     /// Whether its keys are user numbers (a declared population or a closed loop).
@@ -82,6 +99,8 @@ impl Client {
             timeout: config.timeout,
             retry: config.retry,
             budget: config.retry.and_then(|r| r.budget).map(BudgetBucket::new),
+            hedge: config.hedge,
+            throttle: config.retry_throttling.map(RetryThrottle::new),
             pending_key: None,
             tracks_users: config.user_count().is_some(),
         })
@@ -143,9 +162,36 @@ impl Client {
     /// before the next one, or `None` when the client gives up (no retries left, or no budget).
     pub fn retry_after(&mut self, attempts: u32, now: SimTime) -> Option<Duration> {
         let retry = self.retry?;
-        let allowed =
-            attempts < retry.max_attempts && self.budget.as_mut().is_none_or(|b| b.try_withdraw(now));
+        let throttled = self.throttle.as_mut().is_some_and(|t| !t.record_failure());
+        let allowed = attempts < retry.max_attempts
+            && !throttled
+            && self.budget.as_mut().is_none_or(|b| b.try_withdraw(now));
         allowed.then(|| retry.backoff_before(attempts + 1, &mut self.retries))
+    }
+
+    /// How it hedges, if it does.
+    #[inline]
+    pub fn hedge(&self) -> Option<HedgePolicy> {
+        self.hedge
+    }
+
+    /// A hedged attempt failed: its retry throttling takes a token. Returns whether further
+    /// hedges may go out.
+    pub fn hedge_failed(&mut self) -> bool {
+        self.throttle.as_mut().is_none_or(RetryThrottle::record_failure)
+    }
+
+    /// Whether its retry throttling lets a hedge go out now.
+    pub fn may_hedge(&self) -> bool {
+        self.throttle.as_ref().is_none_or(RetryThrottle::allows)
+    }
+
+    /// One of its requests succeeded: its retry throttling gains `token_ratio`.
+    #[inline]
+    pub fn succeeded(&mut self) {
+        if let Some(throttle) = &mut self.throttle {
+            throttle.record_success();
+        }
     }
 
     /// Multiplies its arrival rate by `factor`.

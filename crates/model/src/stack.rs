@@ -24,6 +24,7 @@ pub use crate::client::ClientConfig;
 use crate::database::Database;
 pub use crate::database::DatabaseConfig;
 use crate::health::HealthConfig;
+use crate::overload::hedge::Hedges;
 use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
 use crate::recorder::{Outcome, Recorder};
@@ -221,6 +222,14 @@ pub enum Event {
         /// Request key.
         request: u32,
     },
+    /// A hedged request's hedge delay ends: its next attempt goes out, unless an answer came
+    /// first (then `timer` is stale).
+    Hedge {
+        /// Request key.
+        request: u32,
+        /// Which arming of the request's hedge timer this is.
+        timer: u32,
+    },
     /// A worker finishes an attempt.
     Completion(AttemptRef),
     /// The database finishes a query for an attempt of `backend`.
@@ -265,6 +274,8 @@ pub struct WebStack {
     backends: Vec<Backend>,
     database: Option<Database>,
     in_flight: InFlight,
+    /// Hedged requests' attempts and timers; `None` when no client hedges.
+    hedges: Option<Hedges>,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
 }
@@ -315,6 +326,7 @@ impl WebStack {
             backends,
             database,
             in_flight: InFlight::default(),
+            hedges: stack.clients.iter().any(|c| c.hedge.is_some()).then(Hedges::default),
             timeline: stack.timeline.clone(),
         };
         let first = model.first_events(params.warmup);
@@ -371,9 +383,90 @@ impl WebStack {
         let c = &mut self.clients[client as usize];
         let (key, size_seed) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
+        let hedged = c.hedge().is_some();
         let request =
             self.in_flight.open(Request { client, key, user, arrived: now, size_seed, attempts: 0, counted });
+        if let Some(hedges) = self.hedges.as_mut().filter(|_| hedged) {
+            hedges.open(request);
+            self.hedge(request, cx);
+        } else {
+            self.send_attempt(request, cx);
+        }
+    }
+
+    // ---- hedged requests (see `overload::hedge`) ----------------------------------------
+
+    /// Sends the next attempt of hedged `request`, first arming the timer of the one after
+    /// (or stopping, when this is the last).
+    fn hedge(&mut self, request: u32, cx: &mut Context<'_, Event>) {
+        let r = self.in_flight.request(request);
+        let (client, sent, counted) = (r.client, r.attempts, r.counted);
+        let policy = self.clients[client as usize].hedge().expect("a hedged request's client hedges");
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+        if sent + 1 < policy.max_attempts {
+            let timer = hedges.arm(request);
+            cx.schedule_in(policy.delay, Event::Hedge { request, timer });
+        } else {
+            hedges.stop(request);
+        }
+        if sent > 0 {
+            // Hedge amplification, counted as retries are.
+            self.recorder.retried(counted);
+        }
         self.send_attempt(request, cx);
+    }
+
+    /// A hedge timer of `request` fires: the next attempt goes out if the timer is still the
+    /// armed one and throttling allows; a throttled hedge cancels those after it.
+    fn hedge_due(&mut self, request: u32, timer: u32, cx: &mut Context<'_, Event>) {
+        let Some(hedges) = &mut self.hedges else { return };
+        if !hedges.fires(request, timer) {
+            return;
+        }
+        let client = self.in_flight.request(request).client;
+        if self.clients[client as usize].may_hedge() {
+            self.hedge(request, cx);
+        } else {
+            hedges.stop(request);
+        }
+    }
+
+    /// An attempt of hedged `request` failed with `outcome`: the next hedge goes out at once if
+    /// one is left (and throttling allows); else the request fails once no attempt is left.
+    fn hedge_failed(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        let client = self.in_flight.request(request).client;
+        let allowed = self.clients[client as usize].hedge_failed();
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+        if !allowed {
+            hedges.stop(request);
+        }
+        if hedges.may_send(request) {
+            self.hedge(request, cx);
+            return;
+        }
+        let in_flight = &self.in_flight;
+        let outstanding = hedges.attempts(request).any(|a| in_flight.live(a).is_some_and(|a| !a.abandoned));
+        if !outstanding {
+            hedges.close(request);
+            self.finish(request, outcome, cx);
+        }
+    }
+
+    /// Hedged `request` succeeded with `winner`: its other attempts are cancelled. One still
+    /// queued leaves its backend's queue; one on a worker runs on, its work wasted.
+    fn cancel_hedges(&mut self, request: u32, winner: AttemptRef, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+        for attempt in hedges.close(request).into_iter().flatten().filter(|&a| a != winner) {
+            let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { continue };
+            if a.stage == Stage::Queued {
+                let b = self.in_flight.remove(attempt).backend as usize;
+                self.backends[b].expire(now);
+                self.leave_backend(b, now);
+            } else {
+                a.abandoned = true;
+            }
+        }
     }
 
     /// Sends the next attempt of `request` to the backend the balancer picks.
@@ -400,6 +493,12 @@ impl WebStack {
             return;
         }
         let attempt = self.in_flight.send(request, b, now);
+        if let Some(hedges) = self.hedges.as_mut().filter(|h| h.is_hedged(request)) {
+            let n = self.in_flight.request(request).attempts - 1;
+            hedges.sent(request, n, attempt);
+            let a = self.in_flight.live_mut(attempt).expect("the attempt was just sent");
+            a.size_seed = crate::overload::hedge::hedge_seed(a.size_seed, n);
+        }
         self.balancer.sent(b);
         self.recorder.entered(now);
         if let Some(timeout) = self.clients[client as usize].timeout() {
@@ -441,6 +540,10 @@ impl WebStack {
     /// An attempt of `request` ended without success: retry it if the client may, else end
     /// the request with `outcome`.
     fn retry_or_finish(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
+            self.hedge_failed(request, outcome, cx);
+            return;
+        }
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
         if let Some(wait) = self.clients[client as usize].retry_after(attempts, cx.now()) {
@@ -456,6 +559,9 @@ impl WebStack {
         let now = cx.now();
         let r = self.in_flight.close(request);
         let c = &mut self.clients[r.client as usize];
+        if outcome == Outcome::Completed {
+            c.succeeded();
+        }
         let user = c.tracks_users().then_some(r.key);
         self.recorder.request_ended(now, r.counted, outcome, now - r.arrived, user);
         if let Some(user) = r.user
@@ -516,6 +622,9 @@ impl WebStack {
         }
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
         self.feedback(b, Heard::Response { success: true, latency: now - a.sent }, cx);
+        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(a.request)) {
+            self.cancel_hedges(a.request, attempt, cx);
+        }
         self.finish(a.request, Outcome::Completed, cx);
     }
 
@@ -675,6 +784,7 @@ impl Model for WebStack {
             Event::Completion(attempt) => self.complete(attempt, cx),
             Event::Send { client, user } => self.new_request(client, None, Some(user), cx),
             Event::Retry { request } => self.send_attempt(request, cx),
+            Event::Hedge { request, timer } => self.hedge_due(request, timer, cx),
             Event::QueryDone { backend, attempt } => self.query_done(backend as usize, attempt, cx),
             Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),
             Event::QueueTimeout(attempt) => self.queue_timeout(attempt, cx),

@@ -14,13 +14,14 @@ use stacksim_model::{
     HealthConfig, Observe, OutlierDetection, QueueLimit, RetryBudget, RetryPolicy, ServiceTime, StackConfig,
     TimedAction, Users,
 };
+use stacksim_model::{HedgePolicy, RetryThrottling};
 
 use crate::locate::FieldPath;
 use crate::problem::{Problem, Severity};
 use crate::report::VariantInfo;
 use crate::spec::{
     ActionSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec,
-    PolicySpec, QueueSpec, RetrySpec, ServiceSpec, StackSpec, SweepAxis,
+    HedgeSpec, PolicySpec, QueueSpec, RetrySpec, RetryThrottlingSpec, ServiceSpec, StackSpec, SweepAxis,
 };
 use crate::trace::LoadedTrace;
 
@@ -239,7 +240,19 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     }
     config.timeout = c.timeout.map(|t| t.0);
     config.retry = c.retry.as_ref().map(retry);
+    config.hedge = c.hedge.map(hedge);
+    config.retry_throttling = c.retry_throttling.map(retry_throttling);
     config
+}
+
+/// The model's hedging policy.
+pub(crate) fn hedge(h: HedgeSpec) -> HedgePolicy {
+    HedgePolicy { max_attempts: h.max_attempts, delay: h.delay.0 }
+}
+
+/// The model's retry throttling.
+pub(crate) fn retry_throttling(t: RetryThrottlingSpec) -> RetryThrottling {
+    RetryThrottling { max_tokens: t.max_tokens, token_ratio: t.token_ratio }
 }
 
 /// The client's user population, if it declares one.

@@ -128,6 +128,9 @@ impl Work {
             if let Some(retry) = &client.retry {
                 attempts_per_request = attempts_per_request.max(f64::from(retry.max_attempts));
             }
+            if let Some(hedge) = &client.hedge {
+                attempts_per_request = attempts_per_request.max(f64::from(hedge.max_attempts));
+            }
             if client.timeout.is_some() {
                 per_attempt = 3.0;
             }

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+mod hedge;
 mod policy;
 mod replay;
 mod slo;
@@ -14,6 +15,7 @@ mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use hedge::{HedgeSpec, RetryThrottlingSpec};
 pub(crate) use policy::ron_extensions;
 pub use policy::{CustomSpec, PolicySpec};
 pub use replay::{
@@ -189,6 +191,12 @@ pub struct ClientSpec {
     /// How failed and timed-out attempts are retried. Default: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySpec>,
+    /// Hedged requests, gRPC `hedgingPolicy`; not with `retry`. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge: Option<HedgeSpec>,
+    /// gRPC `retryThrottling` of its retries or hedges. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_throttling: Option<RetryThrottlingSpec>,
 }
 
 /// Open-loop arrival process.
@@ -441,7 +449,16 @@ impl fmt::Display for QueueSpec {
 impl ClientSpec {
     /// A client called `name` with these arrivals and every optional field at its default.
     pub fn new(name: impl Into<String>, arrivals: ArrivalsSpec) -> Self {
-        ClientSpec { name: name.into(), arrivals, users: None, user_skew: None, timeout: None, retry: None }
+        ClientSpec {
+            name: name.into(),
+            arrivals,
+            users: None,
+            user_skew: None,
+            timeout: None,
+            retry: None,
+            hedge: None,
+            retry_throttling: None,
+        }
     }
 }
 

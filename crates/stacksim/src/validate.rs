@@ -240,6 +240,7 @@ impl Checker<'_> {
 
     fn client_behaviour(&mut self, path: &FieldPath, client: &crate::spec::ClientSpec) {
         self.model(path, stacksim_model::check::timeout(client.timeout.map(|t| t.0)));
+        self.client_hedging(path, client);
         if let Some(retry) = &client.retry {
             let retry_path = path.field("retry");
             self.model(&retry_path, crate::build::retry(retry).problems());
@@ -247,6 +248,33 @@ impl Checker<'_> {
                 self.warning(
                     retry_path.field("budget_min_per_s"),
                     "budget_min_per_s has no effect without a budget: give budget_ratio as well, like 0.2",
+                );
+            }
+        }
+    }
+
+    /// Hedging and retry throttling (issue 12): ranges, hedging with retries, and throttling
+    /// that has nothing to throttle.
+    fn client_hedging(&mut self, path: &FieldPath, client: &crate::spec::ClientSpec) {
+        if let Some(hedge) = client.hedge {
+            let hedge_path = path.field("hedge");
+            self.model(&hedge_path, crate::build::hedge(hedge).problems());
+            if client.retry.is_some() {
+                self.error(
+                    hedge_path,
+                    "a client either retries or hedges, as gRPC's service config allows only one of \
+                     retryPolicy and hedgingPolicy: remove retry or hedge",
+                );
+            }
+        }
+        if let Some(throttling) = client.retry_throttling {
+            let throttling_path = path.field("retry_throttling");
+            self.model(&throttling_path, crate::build::retry_throttling(throttling).problems());
+            if client.retry.is_none() && client.hedge.is_none() {
+                self.warning(
+                    throttling_path,
+                    "retry_throttling has no effect on a client that neither retries nor hedges: \
+                     give retry or hedge as well",
                 );
             }
         }

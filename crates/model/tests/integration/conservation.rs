@@ -1,6 +1,6 @@
 //! Conservation and determinism hold whatever the features: a property test over random
-//! stacks with timeouts, retries, queue timeouts, crashes, health checks, ejection and a
-//! database.
+//! stacks with timeouts, retries, hedging, retry throttling, queue timeouts, crashes, health
+//! checks, ejection and a database.
 
 use proptest::prelude::*;
 use stacksim_model::policy::{LeastConnections, RandomChoices};
@@ -19,6 +19,13 @@ fn stack(seed_bits: u64) -> StackConfig {
         max_backoff: ms(200),
         budget: bit(4).then_some(RetryBudget { ratio: 0.2, min_per_s: 1.0 }),
     });
+    // Hedging replaces retries (a client does one or the other, as in gRPC); with its
+    // cancelled attempts, conservation counts requests, not attempts.
+    if bit(12) {
+        c.retry = None;
+        c.hedge = Some(HedgePolicy { max_attempts: 2 + (seed_bits >> 20) as u32 % 4, delay: ms(25) });
+    }
+    c.retry_throttling = bit(13).then_some(RetryThrottling { max_tokens: 10.0, token_ratio: 0.1 });
     let mut backends: Vec<BackendConfig> = (0..3)
         .map(|i| {
             let mut b = BackendConfig::new(

@@ -6,6 +6,7 @@ mod conservation;
 mod control;
 mod database;
 mod faults;
+mod hedging;
 mod series;
 mod snapshots;
 

@@ -1,0 +1,7 @@
+//! Overload control on the client side and at the backends (issue 12): mechanisms that keep
+//! a stack from amplifying its own overload.
+//!
+//! - [`hedge`]: gRPC hedged requests, with gRPC's retry throttling
+//!   ([`crate::retry::RetryThrottling`]) limiting them as it limits retries.
+
+pub mod hedge;
