@@ -15,6 +15,7 @@ use stacksim_engine::{SimTime, scale_span};
 use crate::ModelError;
 use crate::health::{ActiveCheck, CheckKind};
 use crate::metrics::TimeIntegral;
+use crate::overload::discipline::Discipline;
 use crate::request::AttemptRef;
 use crate::service::{ServiceSampler, ServiceTime};
 
@@ -59,6 +60,8 @@ pub struct BackendConfig {
     /// Whether the backend is in the balancer's configuration at the start (an `Add` action
     /// brings in one that is not).
     pub present: bool,
+    /// The order its workers take waiting requests, and CoDel's limits on waiting.
+    pub discipline: Discipline,
 }
 
 impl BackendConfig {
@@ -73,6 +76,7 @@ impl BackendConfig {
             queue_timeout: None,
             degradation: None,
             present: true,
+            discipline: Discipline::Fifo,
         }
     }
 }
@@ -125,6 +129,9 @@ pub(crate) struct Backend {
     queue: VecDeque<AttemptRef>,
     /// Live (not expired) attempts in the queue.
     queued_live: u32,
+    discipline: Discipline,
+    /// When the queue was last empty (kept only for a discipline that watches it).
+    last_empty: SimTime,
     busy: TimeIntegral,
     queued: TimeIntegral,
 }
@@ -148,6 +155,8 @@ impl Backend {
             up: true,
             queue: VecDeque::new(),
             queued_live: 0,
+            discipline: config.discipline,
+            last_empty: SimTime::ZERO,
             busy: TimeIntegral::default(),
             queued: TimeIntegral::default(),
         })
@@ -178,7 +187,41 @@ impl Backend {
         self.queue.push_back(attempt);
         self.queued_live += 1;
         self.queued.increment(now);
-        self.queue_timeout
+        if self.discipline == Discipline::Fifo {
+            return self.queue_timeout;
+        }
+        if self.queued_live == 1 && self.discipline.watches_emptiness() {
+            // It was empty until now.
+            self.last_empty = now;
+        }
+        match (self.queue_timeout, self.discipline.wait_limit(now, self.last_empty)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next waiting attempt a worker freed at `now` takes, by the discipline: the oldest,
+    /// or the newest.
+    #[inline]
+    fn next_waiting(&mut self, now: SimTime) -> Option<AttemptRef> {
+        if self.discipline != Discipline::Fifo && self.discipline.takes_newest(now, self.last_empty) {
+            self.queue.pop_back()
+        } else {
+            self.queue.pop_front()
+        }
+    }
+
+    /// One fewer attempt waits, at `now`.
+    #[inline]
+    fn dequeued(&mut self, now: SimTime) {
+        self.queued_live -= 1;
+        self.queued.decrement(now);
+        if self.queued_live == 0 && self.discipline != Discipline::Fifo {
+            self.last_empty = now;
+            // Only stale references are left; under LIFO they would sit at the front of the
+            // queue until it drained to them (FIFO pops them on its way).
+            self.queue.clear();
+        }
     }
 
     /// A worker starts an attempt at `now`: its work, drawn from the request's `sizes` stream
@@ -202,10 +245,9 @@ impl Backend {
         mut waiting: impl FnMut(AttemptRef) -> bool,
     ) -> Option<AttemptRef> {
         self.busy.decrement(now);
-        while let Some(next) = self.queue.pop_front() {
+        while let Some(next) = self.next_waiting(now) {
             if waiting(next) {
-                self.queued_live -= 1;
-                self.queued.decrement(now);
+                self.dequeued(now);
                 return Some(next);
             }
         }
@@ -215,8 +257,7 @@ impl Backend {
     /// A queued attempt leaves the queue at `now` without being served (it waited too long).
     /// Its reference stays in the queue and is dropped when it reaches the front.
     pub fn expire(&mut self, now: SimTime) {
-        self.queued_live -= 1;
-        self.queued.decrement(now);
+        self.dequeued(now);
     }
 
     /// The process dies at `now`: its queue and workers are emptied, and it refuses attempts
@@ -225,6 +266,7 @@ impl Backend {
         self.up = false;
         self.queue.clear();
         self.queued_live = 0;
+        self.last_empty = now;
         self.queued.set(now, 0);
         self.busy.set(now, 0);
     }

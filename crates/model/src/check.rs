@@ -343,7 +343,8 @@ impl Degradation {
 }
 
 impl crate::BackendConfig {
-    /// Every problem with the backend: `workers`, `service`, `queue_timeout`, `degradation`.
+    /// Every problem with the backend: `workers`, `service`, `queue_timeout`, `degradation`,
+    /// `discipline`.
     pub fn problems(&self) -> Vec<Invalid> {
         let mut p = Problems::default();
         p.0.extend(workers(self.workers));
@@ -351,6 +352,26 @@ impl crate::BackendConfig {
         p.0.extend(queue_timeout(self.queue_timeout));
         if let Some(degradation) = &self.degradation {
             p.extend("degradation", degradation.problems());
+        }
+        p.extend("discipline", self.discipline.problems());
+        p.0
+    }
+}
+
+impl crate::overload::discipline::Discipline {
+    /// CoDel's `target` and `interval` must be longer than zero, the target shorter than the
+    /// interval.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if let crate::overload::discipline::Discipline::CoDel { target, interval, .. } = *self {
+            p.longer_than_zero("target", target, "CoDel's target (like \"5ms\")");
+            p.longer_than_zero("interval", interval, "CoDel's interval (like \"100ms\")");
+            if !target.is_zero() && target >= interval {
+                p.push(
+                    "target",
+                    "CoDel's target must be shorter than its interval (Facebook's: 5ms and 100ms)",
+                );
+            }
         }
         p.0
     }

@@ -2,6 +2,8 @@
 //! a stack from amplifying its own overload.
 //!
 //! - [`hedge`]: gRPC hedged requests, with gRPC's retry throttling
-//!   ([`crate::retry::RetryThrottling`]) limiting them as it limits retries.
+//!   ([`crate::retry::RetryThrottling`]) limiting them as it limits retries;
+//! - [`discipline`]: the order a backend serves its queue in, and Facebook's CoDel.
 
+pub mod discipline;
 pub mod hedge;

@@ -193,6 +193,15 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
             d.set(param_name("service_scale", backend), Value::from(factor));
         }),
+        SweepAxis::Discipline { backend, values } => each(draft, values, |d, &discipline| {
+            d.groups(backend).for_each(|group| group.discipline = Some(discipline));
+            d.set(param_name("discipline", backend), Value::String(discipline.to_string()));
+        }),
+        SweepAxis::RetryThrottling { values } => each(draft, values, |d, &throttling| {
+            d.stack.clients.iter_mut().for_each(|c| c.retry_throttling = throttling);
+            let shown = throttling.map_or_else(|| "none".to_owned(), |t| t.to_string());
+            d.set("retry_throttling".to_owned(), Value::String(shown));
+        }),
     }
 }
 
@@ -287,6 +296,7 @@ fn backends(b: &BackendSpec) -> impl Iterator<Item = BackendConfig> + '_ {
             b.weights.as_ref().and_then(|w| w.get(i as usize).copied()).or(b.weight).unwrap_or(1);
         backend.queue_timeout = b.queue_timeout.map(|t| t.0);
         backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
+        backend.discipline = b.discipline.unwrap_or_default().to_model();
         backend.present = !b.standby;
         backend
     })

@@ -276,6 +276,8 @@ fn axis_len(axis: &SweepAxis) -> f64 {
         SweepAxis::Queue { values, .. } => values.len() as f64,
         SweepAxis::Weights { values, .. } => values.len() as f64,
         SweepAxis::ServiceScale { values, .. } => values.len() as f64,
+        SweepAxis::Discipline { values, .. } => values.len() as f64,
+        SweepAxis::RetryThrottling { values } => values.len() as f64,
     }
     .max(1.0)
 }

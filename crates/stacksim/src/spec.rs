@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+mod discipline;
 mod hedge;
 mod policy;
 mod replay;
@@ -15,6 +16,7 @@ mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use discipline::DisciplineSpec;
 pub use hedge::{HedgeSpec, RetryThrottlingSpec};
 pub(crate) use policy::ron_extensions;
 pub use policy::{CustomSpec, PolicySpec};
@@ -276,6 +278,10 @@ pub struct BackendSpec {
     /// Service slows as the backend fills up. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degradation: Option<DegradationSpec>,
+    /// Queue discipline: `Fifo`, `Lifo`, `AdaptiveLifo` or `CoDel(target:, interval:)`.
+    /// Default: `Fifo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discipline: Option<DisciplineSpec>,
     /// Not in the balancer's configuration at the start (an `Add` action brings it in).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standby: bool,
@@ -416,6 +422,20 @@ pub enum SweepAxis {
         /// Factors to try, each > 0.
         values: Vec<f64>,
     },
+    /// Queue disciplines (issue 12): `Discipline(values: [Fifo, CoDel()])`.
+    Discipline {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Disciplines to try.
+        values: Vec<DisciplineSpec>,
+    },
+    /// Every client's gRPC retry throttling (issue 12), `None` for none:
+    /// `RetryThrottling(values: [None, Some((max_tokens: 10, token_ratio: 0.1))])`.
+    RetryThrottling {
+        /// Settings to try.
+        values: Vec<Option<RetryThrottlingSpec>>,
+    },
 }
 
 impl SweepAxis {
@@ -476,6 +496,7 @@ impl BackendSpec {
             weights: None,
             queue_timeout: None,
             degradation: None,
+            discipline: None,
             standby: false,
         }
     }

@@ -195,6 +195,22 @@ impl Checker<'_> {
                     self.positive(path.field("values").index(j), *factor, "a service-time factor");
                 }
             }
+            SweepAxis::Discipline { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [Fifo, CoDel()]");
+                for (j, discipline) in values.iter().enumerate() {
+                    self.model(&path.field("values").index(j), discipline.to_model().problems());
+                }
+            }
+            SweepAxis::RetryThrottling { values } => {
+                empty(self, values.len(), "values: [None, Some((max_tokens: 10, token_ratio: 0.1))]");
+                for (j, throttling) in values.iter().enumerate() {
+                    if let Some(t) = throttling {
+                        let problems = crate::build::retry_throttling(*t).problems();
+                        self.model(&path.field("values").index(j).index(0), problems);
+                    }
+                }
+            }
         }
     }
 }
@@ -287,6 +303,9 @@ impl Checker<'_> {
             if let Some(d) = b.degradation {
                 let model = stacksim_model::Degradation { knee: d.knee, slope: d.slope };
                 self.model(&bp.field("degradation"), model.problems());
+            }
+            if let Some(discipline) = b.discipline {
+                self.model(&bp.field("discipline"), discipline.to_model().problems());
             }
         }
         if stack.backends.iter().all(|b| b.standby) && !stack.backends.is_empty() {

@@ -30,6 +30,14 @@ const SHORTER: &[(&str, &[(&str, &str)])] = &[
             ("incident: (\"14:00\", \"17:00\")", "incident: (\"14:00\", \"14:10\")"),
         ],
     ),
+    (
+        "metastable-retry-storm.ron",
+        &[
+            ("duration: \"40m\"", "duration: \"14m\""),
+            ("warmup: \"5m\"", "warmup: \"8m\""),
+            ("incident: (\"10m\", \"40m\")", "incident: (\"10m\", \"14m\")"),
+        ],
+    ),
 ];
 
 /// The validation suite runs 500 simulated seconds after a 50 s warm-up.

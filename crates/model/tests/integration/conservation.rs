@@ -1,5 +1,5 @@
 //! Conservation and determinism hold whatever the features: a property test over random
-//! stacks with timeouts, retries, hedging, retry throttling, queue timeouts, crashes, health
+//! stacks with timeouts, retries, hedging, retry throttling, queue disciplines (LIFO, CoDel), queue timeouts, crashes, health
 //! checks, ejection and a database.
 
 use proptest::prelude::*;
@@ -36,6 +36,16 @@ fn stack(seed_bits: u64) -> StackConfig {
             );
             b.queue_timeout = bit(5).then_some(ms(150));
             b.degradation = bit(6).then_some(Degradation { knee: 4, slope: 0.3 });
+            b.discipline = match (seed_bits >> 14) % 5 {
+                0 | 1 => stacksim_model::overload::discipline::Discipline::Fifo,
+                2 => stacksim_model::overload::discipline::Discipline::Lifo,
+                3 => stacksim_model::overload::discipline::Discipline::AdaptiveLifo,
+                _ => stacksim_model::overload::discipline::Discipline::CoDel {
+                    target: ms(5),
+                    interval: ms(100),
+                    adaptive_lifo: bit(17),
+                },
+            };
             b
         })
         .collect();

@@ -5,6 +5,7 @@ mod clients;
 mod conservation;
 mod control;
 mod database;
+mod discipline;
 mod faults;
 mod hedging;
 mod series;

@@ -1,6 +1,8 @@
 //! Hedged requests and retry throttling in experiment files (issue 12): gRPC's
 //! `hedgingPolicy` and `retryThrottling`, see `stacksim_model::overload::hedge`.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 use stacksim_model::HumanDuration;
 
@@ -26,4 +28,11 @@ pub struct RetryThrottlingSpec {
     pub max_tokens: f64,
     /// Tokens a success adds; a failure takes 1 (≥ 0.001).
     pub token_ratio: f64,
+}
+
+impl fmt::Display for RetryThrottlingSpec {
+    /// As a sweep labels it: `10/0.1` (max tokens / token ratio).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.max_tokens, self.token_ratio)
+    }
 }

@@ -14,6 +14,7 @@ mod conservation;
 mod custom_policy;
 mod files;
 mod loader_fuzz;
+mod metastable;
 mod replay;
 mod sweeps;
 mod truncation;
