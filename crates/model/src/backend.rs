@@ -200,14 +200,24 @@ impl Backend {
         }
     }
 
-    /// The next waiting attempt a worker freed at `now` takes, by the discipline: the oldest,
-    /// or the newest.
-    #[inline]
-    fn next_waiting(&mut self, now: SimTime) -> Option<AttemptRef> {
-        if self.discipline != Discipline::Fifo && self.discipline.takes_newest(now, self.last_empty) {
-            self.queue.pop_back()
-        } else {
-            self.queue.pop_front()
+    /// [`Backend::release`]'s choice of the next waiting attempt under a discipline other than
+    /// FIFO (kept out of FIFO's path): the oldest, or the newest.
+    #[inline(never)]
+    fn release_by_discipline(
+        &mut self,
+        now: SimTime,
+        mut waiting: impl FnMut(AttemptRef) -> bool,
+    ) -> Option<AttemptRef> {
+        loop {
+            let next = if self.discipline.takes_newest(now, self.last_empty) {
+                self.queue.pop_back()
+            } else {
+                self.queue.pop_front()
+            }?;
+            if waiting(next) {
+                self.dequeued(now);
+                return Some(next);
+            }
         }
     }
 
@@ -245,9 +255,13 @@ impl Backend {
         mut waiting: impl FnMut(AttemptRef) -> bool,
     ) -> Option<AttemptRef> {
         self.busy.decrement(now);
-        while let Some(next) = self.next_waiting(now) {
+        if self.discipline != Discipline::Fifo {
+            return self.release_by_discipline(now, waiting);
+        }
+        while let Some(next) = self.queue.pop_front() {
             if waiting(next) {
-                self.dequeued(now);
+                self.queued_live -= 1;
+                self.queued.decrement(now);
                 return Some(next);
             }
         }

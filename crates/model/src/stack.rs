@@ -398,6 +398,7 @@ impl WebStack {
 
     /// Sends the next attempt of hedged `request`, first arming the timer of the one after
     /// (or stopping, when this is the last).
+    #[inline(never)]
     fn hedge(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let r = self.in_flight.request(request);
         let (client, sent, counted) = (r.client, r.attempts, r.counted);
@@ -418,6 +419,7 @@ impl WebStack {
 
     /// A hedge timer of `request` fires: the next attempt goes out if the timer is still the
     /// armed one and throttling allows; a throttled hedge cancels those after it.
+    #[inline(never)]
     fn hedge_due(&mut self, request: u32, timer: u32, cx: &mut Context<'_, Event>) {
         let Some(hedges) = &mut self.hedges else { return };
         if !hedges.fires(request, timer) {
@@ -433,6 +435,7 @@ impl WebStack {
 
     /// An attempt of hedged `request` failed with `outcome`: the next hedge goes out at once if
     /// one is left (and throttling allows); else the request fails once no attempt is left.
+    #[inline(never)]
     fn hedge_failed(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
         let client = self.in_flight.request(request).client;
         let allowed = self.clients[client as usize].hedge_failed();
@@ -454,6 +457,7 @@ impl WebStack {
 
     /// Hedged `request` succeeded with `winner`: its other attempts are cancelled. One still
     /// queued leaves its backend's queue; one on a worker runs on, its work wasted.
+    #[inline(never)]
     fn cancel_hedges(&mut self, request: u32, winner: AttemptRef, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
