@@ -190,6 +190,27 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             let shown = weights.iter().map(u32::to_string).collect::<Vec<_>>().join(":");
             d.set(param_name("weights", backend), Value::String(shown));
         }),
+        SweepAxis::Target { backend, values } => each(draft, values, |d, &value| {
+            for group in d.groups(backend) {
+                if let Some(AutoscaleSpec::Hpa { target, .. }) = &mut group.autoscale {
+                    *target = value;
+                }
+            }
+            d.set(param_name("target", backend), Value::from(value));
+        }),
+        SweepAxis::MinReplicas { backend, values } => each(draft, values, |d, &n| {
+            for group in d.groups(backend) {
+                if let Some(AutoscaleSpec::Hpa { min, .. }) = &mut group.autoscale {
+                    *min = n;
+                    group.replicas = n;
+                }
+            }
+            d.set(param_name("min_replicas", backend), Value::from(n));
+        }),
+        SweepAxis::Provision { backend, values } => each(draft, values, |d, &time| {
+            d.groups(backend).for_each(|group| group.provision = Some(time));
+            d.set(param_name("provision", backend), Value::String(time.to_string()));
+        }),
         SweepAxis::ServiceScale { backend, values } => each(draft, values, |d, &factor| {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
             d.set(param_name("service_scale", backend), Value::from(factor));

@@ -424,6 +424,31 @@ pub enum SweepAxis {
         /// Factors to try, each > 0.
         values: Vec<f64>,
     },
+    /// The autoscaler's target (of autoscaled groups).
+    Target {
+        /// Only this backend group (default: every autoscaled group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Targets to try, each in the autoscaler metric's range.
+        values: Vec<f64>,
+    },
+    /// The autoscaler's `min` replicas (of autoscaled groups): the warm pods that stand by.
+    /// The group starts with that many.
+    MinReplicas {
+        /// Only this backend group (default: every autoscaled group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Minimums to try, each ≥ 1 and at most the group's `max`.
+        values: Vec<u32>,
+    },
+    /// The time a new pod takes to provision (scheduled → started).
+    Provision {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Provision times to try.
+        values: Vec<HumanDuration>,
+    },
 }
 
 impl SweepAxis {

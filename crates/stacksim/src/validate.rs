@@ -218,6 +218,49 @@ impl Checker<'_> {
                     }
                 }
             }
+            SweepAxis::Target { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [0.5, 0.7, 0.9]");
+                let scaled = autoscaled(groups, backend);
+                if scaled.is_empty() {
+                    self.error(path.clone(), "no autoscaled group to sweep: give a group autoscale: Hpa(...)");
+                }
+                for (j, &value) in values.iter().enumerate() {
+                    for group in &scaled {
+                        let mut hpa = crate::build::hpa(group.autoscale.as_ref().expect("autoscaled"));
+                        hpa.target = value;
+                        if let Some(problem) = hpa.problems().into_iter().find(|p| p.field == "target") {
+                            self.error(path.field("values").index(j), problem.message);
+                            break;
+                        }
+                    }
+                }
+            }
+            SweepAxis::MinReplicas { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [2, 4, 8]");
+                let scaled = autoscaled(groups, backend);
+                if scaled.is_empty() {
+                    self.error(path.clone(), "no autoscaled group to sweep: give a group autoscale: Hpa(...)");
+                }
+                for (j, &n) in values.iter().enumerate() {
+                    self.at_least_one(path.field("values").index(j), n, "each value");
+                    for group in &scaled {
+                        if let Some(crate::spec::AutoscaleSpec::Hpa { max, .. }) = &group.autoscale
+                            && n > *max
+                        {
+                            self.error(
+                                path.field("values").index(j),
+                                format!("min {n} is above the max ({max}) of {:?}", group.name),
+                            );
+                        }
+                    }
+                }
+            }
+            SweepAxis::Provision { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [\"45s\", \"3m\"]");
+            }
             SweepAxis::ServiceScale { backend, values } => {
                 target(self, backend);
                 empty(self, values.len(), "values: [0.8, 1.0, 1.2]");
@@ -227,6 +270,14 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// The autoscaled groups an axis naming `backend` (or every group) applies to.
+fn autoscaled<'s>(groups: &'s [BackendSpec], backend: &Option<String>) -> Vec<&'s BackendSpec> {
+    groups
+        .iter()
+        .filter(|b| b.autoscale.is_some() && backend.as_ref().is_none_or(|name| *name == b.name))
+        .collect()
 }
 
 impl Checker<'_> {
