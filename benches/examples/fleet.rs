@@ -4,7 +4,12 @@
 //!
 //! ```sh
 //! cargo run --release -p stacksim-benches --example fleet -- PowerOfTwoChoices 10000 2000000
+//! cargo run --release -p stacksim-benches --example fleet -- RoundRobin 10 200000 autoscale
 //! ```
+//!
+//! With `autoscale`, the `n` backends are a fleet group (issue 13) of `2n` slots with an HPA
+//! on utilization (target 0.9, min and max `n`, so the fleet keeps its size and the run's
+//! requests are the same): what the autoscaler's syncs and the per-attempt routed count cost.
 //!
 //! Prints the events handled, the time the run took (construction excluded) and the
 //! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
@@ -31,7 +36,12 @@ fn main() {
     }
     let policy = builtin_policy(&name).unwrap_or_else(|| panic!("no built-in policy named {name}"));
     let built = Instant::now();
-    let (mut sim, end) = fleet_simulation(n, policy, 1, requests);
+    let autoscale = args.next().as_deref() == Some("autoscale");
+    let (mut sim, end) = if autoscale {
+        stacksim_benches::autoscaled_fleet_simulation(n, policy, 1, requests)
+    } else {
+        fleet_simulation(n, policy, 1, requests)
+    };
     let started = Instant::now();
     sim.run_until(end);
     let secs = started.elapsed().as_secs_f64();

@@ -8,6 +8,7 @@ mod database;
 mod discipline;
 mod faults;
 mod hedging;
+mod fleet;
 mod series;
 mod snapshots;
 
