@@ -18,8 +18,8 @@ mod warmup;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use discipline::DisciplineSpec;
-pub use hedge::{HedgeSpec, RetryThrottlingSpec};
 pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
+pub use hedge::{HedgeSpec, RetryThrottlingSpec};
 pub(crate) use policy::ron_extensions;
 pub use policy::{CustomSpec, PolicySpec};
 pub use replay::{

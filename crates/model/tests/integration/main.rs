@@ -7,8 +7,8 @@ mod control;
 mod database;
 mod discipline;
 mod faults;
-mod hedging;
 mod fleet;
+mod hedging;
 mod series;
 mod snapshots;
 
