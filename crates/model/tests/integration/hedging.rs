@@ -44,8 +44,9 @@ fn hedging_twice_at_once_halves_the_mean_of_an_exponential_server() {
     assert_eq!(hedged.retries, hedged.arrived, "each request sends one hedge");
     let (h, p) = (hedged.response_time.mean_s, plain.response_time.mean_s);
     assert!((h - 0.05).abs() < 0.004 && (p - 0.1).abs() < 0.008, "hedged {h}, plain {p}");
-    // The losers ran on: half the work of a hedged stack is wasted, on average more.
-    assert!(hedged.wasted_work_ratio > 0.4, "{}", hedged.wasted_work_ratio);
+    // The losers ran on: the loser is the longer of two services (E[max] = 3m/2, E[min] =
+    // m/2), so three quarters of the work is wasted.
+    assert!((hedged.wasted_work_ratio - 0.75).abs() < 0.02, "{}", hedged.wasted_work_ratio);
 }
 
 /// The oracle: min of two exponential service times with mean m has mean m/2 (and is
