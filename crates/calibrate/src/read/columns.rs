@@ -34,6 +34,10 @@ fn is_time(column: &str) -> bool {
 }
 
 fn split(line: &str) -> Result<Vec<String>, FieldError> {
+    // Unquoted rows (what most tools write) split on commas; quoted ones go to the csv crate.
+    if !line.contains('"') {
+        return Ok(line.split(',').map(str::to_owned).collect());
+    }
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(line.as_bytes());
     match reader.records().next() {
         Some(Ok(record)) => Ok(record.iter().map(str::to_owned).collect()),
