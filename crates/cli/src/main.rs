@@ -130,6 +130,14 @@ enum Command {
         /// With --rate: the backend group whose replicas to vary (default: the first).
         #[arg(long, value_name = "NAME", requires = "rate")]
         backend: Option<String>,
+        /// Search the fewest warm replicas (the autoscaler's `min`) of the first autoscaled
+        /// group that meet the SLO through the experiment's own traffic, spikes included, and
+        /// what each costs in replica-hours.
+        #[arg(long, conflicts_with = "rate")]
+        autoscale: bool,
+        /// With --autoscale: autoscaler targets to try (repeatable; default: the file's).
+        #[arg(long, value_name = "TARGET", requires = "autoscale", value_parser = positive_number)]
+        target: Vec<f64>,
         /// Stop when the rate is known to within this fraction (above 0, below 1).
         #[arg(long, default_value_t = 0.01, value_parser = fraction)]
         tolerance: f64,
@@ -341,11 +349,44 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 merger.add(shard).with_context(|| format!("merging {}", file.display()))?;
             }
             let report = merger.finish().context("merging shards")?;
-            emit(&report, format, out, span.as_ref())?;
+            emit(&report, format, out, span.as_ref(), None)?;
             Ok(truncation_verdict(&report).unwrap_or(ExitCode::SUCCESS))
         }
-        Command::Capacity { file, slo, rate, backend, tolerance, format, replications, jobs } => {
+        Command::Capacity {
+            file,
+            slo,
+            rate,
+            backend,
+            autoscale,
+            target,
+            tolerance,
+            format,
+            replications,
+            jobs,
+        } => {
             let plan = load(&registry, &file)?;
+            if autoscale {
+                let options =
+                    RunOptions { replications, jobs: jobs.map(usize::from), ..RunOptions::default() };
+                let runner = Runner::new().options(options);
+                let answers =
+                    capacity::min_autoscaled(&runner, &plan, &slo, &target, &SearchOptions::default())
+                        .with_context(|| format!("searching {}", file.display()))?;
+                if answers.is_empty() {
+                    anyhow::bail!(
+                        "{} has no autoscaled backend group: give one autoscale: Hpa(...)",
+                        file.display()
+                    );
+                }
+                match format {
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&answers)?),
+                    Format::Csv | Format::Table => {
+                        print!("{}", output::autoscale_table(&slo, &answers, output::terminal_width()))
+                    }
+                }
+                let found = answers.iter().all(|a| a.capacity.best.is_some());
+                return Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            }
             if let Some(name) = &backend {
                 output::check_backend_group(&plan, name).with_context(|| format!("--backend {name}"))?;
             }
@@ -393,7 +434,10 @@ fn run(
     progress.finish_and_clear();
     let experiment = plan.experiment();
     let span = stacksim::RunSpan { duration: experiment.duration, warmup: experiment.warmup };
-    emit(&report, format, out, Some(&span))?;
+    emit(&report, format, out, Some(&span), experiment.slo.as_ref())?;
+    if format == Format::Table {
+        print!("{}", output::cost_table(&report, experiment.slo.as_ref(), output::terminal_width()));
+    }
     let slo = slo_verdict(plan.experiment(), &report);
     Ok(truncation_verdict(&report).unwrap_or(slo))
 }
@@ -525,10 +569,11 @@ fn emit(
     format: Format,
     out: Option<OutputDir>,
     span: Option<&stacksim::RunSpan>,
+    slo: Option<&Slo>,
 ) -> Result<()> {
     if let Some(out) = out {
         let dir = out.path().to_owned();
-        output::write_outputs(out, report)
+        output::write_outputs(out, report, slo)
             .with_context(|| format!("writing results to {}", dir.display()))?;
     }
     let stdout = match format {

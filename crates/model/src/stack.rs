@@ -23,6 +23,7 @@ use crate::client::Client;
 pub use crate::client::ClientConfig;
 use crate::database::Database;
 pub use crate::database::DatabaseConfig;
+use crate::fleet::{Change, Fleet, FleetConfig};
 use crate::health::HealthConfig;
 use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
@@ -48,6 +49,9 @@ pub struct StackConfig {
     pub timeline: Vec<TimedAction>,
     /// Time series and users affected.
     pub observe: Observe,
+    /// Backend groups whose pods come and go (autoscaling, lifecycle, deploys); none by
+    /// default, and then the fleet costs nothing.
+    pub fleets: Vec<FleetConfig>,
 }
 
 /// One run's clock settings and seed.
@@ -304,6 +308,19 @@ pub enum Event {
         /// Index into the timeline.
         index: u32,
     },
+    /// The pod in a fleet group's slot `backend` reaches its next phase (provisioned, ready,
+    /// done draining), if it is still generation `generation`.
+    Pod {
+        /// Backend slot.
+        backend: u32,
+        /// The pod's generation when the timer was set.
+        generation: u32,
+    },
+    /// A fleet group's autoscaler evaluates.
+    Autoscale {
+        /// Fleet group index.
+        group: u32,
+    },
     /// The current time-series window ends.
     WindowEnd,
     /// The warm-up ends: statistics start here.
@@ -322,6 +339,8 @@ pub struct WebStack {
     in_flight: InFlight,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
+    /// Groups with fleet dynamics; `None` without (and then nothing here runs).
+    fleet: Option<Fleet>,
     /// Where ended attempts are written, if anywhere.
     attempt_log: Option<Box<dyn AttemptLog>>,
 }
@@ -379,6 +398,7 @@ impl WebStack {
             database,
             in_flight: InFlight::default(),
             timeline: stack.timeline.clone(),
+            fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
             attempt_log: None,
         };
         let first = model.first_events(params.warmup);
@@ -416,6 +436,11 @@ impl WebStack {
         }
         if let Some(window) = self.recorder.window() {
             first.push((SimTime::from(window), Event::WindowEnd));
+        }
+        if let Some(fleet) = &self.fleet {
+            for (group, sync) in fleet.first_syncs() {
+                first.push((SimTime::ZERO + sync, Event::Autoscale { group: group as u32 }));
+            }
         }
         first
     }
@@ -489,6 +514,9 @@ impl WebStack {
             return;
         };
         self.recorder.routed(b, counted);
+        if let Some(fleet) = &mut self.fleet {
+            fleet.routed(b);
+        }
         let admission = self.backends[b].admit();
         if let Admission::Reject(why) = admission {
             let outcome = match why {
@@ -731,6 +759,18 @@ impl WebStack {
                     c.scale_rate(factor);
                 }
             }
+            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
+                if let Some(fleet) = &mut self.fleet {
+                    let changes = fleet.deploy(group, version, max_surge, max_unavailable, now);
+                    self.apply(changes, cx);
+                }
+            }
+            Action::Canary { group, version, weight_percent } => {
+                if let Some(fleet) = &mut self.fleet {
+                    let changes = fleet.canary(group, version, weight_percent, now);
+                    self.apply(changes, cx);
+                }
+            }
             Action::SetRate { rate_per_s } => {
                 let total: f64 = self.clients.iter().map(|c| c.base_rate(now)).sum();
                 if total > 0.0 {
@@ -740,6 +780,55 @@ impl WebStack {
                 }
             }
         }
+    }
+
+    // ---- the fleet ------------------------------------------------------------------------
+
+    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled.
+    fn autoscale(&mut self, group: usize, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        if let Some(sync) = fleet.sync_period(group) {
+            cx.schedule_in(sync, Event::Autoscale { group: group as u32 });
+        }
+        let backends = &mut self.backends;
+        let changes = fleet.sync(group, now, |b| backends[b].load(now));
+        self.apply(changes, cx);
+    }
+
+    /// The pod in slot `b` reaches its next phase.
+    fn pod(&mut self, b: usize, generation: u32, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        let backends = &mut self.backends;
+        let changes = fleet.advance(b, generation, now, |b| backends[b].load(now));
+        self.apply(changes, cx);
+    }
+
+    /// Applies what the fleet decided, in order.
+    fn apply(&mut self, changes: Vec<Change>, cx: &mut Context<'_, Event>) {
+        for change in changes {
+            match change {
+                Change::Timer { backend, generation, after } => {
+                    cx.schedule_in(after, Event::Pod { backend: backend as u32, generation });
+                }
+                Change::Boot { backend, version } => {
+                    if let Some(service) = self.fleet.as_ref().and_then(|f| f.service(backend, version)) {
+                        self.backends[backend].boot(service);
+                    }
+                }
+                Change::Routable { backend } => self.pod_ready(backend),
+                Change::Unroutable { backend } => self.balancer.set_present(backend, false),
+                Change::Kill { backend } => self.crash(backend, cx),
+                Change::Weights(weights) => self.balancer.set_weights(&weights),
+            }
+        }
+    }
+
+    /// A pod became ready: it joins the balancer's endpoints. The one hook for what a newly
+    /// ready backend goes through first (slow start, warm-up).
+    fn pod_ready(&mut self, b: usize) {
+        self.balancer.set_present(b, true);
     }
 
     // ---- measurement --------------------------------------------------------------------
@@ -752,6 +841,9 @@ impl WebStack {
         if let Some(db) = &mut self.database {
             db.end_warmup(now);
         }
+        if let Some(fleet) = &mut self.fleet {
+            fleet.end_warmup(now);
+        }
     }
 
     fn end_window(&mut self, cx: &mut Context<'_, Event>) {
@@ -759,7 +851,8 @@ impl WebStack {
         let Some(width) = self.recorder.window() else { return };
         cx.schedule_in(width, Event::WindowEnd);
         let database = self.database.as_mut().map(|db| db.busy_area(now));
-        self.recorder.close_window(now, self.backends.iter_mut().map(|b| b.areas(now)), database);
+        let fleet = self.fleet.as_mut().map_or_else(Vec::new, |f| f.close_window(now, width));
+        self.recorder.close_window(now, self.backends.iter_mut().map(|b| b.areas(now)), database, fleet);
     }
 
     /// What the run measured, from the end of warm-up to `end`.
@@ -767,7 +860,11 @@ impl WebStack {
         let in_flight = self.in_flight.counted_requests();
         let backends = self.backends.iter_mut().map(|b| (b.name().to_owned(), b.usage(end)));
         let database = self.database.as_mut().map(|db| db.summary(end));
-        self.recorder.summary(end, events, backends, database, in_flight)
+        let mut summary = self.recorder.summary(end, events, backends, database, in_flight);
+        if let Some(fleet) = &mut self.fleet {
+            summary.fleet = fleet.summary(end);
+        }
+        summary
     }
 }
 
@@ -790,6 +887,8 @@ impl Model for WebStack {
             Event::HealthCheck { backend } => self.health_check(backend as usize, cx),
             Event::Unejection { backend } => self.balancer.uneject(backend as usize, cx.now()),
             Event::Action { index } => self.act(index as usize, cx),
+            Event::Pod { backend, generation } => self.pod(backend as usize, generation, cx),
+            Event::Autoscale { group } => self.autoscale(group as usize, cx),
             Event::WindowEnd => self.end_window(cx),
             Event::EndWarmup => self.end_warmup(cx.now()),
         }

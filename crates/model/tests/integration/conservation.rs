@@ -1,6 +1,6 @@
 //! Conservation and determinism hold whatever the features: a property test over random
 //! stacks with timeouts, retries, queue timeouts, crashes, health checks, ejection and a
-//! database.
+//! database, and a fleet group that autoscales, deploys and runs a canary.
 
 use proptest::prelude::*;
 use stacksim_model::policy::{LeastConnections, RandomChoices};
@@ -35,7 +35,64 @@ fn stack(seed_bits: u64) -> StackConfig {
     if bit(7) {
         backends[2].queue = QueueLimit::Unbounded;
     }
+    // A fleet group behind the fixed backends: eight slots, two pods at the start, an
+    // autoscaler, pod lifecycle times, a rolling deploy and a canary.
+    let mut fleets = Vec::new();
+    let mut timeline = Vec::new();
+    if bit(12) {
+        let first = backends.len();
+        for i in 0..8 {
+            let mut b = BackendConfig::new(
+                format!("web-{i}"),
+                2,
+                QueueLimit::Bounded(10),
+                ServiceTime::Exponential { mean: ms(60) },
+            );
+            b.present = i < 2;
+            backends.push(b);
+        }
+        let mut behavior = fleet::default_behavior(1, 4);
+        behavior.scale_down_window = s(10);
+        fleets.push(FleetConfig {
+            name: "web".into(),
+            first,
+            slots: 8,
+            replicas: 2,
+            autoscale: bit(13).then_some(Hpa {
+                metric: if bit(14) { HpaMetric::Utilization } else { HpaMetric::RequestsPerSecondPerPod },
+                target: if bit(14) { 0.5 } else { 5.0 },
+                tolerance: 0.1,
+                sync: s(5),
+                behavior,
+            }),
+            provision: if bit(15) { s(3) } else { ms(0) },
+            readiness: if bit(16) { s(2) } else { ms(0) },
+            termination_grace: if bit(17) { ms(50) } else { s(5) },
+            versions: vec![
+                ServiceTime::Exponential { mean: ms(60) },
+                ServiceTime::Exponential { mean: ms(90) },
+            ],
+        });
+        if bit(18) {
+            let (max_surge, max_unavailable) = if bit(19) {
+                (Amount::Percent(25), Amount::Count(0))
+            } else {
+                (Amount::Count(0), Amount::Percent(50))
+            };
+            timeline.push(TimedAction {
+                at: s(40),
+                action: Action::RollingDeploy { group: 0, version: 1, max_surge, max_unavailable },
+            });
+        }
+        if bit(20) {
+            timeline.push(TimedAction {
+                at: s(50),
+                action: Action::Canary { group: 0, version: 1, weight_percent: 20 },
+            });
+        }
+    }
     StackConfig {
+        fleets,
         clients: vec![c],
         backends,
         database: bit(8).then(|| DatabaseConfig {
@@ -50,13 +107,16 @@ fn stack(seed_bits: u64) -> StackConfig {
             panic_threshold: 0.5,
         },
         timeline: if bit(11) {
-            vec![
+            [
                 TimedAction { at: s(30), action: Action::Fail { backend: 1 } },
                 TimedAction { at: s(60), action: Action::Recover { backend: 1 } },
                 TimedAction { at: s(70), action: Action::SetWeight { backend: 0, weight: 5 } },
             ]
+            .into_iter()
+            .chain(timeline)
+            .collect()
         } else {
-            Vec::new()
+            timeline
         },
         observe: Observe { window: Some(s(10)), slow: Some(ms(500)), incident: None },
     }
@@ -73,6 +133,9 @@ proptest! {
         let a = run(Box::new(LeastConnections::new()));
         prop_assert_eq!(a.arrived, a.completed + a.rejected + a.timed_out + a.failed + a.in_flight);
         prop_assert!(a.users_affected <= a.users_active);
+        for group in &a.fleet {
+            prop_assert!(group.replica_seconds >= 0.0 && group.replica_seconds.is_finite());
+        }
         let b = run(Box::new(LeastConnections::new()));
         // Compared as text: NaN (no database) is not equal to itself.
         prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
