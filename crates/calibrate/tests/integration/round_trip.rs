@@ -77,6 +77,12 @@ fn round_trip(format: LogFormat, minutes: u32) -> (tempfile::TempDir, PathBuf, P
     for (name, median) in truth {
         let b = fitted.backends.iter().find(|b| b.name == name).unwrap();
         let got = b.service.as_ref().unwrap().best().median_s;
+        eprintln!(
+            "{format}: {name}: median {:.3} ms against {:.3} ms ({:+.2}%)",
+            got * 1e3,
+            median * 1e3,
+            (got / median - 1.0) * 100.0
+        );
         assert!((got / median - 1.0).abs() < 0.03, "{format}: {name}: median {got} against {median}");
     }
     // Rate per window within Poisson noise (4 standard deviations).
@@ -93,6 +99,15 @@ fn round_trip(format: LogFormat, minutes: u32) -> (tempfile::TempDir, PathBuf, P
     }
     // User skew within 0.05.
     let skew = fitted.users.as_ref().unwrap().skew.unwrap();
+    let worst = fitted
+        .arrivals
+        .iter()
+        .map(|p| {
+            let rate = rate_at(p.offset_s / 60.0, minutes);
+            (p.rate_per_s - rate).abs() / ((rate * 60.0).sqrt() / 60.0)
+        })
+        .fold(0.0, f64::max);
+    eprintln!("{format}: skew {skew:.4}; worst window rate {worst:.2} Poisson sd off");
     assert!((skew - 1.0).abs() < 0.05, "{format}: skew {skew}");
     // The misweighted backend, and only it, is flagged (weights all 1 intended).
     assert_eq!(fitted.flags.len(), 1, "{format}: {:?}", fitted.flags);
@@ -111,6 +126,7 @@ fn replay_matches(log: &Path, fit_dir: &Path) {
     let comparison = compare(&observed.summary(), &simulated, vec![stats]);
     let p99 = comparison.mape.iter().find(|m| m.metric == "p99_s").unwrap();
     assert!(p99.windows >= 10, "{p99:?}");
+    eprintln!("{}", comparison.to_table());
     assert!(p99.mape < 0.10, "p99 MAPE {:.3}\n{}", p99.mape, comparison.to_table());
 }
 
