@@ -15,7 +15,7 @@
 //! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
 //! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons. A fourth
 //! argument `log` hands every ended attempt to an attempt log that only counts them (the hook
-//! of `stacksim run --access-log`, without formatting or I/O) instead of `autoscale`.
+//! of `stacksim run --access-log`, without formatting or I/O).
 
 use std::time::Instant;
 
@@ -38,14 +38,14 @@ fn main() {
     }
     let policy = builtin_policy(&name).unwrap_or_else(|| panic!("no built-in policy named {name}"));
     let built = Instant::now();
-    let mode = args.next();
-    let (mut sim, end) = if mode.as_deref() == Some("autoscale") {
+    let extra = args.next();
+    let (mut sim, end) = if extra.as_deref() == Some("autoscale") {
         stacksim_benches::autoscaled_fleet_simulation(n, policy, 1, requests)
     } else {
         fleet_simulation(n, policy, 1, requests)
     };
     let logged = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    if mode.as_deref() == Some("log") {
+    if extra.as_deref() == Some("log") {
         sim.model_mut().set_attempt_log(Box::new(Count(std::sync::Arc::clone(&logged))));
     }
     let started = Instant::now();
