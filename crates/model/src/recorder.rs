@@ -396,6 +396,7 @@ impl Recorder {
             backends,
             database,
             windows: self.series.map_or_else(Vec::new, |s| s.closed),
+            topology: None,
         }
     }
 }

@@ -13,12 +13,12 @@
 
 use std::time::Duration;
 
-use stacksim_engine::{Context, Model, SimTime, Simulation, Stop, rng};
+use stacksim_engine::{Context, Model, SimTime, Simulation, Stop};
 
 use crate::ModelError;
 use crate::backend::{Admission, Backend, Rejection};
 pub use crate::backend::{BackendConfig, Degradation, QueueLimit};
-use crate::balancer::{Balancer, Heard};
+use crate::balancer::Heard;
 use crate::client::Client;
 pub use crate::client::ClientConfig;
 use crate::database::Database;
@@ -28,9 +28,10 @@ use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
 use crate::recorder::{Outcome, Recorder};
 pub use crate::request::AttemptRef;
-use crate::request::{InFlight, Request, Stage, sizes};
+use crate::request::{InFlight, NO_CONNECTION, Request, Stage, sizes};
 pub use crate::summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
 use crate::timeline::{Action, TimedAction};
+use crate::topology::{PolicyCopies, Tier, Topology, policy_copies};
 
 /// The stack: who sends requests, who serves them, and what happens to it over time. The
 /// policy is passed separately.
@@ -48,6 +49,8 @@ pub struct StackConfig {
     pub timeline: Vec<TimedAction>,
     /// Time series and users affected.
     pub observe: Observe,
+    /// Balancer instances, subsets, connections, zone-aware routing and priority failover.
+    pub topology: Topology,
 }
 
 /// One run's clock settings and seed.
@@ -167,7 +170,19 @@ pub fn simulate_controlled(
     params: RunParams,
     control: RunControl<'_>,
 ) -> Result<(RunSummary, RunEnd), ModelError> {
-    let mut sim = WebStack::simulation_with(stack, policy, later, params)?;
+    simulate_copies(stack, vec![(policy, later)], params, control)
+}
+
+/// Like [`simulate_controlled`], with one copy of the policy (and of the policies the timeline
+/// switches to) for each balancer instance and host set: as many as
+/// [`StackConfig::policy_copies`] says. A stack with one balancer needs one.
+pub fn simulate_copies(
+    stack: &StackConfig,
+    policies: PolicyCopies,
+    params: RunParams,
+    control: RunControl<'_>,
+) -> Result<(RunSummary, RunEnd), ModelError> {
+    let mut sim = WebStack::simulation_copies(stack, policies, params)?;
     let until = SimTime::from(params.duration);
     let end = match control {
         // Nothing to watch: the plain loop, with no count to check.
@@ -260,13 +275,21 @@ pub enum Event {
 #[derive(Debug)]
 pub struct WebStack {
     clients: Vec<Client>,
-    balancer: Balancer,
+    tier: Tier,
     /// The fleet, in balancer order; a backend's index is its identity.
     backends: Vec<Backend>,
     database: Option<Database>,
     in_flight: InFlight,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
+}
+
+impl StackConfig {
+    /// How many copies of the policy a run needs: one per balancer instance and host set
+    /// (priority level, and (level, zone) with zone-aware routing). One for a single balancer.
+    pub fn policy_copies(&self) -> usize {
+        policy_copies(&self.topology, &self.backends, &self.clients)
+    }
 }
 
 impl WebStack {
@@ -286,6 +309,16 @@ impl WebStack {
         later: Vec<Box<dyn Policy>>,
         params: RunParams,
     ) -> Result<Simulation<WebStack>, ModelError> {
+        Self::simulation_copies(stack, vec![(policy, later)], params)
+    }
+
+    /// A simulation of `stack` with a copy of the policy (and its later ones) per balancer
+    /// instance and host set ([`StackConfig::policy_copies`]).
+    pub fn simulation_copies(
+        stack: &StackConfig,
+        policies: PolicyCopies,
+        params: RunParams,
+    ) -> Result<Simulation<WebStack>, ModelError> {
         if stack.clients.is_empty() {
             return Err(ModelError::NoClients);
         }
@@ -297,6 +330,10 @@ impl WebStack {
         }
         // Every range, once (the `stacksim` crate places the same problems in the file).
         stack.check()?;
+        let needed = stack.policy_copies();
+        if policies.len() != needed {
+            return Err(ModelError::PolicyCopies { needed, given: policies.len() });
+        }
         let clients =
             stack.clients.iter().map(|c| Client::new(c, params.seed)).collect::<Result<Vec<_>, _>>()?;
         let backends = stack.backends.iter().map(Backend::new).collect::<Result<Vec<_>, _>>()?;
@@ -304,12 +341,13 @@ impl WebStack {
         let users = stack.clients.iter().filter_map(ClientConfig::user_count).max();
         let mut model = WebStack {
             clients,
-            balancer: Balancer::new(
-                policy,
-                later,
-                rng::stream(params.seed, "policy"),
+            tier: Tier::new(
+                &stack.topology,
                 &stack.backends,
+                &stack.clients,
                 stack.health,
+                policies,
+                params.seed,
             ),
             recorder: Recorder::new(&stack.observe, params.warmup, params.duration, backends.len(), users),
             backends,
@@ -342,7 +380,7 @@ impl WebStack {
             }
         }
         first.push((SimTime::from(warmup), Event::EndWarmup));
-        if let Some(check) = self.balancer.active_check() {
+        if let Some(check) = self.tier.active_check() {
             for backend in 0..self.backends.len() as u32 {
                 first.push((SimTime::ZERO + check.interval, Event::HealthCheck { backend }));
             }
@@ -371,8 +409,17 @@ impl WebStack {
         let c = &mut self.clients[client as usize];
         let (key, size_seed) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
-        let request =
-            self.in_flight.open(Request { client, key, user, arrived: now, size_seed, attempts: 0, counted });
+        let instance = self.tier.assign(key);
+        let request = self.in_flight.open(Request {
+            client,
+            key,
+            user,
+            arrived: now,
+            size_seed,
+            attempts: 0,
+            counted,
+            instance,
+        });
         self.send_attempt(request, cx);
     }
 
@@ -380,14 +427,16 @@ impl WebStack {
     fn send_attempt(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let r = self.in_flight.next_attempt(request);
-        let (info, client, counted) = (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted);
+        let (info, client, counted, instance) =
+            (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted, r.instance);
         self.recorder.sent(counted);
-        let Some(b) = self.balancer.route(&info) else {
+        let Some((b, connection)) = self.tier.route(instance, &info, client, now) else {
             // No backend available: the balancer answers 503 at once.
             self.retry_or_finish(request, Outcome::Rejected, cx);
             return;
         };
         self.recorder.routed(b, counted);
+        self.tier.count_zones(client, b, counted);
         let admission = self.backends[b].admit();
         if let Admission::Reject(why) = admission {
             let outcome = match why {
@@ -395,12 +444,13 @@ impl WebStack {
                 Rejection::Down => Outcome::Failed,
                 Rejection::QueueFull => Outcome::Rejected,
             };
+            self.tier.release(instance, connection, now, why == Rejection::Down);
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
-            self.attempt_failed(b, request, counted, outcome, heard, cx);
+            self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
             return;
         }
-        let attempt = self.in_flight.send(request, b, now);
-        self.balancer.sent(b);
+        let attempt = self.in_flight.send(request, b, now, instance, connection);
+        self.tier.sent(instance, b);
         self.recorder.entered(now);
         if let Some(timeout) = self.clients[client as usize].timeout() {
             cx.schedule_in(timeout, Event::ClientTimeout(attempt));
@@ -415,8 +465,10 @@ impl WebStack {
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
     /// the balancer hears, then the client's retry or the request's end. The one path for every
     /// unsuccessful attempt that reached a backend.
+    #[allow(clippy::too_many_arguments)]
     fn attempt_failed(
         &mut self,
+        instance: u32,
         b: usize,
         request: u32,
         counted: bool,
@@ -425,15 +477,15 @@ impl WebStack {
         cx: &mut Context<'_, Event>,
     ) {
         self.recorder.attempt_ended(b, counted, outcome);
-        self.feedback(b, heard, cx);
+        self.feedback(instance, b, heard, cx);
         self.retry_or_finish(request, outcome, cx);
     }
 
-    /// Tells the balancer what it heard from backend `b`, and schedules the end of any
-    /// ejection that caused.
+    /// Tells balancer instance `instance` what it heard from backend `b`, and schedules the
+    /// end of any ejection that caused.
     #[inline]
-    fn feedback(&mut self, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
-        if let Some(until) = self.balancer.feedback(b, cx.now(), heard) {
+    fn feedback(&mut self, instance: u32, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
+        if let Some(until) = self.tier.feedback(instance, b, cx.now(), heard) {
             cx.schedule_at(until, Event::Unejection { backend: b as u32 });
         }
     }
@@ -468,8 +520,12 @@ impl WebStack {
     fn client_timeout(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
         a.abandoned = true;
-        let (b, request, counted) = (a.backend as usize, a.request, a.counted);
-        self.attempt_failed(b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
+        let (b, request, counted, instance, connection) =
+            (a.backend as usize, a.request, a.counted, a.instance, a.connection);
+        if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
+            a.connection = NO_CONNECTION;
+        }
+        self.attempt_failed(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
     // ---- backends -----------------------------------------------------------------------
@@ -486,7 +542,7 @@ impl WebStack {
         let work = self.backends[b].start(now, &mut sizes);
         let queries = self.database.as_ref().is_some_and(|db| db.is_queried_by(&mut sizes));
         let a = self.in_flight.live_mut(attempt).expect("a live attempt starts");
-        a.work = work;
+        a.work_ns = work.as_nanos() as u64;
         a.started = now;
         if queries {
             a.stage = Stage::WaitingForConnection;
@@ -505,7 +561,7 @@ impl WebStack {
         let Some(a) = self.in_flight.end_if(attempt, |_| true) else { return };
         let b = a.backend as usize;
         self.recorder.worked(now, now - a.started, a.abandoned);
-        self.leave_backend(b, now);
+        self.leave_backend(a.instance, b, a.connection, now, false);
         let next = self.backends[b]
             .release(now, |q| self.in_flight.live(q).is_some_and(|a| a.stage == Stage::Queued));
         if let Some(next) = next {
@@ -515,13 +571,18 @@ impl WebStack {
             return;
         }
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
-        self.feedback(b, Heard::Response { success: true, latency: now - a.sent }, cx);
+        self.feedback(a.instance, b, Heard::Response { success: true, latency: now - a.sent }, cx);
         self.finish(a.request, Outcome::Completed, cx);
     }
 
-    /// An attempt left backend `b` at `now` (done, expired or reset).
-    fn leave_backend(&mut self, b: usize, now: SimTime) {
-        self.balancer.returned(b);
+    /// An attempt of instance `instance` on `connection` left backend `b` at `now` (done,
+    /// expired, or — `reset` — reset by a crash).
+    #[inline]
+    fn leave_backend(&mut self, instance: u32, b: usize, connection: u32, now: SimTime, reset: bool) {
+        self.tier.returned(instance, b);
+        if connection != NO_CONNECTION {
+            self.tier.release(instance, connection, now, reset);
+        }
         self.recorder.left(now);
     }
 
@@ -531,12 +592,12 @@ impl WebStack {
         let Some(a) = self.in_flight.end_if(attempt, |a| a.stage == Stage::Queued) else { return };
         let b = a.backend as usize;
         self.backends[b].expire(now);
-        self.leave_backend(b, now);
+        self.leave_backend(a.instance, b, a.connection, now, false);
         if a.abandoned {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
-        self.attempt_failed(b, a.request, a.counted, Outcome::Rejected, heard, cx);
+        self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
     /// Backend `b` dies: everything it holds fails (or, if its client already left, is just
@@ -551,9 +612,9 @@ impl WebStack {
         // Pending completions and timeouts find their attempt gone and are ignored.
         for attempt in held {
             let a = self.in_flight.remove(attempt);
-            self.leave_backend(b, now);
+            self.leave_backend(a.instance, b, a.connection, now, true);
             if !a.abandoned {
-                self.attempt_failed(b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
+                self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
             }
         }
     }
@@ -594,29 +655,29 @@ impl WebStack {
         // The attempt goes on with its own work.
         if let Some(a) = self.in_flight.live_mut(attempt) {
             a.stage = Stage::Serving;
-            cx.schedule_in(a.work, Event::Completion(attempt));
+            cx.schedule_in(Duration::from_nanos(a.work_ns), Event::Completion(attempt));
         }
     }
 
     // ---- health and the timeline ---------------------------------------------------------
 
     fn health_check(&mut self, b: usize, cx: &mut Context<'_, Event>) {
-        let Some(check) = self.balancer.active_check() else { return };
+        let Some(check) = self.tier.active_check() else { return };
         cx.schedule_in(check.interval, Event::HealthCheck { backend: b as u32 });
         let passed = self.backends[b].passes(&check);
-        self.balancer.record_check(b, passed);
+        self.tier.record_check(b, passed);
     }
 
     fn act(&mut self, index: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         match self.timeline[index].action {
-            Action::SetWeight { backend, weight } => self.balancer.set_weight(backend, weight),
-            Action::SetPolicy { policy } => self.balancer.switch_policy(policy),
+            Action::SetWeight { backend, weight } => self.tier.set_weight(backend, weight),
+            Action::SetPolicy { policy } => self.tier.switch_policy(policy),
             Action::Fail { backend } => self.crash(backend, cx),
             Action::Recover { backend } => self.backends[backend].recover(),
             Action::SlowDown { backend, factor } => self.backends[backend].slow_down(factor),
-            Action::Remove { backend } => self.balancer.set_present(backend, false),
-            Action::Add { backend } => self.balancer.set_present(backend, true),
+            Action::Remove { backend } => self.tier.set_present(backend, false),
+            Action::Add { backend } => self.tier.set_present(backend, true),
             Action::ScaleTraffic { factor } => {
                 for c in &mut self.clients {
                     c.scale_rate(factor);
@@ -637,6 +698,7 @@ impl WebStack {
 
     fn end_warmup(&mut self, now: SimTime) {
         self.recorder.end_warmup(now);
+        self.tier.end_warmup(now);
         for b in &mut self.backends {
             b.end_warmup(now);
         }
@@ -658,7 +720,10 @@ impl WebStack {
         let in_flight = self.in_flight.counted_requests();
         let backends = self.backends.iter_mut().map(|b| (b.name().to_owned(), b.usage(end)));
         let database = self.database.as_mut().map(|db| db.summary(end));
-        self.recorder.summary(end, events, backends, database, in_flight)
+        let topology = self.tier.summary(end);
+        let mut summary = self.recorder.summary(end, events, backends, database, in_flight);
+        summary.topology = topology;
+        summary
     }
 }
 
@@ -679,7 +744,7 @@ impl Model for WebStack {
             Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),
             Event::QueueTimeout(attempt) => self.queue_timeout(attempt, cx),
             Event::HealthCheck { backend } => self.health_check(backend as usize, cx),
-            Event::Unejection { backend } => self.balancer.uneject(backend as usize, cx.now()),
+            Event::Unejection { backend } => self.tier.uneject(backend as usize, cx.now()),
             Event::Action { index } => self.act(index as usize, cx),
             Event::WindowEnd => self.end_window(cx),
             Event::EndWarmup => self.end_warmup(cx.now()),

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::metrics::Latency;
 use crate::series::Window;
+use crate::topology::TopologySummary;
 
 /// Response-time statistics of successful requests, in seconds (NaN when there were none).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -119,6 +120,9 @@ pub struct RunSummary {
     pub database: Option<DatabaseSummary>,
     /// The time series, if windows were asked for.
     pub windows: Vec<Window>,
+    /// The balancer tier (instances, subsets, connections, zones), unless it is one balancer
+    /// over every backend picking per request with no zones.
+    pub topology: Option<TopologySummary>,
 }
 
 impl RunSummary {

@@ -188,6 +188,19 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             let shown = weights.iter().map(u32::to_string).collect::<Vec<_>>().join(":");
             d.set(param_name("weights", backend), Value::String(shown));
         }),
+        SweepAxis::Instances(values) => each(draft, values, |d, &n| {
+            d.stack.balancer.instances = n;
+            d.set("instances".to_owned(), Value::from(n));
+        }),
+        SweepAxis::Connections(values) => each(draft, values, |d, connections| {
+            d.stack.balancer.connections = *connections;
+            d.set("connections".to_owned(), Value::String(connections.to_string()));
+        }),
+        SweepAxis::ZoneAware(values) => each(draft, values, |d, &on| {
+            d.stack.balancer.zone_aware =
+                if on { Some(d.stack.balancer.zone_aware.unwrap_or_default()) } else { None };
+            d.set("zone_aware".to_owned(), Value::Bool(on));
+        }),
         SweepAxis::ServiceScale { backend, values } => each(draft, values, |d, &factor| {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
             d.set(param_name("service_scale", backend), Value::from(factor));
@@ -228,6 +241,28 @@ pub fn backend_names(spec: &StackSpec) -> Vec<String> {
         .collect()
 }
 
+/// The indices of the backends in zone `zone`.
+pub(crate) fn zone_members(stack: &StackSpec, zone: &str) -> Vec<usize> {
+    stack
+        .backends
+        .iter()
+        .flat_map(|b| (0..b.replicas).map(move |_| b.zone.as_deref() == Some(zone)))
+        .enumerate()
+        .filter_map(|(i, member)| member.then_some(i))
+        .collect()
+}
+
+/// The zones of the backends, in order of first mention.
+pub(crate) fn zone_names(stack: &StackSpec) -> Vec<String> {
+    let mut zones: Vec<String> = Vec::new();
+    for zone in stack.backends.iter().filter_map(|b| b.zone.as_ref()) {
+        if !zones.contains(zone) {
+            zones.push(zone.clone());
+        }
+    }
+    zones
+}
+
 /// The model's client for a client spec (the `client`-th of the stack).
 pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> ClientConfig {
     let mut config = ClientConfig::new(c.name.clone(), arrivals(client, &c.arrivals, resolved));
@@ -239,6 +274,7 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     }
     config.timeout = c.timeout.map(|t| t.0);
     config.retry = c.retry.as_ref().map(retry);
+    config.zone = c.zone.clone();
     config
 }
 
@@ -275,6 +311,8 @@ fn backends(b: &BackendSpec) -> impl Iterator<Item = BackendConfig> + '_ {
         backend.queue_timeout = b.queue_timeout.map(|t| t.0);
         backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
         backend.present = !b.standby;
+        backend.zone = b.zone.clone();
+        backend.priority = b.priority.unwrap_or(0);
         backend
     })
 }
@@ -297,6 +335,7 @@ pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved) -> StackConfig {
         backends: spec.backends.iter().flat_map(backends).collect(),
         database: spec.database.as_ref().map(database),
         health: health(spec.health.as_ref()),
+        topology: spec.balancer.topology(),
         ..StackConfig::default()
     }
 }
@@ -366,6 +405,32 @@ pub(crate) fn timeline(
             }
             ActionSpec::SetRate(rate_per_s) => {
                 push(Duration::ZERO, Action::SetRate { rate_per_s: *rate_per_s })
+            }
+            ActionSpec::FailZone(zone) | ActionSpec::RecoverZone(zone) => {
+                let fail = matches!(entry.action, ActionSpec::FailZone(_));
+                let in_zone = zone_members(&spec.stack, zone);
+                if in_zone.is_empty() {
+                    let zones = zone_names(&spec.stack);
+                    let valid = if zones.is_empty() {
+                        "no backend has a zone; give backends zone: \"name\"".to_owned()
+                    } else {
+                        format!(
+                            "the zones are {}",
+                            zones.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
+                        )
+                    };
+                    problems.push(Problem {
+                        path: FieldPath::root().field("timeline").index(i).field("action"),
+                        severity: Severity::Error,
+                        message: format!("no backend is in zone {zone:?}; {valid}"),
+                    });
+                }
+                for backend in in_zone {
+                    push(
+                        Duration::ZERO,
+                        if fail { Action::Fail { backend } } else { Action::Recover { backend } },
+                    );
+                }
             }
         }
     }

@@ -273,6 +273,9 @@ fn axis_len(axis: &SweepAxis) -> f64 {
         SweepAxis::Queue { values, .. } => values.len() as f64,
         SweepAxis::Weights { values, .. } => values.len() as f64,
         SweepAxis::ServiceScale { values, .. } => values.len() as f64,
+        SweepAxis::Instances(values) => values.len() as f64,
+        SweepAxis::Connections(values) => values.len() as f64,
+        SweepAxis::ZoneAware(values) => values.len() as f64,
     }
     .max(1.0)
 }

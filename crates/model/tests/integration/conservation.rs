@@ -59,6 +59,7 @@ fn stack(seed_bits: u64) -> StackConfig {
             Vec::new()
         },
         observe: Observe { window: Some(s(10)), slow: Some(ms(500)), incident: None },
+        topology: Topology::default(),
     }
 }
 

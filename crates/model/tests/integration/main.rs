@@ -8,6 +8,7 @@ mod database;
 mod faults;
 mod series;
 mod snapshots;
+mod topology;
 
 use std::time::Duration;
 

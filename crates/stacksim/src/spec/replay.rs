@@ -216,6 +216,10 @@ pub enum ActionSpec {
     ScaleTraffic(f64),
     /// The total open-loop rate becomes `rate_per_s`.
     SetRate(f64),
+    /// Every backend in the zone fails at once (as `Fail` on each).
+    FailZone(String),
+    /// Every backend in the zone is back (as `Recover` on each).
+    RecoverZone(String),
 }
 
 /// A client's patience and retries.
@@ -398,5 +402,7 @@ pub fn action_label(action: &ActionSpec) -> String {
         ActionSpec::Drain(b) => format!("{b} drained"),
         ActionSpec::ScaleTraffic(f) => format!("traffic x{f}"),
         ActionSpec::SetRate(r) => format!("rate {r}/s"),
+        ActionSpec::FailZone(z) => format!("zone {z} fails"),
+        ActionSpec::RecoverZone(z) => format!("zone {z} recovers"),
     }
 }
