@@ -372,6 +372,9 @@ impl crate::Topology {
                 }
             }
         }
+        if let Some(latency) = self.cross_zone_latency {
+            p.longer_than_zero("cross_zone_latency", latency, "cross_zone_latency");
+        }
         if !(self.overprovisioning >= 1.0 && self.overprovisioning <= 100.0) {
             p.push(
                 "overprovisioning",

@@ -238,6 +238,12 @@ pub enum Event {
     },
     /// A worker finishes an attempt.
     Completion(AttemptRef),
+    /// A successful response that crossed zones reaches its client (after the topology's
+    /// `cross_zone_latency`).
+    Delivered {
+        /// Request key.
+        request: u32,
+    },
     /// The database finishes a query for an attempt of `backend`.
     QueryDone {
         /// The backend whose connection it used.
@@ -444,7 +450,7 @@ impl WebStack {
                 Rejection::Down => Outcome::Failed,
                 Rejection::QueueFull => Outcome::Rejected,
             };
-            self.tier.release(instance, connection, now, why == Rejection::Down);
+            self.tier.release(instance, connection, b, now, why == Rejection::Down);
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
             return;
@@ -571,17 +577,45 @@ impl WebStack {
             return;
         }
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
-        self.feedback(a.instance, b, Heard::Response { success: true, latency: now - a.sent }, cx);
-        self.finish(a.request, Outcome::Completed, cx);
+        // Only a topology with a cross-zone latency looks the client up.
+        let crossing = if self.tier.charges_crossing() {
+            self.tier.crossing_latency(self.in_flight.request(a.request).client, b)
+        } else {
+            None
+        };
+        match crossing {
+            None => {
+                self.feedback(a.instance, b, Heard::Response { success: true, latency: now - a.sent }, cx);
+                self.finish(a.request, Outcome::Completed, cx);
+            }
+            Some(extra) => self.deliver_later(a.instance, b, a.request, now - a.sent, extra, cx),
+        }
+    }
+
+    /// A successful response of `request` from backend `b`, `latency` after its attempt left,
+    /// crosses zones: the balancer and the client see it `extra` later; the backend's worker is
+    /// free now.
+    #[cold]
+    fn deliver_later(
+        &mut self,
+        instance: u32,
+        b: usize,
+        request: u32,
+        latency: Duration,
+        extra: Duration,
+        cx: &mut Context<'_, Event>,
+    ) {
+        self.feedback(instance, b, Heard::Response { success: true, latency: latency + extra }, cx);
+        cx.schedule_in(extra, Event::Delivered { request });
     }
 
     /// An attempt of instance `instance` on `connection` left backend `b` at `now` (done,
     /// expired, or — `reset` — reset by a crash).
-    #[inline]
+    #[inline(always)]
     fn leave_backend(&mut self, instance: u32, b: usize, connection: u32, now: SimTime, reset: bool) {
         self.tier.returned(instance, b);
         if connection != NO_CONNECTION {
-            self.tier.release(instance, connection, now, reset);
+            self.tier.release(instance, connection, b, now, reset);
         }
         self.recorder.left(now);
     }
@@ -739,6 +773,7 @@ impl Model for WebStack {
             Event::Arrival { client } => self.arrive(client, cx),
             Event::Completion(attempt) => self.complete(attempt, cx),
             Event::Send { client, user } => self.new_request(client, None, Some(user), cx),
+            Event::Delivered { request } => self.finish(request, Outcome::Completed, cx),
             Event::Retry { request } => self.send_attempt(request, cx),
             Event::QueryDone { backend, attempt } => self.query_done(backend as usize, attempt, cx),
             Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),

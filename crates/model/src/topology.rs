@@ -139,6 +139,10 @@ pub struct Topology {
     pub zone_aware: Option<ZoneAware>,
     /// Envoy's overprovisioning factor for priority levels (1.4), ≥ 1.
     pub overprovisioning: f64,
+    /// The round trip a successful response spends crossing zones (client and backend in
+    /// different zones), added between the backend's answer and the client's: the client
+    /// sees it in its response time and the balancer in the latency it observes. `None`: free.
+    pub cross_zone_latency: Option<Duration>,
 }
 
 impl Topology {
@@ -160,6 +164,7 @@ impl Default for Topology {
             connections: Connections::PerRequest,
             zone_aware: None,
             overprovisioning: Self::DEFAULT_OVERPROVISIONING,
+            cross_zone_latency: None,
         }
     }
 }
@@ -449,7 +454,7 @@ impl Tier {
     }
 
     /// The instance a new request from `client` with key `key` reaches.
-    #[inline]
+    #[inline(always)]
     pub fn assign(&mut self, key: u64) -> u32 {
         let n = self.topology.instances;
         if n == 1 {
@@ -468,8 +473,26 @@ impl Tier {
 
     /// The backend (and connection) instance `i` sends `request` of `client` to at `now`, or
     /// `None` when it has none available (the balancer answers 503).
-    #[inline]
+    #[inline(always)]
     pub fn route(
+        &mut self,
+        i: u32,
+        request: &RequestInfo,
+        client: u32,
+        now: SimTime,
+    ) -> Option<(usize, u32)> {
+        if self.topology.connections == Connections::PerRequest {
+            let local = if self.layout.zones == 0 { NONE } else { self.client_zone[client as usize] };
+            let inst = &mut self.instances[i as usize];
+            return inst.pick(&self.layout, request, local).map(|b| (b, NO_CONNECTION));
+        }
+        self.route_connection(i, request, client, now)
+    }
+
+    /// [`Tier::route`] with `KeepAlive` or `Http2` connections (out of line: the per-request
+    /// path stays small).
+    #[inline(never)]
+    fn route_connection(
         &mut self,
         i: u32,
         request: &RequestInfo,
@@ -516,7 +539,7 @@ impl Tier {
     }
 
     /// A request of `client` went to backend `b`; `counted` if it is in the statistics.
-    #[inline]
+    #[inline(always)]
     pub fn count_zones(&mut self, client: u32, b: usize, counted: bool) {
         if self.layout.zones == 0 || !counted {
             return;
@@ -528,8 +551,22 @@ impl Tier {
         }
     }
 
-    /// An attempt from instance `i` went to backend `b`.
+    /// Whether responses that cross zones take longer ([`Topology::cross_zone_latency`]).
+    #[inline(always)]
+    pub fn charges_crossing(&self) -> bool {
+        self.topology.cross_zone_latency.is_some()
+    }
+
+    /// The latency a response from backend `b` to `client` spends crossing zones, if any.
     #[inline]
+    pub fn crossing_latency(&self, client: u32, b: usize) -> Option<Duration> {
+        let extra = self.topology.cross_zone_latency?;
+        let (from, to) = (self.client_zone[client as usize], self.layout.zone[b]);
+        (from != NONE && to != NONE && from != to).then_some(extra)
+    }
+
+    /// An attempt from instance `i` went to backend `b`.
+    #[inline(always)]
     pub fn sent(&mut self, i: u32, b: usize) {
         let inst = &mut self.instances[i as usize];
         if self.layout.simple {
@@ -544,7 +581,7 @@ impl Tier {
     }
 
     /// An attempt instance `i` sent left backend `b` (answered, expired or reset).
-    #[inline]
+    #[inline(always)]
     pub fn returned(&mut self, i: u32, b: usize) {
         let inst = &mut self.instances[i as usize];
         if self.layout.simple {
@@ -558,14 +595,22 @@ impl Tier {
         }
     }
 
-    /// Connection `c` of instance `i` is free again at `now`: the request on it was answered,
-    /// or (`down`) refused or reset by a backend that is down, which closes it.
-    pub fn release(&mut self, i: u32, c: u32, now: SimTime, down: bool) {
+    /// Connection `c` of instance `i` to backend `b` is free again at `now`: the request on it
+    /// was answered, or (`down`) refused or reset by a backend that is down, which closes it.
+    ///
+    /// An HTTP/2 connection may close while requests ride it (aged out, or its backend left)
+    /// and its slot be reused; a late release for it finds a connection to another backend
+    /// there and is ignored (one to the same backend is, for this purpose, the same).
+    #[cold]
+    pub fn release(&mut self, i: u32, c: u32, b: usize, now: SimTime, down: bool) {
         if c == NO_CONNECTION {
             return;
         }
         let inst = &mut self.instances[i as usize];
         let Some(conn) = inst.pool.connections.get_mut(c as usize).and_then(Option::as_mut) else { return };
+        if conn.backend as usize != b {
+            return;
+        }
         conn.served += 1;
         let (served, expires) = (conn.served, conn.expires);
         match self.topology.connections {

@@ -261,6 +261,9 @@ pub struct BalancerSpec {
     /// Envoy's priority overprovisioning factor. Default: 1.4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overprovisioning: Option<f64>,
+    /// Round trip added to a response that crosses zones. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone_latency: Option<HumanDuration>,
 }
 
 impl BalancerSpec {
@@ -274,6 +277,7 @@ impl BalancerSpec {
             connections: ConnectionsSpec::default(),
             zone_aware: None,
             overprovisioning: None,
+            cross_zone_latency: None,
         }
     }
 
@@ -286,6 +290,7 @@ impl BalancerSpec {
             self.connections,
             self.zone_aware,
             self.overprovisioning,
+            self.cross_zone_latency,
         )
     }
 }

@@ -164,6 +164,30 @@ fn zone_aware_routing_falls_back_below_min_cluster_size() {
     }
 }
 
+#[test]
+fn cross_zone_latency_adds_its_round_trip_to_every_crossing_response() {
+    let mut all = backends(4, 4, ms(5));
+    for (i, b) in all.iter_mut().enumerate() {
+        b.zone = Some(if i < 2 { "a" } else { "b" }.to_owned());
+    }
+    let mut c = client(200.0);
+    c.zone = Some("a".into());
+    let mut stack = StackConfig { clients: vec![c], backends: all, ..Default::default() };
+    let params = RunParams { seed: 12, duration: s(60), warmup: s(5) };
+    let free = run_with(&stack, round_robin, params);
+    stack.topology.cross_zone_latency = Some(ms(2));
+    let paid = run_with(&stack, round_robin, params);
+    assert_conserved(&paid);
+    // Round robin ignores latency, so the same requests go to the same backends: half cross
+    // zones and each of those answers exactly 2 ms later.
+    // (A response still crossing when the run ends is in flight.)
+    assert!(free.completed - paid.completed <= 3, "{} {}", free.completed, paid.completed);
+    let crossed = paid.topology.unwrap().cross_zone_ratio.unwrap();
+    let added = paid.response_time.mean_s - free.response_time.mean_s;
+    assert!((added - 0.002 * crossed).abs() < 2e-5, "added {added} s with {crossed} crossing");
+    assert!((crossed - 0.5).abs() < 0.01);
+}
+
 /// 4 backends, 2 more added at 60 s, 16 instances over HTTP/2 with one connection each.
 fn scale_out(max_age: Option<Duration>) -> RunSummary {
     let mut all = backends(6, 4, ms(20));

@@ -102,6 +102,7 @@ pub(crate) fn topology(
     connections: ConnectionsSpec,
     zone_aware: Option<ZoneAwareSpec>,
     overprovisioning: Option<f64>,
+    cross_zone_latency: Option<HumanDuration>,
 ) -> Topology {
     Topology {
         instances,
@@ -128,5 +129,6 @@ pub(crate) fn topology(
             min_cluster_size: z.min_cluster_size.unwrap_or(ZoneAware::default().min_cluster_size),
         }),
         overprovisioning: overprovisioning.unwrap_or(Topology::DEFAULT_OVERPROVISIONING),
+        cross_zone_latency: cross_zone_latency.map(|l| l.0),
     }
 }
