@@ -28,6 +28,25 @@ use stacksim_model::{
 
 pub mod reference;
 
+/// Peak resident set size of this process in KiB (`VmHWM` in `/proc/self/status`).
+///
+/// `None` where the file does not exist or does not report it; that is a skip on a developer's
+/// machine, but a failure in CI (`CI` set), where a memory check must not pass unmeasured.
+pub fn peak_rss_kib() -> Option<u64> {
+    let read = || {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        // "VmHWM:	   12345 kB"
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let peak = read();
+    assert!(
+        peak.is_some() || std::env::var_os("CI").is_none(),
+        "CI is set but this system does not report VmHWM in /proc/self/status: the memory check cannot run"
+    );
+    peak
+}
+
 /// Arrival rate of the M/M/1 scenarios [requests·s⁻¹].
 pub const MM1_RATE_PER_S: f64 = 0.9;
 
