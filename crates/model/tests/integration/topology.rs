@@ -367,6 +367,9 @@ fn least_request_moves_from_jsq_like_toward_random_as_instances_grow() {
     // and pick ever more blindly, toward random's M/M/1 (E[T] = 10 service times = 100 ms).
     let curve: Vec<(u32, (f64, f64))> =
         [1, 4, 16, 64].into_iter().map(|n| (n, least_request_behind(n))).collect();
+    for (n, (mean, ci)) in &curve {
+        eprintln!("{n:>2} instances: mean response time {:.2} ms ± {:.2}", mean * 1e3, ci * 1e3);
+    }
     for pair in curve.windows(2) {
         let ((n, (a, ca)), (m, (b, cb))) = (pair[0], pair[1]);
         assert!(a + ca < b - cb, "{n} instances: {a:.4}±{ca:.4} s; {m}: {b:.4}±{cb:.4} s — not increasing");
