@@ -39,7 +39,8 @@ pub use retry::{RetryBudget, RetryPolicy};
 pub use series::{BackendWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{
-    RunControl, RunEnd, RunParams, StackConfig, WebStack, simulate, simulate_controlled, simulate_with,
+    AttemptLog, AttemptOutcome, AttemptRecord, RunControl, RunEnd, RunParams, StackConfig, WebStack,
+    simulate, simulate_controlled, simulate_with,
 };
 pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
 pub use timeline::{Action, TimedAction};

@@ -204,6 +204,61 @@ pub fn simulate_controlled(
     Ok((sim.into_model().summary(now, events), end))
 }
 
+/// How an attempt ended, as an access log line records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Answered successfully (HTTP 200).
+    Completed,
+    /// Answered 503 at once (full queue, queue timeout, no available backend).
+    Rejected,
+    /// The client gave up on it (logged as 504 by a proxy that times out the same way).
+    TimedOut,
+    /// Refused or reset by a backend that was down (502).
+    Failed,
+}
+
+impl From<Outcome> for AttemptOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Completed => AttemptOutcome::Completed,
+            Outcome::Rejected => AttemptOutcome::Rejected,
+            Outcome::TimedOut => AttemptOutcome::TimedOut,
+            Outcome::Failed => AttemptOutcome::Failed,
+        }
+    }
+}
+
+/// One attempt as it ended: what an access log line says about it. Times are from the start
+/// of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// Index of the client that sent the request.
+    pub client: u32,
+    /// The request's user or session key.
+    pub key: u64,
+    /// Which try of its request this was (1 for the first).
+    pub attempt: u32,
+    /// The backend it was sent to; `None` when no backend was available (503 at the balancer).
+    pub backend: Option<u32>,
+    /// When it left the balancer.
+    pub sent: SimTime,
+    /// When a worker took it; `None` if none did.
+    pub started: Option<SimTime>,
+    /// When it ended (for the client: a timeout ends it even if its backend still works on it).
+    pub ended: SimTime,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// It was sent after the warm-up (its request is counted in the statistics).
+    pub counted: bool,
+}
+
+/// Receives every attempt as it ends (`stacksim run --access-log`). A stack without one pays
+/// one `Option` check per ended attempt.
+pub trait AttemptLog: Send {
+    /// One attempt ended.
+    fn record(&mut self, attempt: &AttemptRecord);
+}
+
 /// What happens in the stack. Events that name an attempt carry its generation, so an event
 /// for an attempt that has since ended (its slot reused) is recognised and ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,6 +341,14 @@ pub struct WebStack {
     recorder: Recorder,
     /// Groups with fleet dynamics; `None` without (and then nothing here runs).
     fleet: Option<Fleet>,
+    /// Where ended attempts are written, if anywhere.
+    attempt_log: Option<Box<dyn AttemptLog>>,
+}
+
+impl std::fmt::Debug for dyn AttemptLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AttemptLog")
+    }
 }
 
 impl WebStack {
@@ -336,6 +399,7 @@ impl WebStack {
             in_flight: InFlight::default(),
             timeline: stack.timeline.clone(),
             fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
+            attempt_log: None,
         };
         let first = model.first_events(params.warmup);
         let mut sim = Simulation::new(model);
@@ -381,6 +445,42 @@ impl WebStack {
         first
     }
 
+    /// Sends every attempt that ends from now on to `log` (replacing any log set before).
+    pub fn set_attempt_log(&mut self, log: Box<dyn AttemptLog>) {
+        self.attempt_log = Some(log);
+    }
+
+    /// Takes back the attempt log, if one was set.
+    pub fn take_attempt_log(&mut self) -> Option<Box<dyn AttemptLog>> {
+        self.attempt_log.take()
+    }
+
+    /// Writes an ended attempt of `request` to the attempt log, if there is one.
+    #[inline]
+    fn log_attempt(
+        &mut self,
+        request: u32,
+        backend: Option<usize>,
+        times: (SimTime, Option<SimTime>, SimTime),
+        outcome: Outcome,
+    ) {
+        if let Some(log) = self.attempt_log.as_mut() {
+            let r = self.in_flight.request(request);
+            let (sent, started, ended) = times;
+            log.record(&AttemptRecord {
+                client: r.client,
+                key: r.key,
+                attempt: r.attempts,
+                backend: backend.map(|b| b as u32),
+                sent,
+                started,
+                ended,
+                outcome: outcome.into(),
+                counted: r.counted,
+            });
+        }
+    }
+
     // ---- requests and attempts ----------------------------------------------------------
 
     fn arrive(&mut self, client: u32, cx: &mut Context<'_, Event>) {
@@ -409,6 +509,7 @@ impl WebStack {
         self.recorder.sent(counted);
         let Some(b) = self.balancer.route(&info) else {
             // No backend available: the balancer answers 503 at once.
+            self.log_attempt(request, None, (now, None, now), Outcome::Rejected);
             self.retry_or_finish(request, Outcome::Rejected, cx);
             return;
         };
@@ -424,6 +525,7 @@ impl WebStack {
                 Rejection::QueueFull => Outcome::Rejected,
             };
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            self.log_attempt(request, Some(b), (now, None, now), outcome);
             self.attempt_failed(b, request, counted, outcome, heard, cx);
             return;
         }
@@ -497,6 +599,9 @@ impl WebStack {
         let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
         a.abandoned = true;
         let (b, request, counted) = (a.backend as usize, a.request, a.counted);
+        let started = (a.stage != Stage::Queued).then_some(a.started);
+        let sent = a.sent;
+        self.log_attempt(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
         self.attempt_failed(b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
@@ -542,6 +647,7 @@ impl WebStack {
         if a.abandoned {
             return;
         }
+        self.log_attempt(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
         self.feedback(b, Heard::Response { success: true, latency: now - a.sent }, cx);
         self.finish(a.request, Outcome::Completed, cx);
@@ -564,6 +670,7 @@ impl WebStack {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
+        self.log_attempt(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
         self.attempt_failed(b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
@@ -581,6 +688,8 @@ impl WebStack {
             let a = self.in_flight.remove(attempt);
             self.leave_backend(b, now);
             if !a.abandoned {
+                let started = (a.stage != Stage::Queued).then_some(a.started);
+                self.log_attempt(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
                 self.attempt_failed(b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
             }
         }

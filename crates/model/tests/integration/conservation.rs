@@ -145,3 +145,50 @@ proptest! {
         prop_assert_eq!(c.arrived, c.completed + c.rejected + c.timed_out + c.failed + c.in_flight);
     }
 }
+
+/// Counts of the attempts an [`AttemptLog`] heard, shared with the test.
+#[derive(Default)]
+struct Heard {
+    counted: u64,
+    completed: u64,
+    out_of_order: u64,
+}
+
+struct Counter(std::sync::Arc<std::sync::Mutex<Heard>>);
+
+impl AttemptLog for Counter {
+    fn record(&mut self, a: &AttemptRecord) {
+        let mut heard = self.0.lock().unwrap();
+        heard.counted += u64::from(a.counted);
+        heard.completed += u64::from(a.counted && a.outcome == AttemptOutcome::Completed);
+        let ordered = a.sent <= a.ended && a.started.is_none_or(|s| a.sent <= s && s <= a.ended);
+        heard.out_of_order += u64::from(!ordered);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// `stacksim run --access-log`: the attempt log changes nothing, and accounts for every
+    /// attempt — one line per attempt that ended, a completed line per completed request.
+    #[test]
+    fn the_attempt_log_changes_nothing_and_hears_every_ended_attempt(bits in any::<u64>(), seed in any::<u64>()) {
+        let stack = stack(bits);
+        let params = RunParams { seed, duration: s(120), warmup: s(10) };
+        let plain = simulate(&stack, Box::new(LeastConnections::new()), params).unwrap();
+        let heard = std::sync::Arc::new(std::sync::Mutex::new(Heard::default()));
+        let mut sim = WebStack::simulation(&stack, Box::new(LeastConnections::new()), params).unwrap();
+        sim.model_mut().set_attempt_log(Box::new(Counter(std::sync::Arc::clone(&heard))));
+        sim.run_until(stacksim_engine::SimTime::from(params.duration));
+        let (now, events) = (sim.now(), sim.events_handled());
+        let logged = sim.into_model().summary(now, events);
+        prop_assert_eq!(format!("{plain:?}"), format!("{logged:?}"));
+        let heard = heard.lock().unwrap();
+        prop_assert_eq!(heard.completed, logged.completed);
+        prop_assert_eq!(heard.out_of_order, 0);
+        // Every counted attempt ended and was heard, but the current attempt of each request
+        // still in flight.
+        prop_assert!(heard.counted <= logged.attempts);
+        prop_assert!(heard.counted + logged.in_flight >= logged.attempts, "{} heard, {} sent, {} in flight", heard.counted, logged.attempts, logged.in_flight);
+    }
+}
