@@ -854,18 +854,7 @@ impl WebStack {
                     c.scale_rate(factor);
                 }
             }
-            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
-                if let Some(fleet) = &mut self.fleet {
-                    let changes = fleet.deploy(group, version, max_surge, max_unavailable, now);
-                    self.apply(changes, cx);
-                }
-            }
-            Action::Canary { group, version, weight_percent } => {
-                if let Some(fleet) = &mut self.fleet {
-                    let changes = fleet.canary(group, version, weight_percent, now);
-                    self.apply(changes, cx);
-                }
-            }
+            action @ (Action::RollingDeploy { .. } | Action::Canary { .. }) => self.release(action, cx),
             Action::SetRate { rate_per_s } => {
                 let total: f64 = self.clients.iter().map(|c| c.base_rate(now)).sum();
                 if total > 0.0 {
@@ -879,7 +868,10 @@ impl WebStack {
 
     // ---- the fleet ------------------------------------------------------------------------
 
-    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled.
+    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled. Rare, and
+    /// kept out of line: inlined into `handle` it slowed every event of unconfigured runs.
+    #[cold]
+    #[inline(never)]
     fn autoscale(&mut self, group: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let Some(fleet) = &mut self.fleet else { return };
@@ -891,7 +883,27 @@ impl WebStack {
         self.apply(changes, cx);
     }
 
+    /// A rolling deploy or a canary starts.
+    #[cold]
+    #[inline(never)]
+    fn release(&mut self, action: Action, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        let changes = match action {
+            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
+                fleet.deploy(group, version, max_surge, max_unavailable, now)
+            }
+            Action::Canary { group, version, weight_percent } => {
+                fleet.canary(group, version, weight_percent, now)
+            }
+            _ => Vec::new(),
+        };
+        self.apply(changes, cx);
+    }
+
     /// The pod in slot `b` reaches its next phase.
+    #[cold]
+    #[inline(never)]
     fn pod(&mut self, b: usize, generation: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let Some(fleet) = &mut self.fleet else { return };
@@ -901,6 +913,8 @@ impl WebStack {
     }
 
     /// Applies what the fleet decided, in order.
+    #[cold]
+    #[inline(never)]
     fn apply(&mut self, changes: Vec<Change>, cx: &mut Context<'_, Event>) {
         for change in changes {
             match change {
