@@ -79,6 +79,9 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let users = report.any_above(Metric::UsersActive, 0.0);
     let attempts = report.any_above(Metric::AttemptsPerRequest, 1.001);
+    // Balancer topology (issue 11): only experiments that configure zones or connections.
+    let cross_zone = report.any_above(Metric::CrossZoneRatio, -1.0);
+    let reconnects = report.any_above(Metric::Reconnects, -1.0);
     let alerts = report.alerts();
     let mut header = vec!["variant", "mean", "p50", "p99", "p99.9", "throughput", "errors", "backend util"]
         .into_iter()
@@ -89,6 +92,12 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     }
     if attempts {
         header.push("attempts/req".to_owned());
+    }
+    if cross_zone {
+        header.push("cross-zone".to_owned());
+    }
+    if reconnects {
+        header.push("reconnects".to_owned());
     }
     header.extend(alerts.iter().filter_map(Metric::alert).map(|name| format!("detect {name}")));
     let mut rows = Vec::new();
@@ -108,6 +117,12 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
         }
         if attempts {
             row.push(m(Metric::AttemptsPerRequest));
+        }
+        if cross_zone {
+            row.push(m(Metric::CrossZoneRatio));
+        }
+        if reconnects {
+            row.push(m(Metric::Reconnects));
         }
         row.extend(alerts.iter().map(|metric| report.detection(v, metric).show(Style::Terminal)));
         rows.push(VariantRow { index: v, label: &variant.label, cells: row });
@@ -129,6 +144,12 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     }
     if attempts {
         notes.push_str("attempts/req = attempts sent per request, retries included.\n");
+    }
+    if cross_zone {
+        notes.push_str("cross-zone = attempts sent to a backend in another zone than their client's.\n");
+    }
+    if reconnects {
+        notes.push_str("reconnects = connections the balancers opened after warm-up.\n");
     }
     if !alerts.is_empty() {
         notes.push_str(

@@ -59,6 +59,10 @@ pub struct BackendConfig {
     /// Whether the backend is in the balancer's configuration at the start (an `Add` action
     /// brings in one that is not).
     pub present: bool,
+    /// The zone it runs in (zone-aware routing, `FailZone`, cross-zone traffic).
+    pub zone: Option<String>,
+    /// Its Envoy priority level: 0 is used first, higher levels take over as it fails.
+    pub priority: u32,
 }
 
 impl BackendConfig {
@@ -73,6 +77,8 @@ impl BackendConfig {
             queue_timeout: None,
             degradation: None,
             present: true,
+            zone: None,
+            priority: 0,
         }
     }
 }

@@ -1,18 +1,16 @@
-//! A balancer instance: the policy, its random stream, and what this balancer sees of each
-//! backend.
+//! A policy and what it sees of each backend.
 //!
-//! The view is the balancer's own, not the backends' truth: weights and presence from its
-//! configuration, eligibility from its health checks and outlier ejection ([`Health`]), the
-//! attempts *it* has in flight to each backend, and the latency *it* observed. Several
-//! instances in front of one fleet would each keep their own. The balancer returns decisions
-//! (a backend, or the end of an ejection to schedule); it never schedules or calls back.
+//! The view is the balancer's own, not the backends' truth: weights from its configuration,
+//! eligibility from its instance's health checks, outlier ejection and subset
+//! ([`crate::topology`]), the attempts *it* has in flight to each backend, and the latency *it*
+//! observed. Several instances in front of one fleet each keep their own. The balancer returns
+//! decisions (a backend); it never schedules or calls back.
 
 use std::time::Duration;
 
 use stacksim_engine::{SimRng, SimTime};
 
 use crate::backend::BackendConfig;
-use crate::health::{ActiveCheck, Health, HealthConfig};
 use crate::policy::{BackendState, Feedback, Policy, RequestInfo};
 
 /// What the balancer learns about one attempt it sent.
@@ -31,7 +29,12 @@ pub(crate) enum Heard {
     Silence,
 }
 
-/// A balancer while the simulation runs.
+/// One policy and what it sees of the backends: the balancer of one instance (or, with
+/// priority levels and zone-aware routing, of one host set of an instance — Envoy keeps a
+/// load balancer per priority and per locality for the same reason).
+///
+/// Health is not here: the instance ([`crate::topology`]) owns its health view and tells each
+/// of its balancers which backends are eligible.
 #[derive(Debug)]
 pub(crate) struct Balancer {
     policy: Box<dyn Policy>,
@@ -40,47 +43,37 @@ pub(crate) struct Balancer {
     tracks_load: bool,
     /// Policies the timeline may switch to; each is taken once.
     later: Vec<Option<Box<dyn Policy>>>,
-    rng: SimRng,
     /// What the policy sees, per backend.
     states: Vec<BackendState>,
-    /// Per backend: in this balancer's configuration.
-    present: Vec<bool>,
-    health: Health,
-    /// Scratch for recomputing eligibility.
-    eligible: Vec<bool>,
 }
 
 impl Balancer {
-    /// A balancer over `backends` routing with `policy`, drawing from `rng`; the policy is told
-    /// of the backends at once.
+    /// A balancer over `backends` routing with `policy`, the backends in `eligible` eligible;
+    /// the policy is told of the backends at once.
     pub fn new(
         mut policy: Box<dyn Policy>,
         later: Vec<Box<dyn Policy>>,
-        rng: SimRng,
         backends: &[BackendConfig],
-        health: HealthConfig,
+        eligible: &[bool],
     ) -> Self {
         let states: Vec<BackendState> = backends
             .iter()
-            .map(|b| BackendState { weight: b.weight, eligible: b.present, in_flight: 0, latency: None })
+            .zip(eligible)
+            .map(|(b, &eligible)| BackendState { weight: b.weight, eligible, in_flight: 0, latency: None })
             .collect();
         policy.on_backends_changed(&states);
         Balancer {
             tracks_load: policy.tracks_load(),
             policy,
             later: later.into_iter().map(Some).collect(),
-            rng,
             states,
-            present: backends.iter().map(|b| b.present).collect(),
-            health: Health::new(health, backends.len()),
-            eligible: vec![false; backends.len()],
         }
     }
 
     /// The backend for `request`, or `None` when none is available (the balancer answers 503).
     #[inline]
-    pub fn route(&mut self, request: &RequestInfo) -> Option<usize> {
-        self.policy.pick(&self.states, request, &mut self.rng)
+    pub fn route(&mut self, request: &RequestInfo, rng: &mut SimRng) -> Option<usize> {
+        self.policy.pick(&self.states, request, rng)
     }
 
     /// An attempt went to backend `b`.
@@ -105,51 +98,26 @@ impl Balancer {
         }
     }
 
-    /// What it heard at `now` about an attempt at backend `b`: a success updates the backend's
-    /// smoothed latency, outlier detection counts it, and the policy hears of a response.
-    /// Returns the end of an ejection this caused, for the caller to schedule.
-    // Always inlined, with `Health::record_response`: as calls they cost 5% more instructions
-    // per event in the M/M/1 bench (callgrind, BENCHMARKS.md).
+    /// What it heard about an attempt at backend `b`, before health hears of it: a success
+    /// updates the backend's smoothed latency.
     #[inline(always)]
-    pub fn feedback(&mut self, b: usize, now: SimTime, heard: Heard) -> Option<SimTime> {
-        let error = match heard {
-            Heard::Response { success: true, latency } => {
-                let state = &mut self.states[b];
-                state.latency = Some(match state.latency {
-                    None => latency,
-                    Some(smoothed) => (smoothed * 7 + latency) / 8,
-                });
-                self.load_changed(b);
-                false
-            }
-            Heard::Response { success: false, .. } | Heard::Silence => true,
-        };
-        let ejected = self.health.record_response(b, now, error);
-        if ejected.is_some() {
-            self.refresh_eligibility();
+    pub fn observe(&mut self, b: usize, heard: Heard) {
+        if let Heard::Response { success: true, latency } = heard {
+            let state = &mut self.states[b];
+            state.latency = Some(match state.latency {
+                None => latency,
+                Some(smoothed) => (smoothed * 7 + latency) / 8,
+            });
+            self.load_changed(b);
         }
+    }
+
+    /// What it heard about an attempt at backend `b` at `now`, after health heard of it: the
+    /// policy hears of a response.
+    #[inline(always)]
+    pub fn respond(&mut self, b: usize, now: SimTime, heard: Heard) {
         if let Heard::Response { success, latency } = heard {
             self.policy.on_response(&Feedback { backend: b, at: now, latency, success });
-        }
-        ejected
-    }
-
-    /// The active checks it runs, if any.
-    pub fn active_check(&self) -> Option<ActiveCheck> {
-        self.health.config().active
-    }
-
-    /// Records an active check of backend `b`.
-    pub fn record_check(&mut self, b: usize, passed: bool) {
-        if self.health.record_check(b, passed) {
-            self.refresh_eligibility();
-        }
-    }
-
-    /// Ends backend `b`'s ejection if it is due at `now`.
-    pub fn uneject(&mut self, b: usize, now: SimTime) {
-        if self.health.uneject(b, now) {
-            self.refresh_eligibility();
         }
     }
 
@@ -173,12 +141,6 @@ impl Balancer {
         }
     }
 
-    /// Brings backend `b` into its configuration, or takes it out.
-    pub fn set_present(&mut self, b: usize, present: bool) {
-        self.present[b] = present;
-        self.refresh_eligibility();
-    }
-
     /// Switches to later policy number `index`, unless it was used already or does not exist.
     pub fn switch_policy(&mut self, index: usize) {
         if let Some(mut next) = self.later.get_mut(index).and_then(Option::take) {
@@ -188,11 +150,10 @@ impl Balancer {
         }
     }
 
-    /// Recomputes which backends the policy may use and tells it if anything changed.
-    fn refresh_eligibility(&mut self) {
-        self.health.eligibility(&self.present, &mut self.eligible);
+    /// Sets which backends the policy may use and tells it if anything changed.
+    pub fn set_eligible(&mut self, eligible: &[bool]) {
         let mut changed = false;
-        for (state, &eligible) in self.states.iter_mut().zip(&self.eligible) {
+        for (state, &eligible) in self.states.iter_mut().zip(eligible) {
             changed |= state.eligible != eligible;
             state.eligible = eligible;
         }

@@ -30,13 +30,15 @@ pub struct ClientConfig {
     pub timeout: Option<Duration>,
     /// How failed and timed-out attempts are retried. `None`: never.
     pub retry: Option<RetryPolicy>,
+    /// The zone its requests come from (zone-aware routing, cross-zone traffic).
+    pub zone: Option<String>,
 }
 
 impl ClientConfig {
     /// A client called `name` sending `arrivals`, each request with a fresh key, no timeout,
     /// no retries.
     pub fn new(name: impl Into<String>, arrivals: Arrivals) -> Self {
-        ClientConfig { name: name.into(), arrivals, users: None, timeout: None, retry: None }
+        ClientConfig { name: name.into(), arrivals, users: None, timeout: None, retry: None, zone: None }
     }
 
     /// Users whose requests are tracked as users (a declared population or a closed loop):

@@ -399,6 +399,7 @@ impl Recorder {
             database,
             windows: self.series.map_or_else(Vec::new, |s| s.closed),
             fleet: Vec::new(),
+            topology: None,
         }
     }
 }

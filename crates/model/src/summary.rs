@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::fleet::FleetSummary;
 use crate::metrics::Latency;
 use crate::series::Window;
+use crate::topology::TopologySummary;
 
 /// Response-time statistics of successful requests, in seconds (NaN when there were none).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -122,6 +123,9 @@ pub struct RunSummary {
     pub windows: Vec<Window>,
     /// Per fleet group (autoscaling, lifecycle, deploys): cost and scaling; empty without.
     pub fleet: Vec<FleetSummary>,
+    /// The balancer tier (instances, subsets, connections, zones), unless it is one balancer
+    /// over every backend picking per request with no zones.
+    pub topology: Option<TopologySummary>,
 }
 
 impl RunSummary {

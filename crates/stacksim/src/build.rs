@@ -211,6 +211,19 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             d.groups(backend).for_each(|group| group.provision = Some(time));
             d.set(param_name("provision", backend), Value::String(time.to_string()));
         }),
+        SweepAxis::Instances(values) => each(draft, values, |d, &n| {
+            d.stack.balancer.instances = n;
+            d.set("instances".to_owned(), Value::from(n));
+        }),
+        SweepAxis::Connections(values) => each(draft, values, |d, connections| {
+            d.stack.balancer.connections = *connections;
+            d.set("connections".to_owned(), Value::String(connections.to_string()));
+        }),
+        SweepAxis::ZoneAware(values) => each(draft, values, |d, &on| {
+            d.stack.balancer.zone_aware =
+                if on { Some(d.stack.balancer.zone_aware.unwrap_or_default()) } else { None };
+            d.set("zone_aware".to_owned(), Value::Bool(on));
+        }),
         SweepAxis::ServiceScale { backend, values } => each(draft, values, |d, &factor| {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
             d.set(param_name("service_scale", backend), Value::from(factor));
@@ -317,6 +330,28 @@ pub(crate) fn fleet_shapes(spec: &StackSpec, timeline: &[TimelineEntry]) -> Vec<
         .collect()
 }
 
+/// The indices of the backends in zone `zone`.
+pub(crate) fn zone_members(stack: &StackSpec, zone: &str) -> Vec<usize> {
+    stack
+        .backends
+        .iter()
+        .flat_map(|b| (0..b.replicas).map(move |_| b.zone.as_deref() == Some(zone)))
+        .enumerate()
+        .filter_map(|(i, member)| member.then_some(i))
+        .collect()
+}
+
+/// The zones of the backends, in order of first mention.
+pub(crate) fn zone_names(stack: &StackSpec) -> Vec<String> {
+    let mut zones: Vec<String> = Vec::new();
+    for zone in stack.backends.iter().filter_map(|b| b.zone.as_ref()) {
+        if !zones.contains(zone) {
+            zones.push(zone.clone());
+        }
+    }
+    zones
+}
+
 /// The model's client for a client spec (the `client`-th of the stack).
 pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> ClientConfig {
     let mut config = ClientConfig::new(c.name.clone(), arrivals(client, &c.arrivals, resolved));
@@ -328,6 +363,7 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     }
     config.timeout = c.timeout.map(|t| t.0);
     config.retry = c.retry.as_ref().map(retry);
+    config.zone = c.zone.clone();
     config
 }
 
@@ -366,6 +402,8 @@ fn backends(b: &BackendSpec, slots: Option<u32>) -> impl Iterator<Item = Backend
         backend.queue_timeout = b.queue_timeout.map(|t| t.0);
         backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
         backend.present = !b.standby && i < b.replicas;
+        backend.zone = b.zone.clone();
+        backend.priority = b.priority.unwrap_or(0);
         backend
     })
 }
@@ -454,6 +492,7 @@ pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved, timeline: &[TimelineE
         database: spec.database.as_ref().map(database),
         health: health(spec.health.as_ref()),
         fleets: fleets(spec, &shapes),
+        topology: spec.balancer.topology(),
         ..StackConfig::default()
     }
 }
@@ -565,6 +604,32 @@ pub(crate) fn timeline(
                     );
                 } else {
                     problems.push(no_group(i, backend, &spec.stack));
+                }
+            }
+            ActionSpec::FailZone(zone) | ActionSpec::RecoverZone(zone) => {
+                let fail = matches!(entry.action, ActionSpec::FailZone(_));
+                let in_zone = zone_members(&spec.stack, zone);
+                if in_zone.is_empty() {
+                    let zones = zone_names(&spec.stack);
+                    let valid = if zones.is_empty() {
+                        "no backend has a zone; give backends zone: \"name\"".to_owned()
+                    } else {
+                        format!(
+                            "the zones are {}",
+                            zones.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
+                        )
+                    };
+                    problems.push(Problem {
+                        path: FieldPath::root().field("timeline").index(i).field("action"),
+                        severity: Severity::Error,
+                        message: format!("no backend is in zone {zone:?}; {valid}"),
+                    });
+                }
+                for backend in in_zone {
+                    push(
+                        Duration::ZERO,
+                        if fail { Action::Fail { backend } } else { Action::Recover { backend } },
+                    );
                 }
             }
         }

@@ -119,6 +119,7 @@ fn stack(seed_bits: u64) -> StackConfig {
             timeline
         },
         observe: Observe { window: Some(s(10)), slow: Some(ms(500)), incident: None },
+        topology: Topology::default(),
     }
 }
 

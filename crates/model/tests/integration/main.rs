@@ -9,6 +9,7 @@ mod faults;
 mod fleet;
 mod series;
 mod snapshots;
+mod topology;
 
 use std::time::Duration;
 
