@@ -157,6 +157,41 @@ pub fn fleet_simulation(
         .expect("bench stacks are valid")
 }
 
+/// [`fleet_simulation`] with its backends as one fleet group (issue 13) of `2n` slots, `n`
+/// ready, under an HPA on utilization (target 0.9, min = max = `n`): the fleet keeps its
+/// size, so the run is the same work plus what the fleet costs.
+pub fn autoscaled_fleet_simulation(
+    n: usize,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+) -> (Simulation<WebStack>, SimTime) {
+    let rate = FLEET_LOAD * n as f64;
+    let mut stack = single_worker_backends(2 * n, rate);
+    for (i, b) in stack.backends.iter_mut().enumerate() {
+        b.present = i < n;
+    }
+    let service = stack.backends[0].service.clone();
+    stack.fleets = vec![stacksim_model::FleetConfig {
+        name: "app".into(),
+        first: 0,
+        slots: 2 * n,
+        replicas: n as u32,
+        autoscale: Some(stacksim_model::Hpa {
+            metric: stacksim_model::HpaMetric::Utilization,
+            target: 0.9,
+            tolerance: 0.1,
+            sync: std::time::Duration::from_secs(15),
+            behavior: stacksim_model::fleet::default_behavior(n as u32, n as u32),
+        }),
+        provision: std::time::Duration::ZERO,
+        readiness: std::time::Duration::ZERO,
+        termination_grace: std::time::Duration::from_secs(30),
+        versions: vec![service],
+    }];
+    simulation(&stack, policy, seed, requests, rate).expect("bench stacks are valid")
+}
+
 /// Runs [`fleet_simulation`] and returns the events the engine handled.
 pub fn fleet(n: usize, policy: Box<dyn Policy>, seed: u64, requests: u64) -> u64 {
     let (mut sim, end) = fleet_simulation(n, policy, seed, requests);

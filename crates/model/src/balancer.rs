@@ -129,6 +129,18 @@ impl Balancer {
         }
     }
 
+    /// Sets several backends' weights at once: the policy rebuilds once.
+    pub fn set_weights(&mut self, weights: &[(usize, u32)]) {
+        let mut changed = false;
+        for &(b, weight) in weights {
+            changed |= self.states[b].weight != weight;
+            self.states[b].weight = weight;
+        }
+        if changed {
+            self.policy.on_backends_changed(&self.states);
+        }
+    }
+
     /// Switches to later policy number `index`, unless it was used already or does not exist.
     pub fn switch_policy(&mut self, index: usize) {
         if let Some(mut next) = self.later.get_mut(index).and_then(Option::take) {

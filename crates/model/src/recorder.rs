@@ -292,6 +292,7 @@ impl Recorder {
         now: SimTime,
         backends: impl Iterator<Item = Areas>,
         database: Option<(u128, u32)>,
+        fleet: Vec<crate::fleet::FleetWindow>,
     ) {
         let Some(series) = &mut self.series else { return };
         let span = series.width.as_nanos() as f64;
@@ -331,6 +332,7 @@ impl Recorder {
             database_utilization,
             users_active,
             users_affected,
+            fleet,
         });
         series.latency.reset();
         series.index += 1;
@@ -397,6 +399,7 @@ impl Recorder {
             database,
             windows: self.series.map_or_else(Vec::new, |s| s.closed),
             topology: None,
+            fleet: Vec::new(),
         }
     }
 }

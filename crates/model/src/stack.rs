@@ -23,6 +23,7 @@ use crate::client::Client;
 pub use crate::client::ClientConfig;
 use crate::database::Database;
 pub use crate::database::DatabaseConfig;
+use crate::fleet::{Change, Fleet, FleetConfig};
 use crate::health::HealthConfig;
 use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
@@ -51,6 +52,9 @@ pub struct StackConfig {
     pub observe: Observe,
     /// Balancer instances, subsets, connections, zone-aware routing and priority failover.
     pub topology: Topology,
+    /// Backend groups whose pods come and go (autoscaling, lifecycle, deploys); none by
+    /// default, and then the fleet costs nothing.
+    pub fleets: Vec<FleetConfig>,
 }
 
 /// One run's clock settings and seed.
@@ -215,6 +219,61 @@ pub fn simulate_copies(
     Ok((sim.into_model().summary(now, events), end))
 }
 
+/// How an attempt ended, as an access log line records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Answered successfully (HTTP 200).
+    Completed,
+    /// Answered 503 at once (full queue, queue timeout, no available backend).
+    Rejected,
+    /// The client gave up on it (logged as 504 by a proxy that times out the same way).
+    TimedOut,
+    /// Refused or reset by a backend that was down (502).
+    Failed,
+}
+
+impl From<Outcome> for AttemptOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Completed => AttemptOutcome::Completed,
+            Outcome::Rejected => AttemptOutcome::Rejected,
+            Outcome::TimedOut => AttemptOutcome::TimedOut,
+            Outcome::Failed => AttemptOutcome::Failed,
+        }
+    }
+}
+
+/// One attempt as it ended: what an access log line says about it. Times are from the start
+/// of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// Index of the client that sent the request.
+    pub client: u32,
+    /// The request's user or session key.
+    pub key: u64,
+    /// Which try of its request this was (1 for the first).
+    pub attempt: u32,
+    /// The backend it was sent to; `None` when no backend was available (503 at the balancer).
+    pub backend: Option<u32>,
+    /// When it left the balancer.
+    pub sent: SimTime,
+    /// When a worker took it; `None` if none did.
+    pub started: Option<SimTime>,
+    /// When it ended (for the client: a timeout ends it even if its backend still works on it).
+    pub ended: SimTime,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// It was sent after the warm-up (its request is counted in the statistics).
+    pub counted: bool,
+}
+
+/// Receives every attempt as it ends (`stacksim run --access-log`). A stack without one pays
+/// one `Option` check per ended attempt.
+pub trait AttemptLog: Send {
+    /// One attempt ended.
+    fn record(&mut self, attempt: &AttemptRecord);
+}
+
 /// What happens in the stack. Events that name an attempt carry its generation, so an event
 /// for an attempt that has since ended (its slot reused) is recognised and ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,6 +329,19 @@ pub enum Event {
         /// Index into the timeline.
         index: u32,
     },
+    /// The pod in a fleet group's slot `backend` reaches its next phase (provisioned, ready,
+    /// done draining), if it is still generation `generation`.
+    Pod {
+        /// Backend slot.
+        backend: u32,
+        /// The pod's generation when the timer was set.
+        generation: u32,
+    },
+    /// A fleet group's autoscaler evaluates.
+    Autoscale {
+        /// Fleet group index.
+        group: u32,
+    },
     /// The current time-series window ends.
     WindowEnd,
     /// The warm-up ends: statistics start here.
@@ -288,6 +360,16 @@ pub struct WebStack {
     in_flight: InFlight,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
+    /// Groups with fleet dynamics; `None` without (and then nothing here runs).
+    fleet: Option<Fleet>,
+    /// Where ended attempts are written, if anywhere.
+    attempt_log: Option<Box<dyn AttemptLog>>,
+}
+
+impl std::fmt::Debug for dyn AttemptLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AttemptLog")
+    }
 }
 
 impl StackConfig {
@@ -360,6 +442,8 @@ impl WebStack {
             database,
             in_flight: InFlight::default(),
             timeline: stack.timeline.clone(),
+            fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
+            attempt_log: None,
         };
         let first = model.first_events(params.warmup);
         let mut sim = Simulation::new(model);
@@ -397,7 +481,48 @@ impl WebStack {
         if let Some(window) = self.recorder.window() {
             first.push((SimTime::from(window), Event::WindowEnd));
         }
+        if let Some(fleet) = &self.fleet {
+            for (group, sync) in fleet.first_syncs() {
+                first.push((SimTime::ZERO + sync, Event::Autoscale { group: group as u32 }));
+            }
+        }
         first
+    }
+
+    /// Sends every attempt that ends from now on to `log` (replacing any log set before).
+    pub fn set_attempt_log(&mut self, log: Box<dyn AttemptLog>) {
+        self.attempt_log = Some(log);
+    }
+
+    /// Takes back the attempt log, if one was set.
+    pub fn take_attempt_log(&mut self) -> Option<Box<dyn AttemptLog>> {
+        self.attempt_log.take()
+    }
+
+    /// Writes an ended attempt of `request` to the attempt log, if there is one.
+    #[inline]
+    fn log_attempt(
+        &mut self,
+        request: u32,
+        backend: Option<usize>,
+        times: (SimTime, Option<SimTime>, SimTime),
+        outcome: Outcome,
+    ) {
+        if let Some(log) = self.attempt_log.as_mut() {
+            let r = self.in_flight.request(request);
+            let (sent, started, ended) = times;
+            log.record(&AttemptRecord {
+                client: r.client,
+                key: r.key,
+                attempt: r.attempts,
+                backend: backend.map(|b| b as u32),
+                sent,
+                started,
+                ended,
+                outcome: outcome.into(),
+                counted: r.counted,
+            });
+        }
     }
 
     // ---- requests and attempts ----------------------------------------------------------
@@ -438,11 +563,15 @@ impl WebStack {
         self.recorder.sent(counted);
         let Some((b, connection)) = self.tier.route(instance, &info, client, now) else {
             // No backend available: the balancer answers 503 at once.
+            self.log_attempt(request, None, (now, None, now), Outcome::Rejected);
             self.retry_or_finish(request, Outcome::Rejected, cx);
             return;
         };
         self.recorder.routed(b, counted);
         self.tier.count_zones(client, b, counted);
+        if let Some(fleet) = &mut self.fleet {
+            fleet.routed(b);
+        }
         let admission = self.backends[b].admit();
         if let Admission::Reject(why) = admission {
             let outcome = match why {
@@ -452,6 +581,7 @@ impl WebStack {
             };
             self.tier.release(instance, connection, b, now, why == Rejection::Down);
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            self.log_attempt(request, Some(b), (now, None, now), outcome);
             self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
             return;
         }
@@ -528,9 +658,12 @@ impl WebStack {
         a.abandoned = true;
         let (b, request, counted, instance, connection) =
             (a.backend as usize, a.request, a.counted, a.instance, a.connection);
+        let started = (a.stage != Stage::Queued).then_some(a.started);
+        let sent = a.sent;
         if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
             a.connection = NO_CONNECTION;
         }
+        self.log_attempt(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
         self.attempt_failed(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
@@ -576,6 +709,7 @@ impl WebStack {
         if a.abandoned {
             return;
         }
+        self.log_attempt(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
         // Only a topology with a cross-zone latency looks the client up.
         let crossing = if self.tier.charges_crossing() {
@@ -631,6 +765,7 @@ impl WebStack {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
+        self.log_attempt(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
         self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
@@ -648,6 +783,8 @@ impl WebStack {
             let a = self.in_flight.remove(attempt);
             self.leave_backend(a.instance, b, a.connection, now, true);
             if !a.abandoned {
+                let started = (a.stage != Stage::Queued).then_some(a.started);
+                self.log_attempt(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
                 self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
             }
         }
@@ -717,6 +854,18 @@ impl WebStack {
                     c.scale_rate(factor);
                 }
             }
+            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
+                if let Some(fleet) = &mut self.fleet {
+                    let changes = fleet.deploy(group, version, max_surge, max_unavailable, now);
+                    self.apply(changes, cx);
+                }
+            }
+            Action::Canary { group, version, weight_percent } => {
+                if let Some(fleet) = &mut self.fleet {
+                    let changes = fleet.canary(group, version, weight_percent, now);
+                    self.apply(changes, cx);
+                }
+            }
             Action::SetRate { rate_per_s } => {
                 let total: f64 = self.clients.iter().map(|c| c.base_rate(now)).sum();
                 if total > 0.0 {
@@ -726,6 +875,55 @@ impl WebStack {
                 }
             }
         }
+    }
+
+    // ---- the fleet ------------------------------------------------------------------------
+
+    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled.
+    fn autoscale(&mut self, group: usize, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        if let Some(sync) = fleet.sync_period(group) {
+            cx.schedule_in(sync, Event::Autoscale { group: group as u32 });
+        }
+        let backends = &mut self.backends;
+        let changes = fleet.sync(group, now, |b| backends[b].load(now));
+        self.apply(changes, cx);
+    }
+
+    /// The pod in slot `b` reaches its next phase.
+    fn pod(&mut self, b: usize, generation: u32, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        let backends = &mut self.backends;
+        let changes = fleet.advance(b, generation, now, |b| backends[b].load(now));
+        self.apply(changes, cx);
+    }
+
+    /// Applies what the fleet decided, in order.
+    fn apply(&mut self, changes: Vec<Change>, cx: &mut Context<'_, Event>) {
+        for change in changes {
+            match change {
+                Change::Timer { backend, generation, after } => {
+                    cx.schedule_in(after, Event::Pod { backend: backend as u32, generation });
+                }
+                Change::Boot { backend, version } => {
+                    if let Some(service) = self.fleet.as_ref().and_then(|f| f.service(backend, version)) {
+                        self.backends[backend].boot(service);
+                    }
+                }
+                Change::Routable { backend } => self.pod_ready(backend),
+                Change::Unroutable { backend } => self.tier.set_present(backend, false),
+                Change::Kill { backend } => self.crash(backend, cx),
+                Change::Weights(weights) => self.tier.set_weights(&weights),
+            }
+        }
+    }
+
+    /// A pod became ready: it joins the balancer's endpoints. The one hook for what a newly
+    /// ready backend goes through first (slow start, warm-up).
+    fn pod_ready(&mut self, b: usize) {
+        self.tier.set_present(b, true);
     }
 
     // ---- measurement --------------------------------------------------------------------
@@ -739,6 +937,9 @@ impl WebStack {
         if let Some(db) = &mut self.database {
             db.end_warmup(now);
         }
+        if let Some(fleet) = &mut self.fleet {
+            fleet.end_warmup(now);
+        }
     }
 
     fn end_window(&mut self, cx: &mut Context<'_, Event>) {
@@ -746,7 +947,8 @@ impl WebStack {
         let Some(width) = self.recorder.window() else { return };
         cx.schedule_in(width, Event::WindowEnd);
         let database = self.database.as_mut().map(|db| db.busy_area(now));
-        self.recorder.close_window(now, self.backends.iter_mut().map(|b| b.areas(now)), database);
+        let fleet = self.fleet.as_mut().map_or_else(Vec::new, |f| f.close_window(now, width));
+        self.recorder.close_window(now, self.backends.iter_mut().map(|b| b.areas(now)), database, fleet);
     }
 
     /// What the run measured, from the end of warm-up to `end`.
@@ -757,6 +959,9 @@ impl WebStack {
         let topology = self.tier.summary(end);
         let mut summary = self.recorder.summary(end, events, backends, database, in_flight);
         summary.topology = topology;
+        if let Some(fleet) = &mut self.fleet {
+            summary.fleet = fleet.summary(end);
+        }
         summary
     }
 }
@@ -781,6 +986,8 @@ impl Model for WebStack {
             Event::HealthCheck { backend } => self.health_check(backend as usize, cx),
             Event::Unejection { backend } => self.tier.uneject(backend as usize, cx.now()),
             Event::Action { index } => self.act(index as usize, cx),
+            Event::Pod { backend, generation } => self.pod(backend as usize, generation, cx),
+            Event::Autoscale { group } => self.autoscale(group as usize, cx),
             Event::WindowEnd => self.end_window(cx),
             Event::EndWarmup => self.end_warmup(cx.now()),
         }

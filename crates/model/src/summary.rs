@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::fleet::FleetSummary;
 use crate::metrics::Latency;
 use crate::series::Window;
 use crate::topology::TopologySummary;
@@ -123,6 +124,8 @@ pub struct RunSummary {
     /// The balancer tier (instances, subsets, connections, zones), unless it is one balancer
     /// over every backend picking per request with no zones.
     pub topology: Option<TopologySummary>,
+    /// Per fleet group (autoscaling, lifecycle, deploys): cost and scaling; empty without.
+    pub fleet: Vec<FleetSummary>,
 }
 
 impl RunSummary {

@@ -707,6 +707,15 @@ impl Tier {
         }
     }
 
+    /// Sets several backends' weights at once, everywhere: each policy rebuilds once.
+    pub fn set_weights(&mut self, weights: &[(usize, u32)]) {
+        for inst in &mut self.instances {
+            for g in &mut inst.groups {
+                g.set_weights(weights);
+            }
+        }
+    }
+
     /// Switches every instance to later policy number `index`.
     pub fn switch_policy(&mut self, index: usize) {
         for inst in &mut self.instances {

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+mod fleet;
 mod policy;
 mod replay;
 mod slo;
@@ -15,6 +16,7 @@ mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
 pub(crate) use policy::ron_extensions;
 pub use policy::{CustomSpec, PolicySpec};
 pub use replay::{
@@ -340,6 +342,20 @@ pub struct BackendSpec {
     /// Envoy priority level of its replicas: 0 first, higher levels as failover. Default: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u32>,
+    /// Its autoscaler: `Hpa(metric: Utilization, target: 0.75, min: 4, max: 40, ...)`.
+    /// Default: none (the replica count is fixed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleSpec>,
+    /// A new pod's time from scheduled to started (image pull, boot). Default: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provision: Option<HumanDuration>,
+    /// A started pod's time until its readiness probe passes and it is routable. Default: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<HumanDuration>,
+    /// How long a removed pod drains (no new requests, in-flight ones finish) before it is
+    /// killed. Default: 30s, Kubernetes' `terminationGracePeriodSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_grace: Option<HumanDuration>,
 }
 
 /// A backend's waiting room.
@@ -484,6 +500,31 @@ pub enum SweepAxis {
     /// Zone-aware routing off (`false`) or on (`true`: the balancer's `zone_aware`, or
     /// Envoy's defaults).
     ZoneAware(Vec<bool>),
+    /// The autoscaler's target (of autoscaled groups).
+    Target {
+        /// Only this backend group (default: every autoscaled group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Targets to try, each in the autoscaler metric's range.
+        values: Vec<f64>,
+    },
+    /// The autoscaler's `min` replicas (of autoscaled groups): the warm pods that stand by.
+    /// The group starts with that many.
+    MinReplicas {
+        /// Only this backend group (default: every autoscaled group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Minimums to try, each ≥ 1 and at most the group's `max`.
+        values: Vec<u32>,
+    },
+    /// The time a new pod takes to provision (scheduled → started).
+    Provision {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Provision times to try.
+        values: Vec<HumanDuration>,
+    },
 }
 
 impl SweepAxis {
@@ -546,6 +587,10 @@ impl BackendSpec {
             standby: false,
             zone: None,
             priority: None,
+            autoscale: None,
+            provision: None,
+            readiness: None,
+            termination_grace: None,
         }
     }
 }
