@@ -734,10 +734,9 @@ impl Tier {
     /// Recomputes every instance's subset of the present backends, and its eligibility.
     fn resubset(&mut self) {
         let fleet: Vec<usize> = (0..self.present.len()).filter(|&b| self.present[b]).collect();
-        let count = self.instances.len();
         for (i, inst) in self.instances.iter_mut().enumerate() {
             inst.member.iter_mut().for_each(|m| *m = false);
-            for b in subset_of(self.topology.subset, &fleet, i, count, self.seed) {
+            for b in subset_of(self.topology.subset, &fleet, i, self.seed) {
                 inst.member[b] = true;
             }
             inst.refresh(&self.layout);
@@ -852,16 +851,15 @@ pub fn subset_counts(subset: Subset, backends: usize, instances: u32, seed: u64)
     let fleet: Vec<usize> = (0..backends).collect();
     let mut counts = vec![0u32; backends];
     for i in 0..instances as usize {
-        for b in subset_of(subset, &fleet, i, instances as usize, seed) {
+        for b in subset_of(subset, &fleet, i, seed) {
             counts[b] += 1;
         }
     }
     counts
 }
 
-/// The backends of instance `i` of `count` among `fleet` (present backends, in index order).
-pub(crate) fn subset_of(subset: Subset, fleet: &[usize], i: usize, count: usize, seed: u64) -> Vec<usize> {
-    let _ = count;
+/// The backends of instance `i` among `fleet` (present backends, in index order).
+pub(crate) fn subset_of(subset: Subset, fleet: &[usize], i: usize, seed: u64) -> Vec<usize> {
     match subset {
         Subset::All => fleet.to_vec(),
         Subset::Random { size } => {
@@ -1111,7 +1109,7 @@ mod tests {
         let fleet: Vec<usize> = (0..300).collect();
         let mut count = vec![0u32; 300];
         for i in 0..300 {
-            let mine = subset_of(Subset::Deterministic { size: 10 }, &fleet, i, 300, 7);
+            let mine = subset_of(Subset::Deterministic { size: 10 }, &fleet, i, 7);
             assert_eq!(mine.len(), 10);
             for b in mine {
                 count[b] += 1;
@@ -1126,7 +1124,7 @@ mod tests {
         let fleet: Vec<usize> = (0..300).collect();
         let mut count = vec![0u32; 300];
         for i in 0..300 {
-            for b in subset_of(Subset::Random { size: 90 }, &fleet, i, 300, 7) {
+            for b in subset_of(Subset::Random { size: 90 }, &fleet, i, 7) {
                 count[b] += 1;
             }
         }
