@@ -290,11 +290,6 @@ impl Comparison {
         }
         t
     }
-
-    /// `compare.html`, with the overlay plot.
-    pub fn to_html(&self) -> String {
-        crate::html::compare_html(self)
-    }
 }
 
 fn shown(metric: &str, x: f64) -> String {

@@ -592,11 +592,6 @@ impl Fit {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// `fit.html`: the report with its plots.
-    pub fn to_html(&self) -> String {
-        crate::html::fit_html(self)
-    }
-
     /// Writes `stack.ron`, `replay.ron`, `fit.json` and `fit.html` into `dir` (created if
     /// needed).
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {

@@ -23,7 +23,23 @@ fn ms(s: f64) -> String {
     if s.is_finite() { format!("{:.1}", s * 1000.0) } else { "–".to_owned() }
 }
 
-pub(crate) fn fit_html(fit: &Fit) -> String {
+// The reports' HTML lives here, beside the charts, and the data modules do not name it: the
+// methods below are how they reach it.
+impl Fit {
+    /// `fit.html`: the report with its plots.
+    pub fn to_html(&self) -> String {
+        fit_html(self)
+    }
+}
+
+impl Comparison {
+    /// `compare.html`, with the overlay plot.
+    pub fn to_html(&self) -> String {
+        compare_html(self)
+    }
+}
+
+fn fit_html(fit: &Fit) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
@@ -175,7 +191,7 @@ pub(crate) fn fit_html(fit: &Fit) -> String {
     page("stacksim fit", &b)
 }
 
-pub(crate) fn compare_html(c: &Comparison) -> String {
+fn compare_html(c: &Comparison) -> String {
     let mut b = String::new();
     let _ = write!(b, "<pre>{}</pre>", escape(&c.to_table()));
     for metric in ["p50_s", "p90_s", "p99_s"] {
