@@ -290,6 +290,18 @@ pub(crate) fn is_dynamic(b: &BackendSpec) -> bool {
     b.autoscale.is_some() || b.provision.is_some() || b.readiness.is_some() || b.termination_grace.is_some()
 }
 
+/// Whether a group becomes a fleet group (slots, pod lifecycle): it has fleet dynamics, or the
+/// timeline deploys to it.
+pub(crate) fn has_fleet(b: &BackendSpec, timeline: &[TimelineEntry]) -> bool {
+    is_dynamic(b)
+        || timeline.iter().any(|e| match &e.action {
+            ActionSpec::RollingDeploy { backend, .. } | ActionSpec::Canary { backend, .. } => {
+                *backend == b.name
+            }
+            _ => false,
+        })
+}
+
 /// Per backend group: its fleet shape, if it has fleet dynamics or the timeline deploys to it.
 pub(crate) fn fleet_shapes(spec: &StackSpec, timeline: &[TimelineEntry]) -> Vec<Option<FleetShape>> {
     spec.backends

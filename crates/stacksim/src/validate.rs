@@ -146,7 +146,13 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
-    fn axis(&mut self, path: FieldPath, axis: &SweepAxis, stack: &StackSpec) {
+    fn axis(
+        &mut self,
+        path: FieldPath,
+        axis: &SweepAxis,
+        stack: &StackSpec,
+        timeline: &[crate::spec::TimelineEntry],
+    ) {
         let groups = &stack.backends;
         let target = |c: &mut Self, backend: &Option<String>| {
             if let Some(name) = backend
@@ -200,6 +206,22 @@ impl Checker<'_> {
                 empty(self, values.len(), "values: [2, 4, 8]");
                 for (j, &n) in values.iter().enumerate() {
                     self.at_least_one(path.field("values").index(j), n, "each value");
+                }
+                // A fleet group's pods are slots built for at most this many replicas.
+                let max = stacksim_model::fleet::MAX_REPLICAS;
+                if matches!(axis, SweepAxis::Replicas { .. })
+                    && groups.iter().any(|g| {
+                        backend.as_ref().is_none_or(|name| *name == g.name) && crate::build::has_fleet(g, timeline)
+                    })
+                {
+                    for (j, &n) in values.iter().enumerate() {
+                        if n > max {
+                            self.error(
+                                path.field("values").index(j),
+                                format!("a group with fleet dynamics or deploys has at most {max} replicas, not {n}"),
+                            );
+                        }
+                    }
                 }
             }
             SweepAxis::Queue { backend, values } => {
@@ -544,6 +566,22 @@ impl Checker<'_> {
                 }
                 _ => {}
             }
+            if let A::RollingDeploy { backend, .. } | A::Canary { backend, .. } = &entry.action
+                && let Some(group) = stack.backends.iter().find(|b| b.name == *backend)
+                && !crate::build::is_dynamic(group)
+                && group.replicas > stacksim_model::fleet::MAX_REPLICAS
+            {
+                // A deployed group's pods are slots built for at most this many replicas (a
+                // group with fleet dynamics is told so at its `replicas`).
+                self.error(
+                    path.field("action").field("backend"),
+                    format!(
+                        "a group that is deployed to has at most {} replicas; {backend:?} has {}",
+                        stacksim_model::fleet::MAX_REPLICAS,
+                        group.replicas
+                    ),
+                );
+            }
             match &entry.action {
                 A::RollingDeploy { max_surge, max_unavailable, service, .. } => {
                     let ap = path.field("action");
@@ -694,7 +732,7 @@ pub(crate) fn check(
         c.backend(path, backend);
     }
     for (i, axis) in experiment.sweep.iter().enumerate() {
-        c.axis(root.field("sweep").index(i), axis, stack);
+        c.axis(root.field("sweep").index(i), axis, stack, &experiment.timeline);
     }
     c.stack_extras(&stack_path, stack);
     c.topology(&stack_path, experiment, stack);
