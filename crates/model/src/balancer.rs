@@ -9,10 +9,12 @@
 
 use std::time::Duration;
 
+use rand::RngExt;
 use stacksim_engine::{SimRng, SimTime};
 
 use crate::backend::BackendConfig;
 use crate::health::{ActiveCheck, Health, HealthConfig};
+use crate::overload::{AdmissionControl, AdmissionState, RateLimit, SlowStart, TokenBucket};
 use crate::policy::{BackendState, Feedback, Policy, RequestInfo};
 
 /// What the balancer learns about one attempt it sent.
@@ -48,6 +50,70 @@ pub(crate) struct Balancer {
     health: Health,
     /// Scratch for recomputing eligibility.
     eligible: Vec<bool>,
+    /// Its rate limit, admission control and slow start; `None` when it has none of them.
+    guard: Option<Box<Guard>>,
+}
+
+/// Why the balancer answered a request itself, without routing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Its rate limit's bucket is empty: 429.
+    Limited,
+    /// Admission control rejected it: 503.
+    Shed,
+}
+
+/// The balancer's own overload protection.
+#[derive(Debug)]
+struct Guard {
+    rate_limit: Option<TokenBucket>,
+    /// Admission control and the stream of its draws (`admission`).
+    admission: Option<(AdmissionState, SimRng)>,
+    slow_start: Option<SlowStartState>,
+}
+
+/// Weights under slow start: the policy sees each weight × [`SlowStartState::SCALE`] × the
+/// backend's slow-start factor, so that a fraction of a weight can be expressed.
+#[derive(Debug)]
+struct SlowStartState {
+    /// Per backend: its slow start, and when it joined if it is in its window.
+    backends: Vec<(Option<SlowStart>, Option<SimTime>)>,
+    /// Configured weights (before scaling).
+    base: Vec<u32>,
+    /// Backends in their window.
+    ramping: usize,
+    next_refresh: SimTime,
+}
+
+impl SlowStartState {
+    /// Resolution of the scaled weights: 1% of a weight.
+    const SCALE: u32 = 100;
+    /// How often the weights of ramping backends are recomputed.
+    const REFRESH: Duration = Duration::from_secs(1);
+
+    /// Backend `b`'s effective weight at `now`; ends its window if it is over.
+    fn weight(&mut self, b: usize, now: SimTime) -> u32 {
+        let base = self.base[b].saturating_mul(Self::SCALE);
+        let (slow_start, joined) = &mut self.backends[b];
+        let (Some(slow_start), Some(at)) = (*slow_start, *joined) else { return base };
+        let since = now.saturating_since(at);
+        if since >= slow_start.window {
+            *joined = None;
+            self.ramping -= 1;
+            return base;
+        }
+        if base == 0 {
+            return 0;
+        }
+        ((f64::from(base) * slow_start.factor(since)).round() as u32).max(1)
+    }
+}
+
+/// The balancer-side overload settings of a stack.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct BalancerLimits {
+    pub admission_control: Option<AdmissionControl>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Balancer {
@@ -59,11 +125,37 @@ impl Balancer {
         rng: SimRng,
         backends: &[BackendConfig],
         health: HealthConfig,
+        limits: BalancerLimits,
+        seed: u64,
     ) -> Self {
+        let slow_start = backends.iter().any(|b| b.slow_start.is_some()).then(|| SlowStartState {
+            backends: backends.iter().map(|b| (b.slow_start, None)).collect(),
+            base: backends.iter().map(|b| b.weight).collect(),
+            ramping: 0,
+            next_refresh: SimTime::ZERO,
+        });
+        let scale = if slow_start.is_some() { SlowStartState::SCALE } else { 1 };
         let states: Vec<BackendState> = backends
             .iter()
-            .map(|b| BackendState { weight: b.weight, eligible: b.present, in_flight: 0, latency: None })
+            .map(|b| BackendState {
+                weight: b.weight.saturating_mul(scale),
+                eligible: b.present,
+                in_flight: 0,
+                latency: None,
+            })
             .collect();
+        let guard = (limits.admission_control.is_some()
+            || limits.rate_limit.is_some()
+            || slow_start.is_some())
+        .then(|| {
+            Box::new(Guard {
+                rate_limit: limits.rate_limit.map(TokenBucket::new),
+                admission: limits
+                    .admission_control
+                    .map(|a| (AdmissionState::new(a), stacksim_engine::rng::stream(seed, "admission"))),
+                slow_start,
+            })
+        });
         policy.on_backends_changed(&states);
         Balancer {
             tracks_load: policy.tracks_load(),
@@ -74,7 +166,67 @@ impl Balancer {
             present: backends.iter().map(|b| b.present).collect(),
             health: Health::new(health, backends.len()),
             eligible: vec![false; backends.len()],
+            guard,
         }
+    }
+
+    /// Before routing a request at `now`: refreshes slow-start weights when due, then the
+    /// rate limit and admission control may answer it themselves.
+    #[inline]
+    pub fn refuses(&mut self, now: SimTime) -> Option<Refused> {
+        let guard = self.guard.as_mut()?;
+        if let Some(ss) = &mut guard.slow_start
+            && ss.ramping > 0
+            && now >= ss.next_refresh
+        {
+            ss.next_refresh = now.saturating_add(SlowStartState::REFRESH);
+            let mut changed = false;
+            for (b, state) in self.states.iter_mut().enumerate() {
+                if ss.backends[b].1.is_some() {
+                    let w = ss.weight(b, now);
+                    changed |= state.weight != w;
+                    state.weight = w;
+                }
+            }
+            if changed {
+                self.policy.on_backends_changed(&self.states);
+            }
+        }
+        if let Some(bucket) = &mut guard.rate_limit
+            && !bucket.try_take(now)
+        {
+            return Some(Refused::Limited);
+        }
+        if let Some((admission, rng)) = &mut guard.admission {
+            let draw: f64 = rng.random();
+            if admission.rejects(now, draw) {
+                return Some(Refused::Shed);
+            }
+        }
+        None
+    }
+
+    /// Backend `b` joins at `now` (added, or restarted): its slow start begins, if it has one.
+    pub fn joined(&mut self, b: usize, now: SimTime) {
+        let Some(ss) = self.guard.as_mut().and_then(|g| g.slow_start.as_mut()) else { return };
+        if ss.backends[b].0.is_none() {
+            return;
+        }
+        if ss.backends[b].1.replace(now).is_none() {
+            ss.ramping += 1;
+        }
+        let w = ss.weight(b, now);
+        if self.states[b].weight != w {
+            self.states[b].weight = w;
+            self.policy.on_backends_changed(&self.states);
+        }
+        ss.next_refresh = now.saturating_add(SlowStartState::REFRESH);
+    }
+
+    /// Backend `b`'s effective weight now, as the policy sees it (for tests and series).
+    #[cfg(test)]
+    pub fn weight(&self, b: usize) -> u32 {
+        self.states[b].weight
     }
 
     /// The backend for `request`, or `None` when none is available (the balancer answers 503).
@@ -124,6 +276,11 @@ impl Balancer {
             }
             Heard::Response { success: false, .. } | Heard::Silence => true,
         };
+        if let Some(guard) = &mut self.guard
+            && let Some((admission, _)) = &mut guard.admission
+        {
+            admission.record(now, !error);
+        }
         let ejected = self.health.record_response(b, now, error);
         if ejected.is_some() {
             self.refresh_eligibility();
@@ -154,7 +311,14 @@ impl Balancer {
     }
 
     /// Sets backend `b`'s weight.
-    pub fn set_weight(&mut self, b: usize, weight: u32) {
+    pub fn set_weight(&mut self, b: usize, weight: u32, now: SimTime) {
+        let weight = match self.guard.as_mut().and_then(|g| g.slow_start.as_mut()) {
+            Some(ss) => {
+                ss.base[b] = weight;
+                ss.weight(b, now)
+            }
+            None => weight,
+        };
         if self.states[b].weight != weight {
             self.states[b].weight = weight;
             self.policy.on_backends_changed(&self.states);
@@ -187,5 +351,63 @@ impl Balancer {
         if changed {
             self.policy.on_backends_changed(&self.states);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::RoundRobin;
+    use crate::{QueueLimit, ServiceTime};
+
+    const S: u64 = 1_000_000_000;
+
+    fn balancer(slow_start: Option<SlowStart>) -> Balancer {
+        let service = ServiceTime::Constant(Duration::from_millis(10));
+        let backends: Vec<BackendConfig> = (0..2)
+            .map(|i| {
+                let mut b = BackendConfig::new(format!("b{i}"), 1, QueueLimit::Unbounded, service.clone());
+                b.slow_start = slow_start;
+                b.weight = 2;
+                b
+            })
+            .collect();
+        let rng = stacksim_engine::rng::stream(1, "policy");
+        Balancer::new(
+            Box::new(RoundRobin::new()),
+            vec![],
+            rng,
+            &backends,
+            HealthConfig::default(),
+            BalancerLimits::default(),
+            1,
+        )
+    }
+
+    #[test]
+    fn slow_start_scales_a_joining_backends_weight_once_a_second_until_its_window_ends() {
+        let slow_start =
+            SlowStart { window: Duration::from_secs(60), aggression: 1.0, min_weight_percent: 10.0 };
+        let mut b = balancer(Some(slow_start));
+        assert_eq!((b.weight(0), b.weight(1)), (200, 200), "weights in hundredths, none ramping");
+        b.joined(1, SimTime(100 * S));
+        assert_eq!(b.weight(1), 20, "the 10% floor at once");
+        assert_eq!(b.refuses(SimTime(130 * S)), None);
+        assert_eq!(b.weight(1), 100, "half the weight half-way");
+        b.refuses(SimTime(130 * S + S / 2));
+        assert_eq!(b.weight(1), 100, "not refreshed within the second");
+        b.set_weight(1, 4, SimTime(145 * S));
+        assert_eq!(b.weight(1), 300, "a new weight ramps as well: 4 × 75%");
+        b.refuses(SimTime(160 * S));
+        assert_eq!(b.weight(1), 400, "the window is over");
+        assert_eq!(b.weight(0), 200);
+    }
+
+    #[test]
+    fn without_slow_start_weights_are_as_configured() {
+        let mut b = balancer(None);
+        b.joined(1, SimTime(S));
+        assert_eq!((b.weight(0), b.weight(1)), (2, 2));
+        assert!(b.guard.is_none(), "nothing to check per request");
     }
 }

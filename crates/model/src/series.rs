@@ -41,6 +41,17 @@ pub struct Window {
     pub users_active: u64,
     /// Of those, users with at least one failed or too-slow request in the window.
     pub users_affected: u64,
+    /// What the overload mechanisms did in the window, when any is configured.
+    pub overload: Option<OverloadWindow>,
+}
+
+/// What the overload mechanisms did in one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OverloadWindow {
+    /// Requests ended by each mechanism in the window.
+    pub counts: crate::recorder::OverloadCounts,
+    /// Clients whose circuit breaker was open or half-open when the window closed.
+    pub breakers_open: u32,
 }
 
 impl Window {

@@ -18,12 +18,13 @@ use stacksim_engine::{Context, Model, SimTime, Simulation, Stop, rng};
 use crate::ModelError;
 use crate::backend::{Admission, Backend, Rejection};
 pub use crate::backend::{BackendConfig, Degradation, QueueLimit};
-use crate::balancer::{Balancer, Heard};
-use crate::client::Client;
+use crate::balancer::{Balancer, BalancerLimits, Heard, Refused};
 pub use crate::client::ClientConfig;
+use crate::client::{Client, Held};
 use crate::database::Database;
 pub use crate::database::DatabaseConfig;
 use crate::health::HealthConfig;
+use crate::overload::{AdmissionControl, ClusterBreakers, RateLimit};
 use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
 use crate::recorder::{Outcome, Recorder};
@@ -48,6 +49,25 @@ pub struct StackConfig {
     pub timeline: Vec<TimedAction>,
     /// Time series and users affected.
     pub observe: Observe,
+    /// The balancer's admission control (Envoy). `None`: none.
+    pub admission_control: Option<AdmissionControl>,
+    /// A token bucket in front of the balancer (429 when empty). `None`: none.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl StackConfig {
+    /// Whether any overload mechanism is configured (their metrics are reported only then).
+    pub fn has_overload_control(&self) -> bool {
+        self.admission_control.is_some()
+            || self.rate_limit.is_some()
+            || self.clients.iter().any(|c| c.breaker.is_some() || c.throttle.is_some())
+            || self.backends.iter().any(|b| {
+                b.circuit_breakers.is_some()
+                    || b.rate_limit.is_some()
+                    || b.slow_start.is_some()
+                    || b.warmup.is_some()
+            })
+    }
 }
 
 /// One run's clock settings and seed.
@@ -267,6 +287,12 @@ pub struct WebStack {
     in_flight: InFlight,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
+    /// The backend groups' circuit breakers, if any group has them.
+    breakers: Option<ClusterBreakers>,
+    /// Whether any client has a breaker or a throttle (they hear of every success).
+    guarded_clients: bool,
+    /// Per client with a breaker, the time it had spent open when the warm-up ended.
+    breaker_open_at_warmup: Vec<Duration>,
 }
 
 impl WebStack {
@@ -310,8 +336,20 @@ impl WebStack {
                 rng::stream(params.seed, "policy"),
                 &stack.backends,
                 stack.health,
+                BalancerLimits { admission_control: stack.admission_control, rate_limit: stack.rate_limit },
+                params.seed,
             ),
-            recorder: Recorder::new(&stack.observe, params.warmup, params.duration, backends.len(), users),
+            recorder: Recorder::new(
+                &stack.observe,
+                params.warmup,
+                params.duration,
+                backends.len(),
+                users,
+                stack.has_overload_control(),
+            ),
+            breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
+            breaker_open_at_warmup: Vec::new(),
+            guarded_clients: stack.clients.iter().any(|c| c.breaker.is_some() || c.throttle.is_some()),
             backends,
             database,
             in_flight: InFlight::default(),
@@ -371,29 +409,73 @@ impl WebStack {
         let c = &mut self.clients[client as usize];
         let (key, size_seed) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
-        let request =
-            self.in_flight.open(Request { client, key, user, arrived: now, size_seed, attempts: 0, counted });
+        let request = self.in_flight.open(Request {
+            client,
+            key,
+            user,
+            arrived: now,
+            size_seed,
+            attempts: 0,
+            counted,
+            retry_at: None,
+        });
         self.send_attempt(request, cx);
     }
 
     /// Sends the next attempt of `request` to the backend the balancer picks.
     fn send_attempt(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
+        let client = self.in_flight.request(request).client;
+        // The client's own breaker and throttle: the attempt never leaves.
+        if let Some(held) = self.clients[client as usize].hold(now) {
+            let outcome = match held {
+                Held::BreakerOpen => Outcome::ShortCircuited,
+                Held::Throttled => Outcome::Throttled,
+            };
+            self.end_retry(request);
+            self.finish(request, outcome, cx);
+            return;
+        }
         let r = self.in_flight.next_attempt(request);
-        let (info, client, counted) = (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted);
+        let (info, counted) = (RequestInfo { key: r.key, arrived: r.arrived }, r.counted);
         self.recorder.sent(counted);
+        // The balancer's rate limit and admission control answer at once.
+        if let Some(refused) = self.balancer.refuses(now) {
+            let outcome = match refused {
+                Refused::Limited => Outcome::Limited,
+                Refused::Shed => Outcome::Shed,
+            };
+            self.retry_or_finish(request, outcome, None, cx);
+            return;
+        }
         let Some(b) = self.balancer.route(&info) else {
             // No backend available: the balancer answers 503 at once.
-            self.retry_or_finish(request, Outcome::Rejected, cx);
+            self.retry_or_finish(request, Outcome::Rejected, None, cx);
             return;
         };
         self.recorder.routed(b, counted);
-        let admission = self.backends[b].admit();
+        // The cluster's circuit breakers: an overflow is answered 503 without being sent.
+        if let Some(breakers) = &mut self.breakers
+            && !breakers.admit(b)
+        {
+            self.recorder.attempt_ended(b, counted, Outcome::Overflow);
+            self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
+            return;
+        }
+        let admission = if self.backends[b].within_rate(now) {
+            self.backends[b].admit()
+        } else {
+            Admission::Reject(Rejection::Limited)
+        };
         if let Admission::Reject(why) = admission {
+            if let Some(breakers) = &mut self.breakers {
+                breakers.release(b);
+            }
             let outcome = match why {
                 // Connection refused: the process is down.
                 Rejection::Down => Outcome::Failed,
                 Rejection::QueueFull => Outcome::Rejected,
+                Rejection::Limited => Outcome::Limited,
             };
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             self.attempt_failed(b, request, counted, outcome, heard, cx);
@@ -426,7 +508,7 @@ impl WebStack {
     ) {
         self.recorder.attempt_ended(b, counted, outcome);
         self.feedback(b, heard, cx);
-        self.retry_or_finish(request, outcome, cx);
+        self.retry_or_finish(request, outcome, Some(b), cx);
     }
 
     /// Tells the balancer what it heard from backend `b`, and schedules the end of any
@@ -438,17 +520,49 @@ impl WebStack {
         }
     }
 
-    /// An attempt of `request` ended without success: retry it if the client may, else end
+    /// An attempt of `request` (last at backend `at`, if it reached one) ended without
+    /// success: retry it if the client may (and its cluster's `max_retries` allows), else end
     /// the request with `outcome`.
-    fn retry_or_finish(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+    fn retry_or_finish(
+        &mut self,
+        request: u32,
+        outcome: Outcome,
+        at: Option<usize>,
+        cx: &mut Context<'_, Event>,
+    ) {
+        let now = cx.now();
+        self.end_retry(request);
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
-        if let Some(wait) = self.clients[client as usize].retry_after(attempts, cx.now()) {
+        let c = &mut self.clients[client as usize];
+        c.heard(now, false);
+        if let Some(wait) = c.retry_after(attempts, now) {
+            if let (Some(breakers), Some(b)) = (&mut self.breakers, at) {
+                match breakers.admit_retry(b) {
+                    Some(true) => self.in_flight.request_mut(request).retry_at = Some(b as u32),
+                    Some(false) => {
+                        self.recorder.retry_overflowed(counted);
+                        self.finish(request, outcome, cx);
+                        return;
+                    }
+                    None => {}
+                }
+            }
             self.recorder.retried(counted);
             cx.schedule_in(wait, Event::Retry { request });
             return;
         }
         self.finish(request, outcome, cx);
+    }
+
+    /// The retry `request` holds against a cluster's `max_retries` (if any) is over.
+    #[inline]
+    fn end_retry(&mut self, request: u32) {
+        if let Some(breakers) = &mut self.breakers
+            && let Some(b) = self.in_flight.request_mut(request).retry_at.take()
+        {
+            breakers.retry_done(b as usize);
+        }
     }
 
     /// Ends `request` with `outcome`; a closed-loop user thinks, then sends its next one.
@@ -516,11 +630,19 @@ impl WebStack {
         }
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
         self.feedback(b, Heard::Response { success: true, latency: now - a.sent }, cx);
+        if self.guarded_clients {
+            let client = self.in_flight.request(a.request).client;
+            self.clients[client as usize].heard(now, true);
+        }
+        self.end_retry(a.request);
         self.finish(a.request, Outcome::Completed, cx);
     }
 
     /// An attempt left backend `b` at `now` (done, expired or reset).
     fn leave_backend(&mut self, b: usize, now: SimTime) {
+        if let Some(breakers) = &mut self.breakers {
+            breakers.release(b);
+        }
         self.balancer.returned(b);
         self.recorder.left(now);
     }
@@ -610,13 +732,22 @@ impl WebStack {
     fn act(&mut self, index: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         match self.timeline[index].action {
-            Action::SetWeight { backend, weight } => self.balancer.set_weight(backend, weight),
+            Action::SetWeight { backend, weight } => self.balancer.set_weight(backend, weight, now),
             Action::SetPolicy { policy } => self.balancer.switch_policy(policy),
             Action::Fail { backend } => self.crash(backend, cx),
-            Action::Recover { backend } => self.backends[backend].recover(),
+            Action::Recover { backend } => {
+                // A restart: a cold process, which the balancer ramps up to full weight.
+                self.backends[backend].recover();
+                self.backends[backend].cold_start(now);
+                self.balancer.joined(backend, now);
+            }
             Action::SlowDown { backend, factor } => self.backends[backend].slow_down(factor),
             Action::Remove { backend } => self.balancer.set_present(backend, false),
-            Action::Add { backend } => self.balancer.set_present(backend, true),
+            Action::Add { backend } => {
+                self.balancer.set_present(backend, true);
+                self.backends[backend].cold_start(now);
+                self.balancer.joined(backend, now);
+            }
             Action::ScaleTraffic { factor } => {
                 for c in &mut self.clients {
                     c.scale_rate(factor);
@@ -643,6 +774,8 @@ impl WebStack {
         if let Some(db) = &mut self.database {
             db.end_warmup(now);
         }
+        self.breaker_open_at_warmup =
+            self.clients.iter().filter_map(|c| c.breaker().map(|b| b.open_time(now))).collect();
     }
 
     fn end_window(&mut self, cx: &mut Context<'_, Event>) {
@@ -650,7 +783,17 @@ impl WebStack {
         let Some(width) = self.recorder.window() else { return };
         cx.schedule_in(width, Event::WindowEnd);
         let database = self.database.as_mut().map(|db| db.busy_area(now));
-        self.recorder.close_window(now, self.backends.iter_mut().map(|b| b.areas(now)), database);
+        let breakers_open = self
+            .clients
+            .iter()
+            .filter(|c| c.breaker().is_some_and(|b| b.state(now) != crate::overload::BreakerState::Closed))
+            .count() as u32;
+        self.recorder.close_window(
+            now,
+            self.backends.iter_mut().map(|b| b.areas(now)),
+            database,
+            breakers_open,
+        );
     }
 
     /// What the run measured, from the end of warm-up to `end`.
@@ -658,7 +801,20 @@ impl WebStack {
         let in_flight = self.in_flight.counted_requests();
         let backends = self.backends.iter_mut().map(|b| (b.name().to_owned(), b.usage(end)));
         let database = self.database.as_mut().map(|db| db.summary(end));
-        self.recorder.summary(end, events, backends, database, in_flight)
+        let measured = end.saturating_since(self.recorder.warmup_end()).as_secs_f64();
+        let open: Vec<f64> = self
+            .clients
+            .iter()
+            .filter_map(|c| c.breaker().map(|b| b.open_time(end)))
+            .zip(self.breaker_open_at_warmup.iter().copied().chain(std::iter::repeat(Duration::ZERO)))
+            .map(|(total, before)| total.saturating_sub(before).as_secs_f64())
+            .collect();
+        let breaker_open_ratio = if open.is_empty() || measured <= 0.0 {
+            0.0
+        } else {
+            open.iter().sum::<f64>() / open.len() as f64 / measured
+        };
+        self.recorder.summary(end, events, backends, database, in_flight, breaker_open_ratio)
     }
 }
 

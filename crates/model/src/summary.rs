@@ -119,6 +119,19 @@ pub struct RunSummary {
     pub database: Option<DatabaseSummary>,
     /// The time series, if windows were asked for.
     pub windows: Vec<Window>,
+    /// What the overload mechanisms did, when any is configured.
+    pub overload: Option<OverloadSummary>,
+}
+
+/// What the overload mechanisms did during the measured period. Each request they ended is
+/// also counted in `rejected`, so conservation is unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OverloadSummary {
+    /// Requests ended by each mechanism, and retries refused by `max_retries`.
+    pub counts: crate::recorder::OverloadCounts,
+    /// Time the client breakers spent open over measured time, averaged over the clients
+    /// that have one (0 without breakers).
+    pub breaker_open_ratio: f64,
 }
 
 impl RunSummary {
