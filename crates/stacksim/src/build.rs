@@ -19,8 +19,9 @@ use crate::locate::FieldPath;
 use crate::problem::{Problem, Severity};
 use crate::report::VariantInfo;
 use crate::spec::{
-    ActionSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec,
-    PolicySpec, QueueSpec, RetrySpec, ServiceSpec, StackSpec, SweepAxis,
+    ActionSpec, AdmissionControlSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, CircuitBreakersSpec,
+    ClientBreakerSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec, PolicySpec, QueueSpec,
+    RateLimitSpec, RetrySpec, ServiceSpec, SlowStartSpec, StackSpec, SweepAxis, ThrottleSpec, WarmupSpec,
 };
 use crate::trace::LoadedTrace;
 
@@ -239,6 +240,8 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     }
     config.timeout = c.timeout.map(|t| t.0);
     config.retry = c.retry.as_ref().map(retry);
+    config.breaker = c.breaker.as_ref().map(ClientBreakerSpec::model);
+    config.throttle = c.throttle.as_ref().map(ThrottleSpec::model);
     config
 }
 
@@ -262,7 +265,7 @@ pub(crate) fn retry(r: &RetrySpec) -> RetryPolicy {
 }
 
 /// The model's backends for one backend group: `replicas` of them, named `name-i`.
-fn backends(b: &BackendSpec) -> impl Iterator<Item = BackendConfig> + '_ {
+fn backends((group, b): (usize, &BackendSpec)) -> impl Iterator<Item = BackendConfig> + '_ {
     let queue = match b.queue {
         QueueSpec::Bounded(n) => QueueLimit::Bounded(n),
         QueueSpec::Unbounded => QueueLimit::Unbounded,
@@ -275,6 +278,11 @@ fn backends(b: &BackendSpec) -> impl Iterator<Item = BackendConfig> + '_ {
         backend.queue_timeout = b.queue_timeout.map(|t| t.0);
         backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
         backend.present = !b.standby;
+        backend.group = group as u32;
+        backend.circuit_breakers = b.circuit_breakers.as_ref().map(CircuitBreakersSpec::model);
+        backend.rate_limit = b.rate_limit.as_ref().map(RateLimitSpec::model);
+        backend.slow_start = b.slow_start.as_ref().map(SlowStartSpec::model);
+        backend.warmup = b.warmup.as_ref().map(WarmupSpec::model);
         backend
     })
 }
@@ -294,9 +302,11 @@ pub(crate) fn database(db: &DatabaseSpec) -> DatabaseConfig {
 pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved) -> StackConfig {
     StackConfig {
         clients: spec.clients.iter().enumerate().map(|(i, c)| client(i, c, resolved)).collect(),
-        backends: spec.backends.iter().flat_map(backends).collect(),
+        backends: spec.backends.iter().enumerate().flat_map(backends).collect(),
         database: spec.database.as_ref().map(database),
         health: health(spec.health.as_ref()),
+        admission_control: spec.balancer.admission_control.as_ref().map(AdmissionControlSpec::model),
+        rate_limit: spec.balancer.rate_limit.as_ref().map(RateLimitSpec::model),
         ..StackConfig::default()
     }
 }

@@ -181,7 +181,7 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
         if run.arrived == 0 { 0.0 } else { n as f64 / run.arrived as f64 }
     };
     let rt = &run.response_time;
-    vec![
+    let mut metrics = vec![
         (Metric::ResponseTimeMean, rt.mean_s),
         (Metric::ResponseTimeP50, rt.p50_s),
         (Metric::ResponseTimeP90, rt.p90_s),
@@ -215,7 +215,19 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
         ),
         (Metric::DatabaseUtilization, run.database.map_or(f64::NAN, |db| db.utilization)),
         (Metric::DatabaseWaitMean, run.database.map_or(f64::NAN, |db| db.wait_mean_s)),
-    ]
+    ];
+    if let Some(overload) = &run.overload {
+        let c = overload.counts;
+        metrics.extend([
+            (Metric::OverflowRatio, ratio(c.overflowed)),
+            (Metric::LimitedRatio, ratio(c.limited)),
+            (Metric::ShedRatio, ratio(c.shed)),
+            (Metric::ShortCircuitedRatio, ratio(c.short_circuited)),
+            (Metric::ThrottledRatio, ratio(c.throttled)),
+            (Metric::BreakerOpenRatio, overload.breaker_open_ratio),
+        ]);
+    }
+    metrics
 }
 
 /// One window's metrics, by name: totals, then [`WindowMetric::Share`],
@@ -245,6 +257,16 @@ pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, 
             },
         ),
     ];
+    if let Some(o) = &window.overload {
+        let c = o.counts;
+        m.extend([
+            (WindowMetric::Overflowed, c.overflowed as f64),
+            (WindowMetric::Limited, c.limited as f64),
+            (WindowMetric::Shed, c.shed as f64),
+            (WindowMetric::HeldBack, (c.short_circuited + c.throttled) as f64),
+            (WindowMetric::BreakersOpen, f64::from(o.breakers_open)),
+        ]);
+    }
     let routed: u64 = window.backends.iter().map(|b| b.routed).sum();
     for (b, name) in window.backends.iter().zip(backends) {
         let share = if routed == 0 { 0.0 } else { b.routed as f64 / routed as f64 };

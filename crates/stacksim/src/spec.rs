@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+mod overload;
 mod policy;
 mod replay;
 mod slo;
@@ -14,6 +15,10 @@ mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use overload::{
+    AdmissionControlSpec, CircuitBreakersSpec, ClientBreakerSpec, RateLimitSpec, SlowStartSpec, ThrottleSpec,
+    WarmupSpec,
+};
 pub(crate) use policy::ron_extensions;
 pub use policy::{CustomSpec, PolicySpec};
 pub use replay::{
@@ -163,7 +168,13 @@ impl StackSpec {
     /// Clients behind a balancer with `policy`, in front of `backends`; no database or health
     /// checks.
     pub fn new(clients: Vec<ClientSpec>, policy: PolicySpec, backends: Vec<BackendSpec>) -> Self {
-        StackSpec { clients, balancer: BalancerSpec { policy }, backends, database: None, health: None }
+        StackSpec {
+            clients,
+            balancer: BalancerSpec { policy, admission_control: None, rate_limit: None },
+            backends,
+            database: None,
+            health: None,
+        }
     }
 }
 
@@ -189,6 +200,12 @@ pub struct ClientSpec {
     /// How failed and timed-out attempts are retried. Default: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySpec>,
+    /// Client-side circuit breaker (resilience4j). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<ClientBreakerSpec>,
+    /// Adaptive throttling (SRE book). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleSpec>,
 }
 
 /// Open-loop arrival process.
@@ -238,6 +255,13 @@ pub enum ArrivalsSpec {
 pub struct BalancerSpec {
     /// How it picks a backend for each request.
     pub policy: PolicySpec,
+    /// Envoy admission control: rejects with a probability that grows as the success rate
+    /// falls. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_control: Option<AdmissionControlSpec>,
+    /// A token bucket in front of the balancer: 429 when empty. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 /// A group of identical backends.
@@ -271,6 +295,19 @@ pub struct BackendSpec {
     /// Not in the balancer's configuration at the start (an `Add` action brings it in).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standby: bool,
+    /// Envoy circuit-breaking thresholds of the group (counted over all its replicas).
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breakers: Option<CircuitBreakersSpec>,
+    /// A token bucket in front of each replica: 429 when empty. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Envoy slow start after a replica joins or restarts. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<SlowStartSpec>,
+    /// Slower service after a replica's process starts. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmupSpec>,
 }
 
 /// A backend's waiting room.
@@ -441,7 +478,16 @@ impl fmt::Display for QueueSpec {
 impl ClientSpec {
     /// A client called `name` with these arrivals and every optional field at its default.
     pub fn new(name: impl Into<String>, arrivals: ArrivalsSpec) -> Self {
-        ClientSpec { name: name.into(), arrivals, users: None, user_skew: None, timeout: None, retry: None }
+        ClientSpec {
+            name: name.into(),
+            arrivals,
+            users: None,
+            user_skew: None,
+            timeout: None,
+            retry: None,
+            breaker: None,
+            throttle: None,
+        }
     }
 }
 
@@ -460,6 +506,10 @@ impl BackendSpec {
             queue_timeout: None,
             degradation: None,
             standby: false,
+            circuit_breakers: None,
+            rate_limit: None,
+            slow_start: None,
+            warmup: None,
         }
     }
 }

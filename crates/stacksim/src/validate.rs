@@ -250,6 +250,12 @@ impl Checker<'_> {
                 );
             }
         }
+        if let Some(breaker) = &client.breaker {
+            self.model(&path.field("breaker"), breaker.model().problems());
+        }
+        if let Some(throttle) = &client.throttle {
+            self.model(&path.field("throttle"), throttle.model().problems());
+        }
     }
 
     fn stack_extras(&mut self, path: &FieldPath, stack: &crate::spec::StackSpec) {
@@ -260,6 +266,25 @@ impl Checker<'_> {
                 let model = stacksim_model::Degradation { knee: d.knee, slope: d.slope };
                 self.model(&bp.field("degradation"), model.problems());
             }
+            if let Some(limits) = &b.circuit_breakers {
+                self.model(&bp.field("circuit_breakers"), limits.model().problems());
+            }
+            if let Some(limit) = &b.rate_limit {
+                self.model(&bp.field("rate_limit"), limit.model().problems());
+            }
+            if let Some(slow_start) = &b.slow_start {
+                self.model(&bp.field("slow_start"), slow_start.model().problems());
+            }
+            if let Some(warmup) = &b.warmup {
+                self.model(&bp.field("warmup"), warmup.model().problems());
+            }
+        }
+        let balancer = path.field("balancer");
+        if let Some(admission) = &stack.balancer.admission_control {
+            self.model(&balancer.field("admission_control"), admission.model().problems());
+        }
+        if let Some(limit) = &stack.balancer.rate_limit {
+            self.model(&balancer.field("rate_limit"), limit.model().problems());
         }
         if stack.backends.iter().all(|b| b.standby) && !stack.backends.is_empty() {
             self.warning(
@@ -496,8 +521,12 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &Stack
     let backends_path = FieldPath::root().field("stack").field("backends");
     if offered >= capacity {
         for (i, backend) in stack.backends.iter().enumerate() {
-            // A queue timeout bounds a queue as surely as a limit does.
-            if backend.queue == QueueSpec::Unbounded && backend.queue_timeout.is_none() {
+            // A queue timeout bounds a queue as surely as a limit does, and so do circuit
+            // breakers (at most max_requests outstanding).
+            if backend.queue == QueueSpec::Unbounded
+                && backend.queue_timeout.is_none()
+                && backend.circuit_breakers.is_none()
+            {
                 c.warning(
                     backends_path.index(i).field("queue"),
                     format!(
