@@ -8,11 +8,13 @@
 //!
 //! Prints the events handled, the time the run took (construction excluded) and the
 //! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
-//! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons.
+//! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons. A fourth
+//! argument `guarded` turns on every overload control with limits that never bind
+//! (`stacksim_benches::guarded`), to measure what their bookkeeping costs.
 
 use std::time::Instant;
 
-use stacksim_benches::{builtin_policy, fleet_simulation};
+use stacksim_benches::{builtin_policy, fleet_simulation, guarded_fleet_simulation};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -31,7 +33,12 @@ fn main() {
     }
     let policy = builtin_policy(&name).unwrap_or_else(|| panic!("no built-in policy named {name}"));
     let built = Instant::now();
-    let (mut sim, end) = fleet_simulation(n, policy, 1, requests);
+    let guarded = args.next().is_some_and(|a| a == "guarded");
+    let (mut sim, end) = if guarded {
+        guarded_fleet_simulation(n, policy, 1, requests)
+    } else {
+        fleet_simulation(n, policy, 1, requests)
+    };
     let started = Instant::now();
     sim.run_until(end);
     let secs = started.elapsed().as_secs_f64();

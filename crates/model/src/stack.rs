@@ -53,6 +53,9 @@ pub struct StackConfig {
     pub admission_control: Option<AdmissionControl>,
     /// A token bucket in front of the balancer (429 when empty). `None`: none.
     pub rate_limit: Option<RateLimit>,
+    /// Report what the overload mechanisms did (all zero) even when none is configured, so
+    /// that the variants of a sweep that compares them report the same metrics.
+    pub report_overload: bool,
 }
 
 impl StackConfig {
@@ -345,7 +348,7 @@ impl WebStack {
                 params.duration,
                 backends.len(),
                 users,
-                stack.has_overload_control(),
+                stack.report_overload || stack.has_overload_control(),
             ),
             breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
             breaker_open_at_warmup: Vec::new(),

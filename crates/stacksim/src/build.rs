@@ -189,6 +189,10 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             let shown = weights.iter().map(u32::to_string).collect::<Vec<_>>().join(":");
             d.set(param_name("weights", backend), Value::String(shown));
         }),
+        SweepAxis::Protection(values) => each(draft, values, |d, protection| {
+            protection.apply(&mut d.stack);
+            d.set("protection".to_owned(), Value::String(protection.name.clone()));
+        }),
         SweepAxis::ServiceScale { backend, values } => each(draft, values, |d, &factor| {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
             d.set(param_name("service_scale", backend), Value::from(factor));

@@ -273,6 +273,7 @@ fn axis_len(axis: &SweepAxis) -> f64 {
         SweepAxis::Queue { values, .. } => values.len() as f64,
         SweepAxis::Weights { values, .. } => values.len() as f64,
         SweepAxis::ServiceScale { values, .. } => values.len() as f64,
+        SweepAxis::Protection(values) => values.len() as f64,
     }
     .max(1.0)
 }

@@ -521,7 +521,14 @@ impl Report {
         if truncated {
             header.extend(["truncated", "reached_s"]);
         }
-        header.extend(first.metrics.keys().map(String::as_str));
+        // The union of the runs' metrics, in order of first appearance: variants may differ
+        // (overload metrics only where a mechanism is configured); a run without one leaves
+        // its cell empty.
+        let mut names: IndexMap<&str, ()> = first.metrics.keys().map(|k| (k.as_str(), ())).collect();
+        for run in &self.runs {
+            names.extend(run.metrics.keys().map(|k| (k.as_str(), ())));
+        }
+        header.extend(names.keys());
         csv.write_record(&header)?;
         for run in &self.runs {
             let mut row = vec![
@@ -535,7 +542,9 @@ impl Report {
                 row.push(run.truncated.to_string());
                 row.push(run.reached_s.map_or_else(String::new, format_number));
             }
-            row.extend(run.metrics.values().map(|m| format_number(m.0)));
+            row.extend(
+                names.keys().map(|k| run.metrics.get(*k).map_or(String::new(), |m| format_number(m.0))),
+            );
             csv.write_record(&row)?;
         }
         Ok(csv.flush()?)
@@ -553,8 +562,13 @@ impl Report {
             header.push("truncated_runs".to_owned());
         }
         header.extend(first.params.keys().cloned());
-        for name in first.metrics.keys() {
-            header.push(name.clone());
+        // The union of the variants' metrics, in order of first appearance (see runs.csv).
+        let mut names: IndexMap<&str, ()> = first.metrics.keys().map(|k| (k.as_str(), ())).collect();
+        for v in &self.variants {
+            names.extend(v.metrics.keys().map(|k| (k.as_str(), ())));
+        }
+        for name in names.keys() {
+            header.push((*name).to_owned());
             header.push(format!("{name}_ci95"));
         }
         csv.write_record(&header)?;
@@ -567,9 +581,10 @@ impl Report {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             }));
-            for e in v.metrics.values() {
-                row.push(format_number(e.mean));
-                row.push(format_number(e.ci95));
+            for name in names.keys() {
+                let e = v.metrics.get(*name);
+                row.push(e.map_or(String::new(), |e| format_number(e.mean)));
+                row.push(e.map_or(String::new(), |e| format_number(e.ci95)));
             }
             csv.write_record(&row)?;
         }

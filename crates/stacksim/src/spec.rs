@@ -16,8 +16,8 @@ mod warmup;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use overload::{
-    AdmissionControlSpec, CircuitBreakersSpec, ClientBreakerSpec, RateLimitSpec, SlowStartSpec, ThrottleSpec,
-    WarmupSpec,
+    AdmissionControlSpec, CircuitBreakersSpec, ClientBreakerSpec, ProtectionSpec, RateLimitSpec,
+    SlowStartSpec, ThrottleSpec, WarmupSpec,
 };
 pub(crate) use policy::ron_extensions;
 pub use policy::{CustomSpec, PolicySpec};
@@ -437,6 +437,9 @@ pub enum SweepAxis {
         /// Weight lists to try, each with one weight per replica.
         values: Vec<Vec<u32>>,
     },
+    /// Overload protection: the stack once with each named set of mechanisms, added to every
+    /// backend group and every client (and the balancer) on top of what the stack configures.
+    Protection(Vec<ProtectionSpec>),
     /// Service times multiplied by a factor (1.0 = as configured; 2.0 = twice as slow).
     ServiceScale {
         /// Only this backend group (default: every group).

@@ -188,6 +188,14 @@ impl Checker<'_> {
                     }
                 }
             }
+            SweepAxis::Protection(values) => {
+                if values.is_empty() {
+                    self.error(path.clone(), "a Protection sweep needs at least one value, like Protection([(name: \"none\")])");
+                }
+                for (j, protection) in values.iter().enumerate() {
+                    self.model(&path.index(0).index(j), protection.problems());
+                }
+            }
             SweepAxis::ServiceScale { backend, values } => {
                 target(self, backend);
                 empty(self, values.len(), "values: [0.8, 1.0, 1.2]");

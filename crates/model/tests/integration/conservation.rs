@@ -88,6 +88,7 @@ fn stack(seed_bits: u64) -> StackConfig {
             max_rejection_probability: 0.8,
         }),
         rate_limit: bit(19).then_some(RateLimit { tokens_per_s: 40.0, burst: 20 }),
+        report_overload: false,
     }
 }
 

@@ -185,3 +185,90 @@ impl ThrottleSpec {
         }
     }
 }
+
+/// One value of a `Protection` sweep axis: a name for the variant's label and the mechanisms
+/// it adds, each as the stack writes it (`breaker` and `throttle` go to every client,
+/// `circuit_breakers`, `backend_rate_limit`, `slow_start` and `warmup` to every backend group,
+/// `admission_control` and `rate_limit` to the balancer). `(name: "none")` adds nothing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionSpec {
+    /// Shown in the variant's label: `protection=<name>`.
+    pub name: String,
+    /// Envoy cluster thresholds for every backend group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breakers: Option<CircuitBreakersSpec>,
+    /// A token bucket in front of every backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_rate_limit: Option<RateLimitSpec>,
+    /// Slow start for every backend group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<SlowStartSpec>,
+    /// Warm-up for every backend group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmupSpec>,
+    /// The balancer's admission control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_control: Option<AdmissionControlSpec>,
+    /// A token bucket in front of the balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// A circuit breaker in every client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<ClientBreakerSpec>,
+    /// Adaptive throttling in every client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleSpec>,
+}
+
+impl ProtectionSpec {
+    /// Adds its mechanisms to `stack` (replacing those the stack sets of the same kind).
+    pub fn apply(&self, stack: &mut super::StackSpec) {
+        for b in &mut stack.backends {
+            b.circuit_breakers = self.circuit_breakers.or(b.circuit_breakers);
+            b.rate_limit = self.backend_rate_limit.or(b.rate_limit);
+            b.slow_start = self.slow_start.or(b.slow_start);
+            b.warmup = self.warmup.or(b.warmup);
+        }
+        for c in &mut stack.clients {
+            c.breaker = self.breaker.or(c.breaker);
+            c.throttle = self.throttle.or(c.throttle);
+        }
+        let balancer = &mut stack.balancer;
+        balancer.admission_control = self.admission_control.or(balancer.admission_control);
+        balancer.rate_limit = self.rate_limit.or(balancer.rate_limit);
+    }
+
+    /// Every problem with its mechanisms, with fields as the file writes them.
+    pub fn problems(&self) -> Vec<stacksim_model::Invalid> {
+        let mut p = Vec::new();
+        let mut add = |field: &str, problems: Vec<stacksim_model::Invalid>| {
+            p.extend(problems.into_iter().map(|i| i.within(field)));
+        };
+        if let Some(x) = &self.circuit_breakers {
+            add("circuit_breakers", x.model().problems());
+        }
+        if let Some(x) = &self.backend_rate_limit {
+            add("backend_rate_limit", x.model().problems());
+        }
+        if let Some(x) = &self.slow_start {
+            add("slow_start", x.model().problems());
+        }
+        if let Some(x) = &self.warmup {
+            add("warmup", x.model().problems());
+        }
+        if let Some(x) = &self.admission_control {
+            add("admission_control", x.model().problems());
+        }
+        if let Some(x) = &self.rate_limit {
+            add("rate_limit", x.model().problems());
+        }
+        if let Some(x) = &self.breaker {
+            add("breaker", x.model().problems());
+        }
+        if let Some(x) = &self.throttle {
+            add("throttle", x.model().problems());
+        }
+        p
+    }
+}
