@@ -112,8 +112,6 @@ pub(crate) enum Rejection {
     Down,
     /// Every worker is busy and the queue is full: answered 503.
     QueueFull,
-    /// Its rate limit's bucket is empty: answered 429.
-    Limited,
 }
 
 /// Time integrals of a backend's busy workers and queue since the start of the run, for the

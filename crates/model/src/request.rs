@@ -48,9 +48,6 @@ pub(crate) struct Request {
     pub attempts: u32,
     /// It arrived after warm-up, so it is counted in the statistics.
     pub counted: bool,
-    /// Its current attempt is a retry counted against the circuit breakers of this backend's
-    /// cluster (`max_retries`).
-    pub retry_at: Option<u32>,
 }
 
 /// Where an attempt is at its backend.
@@ -124,12 +121,6 @@ impl InFlight {
     #[inline]
     pub fn request(&self, request: u32) -> &Request {
         &self.requests[request as usize]
-    }
-
-    /// Request `request`, which has not ended, to change.
-    #[inline]
-    pub fn request_mut(&mut self, request: u32) -> &mut Request {
-        &mut self.requests[request as usize]
     }
 
     /// Counts a new attempt of `request` and returns the request.
@@ -232,7 +223,6 @@ mod tests {
             size_seed: 1,
             attempts: 0,
             counted: true,
-            retry_at: None,
         }
     }
 

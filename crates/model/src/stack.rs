@@ -292,8 +292,9 @@ pub struct WebStack {
     recorder: Recorder,
     /// The backend groups' circuit breakers, if any group has them.
     breakers: Option<ClusterBreakers>,
-    /// Whether any client has a breaker or a throttle (they hear of every success).
-    guarded_clients: bool,
+    /// Whether any overload control is configured: checked once where they act, so that a
+    /// stack without them pays one test of a flag.
+    guarded: bool,
     /// Per client with a breaker, the time it had spent open when the warm-up ended.
     breaker_open_at_warmup: Vec<Duration>,
 }
@@ -352,7 +353,7 @@ impl WebStack {
             ),
             breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
             breaker_open_at_warmup: Vec::new(),
-            guarded_clients: stack.clients.iter().any(|c| c.breaker.is_some() || c.throttle.is_some()),
+            guarded: stack.has_overload_control(),
             backends,
             database,
             in_flight: InFlight::default(),
@@ -412,64 +413,33 @@ impl WebStack {
         let c = &mut self.clients[client as usize];
         let (key, size_seed) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
-        let request = self.in_flight.open(Request {
-            client,
-            key,
-            user,
-            arrived: now,
-            size_seed,
-            attempts: 0,
-            counted,
-            retry_at: None,
-        });
+        let request =
+            self.in_flight.open(Request { client, key, user, arrived: now, size_seed, attempts: 0, counted });
         self.send_attempt(request, cx);
     }
 
     /// Sends the next attempt of `request` to the backend the balancer picks.
     fn send_attempt(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
-        let client = self.in_flight.request(request).client;
-        // The client's own breaker and throttle: the attempt never leaves.
-        if let Some(held) = self.clients[client as usize].hold(now) {
-            let outcome = match held {
-                Held::BreakerOpen => Outcome::ShortCircuited,
-                Held::Throttled => Outcome::Throttled,
-            };
-            self.end_retry(request);
-            self.finish(request, outcome, cx);
+        // Overload controls (one flag when none is configured): the client's breaker and
+        // throttle, then the balancer's rate limit and admission control.
+        if self.guarded && self.held_or_refused(request, cx) {
             return;
         }
         let r = self.in_flight.next_attempt(request);
-        let (info, counted) = (RequestInfo { key: r.key, arrived: r.arrived }, r.counted);
+        let (info, client, counted) = (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted);
         self.recorder.sent(counted);
-        // The balancer's rate limit and admission control answer at once.
-        if let Some(refused) = self.balancer.refuses(now) {
-            let outcome = match refused {
-                Refused::Limited => Outcome::Limited,
-                Refused::Shed => Outcome::Shed,
-            };
-            self.retry_or_finish(request, outcome, None, cx);
-            return;
-        }
         let Some(b) = self.balancer.route(&info) else {
             // No backend available: the balancer answers 503 at once.
             self.retry_or_finish(request, Outcome::Rejected, None, cx);
             return;
         };
         self.recorder.routed(b, counted);
-        // The cluster's circuit breakers: an overflow is answered 503 without being sent.
-        if let Some(breakers) = &mut self.breakers
-            && !breakers.admit(b)
-        {
-            self.recorder.attempt_ended(b, counted, Outcome::Overflow);
-            self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
+        // The cluster's circuit breakers and the backend's rate limit answer at once.
+        if self.guarded && self.stopped_at_backend(b, request, counted, cx) {
             return;
         }
-        let admission = if self.backends[b].within_rate(now) {
-            self.backends[b].admit()
-        } else {
-            Admission::Reject(Rejection::Limited)
-        };
+        let admission = self.backends[b].admit();
         if let Admission::Reject(why) = admission {
             if let Some(breakers) = &mut self.breakers {
                 breakers.release(b);
@@ -478,7 +448,6 @@ impl WebStack {
                 // Connection refused: the process is down.
                 Rejection::Down => Outcome::Failed,
                 Rejection::QueueFull => Outcome::Rejected,
-                Rejection::Limited => Outcome::Limited,
             };
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             self.attempt_failed(b, request, counted, outcome, heard, cx);
@@ -495,6 +464,66 @@ impl WebStack {
         } else if let Some(wait) = self.backends[b].enqueue(attempt, now) {
             cx.schedule_in(wait, Event::QueueTimeout(attempt));
         }
+    }
+
+    /// Before `request`'s next attempt leaves: the client's breaker or throttle may hold it
+    /// back (the request ends, not retried), or the balancer's rate limit or admission control
+    /// may answer it (the client may retry). Returns whether it was stopped. Out of line: a
+    /// stack without overload controls never calls it.
+    #[inline(never)]
+    fn held_or_refused(&mut self, request: u32, cx: &mut Context<'_, Event>) -> bool {
+        let now = cx.now();
+        let client = self.in_flight.request(request).client;
+        if let Some(held) = self.clients[client as usize].hold(now) {
+            let outcome = match held {
+                Held::BreakerOpen => Outcome::ShortCircuited,
+                Held::Throttled => Outcome::Throttled,
+            };
+            self.end_retry(request);
+            self.finish(request, outcome, cx);
+            return true;
+        }
+        if let Some(refused) = self.balancer.refuses(now) {
+            let counted = self.in_flight.next_attempt(request).counted;
+            self.recorder.sent(counted);
+            let outcome = match refused {
+                Refused::Limited => Outcome::Limited,
+                Refused::Shed => Outcome::Shed,
+            };
+            self.retry_or_finish(request, outcome, None, cx);
+            return true;
+        }
+        false
+    }
+
+    /// An attempt of `request` routed to backend `b`: its cluster's circuit breakers may
+    /// overflow it (503) or the backend's rate limit answer it (429), at once. Returns whether
+    /// it was stopped; if not, it counts against the cluster's thresholds. Out of line, as
+    /// [`WebStack::held_or_refused`].
+    #[inline(never)]
+    fn stopped_at_backend(
+        &mut self,
+        b: usize,
+        request: u32,
+        counted: bool,
+        cx: &mut Context<'_, Event>,
+    ) -> bool {
+        if let Some(breakers) = &mut self.breakers
+            && !breakers.admit(b)
+        {
+            self.recorder.attempt_ended(b, counted, Outcome::Overflow);
+            self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
+            return true;
+        }
+        if !self.backends[b].within_rate(cx.now()) {
+            if let Some(breakers) = &mut self.breakers {
+                breakers.release(b);
+            }
+            let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            self.attempt_failed(b, request, counted, Outcome::Limited, heard, cx);
+            return true;
+        }
+        false
     }
 
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
@@ -534,22 +563,18 @@ impl WebStack {
         cx: &mut Context<'_, Event>,
     ) {
         let now = cx.now();
-        self.end_retry(request);
+        if self.guarded {
+            self.guard_heard(request, false, now);
+        }
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
-        let c = &mut self.clients[client as usize];
-        c.heard(now, false);
-        if let Some(wait) = c.retry_after(attempts, now) {
-            if let (Some(breakers), Some(b)) = (&mut self.breakers, at) {
-                match breakers.admit_retry(b) {
-                    Some(true) => self.in_flight.request_mut(request).retry_at = Some(b as u32),
-                    Some(false) => {
-                        self.recorder.retry_overflowed(counted);
-                        self.finish(request, outcome, cx);
-                        return;
-                    }
-                    None => {}
-                }
+        if let Some(wait) = self.clients[client as usize].retry_after(attempts, now) {
+            if let (Some(breakers), Some(b)) = (&mut self.breakers, at)
+                && !breakers.admit_retry(request, b)
+            {
+                self.recorder.retry_overflowed(counted);
+                self.finish(request, outcome, cx);
+                return;
             }
             self.recorder.retried(counted);
             cx.schedule_in(wait, Event::Retry { request });
@@ -558,13 +583,21 @@ impl WebStack {
         self.finish(request, outcome, cx);
     }
 
+    /// An attempt of `request` was answered at `now` (or ended without an answer): its
+    /// client's breaker and throttle hear of it, and a retry it held against a cluster's
+    /// `max_retries` is over. Out of line, as [`WebStack::held_or_refused`].
+    #[inline(never)]
+    fn guard_heard(&mut self, request: u32, success: bool, now: SimTime) {
+        let client = self.in_flight.request(request).client;
+        self.clients[client as usize].heard(now, success);
+        self.end_retry(request);
+    }
+
     /// The retry `request` holds against a cluster's `max_retries` (if any) is over.
     #[inline]
     fn end_retry(&mut self, request: u32) {
-        if let Some(breakers) = &mut self.breakers
-            && let Some(b) = self.in_flight.request_mut(request).retry_at.take()
-        {
-            breakers.retry_done(b as usize);
+        if let Some(breakers) = &mut self.breakers {
+            breakers.retry_done(request);
         }
     }
 
@@ -633,11 +666,9 @@ impl WebStack {
         }
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
         self.feedback(b, Heard::Response { success: true, latency: now - a.sent }, cx);
-        if self.guarded_clients {
-            let client = self.in_flight.request(a.request).client;
-            self.clients[client as usize].heard(now, true);
+        if self.guarded {
+            self.guard_heard(a.request, true, now);
         }
-        self.end_retry(a.request);
         self.finish(a.request, Outcome::Completed, cx);
     }
 

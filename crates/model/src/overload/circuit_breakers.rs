@@ -63,6 +63,8 @@ pub(crate) struct ClusterBreakers {
     /// Per backend, the index of its cluster in `clusters`, if its group has breakers.
     of_backend: Vec<Option<u32>>,
     clusters: Vec<Cluster>,
+    /// Per request key, the backend whose cluster holds its retry (`u32::MAX`: none).
+    retry_at: Vec<u32>,
 }
 
 impl ClusterBreakers {
@@ -90,7 +92,7 @@ impl ClusterBreakers {
                 Some(index as u32)
             })
             .collect();
-        (!clusters.is_empty()).then_some(ClusterBreakers { of_backend, clusters })
+        (!clusters.is_empty()).then_some(ClusterBreakers { of_backend, clusters, retry_at: Vec::new() })
     }
 
     fn cluster(&mut self, backend: usize) -> Option<&mut Cluster> {
@@ -120,23 +122,32 @@ impl ClusterBreakers {
         }
     }
 
-    /// Whether a retry after an attempt at `backend` fits under `max_retries`; if it does, it
-    /// is counted, and the caller returns it with [`ClusterBreakers::retry_done`].
+    /// Whether a retry of `request` after an attempt at `backend` fits under its cluster's
+    /// `max_retries` (always, without breakers there); if it does, it holds its place until
+    /// [`ClusterBreakers::retry_done`].
     #[inline]
-    pub fn admit_retry(&mut self, backend: usize) -> Option<bool> {
-        let c = self.cluster(backend)?;
-        if c.retries < c.max_retries {
-            c.retries += 1;
-            Some(true)
-        } else {
-            Some(false)
+    pub fn admit_retry(&mut self, request: u32, backend: usize) -> bool {
+        let Some(c) = self.cluster(backend) else { return true };
+        if c.retries >= c.max_retries {
+            return false;
         }
+        c.retries += 1;
+        let i = request as usize;
+        if self.retry_at.len() <= i {
+            self.retry_at.resize(i + 1, u32::MAX);
+        }
+        self.retry_at[i] = backend as u32;
+        true
     }
 
-    /// A retry counted against `backend`'s cluster ended.
+    /// The retry `request` held (if any) is over: answered, or the request ended.
     #[inline]
-    pub fn retry_done(&mut self, backend: usize) {
-        if let Some(c) = self.cluster(backend) {
+    pub fn retry_done(&mut self, request: u32) {
+        let Some(slot) = self.retry_at.get_mut(request as usize) else { return };
+        let backend = std::mem::replace(slot, u32::MAX);
+        if backend != u32::MAX
+            && let Some(c) = self.cluster(backend as usize)
+        {
             c.retries = c.retries.saturating_sub(1);
         }
     }
@@ -169,10 +180,13 @@ mod tests {
     #[test]
     fn retries_beyond_max_retries_overflow() {
         let mut b = ClusterBreakers::new([(0, Some(CircuitBreakers::default()))].into_iter()).unwrap();
-        assert_eq!([b.admit_retry(0), b.admit_retry(0), b.admit_retry(0)], [Some(true); 3]);
-        assert_eq!(b.admit_retry(0), Some(false));
-        b.retry_done(0);
-        assert_eq!(b.admit_retry(0), Some(true));
+        assert_eq!([b.admit_retry(7, 0), b.admit_retry(8, 0), b.admit_retry(9, 0)], [true; 3]);
+        assert!(!b.admit_retry(10, 0), "three retries outstanding");
+        b.retry_done(8);
+        b.retry_done(8);
+        b.retry_done(11);
+        assert!(b.admit_retry(10, 0), "one returned, once");
+        assert!(!b.admit_retry(12, 0));
         assert_eq!(ClusterBreakers::new([(0, None)].into_iter()).map(|_| ()), None);
     }
 }
