@@ -28,6 +28,25 @@ use stacksim_model::{
 
 pub mod reference;
 
+/// Peak resident set size of this process in KiB (`VmHWM` in `/proc/self/status`).
+///
+/// `None` where the file does not exist or does not report it; that is a skip on a developer's
+/// machine, but a failure in CI (`CI` set), where a memory check must not pass unmeasured.
+pub fn peak_rss_kib() -> Option<u64> {
+    let read = || {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        // "VmHWM:	   12345 kB"
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let peak = read();
+    assert!(
+        peak.is_some() || std::env::var_os("CI").is_none(),
+        "CI is set but this system does not report VmHWM in /proc/self/status: the memory check cannot run"
+    );
+    peak
+}
+
 /// Arrival rate of the M/M/1 scenarios [requests·s⁻¹].
 pub const MM1_RATE_PER_S: f64 = 0.9;
 
@@ -166,6 +185,41 @@ pub fn guarded_fleet_simulation(
     let rate = FLEET_LOAD * n as f64;
     let mut stack = single_worker_backends(n, rate);
     guarded(&mut stack);
+    simulation(&stack, policy, seed, requests, rate).expect("bench stacks are valid")
+}
+
+/// [`fleet_simulation`] with its backends as one fleet group (issue 13) of `2n` slots, `n`
+/// ready, under an HPA on utilization (target 0.9, min = max = `n`): the fleet keeps its
+/// size, so the run is the same work plus what the fleet costs.
+pub fn autoscaled_fleet_simulation(
+    n: usize,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+) -> (Simulation<WebStack>, SimTime) {
+    let rate = FLEET_LOAD * n as f64;
+    let mut stack = single_worker_backends(2 * n, rate);
+    for (i, b) in stack.backends.iter_mut().enumerate() {
+        b.present = i < n;
+    }
+    let service = stack.backends[0].service.clone();
+    stack.fleets = vec![stacksim_model::FleetConfig {
+        name: "app".into(),
+        first: 0,
+        slots: 2 * n,
+        replicas: n as u32,
+        autoscale: Some(stacksim_model::Hpa {
+            metric: stacksim_model::HpaMetric::Utilization,
+            target: 0.9,
+            tolerance: 0.1,
+            sync: std::time::Duration::from_secs(15),
+            behavior: stacksim_model::fleet::default_behavior(n as u32, n as u32),
+        }),
+        provision: std::time::Duration::ZERO,
+        readiness: std::time::Duration::ZERO,
+        termination_grace: std::time::Duration::from_secs(30),
+        versions: vec![service],
+    }];
     simulation(&stack, policy, seed, requests, rate).expect("bench stacks are valid")
 }
 

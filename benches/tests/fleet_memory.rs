@@ -7,19 +7,11 @@
 
 use std::time::Duration;
 
-use stacksim_benches::{FLEET_LOAD, builtin_policy, single_worker_backends};
+use stacksim_benches::{FLEET_LOAD, builtin_policy, peak_rss_kib, single_worker_backends};
 use stacksim_model::{RunParams, simulate};
 
 const BACKENDS: usize = 10_000;
 const LIMIT_KIB: u64 = 256 * 1024;
-
-/// Peak resident set size of this process in KiB (`VmHWM`), or `None` where
-/// `/proc/self/status` does not exist or does not report it.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 #[test]
 #[ignore = "release-mode check: cargo test --release -p stacksim-benches --test fleet_memory -- --ignored"]

@@ -8,21 +8,12 @@
 
 use std::time::Duration;
 
-use stacksim_benches::{MM1_RATE_PER_S, horizon, single_worker_backends};
+use stacksim_benches::{MM1_RATE_PER_S, horizon, peak_rss_kib, single_worker_backends};
 use stacksim_model::policy::RoundRobin;
 use stacksim_model::{RunParams, simulate};
 
 const REQUESTS: u64 = 50_000_000;
 const LIMIT_KIB: u64 = 64 * 1024;
-
-/// Peak resident set size of this process in KiB (`VmHWM`), or `None` where
-/// `/proc/self/status` does not exist or does not report it.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    // "VmHWM:	   12345 kB"
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 #[test]
 #[ignore = "release-mode check: cargo test --release -p stacksim-benches -- --ignored"]

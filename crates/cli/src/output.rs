@@ -499,6 +499,78 @@ pub fn capacity_table(slo: &Slo, answers: &Answers, width: Option<u16>) -> Strin
     format!("{}{table}\nMetrics are those measured at the answer.\n", wrap(&heading, width))
 }
 
+/// `stacksim capacity --autoscale`: per variant and target, the fewest warm replicas meeting
+/// the SLO and their cost, the cheapest per variant marked.
+pub fn autoscale_table(
+    slo: &Slo,
+    answers: &[stacksim::capacity::AutoscaleAnswer],
+    width: Option<u16>,
+) -> String {
+    let mut table = table(width);
+    let mut header =
+        vec!["variant".to_owned(), "target".to_owned(), "min replicas".to_owned(), "fails at".to_owned()];
+    header.extend(slo.objectives.iter().map(|o| o.metric.to_string()));
+    header.push("replica-hours".to_owned());
+    header.push("cheapest".to_owned());
+    table.set_header(header);
+    for a in answers {
+        let c = &a.capacity;
+        let mut row = vec![
+            c.label.clone(),
+            significant(a.target, 3),
+            c.best.map_or("not found".to_owned(), |n| n.to_string()),
+            c.failed_at.map_or("-".to_owned(), |n| n.to_string()),
+        ];
+        for o in &slo.objectives {
+            let shown = c
+                .at_best()
+                .map_or("-".to_owned(), |p| o.metric.show(p.metric(&o.metric), Style::Terminal).to_string());
+            row.push(shown);
+        }
+        row.push(a.replica_hours.map_or("-".to_owned(), |e| significant(e.mean, 4)));
+        row.push(if a.cheapest { "◀ cheapest".to_owned() } else { String::new() });
+        table.add_row(row);
+    }
+    let heading = format!(
+        "fewest warm replicas (autoscaler min) meeting {slo} through the experiment's traffic, and their cost:\n"
+    );
+    format!("{}{table}\nMetrics are those measured at the answer.\n", wrap(&heading, width))
+}
+
+/// `stacksim run`'s cost section: each variant's replica-hours beside the SLO metric, which
+/// variants meet the SLO, and the cheapest of those. Empty without fleet groups.
+pub fn cost_table(report: &Report, slo: Option<&Slo>, width: Option<u16>) -> String {
+    let Some((metric, points)) = stacksim::cost::cost_against_slo(report, slo) else { return String::new() };
+    let mut table = table(width);
+    table.set_header(vec![
+        "variant".to_owned(),
+        "replica-hours".to_owned(),
+        metric.to_string(),
+        "meets SLO".to_owned(),
+        String::new(),
+    ]);
+    for p in &points {
+        table.add_row(vec![
+            p.label.clone(),
+            Metric::ReplicaHours.show(p.replica_hours, Style::Terminal).to_string(),
+            metric.show(p.value, Style::Terminal).to_string(),
+            if slo.is_none() {
+                "-".to_owned()
+            } else if p.meets {
+                "yes".to_owned()
+            } else {
+                "no".to_owned()
+            },
+            if p.cheapest { "◀ cheapest".to_owned() } else { String::new() },
+        ]);
+    }
+    let heading = match slo {
+        Some(slo) => format!("\nCost against the SLO {slo} (replica-hours: pod time of the fleet groups):\n"),
+        None => "\nCost (replica-hours: pod time of the fleet groups):\n".to_owned(),
+    };
+    format!("{}{table}\n", wrap(&heading, width))
+}
+
 /// A row of the capacity table: the variant, its answer, the other end of the bracket, the
 /// metrics the SLO names as measured at the answer, and how many probes it took.
 fn capacity_row<T: Copy + PartialEq>(slo: &Slo, c: &Capacity<T>, show: impl Fn(T) -> String) -> Vec<String> {
@@ -621,11 +693,12 @@ pub fn read_shard(file: &Path) -> Result<ShardOutput> {
 /// Files of a time series, written only for a report that has one.
 /// Writes `report.json`, `variants.csv`, `runs.csv`, the plots (`latency.svg`, `errors.svg`,
 /// `utilization.svg`) and `report.html` into `dir`; with a time series also `timeseries.csv`
-/// and its plots (`timeline.svg`, `timeline-backends.svg`). Each file is complete or not at
+/// and its plots (`timeline.svg`, `timeline-backends.svg`); with fleet groups `cost.svg`
+/// (cost against `slo`). Each file is complete or not at
 /// all: every file is written under a temporary name and renamed into place. Time-series files
 /// left from an earlier run into `dir` are removed when this report has none, so that they are
 /// never mistaken for this run's.
-pub fn write_outputs(mut out: OutputDir, report: &Report) -> Result<()> {
+pub fn write_outputs(mut out: OutputDir, report: &Report, slo: Option<&Slo>) -> Result<()> {
     let mut variants = Vec::new();
     report.write_variants_csv(&mut variants)?;
     let mut runs = Vec::new();
@@ -640,6 +713,10 @@ pub fn write_outputs(mut out: OutputDir, report: &Report) -> Result<()> {
     }
     for plot in stacksim_render::plot::all(report) {
         out.stage(&plot.file_name(), plot.svg.as_bytes())?;
+    }
+    // With fleet groups: cost against the SLO.
+    if let Some((metric, points)) = stacksim::cost::cost_against_slo(report, slo) {
+        out.stage("cost.svg", stacksim_render::plot::cost(report, &metric, &points).as_bytes())?;
     }
     out.stage("report.html", stacksim_render::html::report_html(report).as_bytes())?;
     // Every file is staged before any is moved into place, so a failure leaves the old set.

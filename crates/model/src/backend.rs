@@ -274,6 +274,26 @@ impl Backend {
         self.up = true;
     }
 
+    /// A new process (a pod of the fleet) starts in this slot, serving with `service`: running,
+    /// with an empty queue. A `service` that does not sample keeps the current one
+    /// (validation rules it out).
+    pub fn boot(&mut self, service: &ServiceTime) {
+        if let Ok(sampler) = service.sampler() {
+            self.service = sampler;
+            self.mean_service_s = service.mean_secs();
+        }
+        self.up = true;
+    }
+
+    /// Its load as an autoscaler reads it at `now`.
+    pub fn load(&mut self, now: SimTime) -> crate::fleet::PodLoad {
+        crate::fleet::PodLoad {
+            busy: self.busy.lifetime_area(now),
+            in_system: self.in_system(),
+            workers: self.workers,
+        }
+    }
+
     /// Every service starting from now takes `factor` times as long (the timeline's slow-down).
     pub fn slow_down(&mut self, factor: f64) {
         self.slow_factor = factor;

@@ -325,6 +325,18 @@ impl Balancer {
         }
     }
 
+    /// Sets several backends' weights at once: the policy rebuilds once.
+    pub fn set_weights(&mut self, weights: &[(usize, u32)]) {
+        let mut changed = false;
+        for &(b, weight) in weights {
+            changed |= self.states[b].weight != weight;
+            self.states[b].weight = weight;
+        }
+        if changed {
+            self.policy.on_backends_changed(&self.states);
+        }
+    }
+
     /// Brings backend `b` into its configuration, or takes it out.
     pub fn set_present(&mut self, b: usize, present: bool) {
         self.present[b] = present;

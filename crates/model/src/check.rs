@@ -463,6 +463,96 @@ impl OutlierDetection {
     }
 }
 
+/// Longest scaling-policy period and stabilization window Kubernetes accepts (30 minutes and
+/// one hour: `periodSeconds` ≤ 1800, `stabilizationWindowSeconds` ≤ 3600).
+const MAX_PERIOD: Duration = Duration::from_secs(1800);
+const MAX_WINDOW: Duration = Duration::from_secs(3600);
+
+impl crate::fleet::Hpa {
+    /// Every autoscaler parameter outside its range, by its field in an experiment file
+    /// (`target`, `min`, `scale_up.period`, ...).
+    pub fn problems(&self) -> Vec<Invalid> {
+        use crate::fleet::HpaMetric;
+        let mut p = Problems::default();
+        match self.metric {
+            HpaMetric::Utilization => {
+                if !(self.target > 0.0 && self.target <= 1.0) {
+                    p.push("target", format!("a Utilization target is a fraction of the workers, above 0 and at most 1, like 0.75, not {}", self.target));
+                }
+            }
+            _ => {
+                if !(self.target > 0.0 && self.target.is_finite() && self.target <= 1e9) {
+                    p.push(
+                        "target",
+                        format!(
+                            "the target must be a positive per-pod value, like 20.0, not {}",
+                            self.target
+                        ),
+                    );
+                }
+            }
+        }
+        if !(self.tolerance >= 0.0 && self.tolerance < 1.0) {
+            p.push(
+                "tolerance",
+                format!(
+                    "the tolerance is a fraction at least 0 and below 1, like 0.1, not {}",
+                    self.tolerance
+                ),
+            );
+        }
+        let b = &self.behavior;
+        p.at_least_one("min", u64::from(b.min), "min (replicas)");
+        if b.max < b.min {
+            p.push("max", format!("max ({}) must not be below min ({})", b.max, b.min));
+        }
+        if b.max > crate::fleet::MAX_REPLICAS {
+            p.push(
+                "max",
+                format!("max must be at most {} replicas, not {}", crate::fleet::MAX_REPLICAS, b.max),
+            );
+        }
+        p.longer_than_zero("sync", self.sync, "the sync period");
+        if b.scale_down_window > MAX_WINDOW {
+            p.push("scale_down_window", "the stabilization window must be at most 1h, as Kubernetes allows");
+        }
+        p.at_least_one("scale_up.percent", u64::from(b.scale_up.percent), "scale_up.percent");
+        p.at_least_one("scale_up.pods", u64::from(b.scale_up.pods), "scale_up.pods");
+        if !(1..=100).contains(&b.scale_down.percent) {
+            p.push(
+                "scale_down.percent",
+                format!("scale_down.percent must be between 1 and 100, not {}", b.scale_down.percent),
+            );
+        }
+        for (field, period) in
+            [("scale_up.period", b.scale_up.period), ("scale_down.period", b.scale_down.period)]
+        {
+            p.longer_than_zero(field, period, "the period");
+            if period > MAX_PERIOD {
+                p.push(field, "a period must be at most 30m, as Kubernetes allows");
+            }
+        }
+        p.0
+    }
+}
+
+impl crate::fleet::FleetConfig {
+    /// The autoscaler's problems (under `autoscale`) and the versions' service times.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if let Some(hpa) = &self.autoscale {
+            p.extend("autoscale", hpa.problems());
+        }
+        for (i, version) in self.versions.iter().enumerate() {
+            p.extend(&format!("versions[{i}]"), version.problems());
+        }
+        if self.versions.is_empty() {
+            p.push("versions", "a group needs its own service time as version 0");
+        }
+        p.0
+    }
+}
+
 impl StackConfig {
     /// Every problem with the stack, each with the path of its field, like
     /// `backends[2].service.mean`.
@@ -482,6 +572,15 @@ impl StackConfig {
         }
         if let Some(database) = &self.database {
             p.extend("database", database.problems());
+        }
+        for (i, fleet) in self.fleets.iter().enumerate() {
+            p.extend(&format!("fleets[{i}]"), fleet.problems());
+            if fleet.first + fleet.slots > self.backends.len() || fleet.replicas as usize > fleet.slots {
+                p.push(
+                    format!("fleets[{i}]"),
+                    "the group's slots must be backends of the stack, replicas among them",
+                );
+            }
         }
         if let Some(active) = &self.health.active {
             p.extend("health.active", active.problems());

@@ -7,6 +7,7 @@ mod balancer;
 pub mod check;
 mod client;
 mod database;
+pub mod fleet;
 pub mod health;
 mod human_duration;
 pub mod keys;
@@ -29,6 +30,7 @@ pub use backend::{BackendConfig, Degradation, QueueLimit};
 pub use check::Invalid;
 pub use client::ClientConfig;
 pub use database::DatabaseConfig;
+pub use fleet::{Amount, FleetConfig, FleetSummary, FleetWindow, Hpa, HpaMetric};
 pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
 pub use human_duration::{DurationError, HumanDuration, within_clock};
 pub use keys::Users;
@@ -41,7 +43,8 @@ pub use retry::{RetryBudget, RetryPolicy};
 pub use series::{BackendWindow, OverloadWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{
-    RunControl, RunEnd, RunParams, StackConfig, WebStack, simulate, simulate_controlled, simulate_with,
+    AttemptLog, AttemptOutcome, AttemptRecord, RunControl, RunEnd, RunParams, StackConfig, WebStack,
+    simulate, simulate_controlled, simulate_with,
 };
 pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary};
 pub use timeline::{Action, TimedAction};

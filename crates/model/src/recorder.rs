@@ -371,6 +371,7 @@ impl Recorder {
         now: SimTime,
         backends: impl Iterator<Item = Areas>,
         database: Option<(u128, u32)>,
+        fleet: Vec<crate::fleet::FleetWindow>,
         breakers_open: u32,
     ) {
         let Some(series) = &mut self.series else { return };
@@ -415,6 +416,7 @@ impl Recorder {
                 .overload
                 .as_mut()
                 .map(|o| OverloadWindow { counts: std::mem::take(&mut o.window), breakers_open }),
+            fleet,
         });
         series.latency.reset();
         series.index += 1;
@@ -482,6 +484,7 @@ impl Recorder {
             database,
             windows: self.series.map_or_else(Vec::new, |s| s.closed),
             overload: self.overload.map(|o| OverloadSummary { counts: o.measured, breaker_open_ratio }),
+            fleet: Vec::new(),
         }
     }
 }

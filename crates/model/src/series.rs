@@ -41,6 +41,8 @@ pub struct Window {
     pub users_active: u64,
     /// Of those, users with at least one failed or too-slow request in the window.
     pub users_affected: u64,
+    /// Per fleet group: replicas by phase and deploy progress (empty without groups).
+    pub fleet: Vec<crate::fleet::FleetWindow>,
     /// What the overload mechanisms did in the window, when any is configured.
     pub overload: Option<OverloadWindow>,
 }

@@ -23,6 +23,7 @@ pub use crate::client::ClientConfig;
 use crate::client::{Client, Held};
 use crate::database::Database;
 pub use crate::database::DatabaseConfig;
+use crate::fleet::{Change, Fleet, FleetConfig};
 use crate::health::HealthConfig;
 use crate::overload::{AdmissionControl, ClusterBreakers, RateLimit};
 use crate::policy::{Policy, RequestInfo};
@@ -56,6 +57,9 @@ pub struct StackConfig {
     /// Report what the overload mechanisms did (all zero) even when none is configured, so
     /// that the variants of a sweep that compares them report the same metrics.
     pub report_overload: bool,
+    /// Backend groups whose pods come and go (autoscaling, lifecycle, deploys); none by
+    /// default, and then the fleet costs nothing.
+    pub fleets: Vec<FleetConfig>,
 }
 
 impl StackConfig {
@@ -223,6 +227,69 @@ pub fn simulate_controlled(
     Ok((sim.into_model().summary(now, events), end))
 }
 
+/// How an attempt ended, as an access log line records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Answered successfully (HTTP 200).
+    Completed,
+    /// Answered 503 at once (full queue, queue timeout, no available backend).
+    Rejected,
+    /// The client gave up on it (logged as 504 by a proxy that times out the same way).
+    TimedOut,
+    /// Refused or reset by a backend that was down (502).
+    Failed,
+}
+
+impl From<Outcome> for AttemptOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Completed => AttemptOutcome::Completed,
+            // Answered at once by an overload control: a circuit breaker's overflow and
+            // admission control are 503s; a rate limit's 429 is logged as a rejection too (the
+            // access log has no 429 yet); a client's breaker or throttle sends no attempt.
+            Outcome::Rejected
+            | Outcome::Overflow
+            | Outcome::Limited
+            | Outcome::Shed
+            | Outcome::ShortCircuited
+            | Outcome::Throttled => AttemptOutcome::Rejected,
+            Outcome::TimedOut => AttemptOutcome::TimedOut,
+            Outcome::Failed => AttemptOutcome::Failed,
+        }
+    }
+}
+
+/// One attempt as it ended: what an access log line says about it. Times are from the start
+/// of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// Index of the client that sent the request.
+    pub client: u32,
+    /// The request's user or session key.
+    pub key: u64,
+    /// Which try of its request this was (1 for the first).
+    pub attempt: u32,
+    /// The backend it was sent to; `None` when no backend was available (503 at the balancer).
+    pub backend: Option<u32>,
+    /// When it left the balancer.
+    pub sent: SimTime,
+    /// When a worker took it; `None` if none did.
+    pub started: Option<SimTime>,
+    /// When it ended (for the client: a timeout ends it even if its backend still works on it).
+    pub ended: SimTime,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// It was sent after the warm-up (its request is counted in the statistics).
+    pub counted: bool,
+}
+
+/// Receives every attempt as it ends (`stacksim run --access-log`). A stack without one pays
+/// one `Option` check per ended attempt.
+pub trait AttemptLog: Send {
+    /// One attempt ended.
+    fn record(&mut self, attempt: &AttemptRecord);
+}
+
 /// What happens in the stack. Events that name an attempt carry its generation, so an event
 /// for an attempt that has since ended (its slot reused) is recognised and ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,6 +339,19 @@ pub enum Event {
         /// Index into the timeline.
         index: u32,
     },
+    /// The pod in a fleet group's slot `backend` reaches its next phase (provisioned, ready,
+    /// done draining), if it is still generation `generation`.
+    Pod {
+        /// Backend slot.
+        backend: u32,
+        /// The pod's generation when the timer was set.
+        generation: u32,
+    },
+    /// A fleet group's autoscaler evaluates.
+    Autoscale {
+        /// Fleet group index.
+        group: u32,
+    },
     /// The current time-series window ends.
     WindowEnd,
     /// The warm-up ends: statistics start here.
@@ -297,6 +377,16 @@ pub struct WebStack {
     guarded: bool,
     /// Per client with a breaker, the time it had spent open when the warm-up ended.
     breaker_open_at_warmup: Vec<Duration>,
+    /// Groups with fleet dynamics; `None` without (and then nothing here runs).
+    fleet: Option<Fleet>,
+    /// Where ended attempts are written, if anywhere.
+    attempt_log: Option<Box<dyn AttemptLog>>,
+}
+
+impl std::fmt::Debug for dyn AttemptLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AttemptLog")
+    }
 }
 
 impl WebStack {
@@ -358,6 +448,8 @@ impl WebStack {
             database,
             in_flight: InFlight::default(),
             timeline: stack.timeline.clone(),
+            fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
+            attempt_log: None,
         };
         let first = model.first_events(params.warmup);
         let mut sim = Simulation::new(model);
@@ -395,7 +487,48 @@ impl WebStack {
         if let Some(window) = self.recorder.window() {
             first.push((SimTime::from(window), Event::WindowEnd));
         }
+        if let Some(fleet) = &self.fleet {
+            for (group, sync) in fleet.first_syncs() {
+                first.push((SimTime::ZERO + sync, Event::Autoscale { group: group as u32 }));
+            }
+        }
         first
+    }
+
+    /// Sends every attempt that ends from now on to `log` (replacing any log set before).
+    pub fn set_attempt_log(&mut self, log: Box<dyn AttemptLog>) {
+        self.attempt_log = Some(log);
+    }
+
+    /// Takes back the attempt log, if one was set.
+    pub fn take_attempt_log(&mut self) -> Option<Box<dyn AttemptLog>> {
+        self.attempt_log.take()
+    }
+
+    /// Writes an ended attempt of `request` to the attempt log, if there is one.
+    #[inline]
+    fn log_attempt(
+        &mut self,
+        request: u32,
+        backend: Option<usize>,
+        times: (SimTime, Option<SimTime>, SimTime),
+        outcome: Outcome,
+    ) {
+        if let Some(log) = self.attempt_log.as_mut() {
+            let r = self.in_flight.request(request);
+            let (sent, started, ended) = times;
+            log.record(&AttemptRecord {
+                client: r.client,
+                key: r.key,
+                attempt: r.attempts,
+                backend: backend.map(|b| b as u32),
+                sent,
+                started,
+                ended,
+                outcome: outcome.into(),
+                counted: r.counted,
+            });
+        }
     }
 
     // ---- requests and attempts ----------------------------------------------------------
@@ -431,10 +564,14 @@ impl WebStack {
         self.recorder.sent(counted);
         let Some(b) = self.balancer.route(&info) else {
             // No backend available: the balancer answers 503 at once.
+            self.log_attempt(request, None, (now, None, now), Outcome::Rejected);
             self.retry_or_finish(request, Outcome::Rejected, None, cx);
             return;
         };
         self.recorder.routed(b, counted);
+        if let Some(fleet) = &mut self.fleet {
+            fleet.routed(b);
+        }
         // The cluster's circuit breakers and the backend's rate limit answer at once.
         if self.guarded && self.stopped_at_backend(b, request, counted, cx) {
             return;
@@ -450,6 +587,7 @@ impl WebStack {
                 Rejection::QueueFull => Outcome::Rejected,
             };
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            self.log_attempt(request, Some(b), (now, None, now), outcome);
             self.attempt_failed(b, request, counted, outcome, heard, cx);
             return;
         }
@@ -490,6 +628,7 @@ impl WebStack {
                 Refused::Limited => Outcome::Limited,
                 Refused::Shed => Outcome::Shed,
             };
+            self.log_attempt(request, None, (now, None, now), outcome);
             self.retry_or_finish(request, outcome, None, cx);
             return true;
         }
@@ -511,6 +650,8 @@ impl WebStack {
         if let Some(breakers) = &mut self.breakers
             && !breakers.admit(b)
         {
+            let now = cx.now();
+            self.log_attempt(request, Some(b), (now, None, now), Outcome::Overflow);
             self.recorder.attempt_ended(b, counted, Outcome::Overflow);
             self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
             return true;
@@ -520,6 +661,8 @@ impl WebStack {
                 breakers.release(b);
             }
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            let now = cx.now();
+            self.log_attempt(request, Some(b), (now, None, now), Outcome::Limited);
             self.attempt_failed(b, request, counted, Outcome::Limited, heard, cx);
             return true;
         }
@@ -619,6 +762,9 @@ impl WebStack {
         let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
         a.abandoned = true;
         let (b, request, counted) = (a.backend as usize, a.request, a.counted);
+        let started = (a.stage != Stage::Queued).then_some(a.started);
+        let sent = a.sent;
+        self.log_attempt(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
         self.attempt_failed(b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
@@ -664,6 +810,7 @@ impl WebStack {
         if a.abandoned {
             return;
         }
+        self.log_attempt(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
         self.feedback(b, Heard::Response { success: true, latency: now - a.sent }, cx);
         if self.guarded {
@@ -692,6 +839,7 @@ impl WebStack {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
+        self.log_attempt(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
         self.attempt_failed(b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
@@ -709,6 +857,8 @@ impl WebStack {
             let a = self.in_flight.remove(attempt);
             self.leave_backend(b, now);
             if !a.abandoned {
+                let started = (a.stage != Stage::Queued).then_some(a.started);
+                self.log_attempt(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
                 self.attempt_failed(b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
             }
         }
@@ -787,6 +937,18 @@ impl WebStack {
                     c.scale_rate(factor);
                 }
             }
+            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
+                if let Some(fleet) = &mut self.fleet {
+                    let changes = fleet.deploy(group, version, max_surge, max_unavailable, now);
+                    self.apply(changes, cx);
+                }
+            }
+            Action::Canary { group, version, weight_percent } => {
+                if let Some(fleet) = &mut self.fleet {
+                    let changes = fleet.canary(group, version, weight_percent, now);
+                    self.apply(changes, cx);
+                }
+            }
             Action::SetRate { rate_per_s } => {
                 let total: f64 = self.clients.iter().map(|c| c.base_rate(now)).sum();
                 if total > 0.0 {
@@ -796,6 +958,55 @@ impl WebStack {
                 }
             }
         }
+    }
+
+    // ---- the fleet ------------------------------------------------------------------------
+
+    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled.
+    fn autoscale(&mut self, group: usize, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        if let Some(sync) = fleet.sync_period(group) {
+            cx.schedule_in(sync, Event::Autoscale { group: group as u32 });
+        }
+        let backends = &mut self.backends;
+        let changes = fleet.sync(group, now, |b| backends[b].load(now));
+        self.apply(changes, cx);
+    }
+
+    /// The pod in slot `b` reaches its next phase.
+    fn pod(&mut self, b: usize, generation: u32, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        let backends = &mut self.backends;
+        let changes = fleet.advance(b, generation, now, |b| backends[b].load(now));
+        self.apply(changes, cx);
+    }
+
+    /// Applies what the fleet decided, in order.
+    fn apply(&mut self, changes: Vec<Change>, cx: &mut Context<'_, Event>) {
+        for change in changes {
+            match change {
+                Change::Timer { backend, generation, after } => {
+                    cx.schedule_in(after, Event::Pod { backend: backend as u32, generation });
+                }
+                Change::Boot { backend, version } => {
+                    if let Some(service) = self.fleet.as_ref().and_then(|f| f.service(backend, version)) {
+                        self.backends[backend].boot(service);
+                    }
+                }
+                Change::Routable { backend } => self.pod_ready(backend),
+                Change::Unroutable { backend } => self.balancer.set_present(backend, false),
+                Change::Kill { backend } => self.crash(backend, cx),
+                Change::Weights(weights) => self.balancer.set_weights(&weights),
+            }
+        }
+    }
+
+    /// A pod became ready: it joins the balancer's endpoints. The one hook for what a newly
+    /// ready backend goes through first (slow start, warm-up).
+    fn pod_ready(&mut self, b: usize) {
+        self.balancer.set_present(b, true);
     }
 
     // ---- measurement --------------------------------------------------------------------
@@ -810,6 +1021,9 @@ impl WebStack {
         }
         self.breaker_open_at_warmup =
             self.clients.iter().filter_map(|c| c.breaker().map(|b| b.open_time(now))).collect();
+        if let Some(fleet) = &mut self.fleet {
+            fleet.end_warmup(now);
+        }
     }
 
     fn end_window(&mut self, cx: &mut Context<'_, Event>) {
@@ -822,10 +1036,12 @@ impl WebStack {
             .iter()
             .filter(|c| c.breaker().is_some_and(|b| b.state(now) != crate::overload::BreakerState::Closed))
             .count() as u32;
+        let fleet = self.fleet.as_mut().map_or_else(Vec::new, |f| f.close_window(now, width));
         self.recorder.close_window(
             now,
             self.backends.iter_mut().map(|b| b.areas(now)),
             database,
+            fleet,
             breakers_open,
         );
     }
@@ -848,7 +1064,12 @@ impl WebStack {
         } else {
             open.iter().sum::<f64>() / open.len() as f64 / measured
         };
-        self.recorder.summary(end, events, backends, database, in_flight, breaker_open_ratio)
+        let mut summary =
+            self.recorder.summary(end, events, backends, database, in_flight, breaker_open_ratio);
+        if let Some(fleet) = &mut self.fleet {
+            summary.fleet = fleet.summary(end);
+        }
+        summary
     }
 }
 
@@ -871,6 +1092,8 @@ impl Model for WebStack {
             Event::HealthCheck { backend } => self.health_check(backend as usize, cx),
             Event::Unejection { backend } => self.balancer.uneject(backend as usize, cx.now()),
             Event::Action { index } => self.act(index as usize, cx),
+            Event::Pod { backend, generation } => self.pod(backend as usize, generation, cx),
+            Event::Autoscale { group } => self.autoscale(group as usize, cx),
             Event::WindowEnd => self.end_window(cx),
             Event::EndWarmup => self.end_warmup(cx.now()),
         }

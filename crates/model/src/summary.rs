@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::fleet::FleetSummary;
 use crate::metrics::Latency;
 use crate::series::Window;
 
@@ -119,6 +120,8 @@ pub struct RunSummary {
     pub database: Option<DatabaseSummary>,
     /// The time series, if windows were asked for.
     pub windows: Vec<Window>,
+    /// Per fleet group (autoscaling, lifecycle, deploys): cost and scaling; empty without.
+    pub fleet: Vec<FleetSummary>,
     /// What the overload mechanisms did, when any is configured.
     pub overload: Option<OverloadSummary>,
 }

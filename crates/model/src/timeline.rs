@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::fleet::Amount;
+
 /// One change to the running stack.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Action {
@@ -55,6 +57,27 @@ pub enum Action {
     SetRate {
         /// Total rate [requests·s⁻¹], > 0.
         rate_per_s: f64,
+    },
+    /// A rolling deploy of service-time version `version` of fleet group `group` (Kubernetes
+    /// `RollingUpdate`).
+    RollingDeploy {
+        /// Index of the fleet group.
+        group: usize,
+        /// Index into the group's versions.
+        version: usize,
+        /// Pods above the replica count during the deploy (rounded up).
+        max_surge: Amount,
+        /// Ready pods below the replica count allowed during the deploy (rounded down).
+        max_unavailable: Amount,
+    },
+    /// A canary pod of version `version` taking `weight_percent` of group `group`'s traffic.
+    Canary {
+        /// Index of the fleet group.
+        group: usize,
+        /// Index into the group's versions.
+        version: usize,
+        /// Percent of the group's requests the canary gets once ready (1..=99).
+        weight_percent: u32,
     },
 }
 

@@ -505,6 +505,70 @@ fn line_panel(
     lines(area, caption, x, y_desc, &plotted, unit, log_when_spread)
 }
 
+/// Cost against the SLO: one point per variant, replica-hours across and the SLO metric
+/// (`metric`, a response time) up, with its 95% interval as whiskers; variants meeting the SLO
+/// filled, the others hollow, the cheapest one meeting it ringed and named. `points` come from
+/// [`stacksim::cost::cost_against_slo`].
+pub fn cost(report: &Report, metric: &Metric, points: &[stacksim::cost::CostPoint]) -> String {
+    use plotters::prelude::*;
+    let finite: Vec<&stacksim::cost::CostPoint> =
+        points.iter().filter(|p| p.replica_hours.mean.is_finite() && p.value.mean.is_finite()).collect();
+    if finite.is_empty() {
+        return chart::message((WIDTH, 120), "No variant has both a cost and a value of the SLO metric.");
+    }
+    let upper = |e: Estimate| e.mean + if e.ci95.is_finite() { e.ci95 } else { 0.0 };
+    let x_max = finite.iter().map(|p| p.replica_hours.mean).fold(0.0, f64::max) * 1.15;
+    let y_max = finite.iter().map(|p| upper(p.value) * 1000.0).fold(0.0, f64::max) * 1.15;
+    let cheapest = finite.iter().find(|p| p.cheapest);
+    let header = Header {
+        title: format!("{}: cost against the SLO", report.experiment),
+        subtitle: format!(
+            "Each variant's replica-hours (pod time of its fleet groups) and its {}; filled: meets the \
+             SLO, hollow: misses it; ringed: {}.",
+            metric.description(),
+            cheapest.map_or("no variant meets it".to_owned(), |p| format!(
+                "the cheapest meeting it, {}",
+                p.label
+            ))
+        ),
+        legend: Vec::new(),
+    };
+    let height = header.height(WIDTH) + 460;
+    render((WIDTH, height), |root| {
+        let body = header.draw(root)?;
+        let mut chart = ChartBuilder::on(&body)
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..x_max.max(1e-9), 0.0..y_max.max(1e-9))?;
+        chart
+            .configure_mesh()
+            .x_desc("replica-hours")
+            .y_desc(format!("{} (ms)", metric.description()))
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        for (i, p) in finite.iter().enumerate() {
+            let c = color(i);
+            let (x, y) = (p.replica_hours.mean, p.value.mean * 1000.0);
+            if p.value.ci95.is_finite() && p.value.ci95 > 0.0 {
+                let ci = p.value.ci95 * 1000.0;
+                chart.draw_series(std::iter::once(PathElement::new(vec![(x, y - ci), (x, y + ci)], c)))?;
+            }
+            let style = if p.meets { c.filled() } else { c.stroke_width(2) };
+            chart.draw_series(std::iter::once(Circle::new((x, y), 6, style)))?;
+            if p.cheapest {
+                chart.draw_series(std::iter::once(Circle::new((x, y), 12, BLACK.stroke_width(2))))?;
+            }
+            chart.draw_series(std::iter::once(Text::new(
+                escape(&p.label),
+                (x, y),
+                ("sans-serif", 11).into_font().color(&BLACK),
+            )))?;
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,7 @@ mod tests {
             users_active: 0,
             users_affected: 0,
             overload: None,
+            fleet: Vec::new(),
         }
     }
 

@@ -9,19 +9,21 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json::Value;
+use stacksim_model::fleet::hpa::{Behavior, ScaleDown, ScaleUp};
 use stacksim_model::{
     Action, ActiveCheck, Arrivals, BackendConfig, CheckKind, ClientConfig, DatabaseConfig, Degradation,
-    HealthConfig, Observe, OutlierDetection, QueueLimit, RetryBudget, RetryPolicy, ServiceTime, StackConfig,
-    TimedAction, Users,
+    FleetConfig, HealthConfig, Hpa, HpaMetric, Observe, OutlierDetection, QueueLimit, RetryBudget,
+    RetryPolicy, ServiceTime, StackConfig, TimedAction, Users,
 };
 
 use crate::locate::FieldPath;
 use crate::problem::{Problem, Severity};
 use crate::report::VariantInfo;
 use crate::spec::{
-    ActionSpec, AdmissionControlSpec, ArrivalsSpec, BackendSpec, CheckKindSpec, CircuitBreakersSpec,
-    ClientBreakerSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec, PolicySpec, QueueSpec,
-    RateLimitSpec, RetrySpec, ServiceSpec, SlowStartSpec, StackSpec, SweepAxis, ThrottleSpec, WarmupSpec,
+    ActionSpec, AdmissionControlSpec, ArrivalsSpec, AutoscaleSpec, BackendSpec, CheckKindSpec,
+    CircuitBreakersSpec, ClientBreakerSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec, HpaMetricSpec,
+    PolicySpec, QueueSpec, RateLimitSpec, RetrySpec, ServiceSpec, SlowStartSpec, StackSpec, SweepAxis,
+    ThrottleSpec, TimelineEntry, WarmupSpec,
 };
 use crate::trace::LoadedTrace;
 
@@ -193,6 +195,27 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             protection.apply(&mut d.stack);
             d.set("protection".to_owned(), Value::String(protection.name.clone()));
         }),
+        SweepAxis::Target { backend, values } => each(draft, values, |d, &value| {
+            for group in d.groups(backend) {
+                if let Some(AutoscaleSpec::Hpa { target, .. }) = &mut group.autoscale {
+                    *target = value;
+                }
+            }
+            d.set(param_name("target", backend), Value::from(value));
+        }),
+        SweepAxis::MinReplicas { backend, values } => each(draft, values, |d, &n| {
+            for group in d.groups(backend) {
+                if let Some(AutoscaleSpec::Hpa { min, .. }) = &mut group.autoscale {
+                    *min = n;
+                    group.replicas = n;
+                }
+            }
+            d.set(param_name("min_replicas", backend), Value::from(n));
+        }),
+        SweepAxis::Provision { backend, values } => each(draft, values, |d, &time| {
+            d.groups(backend).for_each(|group| group.provision = Some(time));
+            d.set(param_name("provision", backend), Value::String(time.to_string()));
+        }),
         SweepAxis::ServiceScale { backend, values } => each(draft, values, |d, &factor| {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
             d.set(param_name("service_scale", backend), Value::from(factor));
@@ -222,13 +245,79 @@ pub(crate) fn peak_rate(client: usize, spec: &ArrivalsSpec, resolved: &Resolved)
 }
 
 /// The names of a stack's backends after expanding replicas: `app-0`, `app-1`, ... (just
-/// `app` for a single replica), in balancer order.
+/// `app` for a single replica), in balancer order. A group with fleet dynamics has a slot
+/// per pod it may run (see [`backend_names_in`]); without the timeline, deploys are not
+/// counted.
 pub fn backend_names(spec: &StackSpec) -> Vec<String> {
+    backend_names_in(spec, &[])
+}
+
+/// The names of a stack's backends with the experiment's `timeline`, which may deploy to
+/// fleet groups (and so need slots for their surge).
+pub fn backend_names_in(spec: &StackSpec, timeline: &[TimelineEntry]) -> Vec<String> {
+    let shapes = fleet_shapes(spec, timeline);
     spec.backends
         .iter()
-        .flat_map(|b| {
-            (0..b.replicas)
-                .map(move |i| if b.replicas == 1 { b.name.clone() } else { format!("{}-{i}", b.name) })
+        .zip(shapes)
+        .flat_map(|(b, shape)| {
+            let n = shape.map_or(b.replicas, |s| s.slots);
+            (0..n).map(move |i| if n == 1 { b.name.clone() } else { format!("{}-{i}", b.name) })
+        })
+        .collect()
+}
+
+/// What a backend group with fleet dynamics needs: its slots and its versions.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FleetShape {
+    /// Backend slots: room for its largest fleet, a deploy's surge and canaries, and as many
+    /// pods again draining.
+    pub slots: u32,
+    /// Service times of its versions: its own, then one per deploy or canary naming it, in
+    /// timeline order (timeline entry index, version).
+    pub versions: Vec<(Option<usize>, ServiceSpec)>,
+}
+
+/// Whether a group has fleet dynamics of its own (autoscaler or lifecycle times).
+pub(crate) fn is_dynamic(b: &BackendSpec) -> bool {
+    b.autoscale.is_some() || b.provision.is_some() || b.readiness.is_some() || b.termination_grace.is_some()
+}
+
+/// Per backend group: its fleet shape, if it has fleet dynamics or the timeline deploys to it.
+pub(crate) fn fleet_shapes(spec: &StackSpec, timeline: &[TimelineEntry]) -> Vec<Option<FleetShape>> {
+    spec.backends
+        .iter()
+        .map(|b| {
+            let mut versions = vec![(None, b.service.clone())];
+            let (mut surge, mut canaries) = (0u32, 0u32);
+            let cap = match &b.autoscale {
+                Some(AutoscaleSpec::Hpa { max, .. }) => b.replicas.max(*max),
+                None => b.replicas,
+            }
+            .min(stacksim_model::fleet::MAX_REPLICAS);
+            for (i, entry) in timeline.iter().enumerate() {
+                match &entry.action {
+                    ActionSpec::RollingDeploy { backend, max_surge, max_unavailable, service }
+                        if *backend == b.name =>
+                    {
+                        let (s, _) = stacksim_model::fleet::fenceposts(
+                            (*max_surge).into(),
+                            (*max_unavailable).into(),
+                            cap,
+                        );
+                        surge = surge.max(s.min(stacksim_model::fleet::MAX_REPLICAS));
+                        versions.push((Some(i), service.clone().unwrap_or_else(|| b.service.clone())));
+                    }
+                    ActionSpec::Canary { backend, service, .. } if *backend == b.name => {
+                        canaries = canaries.saturating_add(1);
+                        versions.push((Some(i), service.clone()));
+                    }
+                    _ => {}
+                }
+            }
+            (is_dynamic(b) || versions.len() > 1).then(|| FleetShape {
+                slots: (2 * cap).saturating_add(surge).saturating_add(canaries),
+                versions,
+            })
         })
         .collect()
 }
@@ -268,20 +357,22 @@ pub(crate) fn retry(r: &RetrySpec) -> RetryPolicy {
     }
 }
 
-/// The model's backends for one backend group: `replicas` of them, named `name-i`.
-fn backends((group, b): (usize, &BackendSpec)) -> impl Iterator<Item = BackendConfig> + '_ {
+/// The model's backends for one backend group (the `group`-th): `replicas` of them (or a fleet
+/// group's `slots`, the first `replicas` present), named `name-i`.
+fn backends(group: usize, b: &BackendSpec, slots: Option<u32>) -> impl Iterator<Item = BackendConfig> + '_ {
     let queue = match b.queue {
         QueueSpec::Bounded(n) => QueueLimit::Bounded(n),
         QueueSpec::Unbounded => QueueLimit::Unbounded,
     };
-    (0..b.replicas).map(move |i| {
-        let name = if b.replicas == 1 { b.name.clone() } else { format!("{}-{i}", b.name) };
+    let n = slots.unwrap_or(b.replicas);
+    (0..n).map(move |i| {
+        let name = if n == 1 { b.name.clone() } else { format!("{}-{i}", b.name) };
         let mut backend = BackendConfig::new(name, b.workers, queue, service(&b.service));
         backend.weight =
             b.weights.as_ref().and_then(|w| w.get(i as usize).copied()).or(b.weight).unwrap_or(1);
         backend.queue_timeout = b.queue_timeout.map(|t| t.0);
         backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
-        backend.present = !b.standby;
+        backend.present = !b.standby && i < b.replicas;
         backend.group = group as u32;
         backend.circuit_breakers = b.circuit_breakers.as_ref().map(CircuitBreakersSpec::model);
         backend.rate_limit = b.rate_limit.as_ref().map(RateLimitSpec::model);
@@ -289,6 +380,65 @@ fn backends((group, b): (usize, &BackendSpec)) -> impl Iterator<Item = BackendCo
         backend.warmup = b.warmup.as_ref().map(WarmupSpec::model);
         backend
     })
+}
+
+/// The model's fleet groups of a stack whose groups have `shapes`.
+pub(crate) fn fleets(spec: &StackSpec, shapes: &[Option<FleetShape>]) -> Vec<FleetConfig> {
+    let mut first = 0usize;
+    let mut fleets = Vec::new();
+    for (b, shape) in spec.backends.iter().zip(shapes) {
+        let n = shape.as_ref().map_or(b.replicas, |s| s.slots) as usize;
+        if let Some(shape) = shape {
+            fleets.push(FleetConfig {
+                name: b.name.clone(),
+                first,
+                slots: n,
+                replicas: b.replicas,
+                autoscale: b.autoscale.as_ref().map(hpa),
+                provision: b.provision.map_or(Duration::ZERO, |d| d.0),
+                readiness: b.readiness.map_or(Duration::ZERO, |d| d.0),
+                termination_grace: b.termination_grace.map_or(DEFAULT_TERMINATION_GRACE, |d| d.0),
+                versions: shape.versions.iter().map(|(_, v)| service(v)).collect(),
+            });
+        }
+        first += n;
+    }
+    fleets
+}
+
+/// Kubernetes' `terminationGracePeriodSeconds` default: 30 s.
+pub const DEFAULT_TERMINATION_GRACE: Duration = Duration::from_secs(30);
+
+/// The model's autoscaler for an autoscale spec.
+pub(crate) fn hpa(spec: &AutoscaleSpec) -> Hpa {
+    let AutoscaleSpec::Hpa {
+        metric,
+        target,
+        min,
+        max,
+        sync,
+        tolerance,
+        scale_down_window,
+        scale_up,
+        scale_down,
+    } = spec;
+    Hpa {
+        metric: match metric {
+            HpaMetricSpec::Utilization => HpaMetric::Utilization,
+            HpaMetricSpec::InFlightPerPod => HpaMetric::InFlightPerPod,
+            HpaMetricSpec::RequestsPerSecondPerPod => HpaMetric::RequestsPerSecondPerPod,
+        },
+        target: *target,
+        tolerance: *tolerance,
+        sync: sync.0,
+        behavior: Behavior {
+            min: *min,
+            max: *max,
+            scale_down_window: scale_down_window.0,
+            scale_up: ScaleUp { percent: scale_up.percent, pods: scale_up.pods, period: scale_up.period.0 },
+            scale_down: ScaleDown { percent: scale_down.percent, period: scale_down.period.0 },
+        },
+    }
 }
 
 /// The model's database tier.
@@ -302,13 +452,21 @@ pub(crate) fn database(db: &DatabaseSpec) -> DatabaseConfig {
 }
 
 /// The model's stack for a stack spec, without the experiment's timeline and observation
-/// settings (see [`variant`]).
-pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved) -> StackConfig {
+/// settings (see [`variant`]); `timeline` sizes the fleet groups it deploys to.
+pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved, timeline: &[TimelineEntry]) -> StackConfig {
+    let shapes = fleet_shapes(spec, timeline);
     StackConfig {
         clients: spec.clients.iter().enumerate().map(|(i, c)| client(i, c, resolved)).collect(),
-        backends: spec.backends.iter().enumerate().flat_map(backends).collect(),
+        backends: spec
+            .backends
+            .iter()
+            .zip(&shapes)
+            .enumerate()
+            .flat_map(|(group, (b, shape))| backends(group, b, shape.as_ref().map(|s| s.slots)))
+            .collect(),
         database: spec.database.as_ref().map(database),
         health: health(spec.health.as_ref()),
+        fleets: fleets(spec, &shapes),
         admission_control: spec.balancer.admission_control.as_ref().map(AdmissionControlSpec::model),
         rate_limit: spec.balancer.rate_limit.as_ref().map(RateLimitSpec::model),
         ..StackConfig::default()
@@ -334,7 +492,23 @@ pub(crate) fn timeline(
     experiment: &Experiment,
     base_names: &[String],
 ) -> Result<VariantTimeline, Vec<Problem>> {
-    let names = backend_names(&spec.stack);
+    let names = backend_names_in(&spec.stack, &experiment.timeline);
+    let shapes = fleet_shapes(&spec.stack, &experiment.timeline);
+    // Per backend group: its fleet group index and the version each timeline entry made.
+    let mut fleet_index = Vec::new();
+    let mut next = 0usize;
+    for shape in &shapes {
+        fleet_index.push(shape.as_ref().map(|_| {
+            next += 1;
+            next - 1
+        }));
+    }
+    let version_of = |group: usize, entry: usize| -> usize {
+        shapes[group]
+            .as_ref()
+            .and_then(|s| s.versions.iter().position(|(e, _)| *e == Some(entry)))
+            .unwrap_or_default()
+    };
     let mut problems = Vec::new();
     let mut actions = Vec::new();
     let mut later = Vec::new();
@@ -381,9 +555,46 @@ pub(crate) fn timeline(
             ActionSpec::SetRate(rate_per_s) => {
                 push(Duration::ZERO, Action::SetRate { rate_per_s: *rate_per_s })
             }
+            ActionSpec::RollingDeploy { backend, max_surge, max_unavailable, .. } => {
+                if let Some(g) = spec.stack.backends.iter().position(|b| b.name == *backend) {
+                    let group = fleet_index[g].unwrap_or_default();
+                    push(
+                        Duration::ZERO,
+                        Action::RollingDeploy {
+                            group,
+                            version: version_of(g, i),
+                            max_surge: (*max_surge).into(),
+                            max_unavailable: (*max_unavailable).into(),
+                        },
+                    );
+                } else {
+                    problems.push(no_group(i, backend, &spec.stack));
+                }
+            }
+            ActionSpec::Canary { backend, weight_percent, .. } => {
+                if let Some(g) = spec.stack.backends.iter().position(|b| b.name == *backend) {
+                    let group = fleet_index[g].unwrap_or_default();
+                    push(
+                        Duration::ZERO,
+                        Action::Canary { group, version: version_of(g, i), weight_percent: *weight_percent },
+                    );
+                } else {
+                    problems.push(no_group(i, backend, &spec.stack));
+                }
+            }
         }
     }
     if problems.is_empty() { Ok(VariantTimeline { actions, later }) } else { Err(problems) }
+}
+
+/// A deploy naming a backend group the stack does not have.
+fn no_group(entry: usize, name: &str, stack: &StackSpec) -> Problem {
+    let groups = stack.backends.iter().map(|b| format!("{:?}", b.name)).collect::<Vec<_>>().join(", ");
+    Problem {
+        path: FieldPath::root().field("timeline").index(entry).field("action").field("backend"),
+        severity: Severity::Error,
+        message: format!("no backend group is named {name:?}; the groups are {groups}"),
+    }
 }
 
 /// The model's variant for a variant spec within `experiment`: its stack, its timeline (from
@@ -394,7 +605,7 @@ pub(crate) fn variant(
     experiment: &Experiment,
     resolved: &Resolved,
 ) -> Variant {
-    let mut stack = stack(&spec.stack, resolved);
+    let mut stack = stack(&spec.stack, resolved, &experiment.timeline);
     stack.timeline = actions
         .into_iter()
         .map(|(entry, after, action)| TimedAction { at: resolved.timeline[entry] + after, action })

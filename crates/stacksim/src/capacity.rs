@@ -126,7 +126,13 @@ fn probe(
     }
     let report = runner.run(&trial)?;
     let variant = &report.variants[0];
-    let metrics = slo.objectives.iter().map(|o| (o.metric.clone(), variant.metric(&o.metric))).collect();
+    let mut metrics: Vec<(Metric, Estimate)> =
+        slo.objectives.iter().map(|o| (o.metric.clone(), variant.metric(&o.metric))).collect();
+    // With fleet dynamics, what the configuration costs.
+    let cost = variant.metric(Metric::ReplicaHours);
+    if cost.mean.is_finite() {
+        metrics.push((Metric::ReplicaHours, cost));
+    }
     Ok(Probe { value, met: slo.met_by(variant), metrics })
 }
 
@@ -204,6 +210,79 @@ pub fn min_replicas(
             Ok(Capacity { label, best, failed_at, probes }.map(|replicas| replicas as u32))
         })
         .collect()
+}
+
+/// `stacksim capacity --autoscale`: for one variant and one autoscaler target, the fewest
+/// `min` replicas that meet the SLO through the experiment's own traffic (spikes included),
+/// and what that fleet costs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoscaleAnswer {
+    /// The autoscaler target tried.
+    pub target: f64,
+    /// The search over `min` replicas (its label is the variant's).
+    pub capacity: Capacity<u32>,
+    /// Replica-hours at the answer.
+    pub replica_hours: Option<Estimate>,
+    /// The cheapest answer of its variant over the targets tried.
+    pub cheapest: bool,
+}
+
+/// For each variant of `plan` and each autoscaler `target` (the file's own when empty), the
+/// fewest `min` replicas of the autoscaled group `options.backend` (default: the first
+/// autoscaled group) that meet `slo` through the experiment's traffic; the cheapest answer
+/// per variant is marked.
+pub fn min_autoscaled(
+    runner: &Runner<'_>,
+    plan: &Plan,
+    slo: &Slo,
+    targets: &[f64],
+    options: &SearchOptions,
+) -> Result<Vec<AutoscaleAnswer>, RunError> {
+    let mut answers = Vec::new();
+    for (label, single) in each_variant(plan, None)? {
+        let backends = &single.stack().backends;
+        let group = backends
+            .iter()
+            .find(|b| b.autoscale.is_some() && options.backend.as_ref().is_none_or(|n| *n == b.name));
+        let Some(group) = group else { continue };
+        let Some(crate::spec::AutoscaleSpec::Hpa { target: own, min, max, .. }) = &group.autoscale else {
+            continue;
+        };
+        let (name, own, start, max) = (group.name.clone(), *own, *min, *max);
+        let targets: Vec<f64> = if targets.is_empty() { vec![own] } else { targets.to_vec() };
+        let first = answers.len();
+        for &target in &targets {
+            let test = |n: f64| {
+                let n = (n as u32).min(max);
+                let trial = single.revised(|e| {
+                    if let StackRef::Inline(stack) = &mut e.stack {
+                        for b in stack.backends.iter_mut().filter(|b| b.name == name) {
+                            if let Some(crate::spec::AutoscaleSpec::Hpa { target: t, .. }) = &mut b.autoscale
+                            {
+                                *t = target;
+                            }
+                        }
+                    }
+                })?;
+                let axis = SweepAxis::MinReplicas { backend: Some(name.clone()), values: vec![n] };
+                probe(runner, &trial, axis, slo, f64::from(n), options.max_probe_events)
+            };
+            let (best, failed_at, probes) = search(f64::from(start), false, options.max_probes, 0.0, test)?;
+            let capacity = Capacity { label: label.clone(), best, failed_at, probes }.map(|n| n as u32);
+            let replica_hours =
+                capacity.at_best().map(|p| p.metric(Metric::ReplicaHours)).filter(|e| e.mean.is_finite());
+            answers.push(AutoscaleAnswer { target, capacity, replica_hours, cheapest: false });
+        }
+        let cheapest =
+            (first..answers.len()).filter(|&i| answers[i].replica_hours.is_some()).min_by(|&a, &b| {
+                let cost = |i: usize| answers[i].replica_hours.map_or(f64::INFINITY, |e| e.mean);
+                cost(a).total_cmp(&cost(b))
+            });
+        if let Some(c) = cheapest {
+            answers[c].cheapest = true;
+        }
+    }
+    Ok(answers)
 }
 
 /// The best passing value, the nearest failing one, and every probe made.

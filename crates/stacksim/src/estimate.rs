@@ -272,8 +272,10 @@ fn axis_len(axis: &SweepAxis) -> f64 {
         SweepAxis::Replicas { values, .. } | SweepAxis::Workers { values, .. } => values.len() as f64,
         SweepAxis::Queue { values, .. } => values.len() as f64,
         SweepAxis::Weights { values, .. } => values.len() as f64,
-        SweepAxis::ServiceScale { values, .. } => values.len() as f64,
         SweepAxis::Protection(values) => values.len() as f64,
+        SweepAxis::ServiceScale { values, .. } | SweepAxis::Target { values, .. } => values.len() as f64,
+        SweepAxis::MinReplicas { values, .. } => values.len() as f64,
+        SweepAxis::Provision { values, .. } => values.len() as f64,
     }
     .max(1.0)
 }
@@ -285,7 +287,12 @@ fn max_backends(experiment: &Experiment, stack: &StackSpec) -> f64 {
         .backends
         .iter()
         .map(|b| {
-            let mut replicas = f64::from(b.replicas);
+            // A fleet group has slots for twice its largest fleet (see `build::fleet_shapes`).
+            let mut replicas = match &b.autoscale {
+                Some(crate::spec::AutoscaleSpec::Hpa { max, .. }) => 2.0 * f64::from(b.replicas.max(*max)),
+                None if crate::build::is_dynamic(b) => 2.0 * f64::from(b.replicas),
+                None => f64::from(b.replicas),
+            };
             for axis in &experiment.sweep {
                 let applies = |backend: &Option<String>| backend.as_ref().is_none_or(|n| *n == b.name);
                 match axis {

@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod build;
 pub mod capacity;
+pub mod cost;
 pub mod estimate;
 mod files;
 mod load;

@@ -137,6 +137,19 @@ pub enum Metric {
     ThrottledRatio,
     /// `breaker_open_ratio`: time client breakers spent open over measured time.
     BreakerOpenRatio,
+    /// `replica_seconds`: pod-seconds of every pod that existed (scheduled, starting, ready
+    /// or draining) over the measured period, summed over fleet groups: the cost.
+    ReplicaSeconds,
+    /// `replica_hours`: `replica_seconds` / 3600.
+    ReplicaHours,
+    /// `ready_replicas_mean`: time-averaged ready pods of the fleet groups.
+    ReadyReplicasMean,
+    /// `scale_events`: times an autoscaler changed a group's replica count.
+    ScaleEvents,
+    /// `time_to_capacity_s`: the longest time from the autoscaler first measuring load above
+    /// target until the ready pods reached what it asked for \[s\]; no value if it never had
+    /// to catch up.
+    TimeToCapacity,
     /// `time_to_detect_<alert>_s`: from the incident's start until the alert rule fired \[s\];
     /// no value in a run where it never fired. Holds the rule's name with `-` written `_`.
     TimeToDetect(String),
@@ -147,7 +160,7 @@ type About = (&'static str, Unit, Better, &'static str);
 
 impl Metric {
     /// Every metric with a fixed name, in the order a report lists them.
-    pub const FIXED: [Metric; 33] = [
+    pub const FIXED: [Metric; 38] = [
         Metric::ResponseTimeMean,
         Metric::ResponseTimeP50,
         Metric::ResponseTimeP90,
@@ -181,6 +194,11 @@ impl Metric {
         Metric::ShortCircuitedRatio,
         Metric::ThrottledRatio,
         Metric::BreakerOpenRatio,
+        Metric::ReplicaSeconds,
+        Metric::ReplicaHours,
+        Metric::ReadyReplicasMean,
+        Metric::ScaleEvents,
+        Metric::TimeToCapacity,
     ];
 
     /// The time-to-detect metric of the alert rule `alert` (`-` in its name becomes `_`).
@@ -248,6 +266,19 @@ impl Metric {
             }
             Metric::BreakerOpenRatio => {
                 ("breaker_open_ratio", Ratio, Lower, "time client breakers spent open")
+            }
+            Metric::ReplicaSeconds => {
+                ("replica_seconds", Number, Lower, "pod-seconds of the fleet groups (cost)")
+            }
+            Metric::ReplicaHours => ("replica_hours", Number, Lower, "pod-hours of the fleet groups (cost)"),
+            Metric::ReadyReplicasMean => {
+                ("ready_replicas_mean", Number, Neither, "mean ready pods of the fleet groups")
+            }
+            Metric::ScaleEvents => {
+                ("scale_events", Count, Neither, "autoscaler changes of the replica count")
+            }
+            Metric::TimeToCapacity => {
+                ("time_to_capacity_s", Seconds, Lower, "from load above target to enough ready pods")
             }
             Metric::TimeToDetect(_) => {
                 ("time_to_detect", Seconds, Lower, "from the incident's start until the alert fired")
@@ -452,6 +483,15 @@ pub enum WindowMetric {
     Utilization(String),
     /// `<backend>.queue_mean`: the backend's mean queue length.
     QueueMean(String),
+    /// `<group>.ready_replicas`: a fleet group's time-averaged ready (routable) pods.
+    ReadyReplicas(String),
+    /// `<group>.starting_replicas`: its pods scheduled or started but not ready.
+    StartingReplicas(String),
+    /// `<group>.draining_replicas`: its pods draining.
+    DrainingReplicas(String),
+    /// `<group>.deploy_progress`: at the window's end, its ready pods of the newest version
+    /// over the replicas asked for (1 without a deploy).
+    DeployProgress(String),
 }
 
 impl WindowMetric {
@@ -503,6 +543,10 @@ impl WindowMetric {
             WindowMetric::Share(backend) => return Cow::Owned(format!("{backend}.share")),
             WindowMetric::Utilization(backend) => return Cow::Owned(format!("{backend}.utilization")),
             WindowMetric::QueueMean(backend) => return Cow::Owned(format!("{backend}.queue_mean")),
+            WindowMetric::ReadyReplicas(group) => return Cow::Owned(format!("{group}.ready_replicas")),
+            WindowMetric::StartingReplicas(group) => return Cow::Owned(format!("{group}.starting_replicas")),
+            WindowMetric::DrainingReplicas(group) => return Cow::Owned(format!("{group}.draining_replicas")),
+            WindowMetric::DeployProgress(group) => return Cow::Owned(format!("{group}.deploy_progress")),
         })
     }
 
@@ -514,10 +558,25 @@ impl WindowMetric {
                 "share" => Some(WindowMetric::Share(backend)),
                 "utilization" => Some(WindowMetric::Utilization(backend)),
                 "queue_mean" => Some(WindowMetric::QueueMean(backend)),
+                "ready_replicas" => Some(WindowMetric::ReadyReplicas(backend)),
+                "starting_replicas" => Some(WindowMetric::StartingReplicas(backend)),
+                "draining_replicas" => Some(WindowMetric::DrainingReplicas(backend)),
+                "deploy_progress" => Some(WindowMetric::DeployProgress(backend)),
                 _ => None,
             };
         }
         WindowMetric::FIXED.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The fleet group of a per-group metric.
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            WindowMetric::ReadyReplicas(g)
+            | WindowMetric::StartingReplicas(g)
+            | WindowMetric::DrainingReplicas(g)
+            | WindowMetric::DeployProgress(g) => Some(g),
+            _ => None,
+        }
     }
 
     /// The backend of a per-backend metric.
@@ -585,7 +644,15 @@ mod tests {
         for m in BackendMetric::ALL {
             assert_eq!(BackendMetric::from_name(m.name()), Some(m));
         }
-        for m in WindowMetric::FIXED.into_iter().chain([WindowMetric::Share("app.eu-0".into())]) {
+        let per_group = [
+            WindowMetric::ReadyReplicas("app".into()),
+            WindowMetric::StartingReplicas("app".into()),
+            WindowMetric::DrainingReplicas("app".into()),
+            WindowMetric::DeployProgress("app".into()),
+        ];
+        for m in
+            WindowMetric::FIXED.into_iter().chain([WindowMetric::Share("app.eu-0".into())]).chain(per_group)
+        {
             assert_eq!(WindowMetric::from_name(&m.name()), Some(m.clone()), "{m}");
         }
         assert_eq!("response_time_p98_s".parse::<Metric>(), Err(UnknownMetric("response_time_p98_s".into())));

@@ -136,7 +136,7 @@ impl Plan {
         let (found, resolved) = crate::validate::check(&experiment, &stack, traces, registry);
         problems.extend(found);
         // Which backend each timeline entry names, per variant (a sweep may change them).
-        let names = build::backend_names(&stack);
+        let names = build::backend_names_in(&stack, &experiment.timeline);
         let mut timelines = Vec::new();
         for spec in build::variant_specs(&experiment, &stack) {
             match build::timeline(&spec, &experiment, &names) {

@@ -227,6 +227,19 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
             (Metric::BreakerOpenRatio, overload.breaker_open_ratio),
         ]);
     }
+    // Fleet dynamics: only runs that have them report them.
+    if !run.fleet.is_empty() {
+        let replica_seconds: f64 = run.fleet.iter().map(|g| g.replica_seconds).sum();
+        let worst =
+            run.fleet.iter().map(|g| g.time_to_capacity_s).filter(|t| t.is_finite()).fold(f64::NAN, f64::max);
+        metrics.extend([
+            (Metric::ReplicaSeconds, replica_seconds),
+            (Metric::ReplicaHours, replica_seconds / 3600.0),
+            (Metric::ReadyReplicasMean, run.fleet.iter().map(|g| g.ready_mean).sum()),
+            (Metric::ScaleEvents, run.fleet.iter().map(|g| g.scale_events).sum::<u64>() as f64),
+            (Metric::TimeToCapacity, worst),
+        ]);
+    }
     metrics
 }
 
@@ -273,6 +286,12 @@ pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, 
         m.push((WindowMetric::Share(name.clone()), share));
         m.push((WindowMetric::Utilization(name.clone()), b.utilization));
         m.push((WindowMetric::QueueMean(name.clone()), b.queue_mean));
+    }
+    for group in &window.fleet {
+        m.push((WindowMetric::ReadyReplicas(group.name.clone()), group.ready));
+        m.push((WindowMetric::StartingReplicas(group.name.clone()), group.starting));
+        m.push((WindowMetric::DrainingReplicas(group.name.clone()), group.draining));
+        m.push((WindowMetric::DeployProgress(group.name.clone()), group.deploy_progress));
     }
     m.into_iter().map(|(k, v)| (k.name().into_owned(), Reading(v))).collect()
 }

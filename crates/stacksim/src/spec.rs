@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+mod fleet;
 mod overload;
 mod policy;
 mod replay;
@@ -15,6 +16,7 @@ mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
 pub use overload::{
     AdmissionControlSpec, CircuitBreakersSpec, ClientBreakerSpec, ProtectionSpec, RateLimitSpec,
     SlowStartSpec, ThrottleSpec, WarmupSpec,
@@ -308,6 +310,20 @@ pub struct BackendSpec {
     /// Slower service after a replica's process starts. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<WarmupSpec>,
+    /// Its autoscaler: `Hpa(metric: Utilization, target: 0.75, min: 4, max: 40, ...)`.
+    /// Default: none (the replica count is fixed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleSpec>,
+    /// A new pod's time from scheduled to started (image pull, boot). Default: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provision: Option<HumanDuration>,
+    /// A started pod's time until its readiness probe passes and it is routable. Default: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<HumanDuration>,
+    /// How long a removed pod drains (no new requests, in-flight ones finish) before it is
+    /// killed. Default: 30s, Kubernetes' `terminationGracePeriodSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_grace: Option<HumanDuration>,
 }
 
 /// A backend's waiting room.
@@ -448,6 +464,31 @@ pub enum SweepAxis {
         /// Factors to try, each > 0.
         values: Vec<f64>,
     },
+    /// The autoscaler's target (of autoscaled groups).
+    Target {
+        /// Only this backend group (default: every autoscaled group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Targets to try, each in the autoscaler metric's range.
+        values: Vec<f64>,
+    },
+    /// The autoscaler's `min` replicas (of autoscaled groups): the warm pods that stand by.
+    /// The group starts with that many.
+    MinReplicas {
+        /// Only this backend group (default: every autoscaled group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Minimums to try, each ≥ 1 and at most the group's `max`.
+        values: Vec<u32>,
+    },
+    /// The time a new pod takes to provision (scheduled → started).
+    Provision {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Provision times to try.
+        values: Vec<HumanDuration>,
+    },
 }
 
 impl SweepAxis {
@@ -513,6 +554,10 @@ impl BackendSpec {
             rate_limit: None,
             slow_start: None,
             warmup: None,
+            autoscale: None,
+            provision: None,
+            readiness: None,
+            termination_grace: None,
         }
     }
 }

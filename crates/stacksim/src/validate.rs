@@ -112,6 +112,36 @@ impl Checker<'_> {
             ),
             _ => {}
         }
+        self.fleet(path, backend);
+    }
+
+    /// A group's fleet dynamics: the autoscaler's ranges, and what does not combine with it.
+    fn fleet(&mut self, path: FieldPath, backend: &BackendSpec) {
+        if let Some(autoscale) = &backend.autoscale {
+            self.model(&path.field("autoscale"), crate::build::hpa(autoscale).problems());
+        }
+        if !crate::build::is_dynamic(backend) {
+            return;
+        }
+        let max = stacksim_model::fleet::MAX_REPLICAS;
+        if backend.replicas > max {
+            self.error(
+                path.field("replicas"),
+                format!("a group with fleet dynamics has at most {max} replicas"),
+            );
+        }
+        if backend.standby {
+            self.error(
+                path.field("standby"),
+                "a group with fleet dynamics starts with its replicas ready: drop standby",
+            );
+        }
+        if backend.weights.is_some() {
+            self.error(
+                path.field("weights"),
+                "a group with fleet dynamics changes size: give one `weight` for every pod, not `weights`",
+            );
+        }
     }
 }
 
@@ -196,6 +226,49 @@ impl Checker<'_> {
                     self.model(&path.index(0).index(j), protection.problems());
                 }
             }
+            SweepAxis::Target { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [0.5, 0.7, 0.9]");
+                let scaled = autoscaled(groups, backend);
+                if scaled.is_empty() {
+                    self.error(path.clone(), "no autoscaled group to sweep: give a group autoscale: Hpa(...)");
+                }
+                for (j, &value) in values.iter().enumerate() {
+                    for group in &scaled {
+                        let mut hpa = crate::build::hpa(group.autoscale.as_ref().expect("autoscaled"));
+                        hpa.target = value;
+                        if let Some(problem) = hpa.problems().into_iter().find(|p| p.field == "target") {
+                            self.error(path.field("values").index(j), problem.message);
+                            break;
+                        }
+                    }
+                }
+            }
+            SweepAxis::MinReplicas { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [2, 4, 8]");
+                let scaled = autoscaled(groups, backend);
+                if scaled.is_empty() {
+                    self.error(path.clone(), "no autoscaled group to sweep: give a group autoscale: Hpa(...)");
+                }
+                for (j, &n) in values.iter().enumerate() {
+                    self.at_least_one(path.field("values").index(j), n, "each value");
+                    for group in &scaled {
+                        if let Some(crate::spec::AutoscaleSpec::Hpa { max, .. }) = &group.autoscale
+                            && n > *max
+                        {
+                            self.error(
+                                path.field("values").index(j),
+                                format!("min {n} is above the max ({max}) of {:?}", group.name),
+                            );
+                        }
+                    }
+                }
+            }
+            SweepAxis::Provision { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [\"45s\", \"3m\"]");
+            }
             SweepAxis::ServiceScale { backend, values } => {
                 target(self, backend);
                 empty(self, values.len(), "values: [0.8, 1.0, 1.2]");
@@ -205,6 +278,14 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// The autoscaled groups an axis naming `backend` (or every group) applies to.
+fn autoscaled<'s>(groups: &'s [BackendSpec], backend: &Option<String>) -> Vec<&'s BackendSpec> {
+    groups
+        .iter()
+        .filter(|b| b.autoscale.is_some() && backend.as_ref().is_none_or(|name| *name == b.name))
+        .collect()
 }
 
 impl Checker<'_> {
@@ -368,6 +449,44 @@ impl Checker<'_> {
                 }
                 _ => {}
             }
+            match &entry.action {
+                A::RollingDeploy { max_surge, max_unavailable, service, .. } => {
+                    let ap = path.field("action");
+                    if let crate::spec::AmountSpec::Percent(p) = max_unavailable
+                        && *p > 100
+                    {
+                        self.error(
+                            ap.field("max_unavailable"),
+                            format!("a percentage of at most 100%, not {p}%"),
+                        );
+                    }
+                    let zero = |a: &crate::spec::AmountSpec| {
+                        matches!(a, crate::spec::AmountSpec::Count(0) | crate::spec::AmountSpec::Percent(0))
+                    };
+                    if zero(max_surge) && zero(max_unavailable) {
+                        self.error(
+                            ap.field("max_unavailable"),
+                            "max_surge and max_unavailable cannot both be 0 (the deploy could never move): give one of them, like max_surge: 1",
+                        );
+                    }
+                    if let Some(service) = service {
+                        self.service(ap.field("service"), service);
+                    }
+                }
+                A::Canary { weight_percent, service, .. } => {
+                    let ap = path.field("action");
+                    if !(1..=99).contains(weight_percent) {
+                        self.error(
+                            ap.field("weight_percent"),
+                            format!(
+                                "a canary takes between 1 and 99 percent of the traffic, not {weight_percent}"
+                            ),
+                        );
+                    }
+                    self.service(ap.field("service"), service);
+                }
+                _ => {}
+            }
             if let A::SlowDown { factor, .. } = &entry.action {
                 self.positive(path.field("action").field("factor"), *factor, "the slow-down factor");
             }
@@ -525,7 +644,12 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &Stack
         .sum();
     let capacity_of =
         |b: &crate::spec::BackendSpec| f64::from(b.workers) / crate::build::service(&b.service).mean_secs();
-    let capacity: f64 = stack.backends.iter().map(|b| f64::from(b.replicas) * capacity_of(b)).sum();
+    // An autoscaled group can grow to its `max`.
+    let most = |b: &crate::spec::BackendSpec| match &b.autoscale {
+        Some(crate::spec::AutoscaleSpec::Hpa { max, .. }) => b.replicas.max(*max),
+        None => b.replicas,
+    };
+    let capacity: f64 = stack.backends.iter().map(|b| f64::from(most(b)) * capacity_of(b)).sum();
     let backends_path = FieldPath::root().field("stack").field("backends");
     if offered >= capacity {
         for (i, backend) in stack.backends.iter().enumerate() {
@@ -544,7 +668,16 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &Stack
             }
         }
     }
-    if !stack.balancer.policy.splits_by_weight() {
+    // Fleet groups change size and weights as they run: no static split to audit.
+    if !stack.balancer.policy.splits_by_weight()
+        || stack.backends.iter().any(crate::build::is_dynamic)
+        || experiment.timeline.iter().any(|e| {
+            matches!(
+                e.action,
+                crate::spec::ActionSpec::RollingDeploy { .. } | crate::spec::ActionSpec::Canary { .. }
+            )
+        })
+    {
         return;
     }
     // Per backend: its group, its configured weight, its capacity.

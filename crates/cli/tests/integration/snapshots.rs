@@ -47,6 +47,23 @@ const SHORTER: &[(&str, &[(&str, &str)])] = &[
             ("incident: (\"17:00\", \"18:00\")", "incident: (\"17:00\", \"17:10\")"),
         ],
     ),
+    (
+        "traffic-spike-autoscaling.ron",
+        &[
+            ("duration: \"25m\"", "duration: \"16m\""),
+            ("MinReplicas(values: [4, 8, 12, 16])", "MinReplicas(values: [4, 12])"),
+            // Exit 0 is what this test pins; the SLO's verdict is the cost section's business.
+            ("slo: \"p99<500ms,errors<1%\",", ""),
+        ],
+    ),
+    (
+        "slow-release.ron",
+        &[
+            ("duration: \"30m\"", "duration: \"16m\""),
+            ("Replicas(values: [10, 12, 14])", "Replicas(values: [10, 12])"),
+            ("slo: \"p99<400ms\",", ""),
+        ],
+    ),
 ];
 
 /// The validation suite runs 500 simulated seconds after a 50 s warm-up.

@@ -1,7 +1,8 @@
 //! Conservation and determinism hold whatever the features: a property test over random
 //! stacks with timeouts, retries, queue timeouts, crashes, health checks, ejection, a
-//! database, and the overload controls (circuit breakers, rate limits, admission control,
-//! client breakers and throttling, slow start and warm-up).
+//! database, a fleet group that autoscales, deploys and runs a canary, and the overload
+//! controls (circuit breakers, rate limits, admission control, client breakers and
+//! throttling, slow start and warm-up).
 
 use proptest::prelude::*;
 use stacksim_model::policy::{LeastConnections, RandomChoices};
@@ -55,7 +56,64 @@ fn stack(seed_bits: u64) -> StackConfig {
     if bit(7) {
         backends[2].queue = QueueLimit::Unbounded;
     }
+    // A fleet group behind the fixed backends: eight slots, two pods at the start, an
+    // autoscaler, pod lifecycle times, a rolling deploy and a canary.
+    let mut fleets = Vec::new();
+    let mut timeline = Vec::new();
+    if bit(12) {
+        let first = backends.len();
+        for i in 0..8 {
+            let mut b = BackendConfig::new(
+                format!("web-{i}"),
+                2,
+                QueueLimit::Bounded(10),
+                ServiceTime::Exponential { mean: ms(60) },
+            );
+            b.present = i < 2;
+            backends.push(b);
+        }
+        let mut behavior = fleet::default_behavior(1, 4);
+        behavior.scale_down_window = s(10);
+        fleets.push(FleetConfig {
+            name: "web".into(),
+            first,
+            slots: 8,
+            replicas: 2,
+            autoscale: bit(13).then_some(Hpa {
+                metric: if bit(14) { HpaMetric::Utilization } else { HpaMetric::RequestsPerSecondPerPod },
+                target: if bit(14) { 0.5 } else { 5.0 },
+                tolerance: 0.1,
+                sync: s(5),
+                behavior,
+            }),
+            provision: if bit(15) { s(3) } else { ms(0) },
+            readiness: if bit(16) { s(2) } else { ms(0) },
+            termination_grace: if bit(17) { ms(50) } else { s(5) },
+            versions: vec![
+                ServiceTime::Exponential { mean: ms(60) },
+                ServiceTime::Exponential { mean: ms(90) },
+            ],
+        });
+        if bit(18) {
+            let (max_surge, max_unavailable) = if bit(19) {
+                (Amount::Percent(25), Amount::Count(0))
+            } else {
+                (Amount::Count(0), Amount::Percent(50))
+            };
+            timeline.push(TimedAction {
+                at: s(40),
+                action: Action::RollingDeploy { group: 0, version: 1, max_surge, max_unavailable },
+            });
+        }
+        if bit(20) {
+            timeline.push(TimedAction {
+                at: s(50),
+                action: Action::Canary { group: 0, version: 1, weight_percent: 20 },
+            });
+        }
+    }
     StackConfig {
+        fleets,
         clients: vec![c],
         backends,
         database: bit(8).then(|| DatabaseConfig {
@@ -70,15 +128,18 @@ fn stack(seed_bits: u64) -> StackConfig {
             panic_threshold: 0.5,
         },
         timeline: if bit(11) {
-            vec![
+            [
                 TimedAction { at: s(30), action: Action::Fail { backend: 1 } },
                 TimedAction { at: s(60), action: Action::Recover { backend: 1 } },
                 TimedAction { at: s(70), action: Action::SetWeight { backend: 0, weight: 5 } },
                 TimedAction { at: s(75), action: Action::Remove { backend: 2 } },
                 TimedAction { at: s(80), action: Action::Add { backend: 2 } },
             ]
+            .into_iter()
+            .chain(timeline)
+            .collect()
         } else {
-            Vec::new()
+            timeline
         },
         observe: Observe { window: Some(s(10)), slow: Some(ms(500)), incident: None },
         admission_control: bit(18).then_some(AdmissionControl {
@@ -109,6 +170,9 @@ proptest! {
             prop_assert!(c.overflowed + c.limited + c.shed + c.short_circuited + c.throttled <= a.rejected);
             prop_assert!((0.0..=1.0).contains(&o.breaker_open_ratio));
         }
+        for group in &a.fleet {
+            prop_assert!(group.replica_seconds >= 0.0 && group.replica_seconds.is_finite());
+        }
         let b = run(Box::new(LeastConnections::new()));
         // Compared as text: NaN (no database) is not equal to itself.
         prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
@@ -116,5 +180,52 @@ proptest! {
         let c = run(Box::new(RandomChoices::power_of_two()));
         prop_assert_eq!(a.arrived, c.arrived);
         prop_assert_eq!(c.arrived, c.completed + c.rejected + c.timed_out + c.failed + c.in_flight);
+    }
+}
+
+/// Counts of the attempts an [`AttemptLog`] heard, shared with the test.
+#[derive(Default)]
+struct Heard {
+    counted: u64,
+    completed: u64,
+    out_of_order: u64,
+}
+
+struct Counter(std::sync::Arc<std::sync::Mutex<Heard>>);
+
+impl AttemptLog for Counter {
+    fn record(&mut self, a: &AttemptRecord) {
+        let mut heard = self.0.lock().unwrap();
+        heard.counted += u64::from(a.counted);
+        heard.completed += u64::from(a.counted && a.outcome == AttemptOutcome::Completed);
+        let ordered = a.sent <= a.ended && a.started.is_none_or(|s| a.sent <= s && s <= a.ended);
+        heard.out_of_order += u64::from(!ordered);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// `stacksim run --access-log`: the attempt log changes nothing, and accounts for every
+    /// attempt — one line per attempt that ended, a completed line per completed request.
+    #[test]
+    fn the_attempt_log_changes_nothing_and_hears_every_ended_attempt(bits in any::<u64>(), seed in any::<u64>()) {
+        let stack = stack(bits);
+        let params = RunParams { seed, duration: s(120), warmup: s(10) };
+        let plain = simulate(&stack, Box::new(LeastConnections::new()), params).unwrap();
+        let heard = std::sync::Arc::new(std::sync::Mutex::new(Heard::default()));
+        let mut sim = WebStack::simulation(&stack, Box::new(LeastConnections::new()), params).unwrap();
+        sim.model_mut().set_attempt_log(Box::new(Counter(std::sync::Arc::clone(&heard))));
+        sim.run_until(stacksim_engine::SimTime::from(params.duration));
+        let (now, events) = (sim.now(), sim.events_handled());
+        let logged = sim.into_model().summary(now, events);
+        prop_assert_eq!(format!("{plain:?}"), format!("{logged:?}"));
+        let heard = heard.lock().unwrap();
+        prop_assert_eq!(heard.completed, logged.completed);
+        prop_assert_eq!(heard.out_of_order, 0);
+        // Every counted attempt ended and was heard, but the current attempt of each request
+        // still in flight.
+        prop_assert!(heard.counted <= logged.attempts);
+        prop_assert!(heard.counted + logged.in_flight >= logged.attempts, "{} heard, {} sent, {} in flight", heard.counted, logged.attempts, logged.in_flight);
     }
 }

@@ -6,6 +6,7 @@ mod conservation;
 mod control;
 mod database;
 mod faults;
+mod fleet;
 mod overload;
 mod series;
 mod snapshots;

@@ -53,6 +53,7 @@ fn stack_with_every_mechanism() -> StackConfig {
         })
         .collect();
     StackConfig {
+        fleets: Vec::new(),
         clients: vec![web, batch],
         backends,
         database: Some(DatabaseConfig {

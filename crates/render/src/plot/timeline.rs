@@ -587,6 +587,37 @@ pub fn timeline(report: &Report) -> String {
         panel.scale = Scale::fixed(100.0, 5);
         panels.push(panel);
     }
+    // Fleet groups: ready pods, and pods on their way in or out, summed over the groups.
+    let groups: Vec<String> = {
+        let mut names = Vec::new();
+        for w in windows() {
+            for key in w.0.keys() {
+                if let Some(WindowMetric::ReadyReplicas(group)) = WindowMetric::from_name(key)
+                    && !names.contains(&group)
+                {
+                    names.push(group);
+                }
+            }
+        }
+        names
+    };
+    if !groups.is_empty() {
+        let sum = |w: &Values<'_>, metric: fn(String) -> WindowMetric| -> f64 {
+            groups.iter().map(|g| w.get(&metric(g.clone()))).sum()
+        };
+        panels.push(Panel::new(
+            "ready replicas (routable pods, fleet groups)".to_owned(),
+            lines(&|w| sum(w, WindowMetric::ReadyReplicas)),
+            false,
+            PANEL_HEIGHT,
+        ));
+        panels.push(Panel::new(
+            "starting + draining replicas (pods not routable but paid for)".to_owned(),
+            lines(&|w| sum(w, WindowMetric::StartingReplicas) + sum(w, WindowMetric::DrainingReplicas)),
+            false,
+            PANEL_HEIGHT,
+        ));
+    }
     if report.any_above(Metric::AttemptsPerRequest, 1.001) {
         panels.push(Panel::new(
             "attempts per request (retries multiply the load)".to_owned(),

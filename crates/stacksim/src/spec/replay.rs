@@ -216,6 +216,34 @@ pub enum ActionSpec {
     ScaleTraffic(f64),
     /// The total open-loop rate becomes `rate_per_s`.
     SetRate(f64),
+    /// A rolling deploy of the backend group `backend` (Kubernetes `RollingUpdate`): new pods
+    /// replace old ones, at most `max_surge` above the replica count and at most
+    /// `max_unavailable` ready pods below it; with `service`, the new version serves with that
+    /// service time (a slower or faster release).
+    RollingDeploy {
+        /// Backend group name (`app`).
+        backend: String,
+        /// Pods above the replicas during the deploy: a count or `"25%"` (rounded up).
+        /// Default: "25%".
+        #[serde(default = "super::AmountSpec::quarter")]
+        max_surge: super::AmountSpec,
+        /// Ready pods below the replicas during the deploy (rounded down). Default: "25%".
+        #[serde(default = "super::AmountSpec::quarter")]
+        max_unavailable: super::AmountSpec,
+        /// The new version's service time. Default: the group's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<ServiceSpec>,
+    },
+    /// One canary pod of a new version in the backend group `backend` which, once ready,
+    /// takes `weight_percent` of the group's requests (balancer weights).
+    Canary {
+        /// Backend group name.
+        backend: String,
+        /// Percent of the group's traffic, 1 to 99.
+        weight_percent: u32,
+        /// The canary's service time.
+        service: ServiceSpec,
+    },
 }
 
 /// A client's patience and retries.
@@ -398,5 +426,7 @@ pub fn action_label(action: &ActionSpec) -> String {
         ActionSpec::Drain(b) => format!("{b} drained"),
         ActionSpec::ScaleTraffic(f) => format!("traffic x{f}"),
         ActionSpec::SetRate(r) => format!("rate {r}/s"),
+        ActionSpec::RollingDeploy { backend, .. } => format!("{backend} deploy"),
+        ActionSpec::Canary { backend, weight_percent, .. } => format!("{backend} canary {weight_percent}%"),
     }
 }

@@ -13,6 +13,7 @@ mod capacity;
 mod conservation;
 mod custom_policy;
 mod files;
+mod fleet;
 mod loader_fuzz;
 mod replay;
 mod sweeps;
