@@ -152,6 +152,27 @@ pub fn p2c_10(seed: u64, requests: u64) -> u64 {
     run(&stack, Box::new(RandomChoices::power_of_two()), seed, requests, P2C_RATE_PER_S)
 }
 
+/// Runs [`p2c_10`]'s stack with `instances` balancer instances (issue 11), each with its own
+/// power-of-two-choices copy, requests split among them in turn, and returns the events the
+/// engine handled. With one instance it is [`p2c_10`].
+pub fn p2c_10_instances(instances: u32, seed: u64, requests: u64) -> u64 {
+    let mut stack = single_worker_backends(10, P2C_RATE_PER_S);
+    stack.topology.instances = instances;
+    let duration = horizon(requests, P2C_RATE_PER_S);
+    let params = RunParams { seed, duration, warmup: Duration::ZERO };
+    let copies = (0..stack.policy_copies())
+        .map(|_| (Box::new(RandomChoices::power_of_two()) as Box<dyn Policy>, Vec::new()))
+        .collect();
+    let mut sim = WebStack::simulation_copies(&stack, copies, params).expect("bench stacks are valid");
+    sim.run_until(SimTime::from(duration));
+    sim.events_handled()
+}
+
+/// [`p2c_10_instances`] with 16 instances.
+pub fn p2c_10_16_instances(seed: u64, requests: u64) -> u64 {
+    p2c_10_instances(16, seed, requests)
+}
+
 /// Load on every backend of the fleet scenarios.
 pub const FLEET_LOAD: f64 = 0.9;
 
@@ -254,6 +275,13 @@ mod tests {
             let per_request = events as f64 / requests as f64;
             assert!((per_request - 2.0).abs() < 0.1, "{name}: {events} events for {requests} requests");
         }
+        assert_eq!(
+            p2c_10_instances(1, 1, requests),
+            p2c_10(1, requests),
+            "one instance is the single balancer"
+        );
+        let per_request = p2c_10_16_instances(1, requests) as f64 / requests as f64;
+        assert!((per_request - 2.0).abs() < 0.1, "16 instances: {per_request} events per request");
         let per_request = mm1_timeout(1, requests) as f64 / requests as f64;
         assert!((per_request - 3.0).abs() < 0.1, "with timeouts: {per_request} events per request");
     }

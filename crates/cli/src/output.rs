@@ -81,6 +81,9 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let users = report.any_above(Metric::UsersActive, 0.0);
     let attempts = report.any_above(Metric::AttemptsPerRequest, 1.001);
+    // Balancer topology (issue 11): only experiments that configure zones or connections.
+    let cross_zone = report.any_above(Metric::CrossZoneRatio, -1.0);
+    let reconnects = report.any_above(Metric::Reconnects, -1.0);
     let alerts = report.alerts();
     let overload: Vec<(Metric, &str)> = [
         (Metric::OverflowRatio, "overflow"),
@@ -103,6 +106,12 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
         header.push("attempts/req".to_owned());
     }
     header.extend(overload.iter().map(|(_, name)| (*name).to_owned()));
+    if cross_zone {
+        header.push("cross-zone".to_owned());
+    }
+    if reconnects {
+        header.push("reconnects".to_owned());
+    }
     header.extend(alerts.iter().filter_map(Metric::alert).map(|name| format!("detect {name}")));
     let mut rows = Vec::new();
     for (v, variant) in report.variants.iter().enumerate() {
@@ -123,6 +132,12 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
             row.push(m(Metric::AttemptsPerRequest));
         }
         row.extend(overload.iter().map(|(metric, _)| m(metric.clone())));
+        if cross_zone {
+            row.push(m(Metric::CrossZoneRatio));
+        }
+        if reconnects {
+            row.push(m(Metric::Reconnects));
+        }
         row.extend(alerts.iter().map(|metric| report.detection(v, metric).show(Style::Terminal)));
         rows.push(VariantRow { index: v, label: &variant.label, cells: row });
     }
@@ -150,6 +165,12 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
              breaker (503), a rate limit (429), admission control (503), an open client breaker, \
              client throttling; each is part of errors.\n",
         );
+    }
+    if cross_zone {
+        notes.push_str("cross-zone = attempts sent to a backend in another zone than their client's.\n");
+    }
+    if reconnects {
+        notes.push_str("reconnects = connections the balancers opened after warm-up.\n");
     }
     if !alerts.is_empty() {
         notes.push_str(

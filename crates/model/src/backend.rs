@@ -71,6 +71,10 @@ pub struct BackendConfig {
     pub slow_start: Option<SlowStart>,
     /// Its service is slower for a while after its process (re)starts. `None`: never.
     pub warmup: Option<Warmup>,
+    /// The zone it runs in (zone-aware routing, `FailZone`, cross-zone traffic).
+    pub zone: Option<String>,
+    /// Its Envoy priority level: 0 is used first, higher levels take over as it fails.
+    pub priority: u32,
 }
 
 impl BackendConfig {
@@ -90,6 +94,8 @@ impl BackendConfig {
             rate_limit: None,
             slow_start: None,
             warmup: None,
+            zone: None,
+            priority: 0,
         }
     }
 }

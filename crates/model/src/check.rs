@@ -553,6 +553,53 @@ impl crate::fleet::FleetConfig {
     }
 }
 
+impl crate::Topology {
+    /// Every parameter of the balancer tier outside its range, named as the experiment file's
+    /// `balancer` names them.
+    pub fn problems(&self) -> Vec<Invalid> {
+        use crate::{Connections, Subset};
+        let mut p = Problems::default();
+        p.at_least_one("instances", u64::from(self.instances), "instances");
+        if self.instances > crate::topology::MAX_INSTANCES {
+            p.push(
+                "instances",
+                format!("at most {} instances, not {}", crate::topology::MAX_INSTANCES, self.instances),
+            );
+        }
+        if let Subset::Random { size } | Subset::Deterministic { size } = self.subset {
+            p.at_least_one("subset.size", u64::from(size), "the subset size");
+        }
+        match self.connections {
+            Connections::PerRequest => {}
+            Connections::KeepAlive { per_instance, max_requests, max_age } => {
+                p.at_least_one("connections.per_instance", u64::from(per_instance), "per_instance");
+                if let Some(m) = max_requests {
+                    p.at_least_one("connections.max_requests", u64::from(m), "max_requests");
+                }
+                if let Some(age) = max_age {
+                    p.longer_than_zero("connections.max_age", age, "max_age");
+                }
+            }
+            Connections::Http2 { per_instance, max_age } => {
+                p.at_least_one("connections.per_instance", u64::from(per_instance), "per_instance");
+                if let Some(age) = max_age {
+                    p.longer_than_zero("connections.max_age", age, "max_age");
+                }
+            }
+        }
+        if let Some(latency) = self.cross_zone_latency {
+            p.longer_than_zero("cross_zone_latency", latency, "cross_zone_latency");
+        }
+        if !(self.overprovisioning >= 1.0 && self.overprovisioning <= 100.0) {
+            p.push(
+                "overprovisioning",
+                format!("a factor from 1.0 to 100 (Envoy's default is 1.4), not {}", self.overprovisioning),
+            );
+        }
+        p.0
+    }
+}
+
 impl StackConfig {
     /// Every problem with the stack, each with the path of its field, like
     /// `backends[2].service.mean`.
@@ -599,6 +646,19 @@ impl StackConfig {
         }
         if let Some(limit) = &self.rate_limit {
             p.extend("balancer.rate_limit", limit.problems());
+        }
+        p.extend("balancer", self.topology.problems());
+        for (i, backend) in self.backends.iter().enumerate() {
+            if backend.priority > crate::topology::MAX_PRIORITY {
+                p.push(
+                    format!("backends[{i}].priority"),
+                    format!(
+                        "a priority level from 0 to {}, not {}",
+                        crate::topology::MAX_PRIORITY,
+                        backend.priority
+                    ),
+                );
+            }
         }
         p.0
     }

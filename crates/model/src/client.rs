@@ -35,6 +35,8 @@ pub struct ClientConfig {
     pub breaker: Option<ClientBreaker>,
     /// SRE-book adaptive throttling. `None`: none.
     pub throttle: Option<Throttle>,
+    /// The zone its requests come from (zone-aware routing, cross-zone traffic).
+    pub zone: Option<String>,
 }
 
 impl ClientConfig {
@@ -49,6 +51,7 @@ impl ClientConfig {
             retry: None,
             breaker: None,
             throttle: None,
+            zone: None,
         }
     }
 

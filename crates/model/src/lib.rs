@@ -22,6 +22,7 @@ pub mod service;
 pub mod stack;
 mod summary;
 pub mod timeline;
+pub mod topology;
 
 use std::time::Duration;
 
@@ -44,10 +45,11 @@ pub use series::{BackendWindow, OverloadWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{
     AttemptLog, AttemptOutcome, AttemptRecord, RunControl, RunEnd, RunParams, StackConfig, WebStack,
-    simulate, simulate_controlled, simulate_with,
+    simulate, simulate_controlled, simulate_copies, simulate_with,
 };
 pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary};
 pub use timeline::{Action, TimedAction};
+pub use topology::{Connections, Split, Subset, Topology, TopologySummary, ZoneAware};
 
 /// A stack that cannot be simulated as configured.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -75,6 +77,17 @@ pub enum ModelError {
     /// would be valid.
     #[error("{0}")]
     Invalid(Invalid),
+    /// The run was given a different number of policy copies than its balancer tier needs
+    /// ([`StackConfig::policy_copies`]).
+    #[error(
+        "the balancer tier needs {needed} copies of the policy, one per instance and host set; {given} given"
+    )]
+    PolicyCopies {
+        /// Copies needed.
+        needed: usize,
+        /// Copies given.
+        given: usize,
+    },
     /// The warm-up would leave nothing to measure.
     #[error("warm-up ({warmup:?}) must be shorter than the duration ({duration:?})")]
     WarmupTooLong {

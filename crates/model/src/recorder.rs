@@ -485,6 +485,7 @@ impl Recorder {
             windows: self.series.map_or_else(Vec::new, |s| s.closed),
             overload: self.overload.map(|o| OverloadSummary { counts: o.measured, breaker_open_ratio }),
             fleet: Vec::new(),
+            topology: None,
         }
     }
 }

@@ -13,12 +13,12 @@
 
 use std::time::Duration;
 
-use stacksim_engine::{Context, Model, SimTime, Simulation, Stop, rng};
+use stacksim_engine::{Context, Model, SimTime, Simulation, Stop};
 
 use crate::ModelError;
 use crate::backend::{Admission, Backend, Rejection};
 pub use crate::backend::{BackendConfig, Degradation, QueueLimit};
-use crate::balancer::{Balancer, BalancerLimits, Heard, Refused};
+use crate::balancer::{BalancerLimits, Guard, Heard, Refused};
 pub use crate::client::ClientConfig;
 use crate::client::{Client, Held};
 use crate::database::Database;
@@ -30,9 +30,10 @@ use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
 use crate::recorder::{Outcome, Recorder};
 pub use crate::request::AttemptRef;
-use crate::request::{InFlight, Request, Stage, sizes};
+use crate::request::{InFlight, NO_CONNECTION, Request, Stage, sizes};
 pub use crate::summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
 use crate::timeline::{Action, TimedAction};
+use crate::topology::{PolicyCopies, Tier, Topology, policy_copies};
 
 /// The stack: who sends requests, who serves them, and what happens to it over time. The
 /// policy is passed separately.
@@ -50,9 +51,10 @@ pub struct StackConfig {
     pub timeline: Vec<TimedAction>,
     /// Time series and users affected.
     pub observe: Observe,
-    /// The balancer's admission control (Envoy). `None`: none.
+    /// The balancer's admission control (Envoy), one per balancer instance
+    /// ([`Topology::instances`]). `None`: none.
     pub admission_control: Option<AdmissionControl>,
-    /// A token bucket in front of the balancer (429 when empty). `None`: none.
+    /// A token bucket in front of each balancer instance (429 when empty). `None`: none.
     pub rate_limit: Option<RateLimit>,
     /// Report what the overload mechanisms did (all zero) even when none is configured, so
     /// that the variants of a sweep that compares them report the same metrics.
@@ -60,6 +62,8 @@ pub struct StackConfig {
     /// Backend groups whose pods come and go (autoscaling, lifecycle, deploys); none by
     /// default, and then the fleet costs nothing.
     pub fleets: Vec<FleetConfig>,
+    /// Balancer instances, subsets, connections, zone-aware routing and priority failover.
+    pub topology: Topology,
 }
 
 impl StackConfig {
@@ -194,7 +198,19 @@ pub fn simulate_controlled(
     params: RunParams,
     control: RunControl<'_>,
 ) -> Result<(RunSummary, RunEnd), ModelError> {
-    let mut sim = WebStack::simulation_with(stack, policy, later, params)?;
+    simulate_copies(stack, vec![(policy, later)], params, control)
+}
+
+/// Like [`simulate_controlled`], with one copy of the policy (and of the policies the timeline
+/// switches to) for each balancer instance and host set: as many as
+/// [`StackConfig::policy_copies`] says. A stack with one balancer needs one.
+pub fn simulate_copies(
+    stack: &StackConfig,
+    policies: PolicyCopies,
+    params: RunParams,
+    control: RunControl<'_>,
+) -> Result<(RunSummary, RunEnd), ModelError> {
+    let mut sim = WebStack::simulation_copies(stack, policies, params)?;
     let until = SimTime::from(params.duration);
     let end = match control {
         // Nothing to watch: the plain loop, with no count to check.
@@ -313,6 +329,12 @@ pub enum Event {
     },
     /// A worker finishes an attempt.
     Completion(AttemptRef),
+    /// A successful response that crossed zones reaches its client (after the topology's
+    /// `cross_zone_latency`).
+    Delivered {
+        /// Request key.
+        request: u32,
+    },
     /// The database finishes a query for an attempt of `backend`.
     QueryDone {
         /// The backend whose connection it used.
@@ -363,13 +385,16 @@ pub enum Event {
 #[derive(Debug)]
 pub struct WebStack {
     clients: Vec<Client>,
-    balancer: Balancer,
+    tier: Tier,
     /// The fleet, in balancer order; a backend's index is its identity.
     backends: Vec<Backend>,
     database: Option<Database>,
     in_flight: InFlight,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
+    /// The balancer tier's rate limits, admission control and slow start, if any is
+    /// configured (per instance; see [`Guard`]).
+    balancer_guard: Option<Box<Guard>>,
     /// The backend groups' circuit breakers, if any group has them.
     breakers: Option<ClusterBreakers>,
     /// Whether any overload control is configured: checked once where they act, so that a
@@ -386,6 +411,14 @@ pub struct WebStack {
 impl std::fmt::Debug for dyn AttemptLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AttemptLog")
+    }
+}
+
+impl StackConfig {
+    /// How many copies of the policy a run needs: one per balancer instance and host set
+    /// (priority level, and (level, zone) with zone-aware routing). One for a single balancer.
+    pub fn policy_copies(&self) -> usize {
+        policy_copies(&self.topology, &self.backends, &self.clients)
     }
 }
 
@@ -406,6 +439,16 @@ impl WebStack {
         later: Vec<Box<dyn Policy>>,
         params: RunParams,
     ) -> Result<Simulation<WebStack>, ModelError> {
+        Self::simulation_copies(stack, vec![(policy, later)], params)
+    }
+
+    /// A simulation of `stack` with a copy of the policy (and its later ones) per balancer
+    /// instance and host set ([`StackConfig::policy_copies`]).
+    pub fn simulation_copies(
+        stack: &StackConfig,
+        policies: PolicyCopies,
+        params: RunParams,
+    ) -> Result<Simulation<WebStack>, ModelError> {
         if stack.clients.is_empty() {
             return Err(ModelError::NoClients);
         }
@@ -417,20 +460,39 @@ impl WebStack {
         }
         // Every range, once (the `stacksim` crate places the same problems in the file).
         stack.check()?;
+        let needed = stack.policy_copies();
+        if policies.len() != needed {
+            return Err(ModelError::PolicyCopies { needed, given: policies.len() });
+        }
         let clients =
             stack.clients.iter().map(|c| Client::new(c, params.seed)).collect::<Result<Vec<_>, _>>()?;
         let backends = stack.backends.iter().map(Backend::new).collect::<Result<Vec<_>, _>>()?;
         let database = stack.database.as_ref().map(|db| Database::new(db, backends.len())).transpose()?;
         let users = stack.clients.iter().filter_map(ClientConfig::user_count).max();
+        let limits =
+            BalancerLimits { admission_control: stack.admission_control, rate_limit: stack.rate_limit };
+        let balancer_guard = Guard::new(limits, &stack.backends, stack.topology.instances, params.seed);
+        // Under slow start every policy of every instance sees weights in hundredths.
+        let scale = Guard::weight_scale(balancer_guard.as_deref());
+        let scaled: Vec<BackendConfig>;
+        let tier_backends = if scale == 1 {
+            &stack.backends
+        } else {
+            scaled = stack
+                .backends
+                .iter()
+                .map(|b| BackendConfig { weight: b.weight.saturating_mul(scale), ..b.clone() })
+                .collect();
+            &scaled
+        };
         let mut model = WebStack {
             clients,
-            balancer: Balancer::new(
-                policy,
-                later,
-                rng::stream(params.seed, "policy"),
-                &stack.backends,
+            tier: Tier::new(
+                &stack.topology,
+                tier_backends,
+                &stack.clients,
                 stack.health,
-                BalancerLimits { admission_control: stack.admission_control, rate_limit: stack.rate_limit },
+                policies,
                 params.seed,
             ),
             recorder: Recorder::new(
@@ -441,6 +503,7 @@ impl WebStack {
                 users,
                 stack.report_overload || stack.has_overload_control(),
             ),
+            balancer_guard,
             breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
             breaker_open_at_warmup: Vec::new(),
             guarded: stack.has_overload_control(),
@@ -476,7 +539,7 @@ impl WebStack {
             }
         }
         first.push((SimTime::from(warmup), Event::EndWarmup));
-        if let Some(check) = self.balancer.active_check() {
+        if let Some(check) = self.tier.active_check() {
             for backend in 0..self.backends.len() as u32 {
                 first.push((SimTime::ZERO + check.interval, Event::HealthCheck { backend }));
             }
@@ -546,8 +609,17 @@ impl WebStack {
         let c = &mut self.clients[client as usize];
         let (key, size_seed) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
-        let request =
-            self.in_flight.open(Request { client, key, user, arrived: now, size_seed, attempts: 0, counted });
+        let instance = self.tier.assign(key);
+        let request = self.in_flight.open(Request {
+            client,
+            key,
+            user,
+            arrived: now,
+            size_seed,
+            attempts: 0,
+            counted,
+            instance,
+        });
         self.send_attempt(request, cx);
     }
 
@@ -560,9 +632,10 @@ impl WebStack {
             return;
         }
         let r = self.in_flight.next_attempt(request);
-        let (info, client, counted) = (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted);
+        let (info, client, counted, instance) =
+            (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted, r.instance);
         self.recorder.sent(counted);
-        let Some(b) = self.balancer.route(&info) else {
+        let Some((b, connection)) = self.tier.route(instance, &info, client, now) else {
             // No backend available: the balancer answers 503 at once.
             self.log_attempt(request, None, (now, None, now), Outcome::Rejected);
             self.retry_or_finish(request, Outcome::Rejected, None, cx);
@@ -572,8 +645,9 @@ impl WebStack {
         if let Some(fleet) = &mut self.fleet {
             fleet.routed(b);
         }
+        self.tier.count_zones(client, b, counted);
         // The cluster's circuit breakers and the backend's rate limit answer at once.
-        if self.guarded && self.stopped_at_backend(b, request, counted, cx) {
+        if self.guarded && self.stopped_at_backend((instance, b, connection), request, counted, cx) {
             return;
         }
         let admission = self.backends[b].admit();
@@ -586,13 +660,14 @@ impl WebStack {
                 Rejection::Down => Outcome::Failed,
                 Rejection::QueueFull => Outcome::Rejected,
             };
+            self.tier.release(instance, connection, b, now, why == Rejection::Down);
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             self.log_attempt(request, Some(b), (now, None, now), outcome);
-            self.attempt_failed(b, request, counted, outcome, heard, cx);
+            self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
             return;
         }
-        let attempt = self.in_flight.send(request, b, now);
-        self.balancer.sent(b);
+        let attempt = self.in_flight.send(request, b, now, instance, connection);
+        self.tier.sent(instance, b);
         self.recorder.entered(now);
         if let Some(timeout) = self.clients[client as usize].timeout() {
             cx.schedule_in(timeout, Event::ClientTimeout(attempt));
@@ -621,7 +696,11 @@ impl WebStack {
             self.finish(request, outcome, cx);
             return true;
         }
-        if let Some(refused) = self.balancer.refuses(now) {
+        let instance = self.in_flight.request(request).instance;
+        let (guard, tier) = (&mut self.balancer_guard, &mut self.tier);
+        let refused =
+            guard.as_mut().and_then(|g| g.refuses(instance, now, |weights| tier.set_weights(weights)));
+        if let Some(refused) = refused {
             let counted = self.in_flight.next_attempt(request).counted;
             self.recorder.sent(counted);
             let outcome = match refused {
@@ -642,7 +721,7 @@ impl WebStack {
     #[inline(never)]
     fn stopped_at_backend(
         &mut self,
-        b: usize,
+        (instance, b, connection): (u32, usize, u32),
         request: u32,
         counted: bool,
         cx: &mut Context<'_, Event>,
@@ -651,6 +730,8 @@ impl WebStack {
             && !breakers.admit(b)
         {
             let now = cx.now();
+            // The connection the tier picked was not used: it is free again.
+            self.tier.release(instance, connection, b, now, false);
             self.log_attempt(request, Some(b), (now, None, now), Outcome::Overflow);
             self.recorder.attempt_ended(b, counted, Outcome::Overflow);
             self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
@@ -662,8 +743,9 @@ impl WebStack {
             }
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             let now = cx.now();
+            self.tier.release(instance, connection, b, now, false);
             self.log_attempt(request, Some(b), (now, None, now), Outcome::Limited);
-            self.attempt_failed(b, request, counted, Outcome::Limited, heard, cx);
+            self.attempt_failed(instance, b, request, counted, Outcome::Limited, heard, cx);
             return true;
         }
         false
@@ -672,8 +754,10 @@ impl WebStack {
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
     /// the balancer hears, then the client's retry or the request's end. The one path for every
     /// unsuccessful attempt that reached a backend.
+    #[allow(clippy::too_many_arguments)]
     fn attempt_failed(
         &mut self,
+        instance: u32,
         b: usize,
         request: u32,
         counted: bool,
@@ -682,15 +766,18 @@ impl WebStack {
         cx: &mut Context<'_, Event>,
     ) {
         self.recorder.attempt_ended(b, counted, outcome);
-        self.feedback(b, heard, cx);
+        self.feedback(instance, b, heard, cx);
         self.retry_or_finish(request, outcome, Some(b), cx);
     }
 
-    /// Tells the balancer what it heard from backend `b`, and schedules the end of any
-    /// ejection that caused.
+    /// Tells balancer instance `instance` what it heard from backend `b`, and schedules the
+    /// end of any ejection that caused.
     #[inline]
-    fn feedback(&mut self, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
-        if let Some(until) = self.balancer.feedback(b, cx.now(), heard) {
+    fn feedback(&mut self, instance: u32, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
+        if let Some(guard) = &mut self.balancer_guard {
+            guard.heard(instance, cx.now(), matches!(heard, Heard::Response { success: true, .. }));
+        }
+        if let Some(until) = self.tier.feedback(instance, b, cx.now(), heard) {
             cx.schedule_at(until, Event::Unejection { backend: b as u32 });
         }
     }
@@ -761,11 +848,15 @@ impl WebStack {
     fn client_timeout(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
         a.abandoned = true;
-        let (b, request, counted) = (a.backend as usize, a.request, a.counted);
+        let (b, request, counted, instance, connection) =
+            (a.backend as usize, a.request, a.counted, a.instance, a.connection);
         let started = (a.stage != Stage::Queued).then_some(a.started);
         let sent = a.sent;
+        if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
+            a.connection = NO_CONNECTION;
+        }
         self.log_attempt(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
-        self.attempt_failed(b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
+        self.attempt_failed(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
     // ---- backends -----------------------------------------------------------------------
@@ -782,7 +873,7 @@ impl WebStack {
         let work = self.backends[b].start(now, &mut sizes);
         let queries = self.database.as_ref().is_some_and(|db| db.is_queried_by(&mut sizes));
         let a = self.in_flight.live_mut(attempt).expect("a live attempt starts");
-        a.work = work;
+        a.work_ns = work.as_nanos() as u64;
         a.started = now;
         if queries {
             a.stage = Stage::WaitingForConnection;
@@ -801,7 +892,7 @@ impl WebStack {
         let Some(a) = self.in_flight.end_if(attempt, |_| true) else { return };
         let b = a.backend as usize;
         self.recorder.worked(now, now - a.started, a.abandoned);
-        self.leave_backend(b, now);
+        self.leave_backend(a.instance, b, a.connection, now, false);
         let next = self.backends[b]
             .release(now, |q| self.in_flight.live(q).is_some_and(|a| a.stage == Stage::Queued));
         if let Some(next) = next {
@@ -812,19 +903,52 @@ impl WebStack {
         }
         self.log_attempt(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
-        self.feedback(b, Heard::Response { success: true, latency: now - a.sent }, cx);
-        if self.guarded {
-            self.guard_heard(a.request, true, now);
+        // Only a topology with a cross-zone latency looks the client up.
+        let crossing = if self.tier.charges_crossing() {
+            self.tier.crossing_latency(self.in_flight.request(a.request).client, b)
+        } else {
+            None
+        };
+        match crossing {
+            None => {
+                self.feedback(a.instance, b, Heard::Response { success: true, latency: now - a.sent }, cx);
+                if self.guarded {
+                    self.guard_heard(a.request, true, now);
+                }
+                self.finish(a.request, Outcome::Completed, cx);
+            }
+            Some(extra) => self.deliver_later(a.instance, b, a.request, now - a.sent, extra, cx),
         }
-        self.finish(a.request, Outcome::Completed, cx);
     }
 
-    /// An attempt left backend `b` at `now` (done, expired or reset).
-    fn leave_backend(&mut self, b: usize, now: SimTime) {
+    /// A successful response of `request` from backend `b`, `latency` after its attempt left,
+    /// crosses zones: the balancer and the client see it `extra` later; the backend's worker is
+    /// free now.
+    #[cold]
+    fn deliver_later(
+        &mut self,
+        instance: u32,
+        b: usize,
+        request: u32,
+        latency: Duration,
+        extra: Duration,
+        cx: &mut Context<'_, Event>,
+    ) {
+        self.feedback(instance, b, Heard::Response { success: true, latency: latency + extra }, cx);
+        cx.schedule_in(extra, Event::Delivered { request });
+    }
+
+    /// An attempt of instance `instance` on `connection` left backend `b` at `now` (done,
+    /// expired, or — `reset` — reset by a crash).
+    #[inline(always)]
+    fn leave_backend(&mut self, instance: u32, b: usize, connection: u32, now: SimTime, reset: bool) {
         if let Some(breakers) = &mut self.breakers {
             breakers.release(b);
         }
-        self.balancer.returned(b);
+        self.tier.returned(instance, b);
+        if connection != NO_CONNECTION {
+            self.tier.release(instance, connection, b, now, reset);
+        }
         self.recorder.left(now);
     }
 
@@ -834,13 +958,13 @@ impl WebStack {
         let Some(a) = self.in_flight.end_if(attempt, |a| a.stage == Stage::Queued) else { return };
         let b = a.backend as usize;
         self.backends[b].expire(now);
-        self.leave_backend(b, now);
+        self.leave_backend(a.instance, b, a.connection, now, false);
         if a.abandoned {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
         self.log_attempt(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
-        self.attempt_failed(b, a.request, a.counted, Outcome::Rejected, heard, cx);
+        self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
     /// Backend `b` dies: everything it holds fails (or, if its client already left, is just
@@ -855,11 +979,11 @@ impl WebStack {
         // Pending completions and timeouts find their attempt gone and are ignored.
         for attempt in held {
             let a = self.in_flight.remove(attempt);
-            self.leave_backend(b, now);
+            self.leave_backend(a.instance, b, a.connection, now, true);
             if !a.abandoned {
                 let started = (a.stage != Stage::Queued).then_some(a.started);
                 self.log_attempt(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
-                self.attempt_failed(b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
+                self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
             }
         }
     }
@@ -900,55 +1024,51 @@ impl WebStack {
         // The attempt goes on with its own work.
         if let Some(a) = self.in_flight.live_mut(attempt) {
             a.stage = Stage::Serving;
-            cx.schedule_in(a.work, Event::Completion(attempt));
+            cx.schedule_in(Duration::from_nanos(a.work_ns), Event::Completion(attempt));
         }
     }
 
     // ---- health and the timeline ---------------------------------------------------------
 
     fn health_check(&mut self, b: usize, cx: &mut Context<'_, Event>) {
-        let Some(check) = self.balancer.active_check() else { return };
+        let Some(check) = self.tier.active_check() else { return };
         cx.schedule_in(check.interval, Event::HealthCheck { backend: b as u32 });
         let passed = self.backends[b].passes(&check);
-        self.balancer.record_check(b, passed);
+        self.tier.record_check(b, passed);
     }
 
     fn act(&mut self, index: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         match self.timeline[index].action {
-            Action::SetWeight { backend, weight } => self.balancer.set_weight(backend, weight, now),
-            Action::SetPolicy { policy } => self.balancer.switch_policy(policy),
+            Action::SetWeight { backend, weight } => {
+                // Under slow start the policies see scaled (and, while it ramps, reduced) weights.
+                let weight = match &mut self.balancer_guard {
+                    Some(guard) => guard.weight(backend, weight, now),
+                    None => weight,
+                };
+                self.tier.set_weight(backend, weight);
+            }
+            Action::SetPolicy { policy } => self.tier.switch_policy(policy),
             Action::Fail { backend } => self.crash(backend, cx),
             Action::Recover { backend } => {
                 // A restart: a cold process, which the balancer ramps up to full weight.
                 self.backends[backend].recover();
                 self.backends[backend].cold_start(now);
-                self.balancer.joined(backend, now);
+                self.joined(backend, now);
             }
             Action::SlowDown { backend, factor } => self.backends[backend].slow_down(factor),
-            Action::Remove { backend } => self.balancer.set_present(backend, false),
+            Action::Remove { backend } => self.tier.set_present(backend, false),
             Action::Add { backend } => {
-                self.balancer.set_present(backend, true);
+                self.tier.set_present(backend, true);
                 self.backends[backend].cold_start(now);
-                self.balancer.joined(backend, now);
+                self.joined(backend, now);
             }
             Action::ScaleTraffic { factor } => {
                 for c in &mut self.clients {
                     c.scale_rate(factor);
                 }
             }
-            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
-                if let Some(fleet) = &mut self.fleet {
-                    let changes = fleet.deploy(group, version, max_surge, max_unavailable, now);
-                    self.apply(changes, cx);
-                }
-            }
-            Action::Canary { group, version, weight_percent } => {
-                if let Some(fleet) = &mut self.fleet {
-                    let changes = fleet.canary(group, version, weight_percent, now);
-                    self.apply(changes, cx);
-                }
-            }
+            action @ (Action::RollingDeploy { .. } | Action::Canary { .. }) => self.release(action, cx),
             Action::SetRate { rate_per_s } => {
                 let total: f64 = self.clients.iter().map(|c| c.base_rate(now)).sum();
                 if total > 0.0 {
@@ -962,7 +1082,10 @@ impl WebStack {
 
     // ---- the fleet ------------------------------------------------------------------------
 
-    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled.
+    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled. Rare, and
+    /// kept out of line: inlined into `handle` it slowed every event of unconfigured runs.
+    #[cold]
+    #[inline(never)]
     fn autoscale(&mut self, group: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let Some(fleet) = &mut self.fleet else { return };
@@ -974,7 +1097,27 @@ impl WebStack {
         self.apply(changes, cx);
     }
 
+    /// A rolling deploy or a canary starts.
+    #[cold]
+    #[inline(never)]
+    fn release(&mut self, action: Action, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        let changes = match action {
+            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
+                fleet.deploy(group, version, max_surge, max_unavailable, now)
+            }
+            Action::Canary { group, version, weight_percent } => {
+                fleet.canary(group, version, weight_percent, now)
+            }
+            _ => Vec::new(),
+        };
+        self.apply(changes, cx);
+    }
+
     /// The pod in slot `b` reaches its next phase.
+    #[cold]
+    #[inline(never)]
     fn pod(&mut self, b: usize, generation: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let Some(fleet) = &mut self.fleet else { return };
@@ -984,6 +1127,8 @@ impl WebStack {
     }
 
     /// Applies what the fleet decided, in order.
+    #[cold]
+    #[inline(never)]
     fn apply(&mut self, changes: Vec<Change>, cx: &mut Context<'_, Event>) {
         for change in changes {
             match change {
@@ -996,23 +1141,32 @@ impl WebStack {
                     }
                 }
                 Change::Routable { backend } => self.pod_ready(backend),
-                Change::Unroutable { backend } => self.balancer.set_present(backend, false),
+                Change::Unroutable { backend } => self.tier.set_present(backend, false),
                 Change::Kill { backend } => self.crash(backend, cx),
-                Change::Weights(weights) => self.balancer.set_weights(&weights),
+                Change::Weights(weights) => self.tier.set_weights(&weights),
             }
+        }
+    }
+
+    /// Backend `b` joined the balancers at `now` (added, or restarted): its slow start, if it
+    /// has one, begins in every instance.
+    fn joined(&mut self, b: usize, now: SimTime) {
+        if let Some(weight) = self.balancer_guard.as_mut().and_then(|g| g.joined(b, now)) {
+            self.tier.set_weight(b, weight);
         }
     }
 
     /// A pod became ready: it joins the balancer's endpoints. The one hook for what a newly
     /// ready backend goes through first (slow start, warm-up).
     fn pod_ready(&mut self, b: usize) {
-        self.balancer.set_present(b, true);
+        self.tier.set_present(b, true);
     }
 
     // ---- measurement --------------------------------------------------------------------
 
     fn end_warmup(&mut self, now: SimTime) {
         self.recorder.end_warmup(now);
+        self.tier.end_warmup(now);
         for b in &mut self.backends {
             b.end_warmup(now);
         }
@@ -1064,8 +1218,10 @@ impl WebStack {
         } else {
             open.iter().sum::<f64>() / open.len() as f64 / measured
         };
+        let topology = self.tier.summary(end);
         let mut summary =
             self.recorder.summary(end, events, backends, database, in_flight, breaker_open_ratio);
+        summary.topology = topology;
         if let Some(fleet) = &mut self.fleet {
             summary.fleet = fleet.summary(end);
         }
@@ -1085,12 +1241,18 @@ impl Model for WebStack {
             Event::Arrival { client } => self.arrive(client, cx),
             Event::Completion(attempt) => self.complete(attempt, cx),
             Event::Send { client, user } => self.new_request(client, None, Some(user), cx),
+            Event::Delivered { request } => {
+                if self.guarded {
+                    self.guard_heard(request, true, cx.now());
+                }
+                self.finish(request, Outcome::Completed, cx);
+            }
             Event::Retry { request } => self.send_attempt(request, cx),
             Event::QueryDone { backend, attempt } => self.query_done(backend as usize, attempt, cx),
             Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),
             Event::QueueTimeout(attempt) => self.queue_timeout(attempt, cx),
             Event::HealthCheck { backend } => self.health_check(backend as usize, cx),
-            Event::Unejection { backend } => self.balancer.uneject(backend as usize, cx.now()),
+            Event::Unejection { backend } => self.tier.uneject(backend as usize, cx.now()),
             Event::Action { index } => self.act(index as usize, cx),
             Event::Pod { backend, generation } => self.pod(backend as usize, generation, cx),
             Event::Autoscale { group } => self.autoscale(group as usize, cx),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::fleet::FleetSummary;
 use crate::metrics::Latency;
 use crate::series::Window;
+use crate::topology::TopologySummary;
 
 /// Response-time statistics of successful requests, in seconds (NaN when there were none).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -124,6 +125,9 @@ pub struct RunSummary {
     pub fleet: Vec<FleetSummary>,
     /// What the overload mechanisms did, when any is configured.
     pub overload: Option<OverloadSummary>,
+    /// The balancer tier (instances, subsets, connections, zones), unless it is one balancer
+    /// over every backend picking per request with no zones.
+    pub topology: Option<TopologySummary>,
 }
 
 /// What the overload mechanisms did during the measured period. Each request they ended is

@@ -216,6 +216,19 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             d.groups(backend).for_each(|group| group.provision = Some(time));
             d.set(param_name("provision", backend), Value::String(time.to_string()));
         }),
+        SweepAxis::Instances(values) => each(draft, values, |d, &n| {
+            d.stack.balancer.instances = n;
+            d.set("instances".to_owned(), Value::from(n));
+        }),
+        SweepAxis::Connections(values) => each(draft, values, |d, connections| {
+            d.stack.balancer.connections = *connections;
+            d.set("connections".to_owned(), Value::String(connections.to_string()));
+        }),
+        SweepAxis::ZoneAware(values) => each(draft, values, |d, &on| {
+            d.stack.balancer.zone_aware =
+                if on { Some(d.stack.balancer.zone_aware.unwrap_or_default()) } else { None };
+            d.set("zone_aware".to_owned(), Value::Bool(on));
+        }),
         SweepAxis::ServiceScale { backend, values } => each(draft, values, |d, &factor| {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
             d.set(param_name("service_scale", backend), Value::from(factor));
@@ -322,6 +335,28 @@ pub(crate) fn fleet_shapes(spec: &StackSpec, timeline: &[TimelineEntry]) -> Vec<
         .collect()
 }
 
+/// The indices of the backends in zone `zone`.
+pub(crate) fn zone_members(stack: &StackSpec, zone: &str) -> Vec<usize> {
+    stack
+        .backends
+        .iter()
+        .flat_map(|b| (0..b.replicas).map(move |_| b.zone.as_deref() == Some(zone)))
+        .enumerate()
+        .filter_map(|(i, member)| member.then_some(i))
+        .collect()
+}
+
+/// The zones of the backends, in order of first mention.
+pub(crate) fn zone_names(stack: &StackSpec) -> Vec<String> {
+    let mut zones: Vec<String> = Vec::new();
+    for zone in stack.backends.iter().filter_map(|b| b.zone.as_ref()) {
+        if !zones.contains(zone) {
+            zones.push(zone.clone());
+        }
+    }
+    zones
+}
+
 /// The model's client for a client spec (the `client`-th of the stack).
 pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> ClientConfig {
     let mut config = ClientConfig::new(c.name.clone(), arrivals(client, &c.arrivals, resolved));
@@ -335,6 +370,7 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     config.retry = c.retry.as_ref().map(retry);
     config.breaker = c.breaker.as_ref().map(ClientBreakerSpec::model);
     config.throttle = c.throttle.as_ref().map(ThrottleSpec::model);
+    config.zone = c.zone.clone();
     config
 }
 
@@ -378,6 +414,8 @@ fn backends(group: usize, b: &BackendSpec, slots: Option<u32>) -> impl Iterator<
         backend.rate_limit = b.rate_limit.as_ref().map(RateLimitSpec::model);
         backend.slow_start = b.slow_start.as_ref().map(SlowStartSpec::model);
         backend.warmup = b.warmup.as_ref().map(WarmupSpec::model);
+        backend.zone = b.zone.clone();
+        backend.priority = b.priority.unwrap_or(0);
         backend
     })
 }
@@ -469,6 +507,7 @@ pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved, timeline: &[TimelineE
         fleets: fleets(spec, &shapes),
         admission_control: spec.balancer.admission_control.as_ref().map(AdmissionControlSpec::model),
         rate_limit: spec.balancer.rate_limit.as_ref().map(RateLimitSpec::model),
+        topology: spec.balancer.topology(),
         ..StackConfig::default()
     }
 }
@@ -580,6 +619,32 @@ pub(crate) fn timeline(
                     );
                 } else {
                     problems.push(no_group(i, backend, &spec.stack));
+                }
+            }
+            ActionSpec::FailZone(zone) | ActionSpec::RecoverZone(zone) => {
+                let fail = matches!(entry.action, ActionSpec::FailZone(_));
+                let in_zone = zone_members(&spec.stack, zone);
+                if in_zone.is_empty() {
+                    let zones = zone_names(&spec.stack);
+                    let valid = if zones.is_empty() {
+                        "no backend has a zone; give backends zone: \"name\"".to_owned()
+                    } else {
+                        format!(
+                            "the zones are {}",
+                            zones.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
+                        )
+                    };
+                    problems.push(Problem {
+                        path: FieldPath::root().field("timeline").index(i).field("action"),
+                        severity: Severity::Error,
+                        message: format!("no backend is in zone {zone:?}; {valid}"),
+                    });
+                }
+                for backend in in_zone {
+                    push(
+                        Duration::ZERO,
+                        if fail { Action::Fail { backend } } else { Action::Recover { backend } },
+                    );
                 }
             }
         }

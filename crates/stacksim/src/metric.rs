@@ -150,6 +150,21 @@ pub enum Metric {
     /// target until the ready pods reached what it asked for \[s\]; no value if it never had
     /// to catch up.
     TimeToCapacity,
+    /// `balancer_instances`: balancer instances (with a balancer topology).
+    BalancerInstances,
+    /// `cross_zone_ratio`: attempts whose client and backend are in different zones, over
+    /// attempts with both zones known (when zones are configured).
+    CrossZoneRatio,
+    /// `subset_connections_min`: instances holding the least-connected backend in their subset.
+    SubsetConnectionsMin,
+    /// `subset_connections_mean`: instances per backend, on average.
+    SubsetConnectionsMean,
+    /// `subset_connections_max`: instances holding the most-connected backend.
+    SubsetConnectionsMax,
+    /// `connections_open_mean`: time-averaged open connections, all backends together.
+    ConnectionsOpenMean,
+    /// `reconnects`: connections opened after warm-up (with `KeepAlive` or `Http2`).
+    Reconnects,
     /// `time_to_detect_<alert>_s`: from the incident's start until the alert rule fired \[s\];
     /// no value in a run where it never fired. Holds the rule's name with `-` written `_`.
     TimeToDetect(String),
@@ -160,7 +175,7 @@ type About = (&'static str, Unit, Better, &'static str);
 
 impl Metric {
     /// Every metric with a fixed name, in the order a report lists them.
-    pub const FIXED: [Metric; 38] = [
+    pub const FIXED: [Metric; 45] = [
         Metric::ResponseTimeMean,
         Metric::ResponseTimeP50,
         Metric::ResponseTimeP90,
@@ -199,6 +214,13 @@ impl Metric {
         Metric::ReadyReplicasMean,
         Metric::ScaleEvents,
         Metric::TimeToCapacity,
+        Metric::BalancerInstances,
+        Metric::CrossZoneRatio,
+        Metric::SubsetConnectionsMin,
+        Metric::SubsetConnectionsMean,
+        Metric::SubsetConnectionsMax,
+        Metric::ConnectionsOpenMean,
+        Metric::Reconnects,
     ];
 
     /// The time-to-detect metric of the alert rule `alert` (`-` in its name becomes `_`).
@@ -280,6 +302,29 @@ impl Metric {
             Metric::TimeToCapacity => {
                 ("time_to_capacity_s", Seconds, Lower, "from load above target to enough ready pods")
             }
+            Metric::BalancerInstances => ("balancer_instances", Number, Neither, "balancer instances"),
+            Metric::CrossZoneRatio => {
+                ("cross_zone_ratio", Ratio, Lower, "attempts crossing zones over attempts with zones")
+            }
+            Metric::SubsetConnectionsMin => (
+                "subset_connections_min",
+                Number,
+                Neither,
+                "instances connected to the least-connected backend",
+            ),
+            Metric::SubsetConnectionsMean => {
+                ("subset_connections_mean", Number, Neither, "instances connected to a backend, on average")
+            }
+            Metric::SubsetConnectionsMax => (
+                "subset_connections_max",
+                Number,
+                Neither,
+                "instances connected to the most-connected backend",
+            ),
+            Metric::ConnectionsOpenMean => {
+                ("connections_open_mean", Number, Neither, "time-averaged open connections")
+            }
+            Metric::Reconnects => ("reconnects", Number, Neither, "connections opened after warm-up"),
             Metric::TimeToDetect(_) => {
                 ("time_to_detect", Seconds, Lower, "from the incident's start until the alert fired")
             }
@@ -372,11 +417,15 @@ pub enum BackendMetric {
     Completed,
     /// `rejected`: requests it rejected.
     Rejected,
+    /// `subset_connections`: balancer instances whose subset holds it (with a subset).
+    SubsetConnections,
+    /// `connections_mean`: time-averaged connections open to it (with `KeepAlive`/`Http2`).
+    ConnectionsMean,
 }
 
 impl BackendMetric {
     /// Every backend metric, in the order a report lists them.
-    pub const ALL: [BackendMetric; 7] = [
+    pub const ALL: [BackendMetric; 9] = [
         BackendMetric::Utilization,
         BackendMetric::Share,
         BackendMetric::RejectedRatio,
@@ -384,6 +433,8 @@ impl BackendMetric {
         BackendMetric::Routed,
         BackendMetric::Completed,
         BackendMetric::Rejected,
+        BackendMetric::SubsetConnections,
+        BackendMetric::ConnectionsMean,
     ];
 
     fn about(self) -> About {
@@ -399,6 +450,12 @@ impl BackendMetric {
             BackendMetric::Routed => ("routed", Count, Neither, "requests routed to it"),
             BackendMetric::Completed => ("completed", Count, Higher, "requests it answered successfully"),
             BackendMetric::Rejected => ("rejected", Count, Lower, "requests it rejected"),
+            BackendMetric::SubsetConnections => {
+                ("subset_connections", Number, Neither, "balancer instances whose subset holds it")
+            }
+            BackendMetric::ConnectionsMean => {
+                ("connections_mean", Number, Neither, "time-averaged connections open to it")
+            }
         }
     }
 

@@ -243,6 +243,33 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
     metrics
 }
 
+/// The balancer tier's whole-stack metrics of a run (issue 11), NaN where its tier does not
+/// measure one (no zones, no subset, a connection per request). Every run of an experiment
+/// has the same metrics, so a runner adds these to every run of an experiment in which some
+/// variant has a balancer topology or zones, and to none of the others: reports of earlier
+/// experiments keep their exact shape.
+pub fn topology_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
+    let t = run.topology.as_ref();
+    let subset = t.and_then(|t| t.subset_connections.as_ref()).map(|counts| {
+        let counts: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
+        let min = counts.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = counts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (min, counts.iter().sum::<f64>() / counts.len().max(1) as f64, max)
+    });
+    vec![
+        (Metric::BalancerInstances, t.map_or(1.0, |t| f64::from(t.instances))),
+        (Metric::CrossZoneRatio, t.and_then(|t| t.cross_zone_ratio).unwrap_or(f64::NAN)),
+        (Metric::SubsetConnectionsMin, subset.map_or(f64::NAN, |s| s.0)),
+        (Metric::SubsetConnectionsMean, subset.map_or(f64::NAN, |s| s.1)),
+        (Metric::SubsetConnectionsMax, subset.map_or(f64::NAN, |s| s.2)),
+        (
+            Metric::ConnectionsOpenMean,
+            t.and_then(|t| t.connections_mean.as_ref()).map_or(f64::NAN, |open| open.iter().sum()),
+        ),
+        (Metric::Reconnects, t.and_then(|t| t.reconnects).map_or(f64::NAN, |n| n as f64)),
+    ]
+}
+
 /// One window's metrics, by name: totals, then [`WindowMetric::Share`],
 /// [`WindowMetric::Utilization`] and [`WindowMetric::QueueMean`] per backend.
 pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, Reading> {
@@ -374,7 +401,19 @@ impl RunRecord {
             backends: run
                 .backends
                 .iter()
-                .map(|b| BackendRecord { name: b.name.clone(), metrics: metric_map(backend_metrics(b)) })
+                .enumerate()
+                .map(|(i, b)| {
+                    let mut metrics = backend_metrics(b);
+                    if let Some(t) = &run.topology {
+                        if let Some(counts) = &t.subset_connections {
+                            metrics.push((BackendMetric::SubsetConnections, f64::from(counts[i])));
+                        }
+                        if let Some(open) = &t.connections_mean {
+                            metrics.push((BackendMetric::ConnectionsMean, open[i]));
+                        }
+                    }
+                    BackendRecord { name: b.name.clone(), metrics: metric_map(metrics) }
+                })
                 .collect(),
             windows: run.windows.iter().map(|w| window_metrics(w, &names)).collect(),
         }

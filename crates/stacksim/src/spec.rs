@@ -12,6 +12,7 @@ mod overload;
 mod policy;
 mod replay;
 mod slo;
+mod topology;
 mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -29,6 +30,7 @@ pub use replay::{
 };
 pub use slo::{Objective, Slo, SloError};
 pub use stacksim_model::HumanDuration;
+pub use topology::{ConnectionsSpec, SplitSpec, SubsetSpec, ZoneAwareSpec};
 pub use warmup::Warmup;
 
 /// One experiment: a stack, how long to run it, with which seed, how many times, and which
@@ -170,13 +172,7 @@ impl StackSpec {
     /// Clients behind a balancer with `policy`, in front of `backends`; no database or health
     /// checks.
     pub fn new(clients: Vec<ClientSpec>, policy: PolicySpec, backends: Vec<BackendSpec>) -> Self {
-        StackSpec {
-            clients,
-            balancer: BalancerSpec { policy, admission_control: None, rate_limit: None },
-            backends,
-            database: None,
-            health: None,
-        }
+        StackSpec { clients, balancer: BalancerSpec::new(policy), backends, database: None, health: None }
     }
 }
 
@@ -208,6 +204,9 @@ pub struct ClientSpec {
     /// Adaptive throttling (SRE book). Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttle: Option<ThrottleSpec>,
+    /// The zone its requests come from. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 /// Open-loop arrival process.
@@ -258,12 +257,72 @@ pub struct BalancerSpec {
     /// How it picks a backend for each request.
     pub policy: PolicySpec,
     /// Envoy admission control: rejects with a probability that grows as the success rate
-    /// falls. Default: none.
+    /// falls; each balancer instance keeps its own window. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admission_control: Option<AdmissionControlSpec>,
-    /// A token bucket in front of the balancer: 429 when empty. Default: none.
+    /// A token bucket in front of each balancer instance: 429 when empty. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitSpec>,
+    /// Independent balancer instances, each with its own policy state and view. Default: 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub instances: u32,
+    /// How requests reach the instances. Default: `Even`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub split: SplitSpec,
+    /// Which backends each instance connects to. Default: `All`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub subset: SubsetSpec,
+    /// Per request or per connection. Default: `PerRequest`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub connections: ConnectionsSpec,
+    /// Envoy zone-aware routing. Default: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_aware: Option<ZoneAwareSpec>,
+    /// Envoy's priority overprovisioning factor. Default: 1.4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overprovisioning: Option<f64>,
+    /// Round trip added to a response that crosses zones. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone_latency: Option<HumanDuration>,
+}
+
+impl BalancerSpec {
+    /// A single balancer picking per request with `policy`: every topology field at its default.
+    pub fn new(policy: PolicySpec) -> Self {
+        BalancerSpec {
+            policy,
+            admission_control: None,
+            rate_limit: None,
+            instances: 1,
+            split: SplitSpec::default(),
+            subset: SubsetSpec::default(),
+            connections: ConnectionsSpec::default(),
+            zone_aware: None,
+            overprovisioning: None,
+            cross_zone_latency: None,
+        }
+    }
+
+    /// The model's balancer tier.
+    pub fn topology(&self) -> stacksim_model::Topology {
+        topology::topology(
+            self.instances,
+            self.split,
+            self.subset,
+            self.connections,
+            self.zone_aware,
+            self.overprovisioning,
+            self.cross_zone_latency,
+        )
+    }
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// A group of identical backends.
@@ -324,6 +383,12 @@ pub struct BackendSpec {
     /// killed. Default: 30s, Kubernetes' `terminationGracePeriodSeconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_grace: Option<HumanDuration>,
+    /// The zone its replicas run in. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Envoy priority level of its replicas: 0 first, higher levels as failover. Default: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
 }
 
 /// A backend's waiting room.
@@ -489,6 +554,13 @@ pub enum SweepAxis {
         /// Provision times to try.
         values: Vec<HumanDuration>,
     },
+    /// Balancer instances (`balancer.instances`), each ≥ 1.
+    Instances(Vec<u32>),
+    /// How requests travel to backends (`balancer.connections`).
+    Connections(Vec<ConnectionsSpec>),
+    /// Zone-aware routing off (`false`) or on (`true`: the balancer's `zone_aware`, or
+    /// Envoy's defaults).
+    ZoneAware(Vec<bool>),
 }
 
 impl SweepAxis {
@@ -531,6 +603,7 @@ impl ClientSpec {
             retry: None,
             breaker: None,
             throttle: None,
+            zone: None,
         }
     }
 }
@@ -558,6 +631,8 @@ impl BackendSpec {
             provision: None,
             readiness: None,
             termination_grace: None,
+            zone: None,
+            priority: None,
         }
     }
 }

@@ -22,6 +22,11 @@ const SHORTER: &[(&str, &[(&str, &str)])] = &[
         &[("duration: \"20m\"", "duration: \"1m\""), ("warmup: \"2m\"", "warmup: \"10s\"")],
     ),
     (
+        "scale-out-with-http2.ron",
+        &[("duration: \"30m\"", "duration: \"13m\""), ("warmup: \"5m\"", "warmup: \"9m\"")],
+    ),
+    ("zone-failure.ron", &[("duration: \"30m\"", "duration: \"12m\""), ("warmup: \"5m\"", "warmup: \"9m\"")]),
+    (
         "march-8-2024.ron",
         &[
             ("start: \"2024-03-08T13:00:00Z\"", "start: \"2024-03-08T13:50:00Z\""),

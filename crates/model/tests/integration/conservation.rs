@@ -150,6 +150,7 @@ fn stack(seed_bits: u64) -> StackConfig {
         }),
         rate_limit: bit(19).then_some(RateLimit { tokens_per_s: 40.0, burst: 20 }),
         report_overload: false,
+        topology: Topology::default(),
     }
 }
 

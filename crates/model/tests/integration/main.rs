@@ -10,6 +10,7 @@ mod fleet;
 mod overload;
 mod series;
 mod snapshots;
+mod topology;
 
 use std::time::Duration;
 

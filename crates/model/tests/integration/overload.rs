@@ -2,7 +2,7 @@
 //! start and warm-up (the formulas' own oracles are unit tests in `stacksim_model::overload`;
 //! the circuit breakers' M/M/c/K oracle is `experiments/validation/circuit-breaker-mmck.ron`).
 
-use stacksim_model::policy::RoundRobin;
+use stacksim_model::policy::{Policy, RoundRobin};
 use stacksim_model::*;
 
 use super::{assert_conserved, backends, client, ms, run, s};
@@ -31,6 +31,30 @@ fn a_token_bucket_admits_its_rate_times_the_time_plus_its_burst() {
         assert!((admitted as f64 - expected).abs() <= 2.0, "admitted {admitted}, expected {expected}");
         assert!(limited > 0 && summary.rejected >= limited);
     }
+}
+
+/// The balancer's rate limit is per balancer instance (Envoy's local rate limit): four
+/// instances splitting requests evenly admit four times the rate and burst of one.
+#[test]
+fn each_balancer_instance_has_its_own_token_bucket() {
+    let (rate, burst) = (25.0, 10);
+    let stack = StackConfig {
+        clients: vec![client(400.0)],
+        backends: backends(1, 100, ms(10)),
+        rate_limit: Some(RateLimit { tokens_per_s: rate, burst }),
+        topology: Topology { instances: 4, ..Topology::default() },
+        ..StackConfig::default()
+    };
+    let copies =
+        (0..stack.policy_copies()).map(|_| (Box::new(RoundRobin::new()) as Box<dyn Policy>, Vec::new()));
+    let params = RunParams { seed: 5, duration: s(60), warmup: s(0) };
+    let (summary, _) =
+        stacksim_model::stack::simulate_copies(&stack, copies.collect(), params, Default::default()).unwrap();
+    assert_conserved(&summary);
+    let limited = summary.overload.expect("a rate limit is an overload control").counts.limited;
+    let admitted = summary.arrived - limited;
+    let expected = 4.0 * (rate * 60.0 + f64::from(burst));
+    assert!((admitted as f64 - expected).abs() <= 8.0, "admitted {admitted}, expected {expected}");
 }
 
 /// Envoy admission control at a steady 50% success rate (one of two backends refuses every
@@ -111,11 +135,6 @@ fn a_restarted_backend_is_ramped_up_by_slow_start() {
     for b in &mut stack.backends {
         b.slow_start = Some(SlowStart { window: s(60), aggression: 1.0, min_weight_percent: 10.0 });
     }
-    let summary = run(&stack, s(100));
-    assert_conserved(&summary);
-    let share =
-        |w: &Window| w.backends[1].routed as f64 / (w.backends[0].routed + w.backends[1].routed) as f64;
-    let shares: Vec<f64> = summary.windows.iter().map(share).collect();
     // Windows from 20 s: the weight is max(10%, t/60) of the other's, t the time since 20 s.
     let expected = |from: f64| {
         let w: f64 = (0..10)
@@ -125,10 +144,32 @@ fn a_restarted_backend_is_ramped_up_by_slow_start() {
             / 10.0;
         w / (1.0 + w)
     };
-    for (k, from) in [(2, 0.0), (3, 10.0), (4, 20.0), (6, 40.0)] {
-        assert!((shares[k] - expected(from)).abs() < 0.04, "window {k}: {} vs {}", shares[k], expected(from));
+    // One balancer, and three instances: the ramp reaches every instance's policy.
+    for instances in [1, 3] {
+        stack.topology.instances = instances;
+        let copies = (0..stack.policy_copies())
+            .map(|_| (Box::new(RoundRobin::new()) as Box<dyn Policy>, Vec::new()))
+            .collect();
+        let params = RunParams { seed: 5, duration: s(100), warmup: s(0) };
+        let (summary, _) =
+            stacksim_model::stack::simulate_copies(&stack, copies, params, Default::default()).unwrap();
+        assert_conserved(&summary);
+        let share =
+            |w: &Window| w.backends[1].routed as f64 / (w.backends[0].routed + w.backends[1].routed) as f64;
+        let shares: Vec<f64> = summary.windows.iter().map(share).collect();
+        for (k, from) in [(2, 0.0), (3, 10.0), (4, 20.0), (6, 40.0)] {
+            assert!(
+                (shares[k] - expected(from)).abs() < 0.04,
+                "{instances} instances, window {k}: {} vs {}",
+                shares[k],
+                expected(from)
+            );
+        }
+        assert!(
+            (shares[8] - 0.5).abs() < 0.01,
+            "{instances} instances, full weight after the window: {shares:?}"
+        );
     }
-    assert!((shares[8] - 0.5).abs() < 0.01, "full weight after the window: {shares:?}");
 }
 
 /// Warm-up after a restart: with constant service and no queueing, a response right after
