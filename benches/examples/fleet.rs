@@ -15,11 +15,13 @@
 //! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
 //! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons. A fourth
 //! argument `log` hands every ended attempt to an attempt log that only counts them (the hook
-//! of `stacksim run --access-log`, without formatting or I/O).
+//! of `stacksim run --access-log`, without formatting or I/O); `guarded` turns on every
+//! overload control with limits that never bind (`stacksim_benches::guarded`), to measure what
+//! their bookkeeping costs.
 
 use std::time::Instant;
 
-use stacksim_benches::{builtin_policy, fleet_simulation};
+use stacksim_benches::{builtin_policy, fleet_simulation, guarded_fleet_simulation};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -39,10 +41,10 @@ fn main() {
     let policy = builtin_policy(&name).unwrap_or_else(|| panic!("no built-in policy named {name}"));
     let built = Instant::now();
     let extra = args.next();
-    let (mut sim, end) = if extra.as_deref() == Some("autoscale") {
-        stacksim_benches::autoscaled_fleet_simulation(n, policy, 1, requests)
-    } else {
-        fleet_simulation(n, policy, 1, requests)
+    let (mut sim, end) = match extra.as_deref() {
+        Some("autoscale") => stacksim_benches::autoscaled_fleet_simulation(n, policy, 1, requests),
+        Some("guarded") => guarded_fleet_simulation(n, policy, 1, requests),
+        _ => fleet_simulation(n, policy, 1, requests),
     };
     let logged = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     if extra.as_deref() == Some("log") {

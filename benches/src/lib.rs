@@ -71,6 +71,45 @@ pub fn single_worker_backends(n: usize, rate_per_s: f64) -> StackConfig {
     }
 }
 
+/// Turns on every overload control of issue 12 in `stack` with settings that never bind
+/// (limits far above the load, thresholds no healthy run reaches), so that a run makes the
+/// same decisions and pays only their bookkeeping: cluster circuit breakers, a rate limit at
+/// the balancer and at each backend, admission control, a client breaker and throttling, slow
+/// start and warm-up (neither active without a restart).
+pub fn guarded(stack: &mut StackConfig) {
+    use stacksim_model::overload::*;
+    let never = RateLimit { tokens_per_s: 1e12, burst: u32::MAX };
+    for b in &mut stack.backends {
+        b.circuit_breakers = Some(CircuitBreakers {
+            max_connections: u32::MAX,
+            max_pending_requests: u32::MAX,
+            max_requests: u32::MAX,
+            max_retries: 3,
+        });
+        b.rate_limit = Some(never);
+        b.slow_start =
+            Some(SlowStart { window: Duration::from_secs(60), aggression: 1.0, min_weight_percent: 10.0 });
+        b.warmup = Some(Warmup { window: Duration::from_secs(30), factor: 3.0 });
+    }
+    for c in &mut stack.clients {
+        c.breaker = Some(ClientBreaker {
+            failure_rate: 0.5,
+            window: Duration::from_secs(10),
+            min_requests: 20,
+            open_for: Duration::from_secs(30),
+            half_open: 5,
+        });
+        c.throttle = Some(Throttle { k: 2.0, window: Duration::from_secs(120) });
+    }
+    stack.rate_limit = Some(never);
+    stack.admission_control = Some(AdmissionControl {
+        window: Duration::from_secs(30),
+        success_threshold: 0.95,
+        aggression: 1.0,
+        max_rejection_probability: 0.8,
+    });
+}
+
 /// A ready-to-run stacksim simulation: `stack` behind `policy` for the time that offers
 /// `requests` arrivals at `rate_per_s`, with no warm-up, so every request is measured.
 pub fn simulation(
@@ -155,6 +194,19 @@ pub fn fleet_simulation(
     let rate = FLEET_LOAD * n as f64;
     simulation(&single_worker_backends(n, rate), policy, seed, requests, rate)
         .expect("bench stacks are valid")
+}
+
+/// [`fleet_simulation`] with every overload control on (see [`guarded`]).
+pub fn guarded_fleet_simulation(
+    n: usize,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+) -> (Simulation<WebStack>, SimTime) {
+    let rate = FLEET_LOAD * n as f64;
+    let mut stack = single_worker_backends(n, rate);
+    guarded(&mut stack);
+    simulation(&stack, policy, seed, requests, rate).expect("bench stacks are valid")
 }
 
 /// [`fleet_simulation`] with its backends as one fleet group (issue 13) of `2n` slots, `n`

@@ -15,6 +15,7 @@ use stacksim_engine::{SimTime, scale_span};
 use crate::ModelError;
 use crate::health::{ActiveCheck, CheckKind};
 use crate::metrics::TimeIntegral;
+use crate::overload::{CircuitBreakers, RateLimit, SlowStart, TokenBucket, Warmup};
 use crate::request::AttemptRef;
 use crate::service::{ServiceSampler, ServiceTime};
 
@@ -59,6 +60,17 @@ pub struct BackendConfig {
     /// Whether the backend is in the balancer's configuration at the start (an `Add` action
     /// brings in one that is not).
     pub present: bool,
+    /// The backend group (Envoy cluster) it belongs to: its circuit breakers count the
+    /// attempts of every backend of its group. Backends of one group share their settings.
+    pub group: u32,
+    /// The group's circuit-breaking thresholds. `None`: none.
+    pub circuit_breakers: Option<CircuitBreakers>,
+    /// A token bucket in front of this backend (429 when empty). `None`: none.
+    pub rate_limit: Option<RateLimit>,
+    /// The balancer ramps its weight up after it joins. `None`: full weight at once.
+    pub slow_start: Option<SlowStart>,
+    /// Its service is slower for a while after its process (re)starts. `None`: never.
+    pub warmup: Option<Warmup>,
     /// The zone it runs in (zone-aware routing, `FailZone`, cross-zone traffic).
     pub zone: Option<String>,
     /// Its Envoy priority level: 0 is used first, higher levels take over as it fails.
@@ -77,6 +89,11 @@ impl BackendConfig {
             queue_timeout: None,
             degradation: None,
             present: true,
+            group: 0,
+            circuit_breakers: None,
+            rate_limit: None,
+            slow_start: None,
+            warmup: None,
             zone: None,
             priority: 0,
         }
@@ -133,6 +150,11 @@ pub(crate) struct Backend {
     queued_live: u32,
     busy: TimeIntegral,
     queued: TimeIntegral,
+    /// Its rate limit, if it has one.
+    bucket: Option<TokenBucket>,
+    /// Its warm-up, and when its process last started (`None`: warm since the start of the
+    /// run).
+    warmup: Option<(Warmup, Option<SimTime>)>,
 }
 
 impl Backend {
@@ -156,6 +178,8 @@ impl Backend {
             queued_live: 0,
             busy: TimeIntegral::default(),
             queued: TimeIntegral::default(),
+            bucket: config.rate_limit.map(TokenBucket::new),
+            warmup: config.warmup.map(|w| (w, None)),
         })
     }
 
@@ -178,6 +202,19 @@ impl Backend {
         }
     }
 
+    /// Its rate limit at `now`: whether an attempt may pass (always, without a limit).
+    #[inline]
+    pub fn within_rate(&mut self, now: SimTime) -> bool {
+        self.bucket.as_mut().is_none_or(|b| b.try_take(now))
+    }
+
+    /// Its process starts at `now` (a restart, or a standby brought in): its warm-up begins.
+    pub fn cold_start(&mut self, now: SimTime) {
+        if let Some((_, started)) = &mut self.warmup {
+            *started = Some(now);
+        }
+    }
+
     /// Puts `attempt` in the queue at `now`; returns how long it may wait there, if limited.
     #[inline]
     pub fn enqueue(&mut self, attempt: AttemptRef, now: SimTime) -> Option<Duration> {
@@ -191,7 +228,10 @@ impl Backend {
     /// at the backend's current speed.
     #[inline]
     pub fn start(&mut self, now: SimTime, sizes: &mut SplitMix64) -> Duration {
-        let factor = self.slowness();
+        let mut factor = self.slowness();
+        if let Some((warmup, Some(started))) = self.warmup {
+            factor *= warmup.slowness(now.saturating_since(started));
+        }
         self.busy.increment(now);
         let work = self.service.sample(sizes);
         // Saturates: a slowness too large for the clock is a service that never ends in the run

@@ -8,12 +8,13 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use stacksim_engine::{SimRng, SimTime, rng};
 
 use crate::ModelError;
 use crate::arrivals::{ArrivalClock, Arrivals};
 use crate::keys::{KeySampler, Users};
+use crate::overload::{BreakerRuntime, ClientBreaker, Throttle, ThrottleState};
 use crate::retry::{BudgetBucket, RetryPolicy};
 
 /// A source of requests.
@@ -30,6 +31,10 @@ pub struct ClientConfig {
     pub timeout: Option<Duration>,
     /// How failed and timed-out attempts are retried. `None`: never.
     pub retry: Option<RetryPolicy>,
+    /// Client-side circuit breaker. `None`: none.
+    pub breaker: Option<ClientBreaker>,
+    /// SRE-book adaptive throttling. `None`: none.
+    pub throttle: Option<Throttle>,
     /// The zone its requests come from (zone-aware routing, cross-zone traffic).
     pub zone: Option<String>,
 }
@@ -38,7 +43,16 @@ impl ClientConfig {
     /// A client called `name` sending `arrivals`, each request with a fresh key, no timeout,
     /// no retries.
     pub fn new(name: impl Into<String>, arrivals: Arrivals) -> Self {
-        ClientConfig { name: name.into(), arrivals, users: None, timeout: None, retry: None, zone: None }
+        ClientConfig {
+            name: name.into(),
+            arrivals,
+            users: None,
+            timeout: None,
+            retry: None,
+            breaker: None,
+            throttle: None,
+            zone: None,
+        }
     }
 
     /// Users whose requests are tracked as users (a declared population or a closed loop):
@@ -68,6 +82,25 @@ pub(crate) struct Client {
     pending_key: Option<u64>,
     /// Whether its keys are user numbers (a declared population or a closed loop).
     tracks_users: bool,
+    /// Its circuit breaker and throttle, with the stream of the throttle's draws
+    /// (`throttle/<name>`); `None` when it has neither.
+    guard: Option<Box<Guard>>,
+}
+
+/// A client's own overload protection: what it does before an attempt leaves.
+#[derive(Debug)]
+pub(crate) struct Guard {
+    pub breaker: Option<BreakerRuntime>,
+    pub throttle: Option<(ThrottleState, SimRng)>,
+}
+
+/// Why a client did not send an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// Its circuit breaker is open.
+    BreakerOpen,
+    /// Adaptive throttling rejected it.
+    Throttled,
 }
 
 impl Client {
@@ -86,6 +119,12 @@ impl Client {
             budget: config.retry.and_then(|r| r.budget).map(BudgetBucket::new),
             pending_key: None,
             tracks_users: config.user_count().is_some(),
+            guard: (config.breaker.is_some() || config.throttle.is_some()).then(|| {
+                Box::new(Guard {
+                    breaker: config.breaker.map(BreakerRuntime::new),
+                    throttle: config.throttle.map(|t| (ThrottleState::new(t), stream("throttle"))),
+                })
+            }),
         })
     }
 
@@ -148,6 +187,42 @@ impl Client {
         let allowed =
             attempts < retry.max_attempts && self.budget.as_mut().is_none_or(|b| b.try_withdraw(now));
         allowed.then(|| retry.backoff_before(attempts + 1, &mut self.retries))
+    }
+
+    /// Whether an attempt may leave at `now`: the throttle counts it and may reject it, and
+    /// an open breaker holds it back.
+    #[inline]
+    pub fn hold(&mut self, now: SimTime) -> Option<Held> {
+        let guard = self.guard.as_mut()?;
+        if let Some((throttle, rng)) = &mut guard.throttle {
+            let draw: f64 = rng.random();
+            if throttle.rejects(now, draw) {
+                return Some(Held::Throttled);
+            }
+        }
+        if let Some(breaker) = &mut guard.breaker
+            && !breaker.permits(now)
+        {
+            return Some(Held::BreakerOpen);
+        }
+        None
+    }
+
+    /// An attempt it sent was answered at `now`, successfully or not.
+    #[inline]
+    pub fn heard(&mut self, now: SimTime, success: bool) {
+        let Some(guard) = self.guard.as_mut() else { return };
+        if let Some(breaker) = &mut guard.breaker {
+            breaker.record(now, success);
+        }
+        if success && let Some((throttle, _)) = &mut guard.throttle {
+            throttle.accepted(now);
+        }
+    }
+
+    /// Its breaker, if it has one.
+    pub fn breaker(&self) -> Option<&BreakerRuntime> {
+        self.guard.as_ref()?.breaker.as_ref()
     }
 
     /// Multiplies its arrival rate by `factor`.

@@ -12,6 +12,7 @@ pub mod health;
 mod human_duration;
 pub mod keys;
 pub mod metrics;
+pub mod overload;
 pub mod policy;
 mod recorder;
 mod request;
@@ -34,16 +35,19 @@ pub use fleet::{Amount, FleetConfig, FleetSummary, FleetWindow, Hpa, HpaMetric};
 pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
 pub use human_duration::{DurationError, HumanDuration, within_clock};
 pub use keys::Users;
+pub use overload::{
+    AdmissionControl, BreakerState, CircuitBreakers, ClientBreaker, RateLimit, SlowStart, Throttle, Warmup,
+};
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
-pub use recorder::Observe;
+pub use recorder::{Observe, OverloadCounts};
 pub use retry::{RetryBudget, RetryPolicy};
-pub use series::{BackendWindow, Window};
+pub use series::{BackendWindow, OverloadWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{
     AttemptLog, AttemptOutcome, AttemptRecord, RunControl, RunEnd, RunParams, StackConfig, WebStack,
     simulate, simulate_controlled, simulate_copies, simulate_with,
 };
-pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
+pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary};
 pub use timeline::{Action, TimedAction};
 pub use topology::{Connections, Split, Subset, Topology, TopologySummary, ZoneAware};
 

@@ -18,13 +18,14 @@ use stacksim_engine::{Context, Model, SimTime, Simulation, Stop};
 use crate::ModelError;
 use crate::backend::{Admission, Backend, Rejection};
 pub use crate::backend::{BackendConfig, Degradation, QueueLimit};
-use crate::balancer::Heard;
-use crate::client::Client;
+use crate::balancer::{BalancerLimits, Guard, Heard, Refused};
 pub use crate::client::ClientConfig;
+use crate::client::{Client, Held};
 use crate::database::Database;
 pub use crate::database::DatabaseConfig;
 use crate::fleet::{Change, Fleet, FleetConfig};
 use crate::health::HealthConfig;
+use crate::overload::{AdmissionControl, ClusterBreakers, RateLimit};
 use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
 use crate::recorder::{Outcome, Recorder};
@@ -50,11 +51,34 @@ pub struct StackConfig {
     pub timeline: Vec<TimedAction>,
     /// Time series and users affected.
     pub observe: Observe,
+    /// The balancer's admission control (Envoy), one per balancer instance
+    /// ([`Topology::instances`]). `None`: none.
+    pub admission_control: Option<AdmissionControl>,
+    /// A token bucket in front of each balancer instance (429 when empty). `None`: none.
+    pub rate_limit: Option<RateLimit>,
+    /// Report what the overload mechanisms did (all zero) even when none is configured, so
+    /// that the variants of a sweep that compares them report the same metrics.
+    pub report_overload: bool,
     /// Backend groups whose pods come and go (autoscaling, lifecycle, deploys); none by
     /// default, and then the fleet costs nothing.
     pub fleets: Vec<FleetConfig>,
     /// Balancer instances, subsets, connections, zone-aware routing and priority failover.
     pub topology: Topology,
+}
+
+impl StackConfig {
+    /// Whether any overload mechanism is configured (their metrics are reported only then).
+    pub fn has_overload_control(&self) -> bool {
+        self.admission_control.is_some()
+            || self.rate_limit.is_some()
+            || self.clients.iter().any(|c| c.breaker.is_some() || c.throttle.is_some())
+            || self.backends.iter().any(|b| {
+                b.circuit_breakers.is_some()
+                    || b.rate_limit.is_some()
+                    || b.slow_start.is_some()
+                    || b.warmup.is_some()
+            })
+    }
 }
 
 /// One run's clock settings and seed.
@@ -236,7 +260,15 @@ impl From<Outcome> for AttemptOutcome {
     fn from(outcome: Outcome) -> Self {
         match outcome {
             Outcome::Completed => AttemptOutcome::Completed,
-            Outcome::Rejected => AttemptOutcome::Rejected,
+            // Answered at once by an overload control: a circuit breaker's overflow and
+            // admission control are 503s; a rate limit's 429 is logged as a rejection too (the
+            // access log has no 429 yet); a client's breaker or throttle sends no attempt.
+            Outcome::Rejected
+            | Outcome::Overflow
+            | Outcome::Limited
+            | Outcome::Shed
+            | Outcome::ShortCircuited
+            | Outcome::Throttled => AttemptOutcome::Rejected,
             Outcome::TimedOut => AttemptOutcome::TimedOut,
             Outcome::Failed => AttemptOutcome::Failed,
         }
@@ -360,6 +392,16 @@ pub struct WebStack {
     in_flight: InFlight,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
+    /// The balancer tier's rate limits, admission control and slow start, if any is
+    /// configured (per instance; see [`Guard`]).
+    balancer_guard: Option<Box<Guard>>,
+    /// The backend groups' circuit breakers, if any group has them.
+    breakers: Option<ClusterBreakers>,
+    /// Whether any overload control is configured: checked once where they act, so that a
+    /// stack without them pays one test of a flag.
+    guarded: bool,
+    /// Per client with a breaker, the time it had spent open when the warm-up ended.
+    breaker_open_at_warmup: Vec<Duration>,
     /// Groups with fleet dynamics; `None` without (and then nothing here runs).
     fleet: Option<Fleet>,
     /// Where ended attempts are written, if anywhere.
@@ -427,17 +469,44 @@ impl WebStack {
         let backends = stack.backends.iter().map(Backend::new).collect::<Result<Vec<_>, _>>()?;
         let database = stack.database.as_ref().map(|db| Database::new(db, backends.len())).transpose()?;
         let users = stack.clients.iter().filter_map(ClientConfig::user_count).max();
+        let limits =
+            BalancerLimits { admission_control: stack.admission_control, rate_limit: stack.rate_limit };
+        let balancer_guard = Guard::new(limits, &stack.backends, stack.topology.instances, params.seed);
+        // Under slow start every policy of every instance sees weights in hundredths.
+        let scale = Guard::weight_scale(balancer_guard.as_deref());
+        let scaled: Vec<BackendConfig>;
+        let tier_backends = if scale == 1 {
+            &stack.backends
+        } else {
+            scaled = stack
+                .backends
+                .iter()
+                .map(|b| BackendConfig { weight: b.weight.saturating_mul(scale), ..b.clone() })
+                .collect();
+            &scaled
+        };
         let mut model = WebStack {
             clients,
             tier: Tier::new(
                 &stack.topology,
-                &stack.backends,
+                tier_backends,
                 &stack.clients,
                 stack.health,
                 policies,
                 params.seed,
             ),
-            recorder: Recorder::new(&stack.observe, params.warmup, params.duration, backends.len(), users),
+            recorder: Recorder::new(
+                &stack.observe,
+                params.warmup,
+                params.duration,
+                backends.len(),
+                users,
+                stack.report_overload || stack.has_overload_control(),
+            ),
+            balancer_guard,
+            breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
+            breaker_open_at_warmup: Vec::new(),
+            guarded: stack.has_overload_control(),
             backends,
             database,
             in_flight: InFlight::default(),
@@ -557,6 +626,11 @@ impl WebStack {
     /// Sends the next attempt of `request` to the backend the balancer picks.
     fn send_attempt(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
+        // Overload controls (one flag when none is configured): the client's breaker and
+        // throttle, then the balancer's rate limit and admission control.
+        if self.guarded && self.held_or_refused(request, cx) {
+            return;
+        }
         let r = self.in_flight.next_attempt(request);
         let (info, client, counted, instance) =
             (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted, r.instance);
@@ -564,7 +638,7 @@ impl WebStack {
         let Some((b, connection)) = self.tier.route(instance, &info, client, now) else {
             // No backend available: the balancer answers 503 at once.
             self.log_attempt(request, None, (now, None, now), Outcome::Rejected);
-            self.retry_or_finish(request, Outcome::Rejected, cx);
+            self.retry_or_finish(request, Outcome::Rejected, None, cx);
             return;
         };
         self.recorder.routed(b, counted);
@@ -572,8 +646,15 @@ impl WebStack {
             fleet.routed(b);
         }
         self.tier.count_zones(client, b, counted);
+        // The cluster's circuit breakers and the backend's rate limit answer at once.
+        if self.guarded && self.stopped_at_backend((instance, b, connection), request, counted, cx) {
+            return;
+        }
         let admission = self.backends[b].admit();
         if let Admission::Reject(why) = admission {
+            if let Some(breakers) = &mut self.breakers {
+                breakers.release(b);
+            }
             let outcome = match why {
                 // Connection refused: the process is down.
                 Rejection::Down => Outcome::Failed,
@@ -598,6 +679,78 @@ impl WebStack {
         }
     }
 
+    /// Before `request`'s next attempt leaves: the client's breaker or throttle may hold it
+    /// back (the request ends, not retried), or the balancer's rate limit or admission control
+    /// may answer it (the client may retry). Returns whether it was stopped. Out of line: a
+    /// stack without overload controls never calls it.
+    #[inline(never)]
+    fn held_or_refused(&mut self, request: u32, cx: &mut Context<'_, Event>) -> bool {
+        let now = cx.now();
+        let client = self.in_flight.request(request).client;
+        if let Some(held) = self.clients[client as usize].hold(now) {
+            let outcome = match held {
+                Held::BreakerOpen => Outcome::ShortCircuited,
+                Held::Throttled => Outcome::Throttled,
+            };
+            self.end_retry(request);
+            self.finish(request, outcome, cx);
+            return true;
+        }
+        let instance = self.in_flight.request(request).instance;
+        let (guard, tier) = (&mut self.balancer_guard, &mut self.tier);
+        let refused =
+            guard.as_mut().and_then(|g| g.refuses(instance, now, |weights| tier.set_weights(weights)));
+        if let Some(refused) = refused {
+            let counted = self.in_flight.next_attempt(request).counted;
+            self.recorder.sent(counted);
+            let outcome = match refused {
+                Refused::Limited => Outcome::Limited,
+                Refused::Shed => Outcome::Shed,
+            };
+            self.log_attempt(request, None, (now, None, now), outcome);
+            self.retry_or_finish(request, outcome, None, cx);
+            return true;
+        }
+        false
+    }
+
+    /// An attempt of `request` routed to backend `b`: its cluster's circuit breakers may
+    /// overflow it (503) or the backend's rate limit answer it (429), at once. Returns whether
+    /// it was stopped; if not, it counts against the cluster's thresholds. Out of line, as
+    /// [`WebStack::held_or_refused`].
+    #[inline(never)]
+    fn stopped_at_backend(
+        &mut self,
+        (instance, b, connection): (u32, usize, u32),
+        request: u32,
+        counted: bool,
+        cx: &mut Context<'_, Event>,
+    ) -> bool {
+        if let Some(breakers) = &mut self.breakers
+            && !breakers.admit(b)
+        {
+            let now = cx.now();
+            // The connection the tier picked was not used: it is free again.
+            self.tier.release(instance, connection, b, now, false);
+            self.log_attempt(request, Some(b), (now, None, now), Outcome::Overflow);
+            self.recorder.attempt_ended(b, counted, Outcome::Overflow);
+            self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
+            return true;
+        }
+        if !self.backends[b].within_rate(cx.now()) {
+            if let Some(breakers) = &mut self.breakers {
+                breakers.release(b);
+            }
+            let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            let now = cx.now();
+            self.tier.release(instance, connection, b, now, false);
+            self.log_attempt(request, Some(b), (now, None, now), Outcome::Limited);
+            self.attempt_failed(instance, b, request, counted, Outcome::Limited, heard, cx);
+            return true;
+        }
+        false
+    }
+
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
     /// the balancer hears, then the client's retry or the request's end. The one path for every
     /// unsuccessful attempt that reached a backend.
@@ -614,29 +767,68 @@ impl WebStack {
     ) {
         self.recorder.attempt_ended(b, counted, outcome);
         self.feedback(instance, b, heard, cx);
-        self.retry_or_finish(request, outcome, cx);
+        self.retry_or_finish(request, outcome, Some(b), cx);
     }
 
     /// Tells balancer instance `instance` what it heard from backend `b`, and schedules the
     /// end of any ejection that caused.
     #[inline]
     fn feedback(&mut self, instance: u32, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
+        if let Some(guard) = &mut self.balancer_guard {
+            guard.heard(instance, cx.now(), matches!(heard, Heard::Response { success: true, .. }));
+        }
         if let Some(until) = self.tier.feedback(instance, b, cx.now(), heard) {
             cx.schedule_at(until, Event::Unejection { backend: b as u32 });
         }
     }
 
-    /// An attempt of `request` ended without success: retry it if the client may, else end
+    /// An attempt of `request` (last at backend `at`, if it reached one) ended without
+    /// success: retry it if the client may (and its cluster's `max_retries` allows), else end
     /// the request with `outcome`.
-    fn retry_or_finish(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+    fn retry_or_finish(
+        &mut self,
+        request: u32,
+        outcome: Outcome,
+        at: Option<usize>,
+        cx: &mut Context<'_, Event>,
+    ) {
+        let now = cx.now();
+        if self.guarded {
+            self.guard_heard(request, false, now);
+        }
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
-        if let Some(wait) = self.clients[client as usize].retry_after(attempts, cx.now()) {
+        if let Some(wait) = self.clients[client as usize].retry_after(attempts, now) {
+            if let (Some(breakers), Some(b)) = (&mut self.breakers, at)
+                && !breakers.admit_retry(request, b)
+            {
+                self.recorder.retry_overflowed(counted);
+                self.finish(request, outcome, cx);
+                return;
+            }
             self.recorder.retried(counted);
             cx.schedule_in(wait, Event::Retry { request });
             return;
         }
         self.finish(request, outcome, cx);
+    }
+
+    /// An attempt of `request` was answered at `now` (or ended without an answer): its
+    /// client's breaker and throttle hear of it, and a retry it held against a cluster's
+    /// `max_retries` is over. Out of line, as [`WebStack::held_or_refused`].
+    #[inline(never)]
+    fn guard_heard(&mut self, request: u32, success: bool, now: SimTime) {
+        let client = self.in_flight.request(request).client;
+        self.clients[client as usize].heard(now, success);
+        self.end_retry(request);
+    }
+
+    /// The retry `request` holds against a cluster's `max_retries` (if any) is over.
+    #[inline]
+    fn end_retry(&mut self, request: u32) {
+        if let Some(breakers) = &mut self.breakers {
+            breakers.retry_done(request);
+        }
     }
 
     /// Ends `request` with `outcome`; a closed-loop user thinks, then sends its next one.
@@ -720,6 +912,9 @@ impl WebStack {
         match crossing {
             None => {
                 self.feedback(a.instance, b, Heard::Response { success: true, latency: now - a.sent }, cx);
+                if self.guarded {
+                    self.guard_heard(a.request, true, now);
+                }
                 self.finish(a.request, Outcome::Completed, cx);
             }
             Some(extra) => self.deliver_later(a.instance, b, a.request, now - a.sent, extra, cx),
@@ -747,6 +942,9 @@ impl WebStack {
     /// expired, or — `reset` — reset by a crash).
     #[inline(always)]
     fn leave_backend(&mut self, instance: u32, b: usize, connection: u32, now: SimTime, reset: bool) {
+        if let Some(breakers) = &mut self.breakers {
+            breakers.release(b);
+        }
         self.tier.returned(instance, b);
         if connection != NO_CONNECTION {
             self.tier.release(instance, connection, b, now, reset);
@@ -842,13 +1040,29 @@ impl WebStack {
     fn act(&mut self, index: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         match self.timeline[index].action {
-            Action::SetWeight { backend, weight } => self.tier.set_weight(backend, weight),
+            Action::SetWeight { backend, weight } => {
+                // Under slow start the policies see scaled (and, while it ramps, reduced) weights.
+                let weight = match &mut self.balancer_guard {
+                    Some(guard) => guard.weight(backend, weight, now),
+                    None => weight,
+                };
+                self.tier.set_weight(backend, weight);
+            }
             Action::SetPolicy { policy } => self.tier.switch_policy(policy),
             Action::Fail { backend } => self.crash(backend, cx),
-            Action::Recover { backend } => self.backends[backend].recover(),
+            Action::Recover { backend } => {
+                // A restart: a cold process, which the balancer ramps up to full weight.
+                self.backends[backend].recover();
+                self.backends[backend].cold_start(now);
+                self.joined(backend, now);
+            }
             Action::SlowDown { backend, factor } => self.backends[backend].slow_down(factor),
             Action::Remove { backend } => self.tier.set_present(backend, false),
-            Action::Add { backend } => self.tier.set_present(backend, true),
+            Action::Add { backend } => {
+                self.tier.set_present(backend, true);
+                self.backends[backend].cold_start(now);
+                self.joined(backend, now);
+            }
             Action::ScaleTraffic { factor } => {
                 for c in &mut self.clients {
                     c.scale_rate(factor);
@@ -934,6 +1148,14 @@ impl WebStack {
         }
     }
 
+    /// Backend `b` joined the balancers at `now` (added, or restarted): its slow start, if it
+    /// has one, begins in every instance.
+    fn joined(&mut self, b: usize, now: SimTime) {
+        if let Some(weight) = self.balancer_guard.as_mut().and_then(|g| g.joined(b, now)) {
+            self.tier.set_weight(b, weight);
+        }
+    }
+
     /// A pod became ready: it joins the balancer's endpoints. The one hook for what a newly
     /// ready backend goes through first (slow start, warm-up).
     fn pod_ready(&mut self, b: usize) {
@@ -951,6 +1173,8 @@ impl WebStack {
         if let Some(db) = &mut self.database {
             db.end_warmup(now);
         }
+        self.breaker_open_at_warmup =
+            self.clients.iter().filter_map(|c| c.breaker().map(|b| b.open_time(now))).collect();
         if let Some(fleet) = &mut self.fleet {
             fleet.end_warmup(now);
         }
@@ -961,8 +1185,19 @@ impl WebStack {
         let Some(width) = self.recorder.window() else { return };
         cx.schedule_in(width, Event::WindowEnd);
         let database = self.database.as_mut().map(|db| db.busy_area(now));
+        let breakers_open = self
+            .clients
+            .iter()
+            .filter(|c| c.breaker().is_some_and(|b| b.state(now) != crate::overload::BreakerState::Closed))
+            .count() as u32;
         let fleet = self.fleet.as_mut().map_or_else(Vec::new, |f| f.close_window(now, width));
-        self.recorder.close_window(now, self.backends.iter_mut().map(|b| b.areas(now)), database, fleet);
+        self.recorder.close_window(
+            now,
+            self.backends.iter_mut().map(|b| b.areas(now)),
+            database,
+            fleet,
+            breakers_open,
+        );
     }
 
     /// What the run measured, from the end of warm-up to `end`.
@@ -970,8 +1205,22 @@ impl WebStack {
         let in_flight = self.in_flight.counted_requests();
         let backends = self.backends.iter_mut().map(|b| (b.name().to_owned(), b.usage(end)));
         let database = self.database.as_mut().map(|db| db.summary(end));
+        let measured = end.saturating_since(self.recorder.warmup_end()).as_secs_f64();
+        let open: Vec<f64> = self
+            .clients
+            .iter()
+            .filter_map(|c| c.breaker().map(|b| b.open_time(end)))
+            .zip(self.breaker_open_at_warmup.iter().copied().chain(std::iter::repeat(Duration::ZERO)))
+            .map(|(total, before)| total.saturating_sub(before).as_secs_f64())
+            .collect();
+        let breaker_open_ratio = if open.is_empty() || measured <= 0.0 {
+            0.0
+        } else {
+            open.iter().sum::<f64>() / open.len() as f64 / measured
+        };
         let topology = self.tier.summary(end);
-        let mut summary = self.recorder.summary(end, events, backends, database, in_flight);
+        let mut summary =
+            self.recorder.summary(end, events, backends, database, in_flight, breaker_open_ratio);
         summary.topology = topology;
         if let Some(fleet) = &mut self.fleet {
             summary.fleet = fleet.summary(end);
@@ -992,7 +1241,12 @@ impl Model for WebStack {
             Event::Arrival { client } => self.arrive(client, cx),
             Event::Completion(attempt) => self.complete(attempt, cx),
             Event::Send { client, user } => self.new_request(client, None, Some(user), cx),
-            Event::Delivered { request } => self.finish(request, Outcome::Completed, cx),
+            Event::Delivered { request } => {
+                if self.guarded {
+                    self.guard_heard(request, true, cx.now());
+                }
+                self.finish(request, Outcome::Completed, cx);
+            }
             Event::Retry { request } => self.send_attempt(request, cx),
             Event::QueryDone { backend, attempt } => self.query_done(backend as usize, attempt, cx),
             Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),

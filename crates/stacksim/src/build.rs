@@ -20,9 +20,10 @@ use crate::locate::FieldPath;
 use crate::problem::{Problem, Severity};
 use crate::report::VariantInfo;
 use crate::spec::{
-    ActionSpec, ArrivalsSpec, AutoscaleSpec, BackendSpec, CheckKindSpec, ClientSpec, DatabaseSpec,
-    Experiment, HealthSpec, HpaMetricSpec, PolicySpec, QueueSpec, RetrySpec, ServiceSpec, StackSpec,
-    SweepAxis, TimelineEntry,
+    ActionSpec, AdmissionControlSpec, ArrivalsSpec, AutoscaleSpec, BackendSpec, CheckKindSpec,
+    CircuitBreakersSpec, ClientBreakerSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec, HpaMetricSpec,
+    PolicySpec, QueueSpec, RateLimitSpec, RetrySpec, ServiceSpec, SlowStartSpec, StackSpec, SweepAxis,
+    ThrottleSpec, TimelineEntry, WarmupSpec,
 };
 use crate::trace::LoadedTrace;
 
@@ -189,6 +190,10 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             }
             let shown = weights.iter().map(u32::to_string).collect::<Vec<_>>().join(":");
             d.set(param_name("weights", backend), Value::String(shown));
+        }),
+        SweepAxis::Protection(values) => each(draft, values, |d, protection| {
+            protection.apply(&mut d.stack);
+            d.set("protection".to_owned(), Value::String(protection.name.clone()));
         }),
         SweepAxis::Target { backend, values } => each(draft, values, |d, &value| {
             for group in d.groups(backend) {
@@ -375,6 +380,8 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     }
     config.timeout = c.timeout.map(|t| t.0);
     config.retry = c.retry.as_ref().map(retry);
+    config.breaker = c.breaker.as_ref().map(ClientBreakerSpec::model);
+    config.throttle = c.throttle.as_ref().map(ThrottleSpec::model);
     config.zone = c.zone.clone();
     config
 }
@@ -398,9 +405,9 @@ pub(crate) fn retry(r: &RetrySpec) -> RetryPolicy {
     }
 }
 
-/// The model's backends for one backend group: `replicas` of them (or a fleet group's
-/// `slots`, the first `replicas` present), named `name-i`.
-fn backends(b: &BackendSpec, slots: Option<u32>) -> impl Iterator<Item = BackendConfig> + '_ {
+/// The model's backends for one backend group (the `group`-th): `replicas` of them (or a fleet
+/// group's `slots`, the first `replicas` present), named `name-i`.
+fn backends(group: usize, b: &BackendSpec, slots: Option<u32>) -> impl Iterator<Item = BackendConfig> + '_ {
     let queue = match b.queue {
         QueueSpec::Bounded(n) => QueueLimit::Bounded(n),
         QueueSpec::Unbounded => QueueLimit::Unbounded,
@@ -414,6 +421,11 @@ fn backends(b: &BackendSpec, slots: Option<u32>) -> impl Iterator<Item = Backend
         backend.queue_timeout = b.queue_timeout.map(|t| t.0);
         backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
         backend.present = !b.standby && i < b.replicas;
+        backend.group = group as u32;
+        backend.circuit_breakers = b.circuit_breakers.as_ref().map(CircuitBreakersSpec::model);
+        backend.rate_limit = b.rate_limit.as_ref().map(RateLimitSpec::model);
+        backend.slow_start = b.slow_start.as_ref().map(SlowStartSpec::model);
+        backend.warmup = b.warmup.as_ref().map(WarmupSpec::model);
         backend.zone = b.zone.clone();
         backend.priority = b.priority.unwrap_or(0);
         backend
@@ -499,11 +511,14 @@ pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved, timeline: &[TimelineE
             .backends
             .iter()
             .zip(&shapes)
-            .flat_map(|(b, shape)| backends(b, shape.as_ref().map(|s| s.slots)))
+            .enumerate()
+            .flat_map(|(group, (b, shape))| backends(group, b, shape.as_ref().map(|s| s.slots)))
             .collect(),
         database: spec.database.as_ref().map(database),
         health: health(spec.health.as_ref()),
         fleets: fleets(spec, &shapes),
+        admission_control: spec.balancer.admission_control.as_ref().map(AdmissionControlSpec::model),
+        rate_limit: spec.balancer.rate_limit.as_ref().map(RateLimitSpec::model),
         topology: spec.balancer.topology(),
         ..StackConfig::default()
     }

@@ -272,6 +272,7 @@ fn axis_len(axis: &SweepAxis) -> f64 {
         SweepAxis::Replicas { values, .. } | SweepAxis::Workers { values, .. } => values.len() as f64,
         SweepAxis::Queue { values, .. } => values.len() as f64,
         SweepAxis::Weights { values, .. } => values.len() as f64,
+        SweepAxis::Protection(values) => values.len() as f64,
         SweepAxis::ServiceScale { values, .. } | SweepAxis::Target { values, .. } => values.len() as f64,
         SweepAxis::MinReplicas { values, .. } => values.len() as f64,
         SweepAxis::Provision { values, .. } => values.len() as f64,

@@ -124,6 +124,19 @@ pub enum Metric {
     DatabaseWaitMean,
     /// `warmup_s`: the warm-up MSER-5 chose, with `warmup: "auto"` \[s\].
     Warmup,
+    /// `overflow_ratio`: requests answered 503 by a circuit breaker's threshold over arrived
+    /// (reported when an overload mechanism is configured, as are the five below).
+    OverflowRatio,
+    /// `limited_ratio`: requests answered 429 by a rate limit over arrived.
+    LimitedRatio,
+    /// `shed_ratio`: requests rejected by the balancer's admission control over arrived.
+    ShedRatio,
+    /// `short_circuited_ratio`: requests a client's open breaker held back over arrived.
+    ShortCircuitedRatio,
+    /// `throttled_ratio`: requests a client's adaptive throttling held back over arrived.
+    ThrottledRatio,
+    /// `breaker_open_ratio`: time client breakers spent open over measured time.
+    BreakerOpenRatio,
     /// `replica_seconds`: pod-seconds of every pod that existed (scheduled, starting, ready
     /// or draining) over the measured period, summed over fleet groups: the cost.
     ReplicaSeconds,
@@ -162,7 +175,7 @@ type About = (&'static str, Unit, Better, &'static str);
 
 impl Metric {
     /// Every metric with a fixed name, in the order a report lists them.
-    pub const FIXED: [Metric; 39] = [
+    pub const FIXED: [Metric; 45] = [
         Metric::ResponseTimeMean,
         Metric::ResponseTimeP50,
         Metric::ResponseTimeP90,
@@ -190,6 +203,12 @@ impl Metric {
         Metric::DatabaseUtilization,
         Metric::DatabaseWaitMean,
         Metric::Warmup,
+        Metric::OverflowRatio,
+        Metric::LimitedRatio,
+        Metric::ShedRatio,
+        Metric::ShortCircuitedRatio,
+        Metric::ThrottledRatio,
+        Metric::BreakerOpenRatio,
         Metric::ReplicaSeconds,
         Metric::ReplicaHours,
         Metric::ReadyReplicasMean,
@@ -254,6 +273,22 @@ impl Metric {
                 ("database_wait_mean_s", Seconds, Lower, "mean wait for the database")
             }
             Metric::Warmup => ("warmup_s", Seconds, Neither, "warm-up chosen by MSER-5"),
+            Metric::OverflowRatio => {
+                ("overflow_ratio", Ratio, Lower, "answered 503 by a circuit breaker over arrived")
+            }
+            Metric::LimitedRatio => {
+                ("limited_ratio", Ratio, Lower, "answered 429 by a rate limit over arrived")
+            }
+            Metric::ShedRatio => ("shed_ratio", Ratio, Lower, "rejected by admission control over arrived"),
+            Metric::ShortCircuitedRatio => {
+                ("short_circuited_ratio", Ratio, Lower, "held back by an open client breaker over arrived")
+            }
+            Metric::ThrottledRatio => {
+                ("throttled_ratio", Ratio, Lower, "held back by client throttling over arrived")
+            }
+            Metric::BreakerOpenRatio => {
+                ("breaker_open_ratio", Ratio, Lower, "time client breakers spent open")
+            }
             Metric::ReplicaSeconds => {
                 ("replica_seconds", Number, Lower, "pod-seconds of the fleet groups (cost)")
             }
@@ -488,6 +523,17 @@ pub enum WindowMetric {
     UsersAffected,
     /// `users_affected_ratio`: users affected over users active.
     UsersAffectedRatio,
+    /// `overflowed`: requests answered 503 by a circuit breaker in the window (reported,
+    /// like the four below, when an overload mechanism is configured).
+    Overflowed,
+    /// `limited`: requests answered 429 by a rate limit in the window.
+    Limited,
+    /// `shed`: requests rejected by admission control in the window.
+    Shed,
+    /// `held_back`: requests a client's breaker or throttle held back in the window.
+    HeldBack,
+    /// `breakers_open`: clients whose breaker was open or half-open at the window's end.
+    BreakersOpen,
     /// `<backend>.share`: the backend's share of the requests routed in the window.
     Share(String),
     /// `<backend>.utilization`: the backend's busy worker-time over available.
@@ -507,7 +553,7 @@ pub enum WindowMetric {
 
 impl WindowMetric {
     /// Every window metric that is not per backend, in the order a report lists them.
-    pub const FIXED: [WindowMetric; 14] = [
+    pub const FIXED: [WindowMetric; 19] = [
         WindowMetric::Start,
         WindowMetric::Arrived,
         WindowMetric::Completed,
@@ -522,6 +568,11 @@ impl WindowMetric {
         WindowMetric::UsersActive,
         WindowMetric::UsersAffected,
         WindowMetric::UsersAffectedRatio,
+        WindowMetric::Overflowed,
+        WindowMetric::Limited,
+        WindowMetric::Shed,
+        WindowMetric::HeldBack,
+        WindowMetric::BreakersOpen,
     ];
 
     /// The name in reports and `timeseries.csv`: `error_ratio`, `app-0.share`.
@@ -541,6 +592,11 @@ impl WindowMetric {
             WindowMetric::UsersActive => "users_active",
             WindowMetric::UsersAffected => "users_affected",
             WindowMetric::UsersAffectedRatio => "users_affected_ratio",
+            WindowMetric::Overflowed => "overflowed",
+            WindowMetric::Limited => "limited",
+            WindowMetric::Shed => "shed",
+            WindowMetric::HeldBack => "held_back",
+            WindowMetric::BreakersOpen => "breakers_open",
             WindowMetric::Share(backend) => return Cow::Owned(format!("{backend}.share")),
             WindowMetric::Utilization(backend) => return Cow::Owned(format!("{backend}.utilization")),
             WindowMetric::QueueMean(backend) => return Cow::Owned(format!("{backend}.queue_mean")),

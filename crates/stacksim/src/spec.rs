@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 mod fleet;
+mod overload;
 mod policy;
 mod replay;
 mod slo;
@@ -17,6 +18,10 @@ mod warmup;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
+pub use overload::{
+    AdmissionControlSpec, CircuitBreakersSpec, ClientBreakerSpec, ProtectionSpec, RateLimitSpec,
+    SlowStartSpec, ThrottleSpec, WarmupSpec,
+};
 pub(crate) use policy::ron_extensions;
 pub use policy::{CustomSpec, PolicySpec};
 pub use replay::{
@@ -193,6 +198,12 @@ pub struct ClientSpec {
     /// How failed and timed-out attempts are retried. Default: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySpec>,
+    /// Client-side circuit breaker (resilience4j). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<ClientBreakerSpec>,
+    /// Adaptive throttling (SRE book). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleSpec>,
     /// The zone its requests come from. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
@@ -245,6 +256,13 @@ pub enum ArrivalsSpec {
 pub struct BalancerSpec {
     /// How it picks a backend for each request.
     pub policy: PolicySpec,
+    /// Envoy admission control: rejects with a probability that grows as the success rate
+    /// falls; each balancer instance keeps its own window. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_control: Option<AdmissionControlSpec>,
+    /// A token bucket in front of each balancer instance: 429 when empty. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
     /// Independent balancer instances, each with its own policy state and view. Default: 1.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub instances: u32,
@@ -273,6 +291,8 @@ impl BalancerSpec {
     pub fn new(policy: PolicySpec) -> Self {
         BalancerSpec {
             policy,
+            admission_control: None,
+            rate_limit: None,
             instances: 1,
             split: SplitSpec::default(),
             subset: SubsetSpec::default(),
@@ -336,6 +356,19 @@ pub struct BackendSpec {
     /// Not in the balancer's configuration at the start (an `Add` action brings it in).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standby: bool,
+    /// Envoy circuit-breaking thresholds of the group (counted over all its replicas).
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breakers: Option<CircuitBreakersSpec>,
+    /// A token bucket in front of each replica: 429 when empty. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Envoy slow start after a replica joins or restarts. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<SlowStartSpec>,
+    /// Slower service after a replica's process starts. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmupSpec>,
     /// Its autoscaler: `Hpa(metric: Utilization, target: 0.75, min: 4, max: 40, ...)`.
     /// Default: none (the replica count is fixed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -485,6 +518,9 @@ pub enum SweepAxis {
         /// Weight lists to try, each with one weight per replica.
         values: Vec<Vec<u32>>,
     },
+    /// Overload protection: the stack once with each named set of mechanisms, added to every
+    /// backend group and every client (and the balancer) on top of what the stack configures.
+    Protection(Vec<ProtectionSpec>),
     /// Service times multiplied by a factor (1.0 = as configured; 2.0 = twice as slow).
     ServiceScale {
         /// Only this backend group (default: every group).
@@ -565,6 +601,8 @@ impl ClientSpec {
             user_skew: None,
             timeout: None,
             retry: None,
+            breaker: None,
+            throttle: None,
             zone: None,
         }
     }
@@ -585,6 +623,10 @@ impl BackendSpec {
             queue_timeout: None,
             degradation: None,
             standby: false,
+            circuit_breakers: None,
+            rate_limit: None,
+            slow_start: None,
+            warmup: None,
             autoscale: None,
             provision: None,
             readiness: None,

@@ -240,6 +240,14 @@ impl Checker<'_> {
                     }
                 }
             }
+            SweepAxis::Protection(values) => {
+                if values.is_empty() {
+                    self.error(path.clone(), "a Protection sweep needs at least one value, like Protection([(name: \"none\")])");
+                }
+                for (j, protection) in values.iter().enumerate() {
+                    self.model(&path.index(0).index(j), protection.problems());
+                }
+            }
             SweepAxis::Target { backend, values } => {
                 target(self, backend);
                 empty(self, values.len(), "values: [0.5, 0.7, 0.9]");
@@ -383,6 +391,12 @@ impl Checker<'_> {
                 );
             }
         }
+        if let Some(breaker) = &client.breaker {
+            self.model(&path.field("breaker"), breaker.model().problems());
+        }
+        if let Some(throttle) = &client.throttle {
+            self.model(&path.field("throttle"), throttle.model().problems());
+        }
     }
 
     /// The balancer tier's ranges, and the audit of its failure modes (issue 11): a policy that
@@ -491,6 +505,25 @@ impl Checker<'_> {
                 let model = stacksim_model::Degradation { knee: d.knee, slope: d.slope };
                 self.model(&bp.field("degradation"), model.problems());
             }
+            if let Some(limits) = &b.circuit_breakers {
+                self.model(&bp.field("circuit_breakers"), limits.model().problems());
+            }
+            if let Some(limit) = &b.rate_limit {
+                self.model(&bp.field("rate_limit"), limit.model().problems());
+            }
+            if let Some(slow_start) = &b.slow_start {
+                self.model(&bp.field("slow_start"), slow_start.model().problems());
+            }
+            if let Some(warmup) = &b.warmup {
+                self.model(&bp.field("warmup"), warmup.model().problems());
+            }
+        }
+        let balancer = path.field("balancer");
+        if let Some(admission) = &stack.balancer.admission_control {
+            self.model(&balancer.field("admission_control"), admission.model().problems());
+        }
+        if let Some(limit) = &stack.balancer.rate_limit {
+            self.model(&balancer.field("rate_limit"), limit.model().problems());
         }
         if stack.backends.iter().all(|b| b.standby) && !stack.backends.is_empty() {
             self.warning(
@@ -787,8 +820,12 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &Stack
     let backends_path = FieldPath::root().field("stack").field("backends");
     if offered >= capacity {
         for (i, backend) in stack.backends.iter().enumerate() {
-            // A queue timeout bounds a queue as surely as a limit does.
-            if backend.queue == QueueSpec::Unbounded && backend.queue_timeout.is_none() {
+            // A queue timeout bounds a queue as surely as a limit does, and so do circuit
+            // breakers (at most max_requests outstanding).
+            if backend.queue == QueueSpec::Unbounded
+                && backend.queue_timeout.is_none()
+                && backend.circuit_breakers.is_none()
+            {
                 c.warning(
                     backends_path.index(i).field("queue"),
                     format!(

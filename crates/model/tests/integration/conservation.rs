@@ -1,6 +1,8 @@
 //! Conservation and determinism hold whatever the features: a property test over random
-//! stacks with timeouts, retries, queue timeouts, crashes, health checks, ejection and a
-//! database, and a fleet group that autoscales, deploys and runs a canary.
+//! stacks with timeouts, retries, queue timeouts, crashes, health checks, ejection, a
+//! database, a fleet group that autoscales, deploys and runs a canary, and the overload
+//! controls (circuit breakers, rate limits, admission control, client breakers and
+//! throttling, slow start and warm-up).
 
 use proptest::prelude::*;
 use stacksim_model::policy::{LeastConnections, RandomChoices};
@@ -13,6 +15,14 @@ fn stack(seed_bits: u64) -> StackConfig {
     let mut c = ClientConfig::new("users", Arrivals::Poisson { rate_per_s: 20.0 + (seed_bits % 40) as f64 });
     c.users = bit(1).then_some(Users { count: 200, skew: 0.8 });
     c.timeout = bit(2).then_some(ms(300));
+    c.breaker = bit(16).then_some(ClientBreaker {
+        failure_rate: 0.3,
+        window: s(5),
+        min_requests: 10,
+        open_for: s(3),
+        half_open: 3,
+    });
+    c.throttle = bit(17).then_some(Throttle { k: 1.5, window: s(10) });
     c.retry = bit(3).then_some(RetryPolicy {
         max_attempts: 3,
         backoff: ms(20),
@@ -29,6 +39,17 @@ fn stack(seed_bits: u64) -> StackConfig {
             );
             b.queue_timeout = bit(5).then_some(ms(150));
             b.degradation = bit(6).then_some(Degradation { knee: 4, slope: 0.3 });
+            b.group = u32::from(i == 2);
+            b.circuit_breakers = bit(12).then_some(CircuitBreakers {
+                max_connections: 3,
+                max_pending_requests: 2,
+                max_requests: 6,
+                max_retries: 1,
+            });
+            b.rate_limit = bit(13).then_some(RateLimit { tokens_per_s: 10.0, burst: 5 });
+            b.slow_start =
+                bit(14).then_some(SlowStart { window: s(20), aggression: 1.5, min_weight_percent: 10.0 });
+            b.warmup = bit(15).then_some(Warmup { window: s(15), factor: 3.0 });
             b
         })
         .collect();
@@ -111,6 +132,8 @@ fn stack(seed_bits: u64) -> StackConfig {
                 TimedAction { at: s(30), action: Action::Fail { backend: 1 } },
                 TimedAction { at: s(60), action: Action::Recover { backend: 1 } },
                 TimedAction { at: s(70), action: Action::SetWeight { backend: 0, weight: 5 } },
+                TimedAction { at: s(75), action: Action::Remove { backend: 2 } },
+                TimedAction { at: s(80), action: Action::Add { backend: 2 } },
             ]
             .into_iter()
             .chain(timeline)
@@ -119,6 +142,14 @@ fn stack(seed_bits: u64) -> StackConfig {
             timeline
         },
         observe: Observe { window: Some(s(10)), slow: Some(ms(500)), incident: None },
+        admission_control: bit(18).then_some(AdmissionControl {
+            window: s(10),
+            success_threshold: 0.9,
+            aggression: 1.0,
+            max_rejection_probability: 0.8,
+        }),
+        rate_limit: bit(19).then_some(RateLimit { tokens_per_s: 40.0, burst: 20 }),
+        report_overload: false,
         topology: Topology::default(),
     }
 }
@@ -134,6 +165,12 @@ proptest! {
         let a = run(Box::new(LeastConnections::new()));
         prop_assert_eq!(a.arrived, a.completed + a.rejected + a.timed_out + a.failed + a.in_flight);
         prop_assert!(a.users_affected <= a.users_active);
+        prop_assert_eq!(a.overload.is_some(), stack.has_overload_control());
+        if let Some(o) = a.overload {
+            let c = o.counts;
+            prop_assert!(c.overflowed + c.limited + c.shed + c.short_circuited + c.throttled <= a.rejected);
+            prop_assert!((0.0..=1.0).contains(&o.breaker_open_ratio));
+        }
         for group in &a.fleet {
             prop_assert!(group.replica_seconds >= 0.0 && group.replica_seconds.is_finite());
         }

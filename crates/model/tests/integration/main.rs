@@ -7,6 +7,7 @@ mod control;
 mod database;
 mod faults;
 mod fleet;
+mod overload;
 mod series;
 mod snapshots;
 mod topology;
