@@ -1140,10 +1140,20 @@ impl WebStack {
                         self.backends[backend].boot(service);
                     }
                 }
-                Change::Routable { backend } => self.pod_ready(backend),
+                Change::Routable { backend } => self.pod_ready(backend, cx.now()),
                 Change::Unroutable { backend } => self.tier.set_present(backend, false),
                 Change::Kill { backend } => self.crash(backend, cx),
-                Change::Weights(weights) => self.tier.set_weights(&weights),
+                Change::Weights(mut weights) => {
+                    // Under slow start the policies see scaled (and, while ramping, reduced)
+                    // weights, as for the timeline's `SetWeight`.
+                    if let Some(guard) = &mut self.balancer_guard {
+                        let now = cx.now();
+                        for (b, weight) in &mut weights {
+                            *weight = guard.weight(*b, *weight, now);
+                        }
+                    }
+                    self.tier.set_weights(&weights);
+                }
             }
         }
     }
@@ -1156,10 +1166,12 @@ impl WebStack {
         }
     }
 
-    /// A pod became ready: it joins the balancer's endpoints. The one hook for what a newly
-    /// ready backend goes through first (slow start, warm-up).
-    fn pod_ready(&mut self, b: usize) {
+    /// A pod became ready at `now`: it joins the balancer's endpoints and, if its group has
+    /// one, begins its slow start (Envoy ramps a host that joins the cluster; a scale-out's new
+    /// pods join this way).
+    fn pod_ready(&mut self, b: usize, now: SimTime) {
         self.tier.set_present(b, true);
+        self.joined(b, now);
     }
 
     // ---- measurement --------------------------------------------------------------------
