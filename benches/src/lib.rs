@@ -191,9 +191,21 @@ pub fn fleet_simulation(
     seed: u64,
     requests: u64,
 ) -> (Simulation<WebStack>, SimTime) {
+    fleet_simulation_with(n, policy, seed, requests, |_| {})
+}
+
+/// [`fleet_simulation`] of a stack that `adjust` changed first.
+fn fleet_simulation_with(
+    n: usize,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+    adjust: impl FnOnce(&mut StackConfig),
+) -> (Simulation<WebStack>, SimTime) {
     let rate = FLEET_LOAD * n as f64;
-    simulation(&single_worker_backends(n, rate), policy, seed, requests, rate)
-        .expect("bench stacks are valid")
+    let mut stack = single_worker_backends(n, rate);
+    adjust(&mut stack);
+    simulation(&stack, policy, seed, requests, rate).expect("bench stacks are valid")
 }
 
 /// [`fleet_simulation`] with every overload control on (see [`guarded`]).
@@ -203,10 +215,7 @@ pub fn guarded_fleet_simulation(
     seed: u64,
     requests: u64,
 ) -> (Simulation<WebStack>, SimTime) {
-    let rate = FLEET_LOAD * n as f64;
-    let mut stack = single_worker_backends(n, rate);
-    guarded(&mut stack);
-    simulation(&stack, policy, seed, requests, rate).expect("bench stacks are valid")
+    fleet_simulation_with(n, policy, seed, requests, guarded)
 }
 
 /// [`fleet_simulation`] with its backends as one fleet group (issue 13) of `2n` slots, `n`

@@ -2,14 +2,11 @@
 
 use std::fmt::Write as _;
 
+use stacksim_render::plot::escape;
 use stacksim_render::xy::{Series, line_chart};
 
 use crate::compare::Comparison;
 use crate::fit::Fit;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 fn page(title: &str, body: &str) -> String {
     format!(
