@@ -6,6 +6,8 @@
 //! - `mm1_timeout/stacksim`: the same M/M/1 with a 60 s client timeout on every attempt; nearly
 //!   every timeout fires after its response and is ignored as stale.
 //! - `p2c_10/stacksim`: ten single-worker backends behind the power of two choices.
+//! - `p2c_10/16_instances`: the same behind 16 balancer instances, each with its own policy
+//!   copy and view (issue 11: within 20% of one instance).
 //!
 //! Every case offers the same number of requests ([`REQUESTS`]). The event count of each case
 //! is measured once before timing (runs are deterministic, so it is exact) and handed to
@@ -17,7 +19,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use stacksim_benches::{mm1, mm1_timeout, p2c_10, reference};
+use stacksim_benches::{mm1, mm1_timeout, p2c_10, p2c_10_16_instances, reference};
 
 /// Requests offered per iteration, in every case.
 const REQUESTS: u64 = 200_000;
@@ -44,6 +46,7 @@ fn event_throughput(c: &mut Criterion) {
     bench(c, "mm1", "stacksim", mm1);
     bench(c, "mm1_timeout", "stacksim", mm1_timeout);
     bench(c, "p2c_10", "stacksim", p2c_10);
+    bench(c, "p2c_10", "16_instances", p2c_10_16_instances);
 }
 
 criterion_group! {

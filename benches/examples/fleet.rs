@@ -13,11 +13,15 @@
 //!
 //! Prints the events handled, the time the run took (construction excluded) and the
 //! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
-//! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons.
+//! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons. A fourth
+//! argument `log` hands every ended attempt to an attempt log that only counts them (the hook
+//! of `stacksim run --access-log`, without formatting or I/O); `guarded` turns on every
+//! overload control with limits that never bind (`stacksim_benches::guarded`), to measure what
+//! their bookkeeping costs.
 
 use std::time::Instant;
 
-use stacksim_benches::{builtin_policy, fleet_simulation};
+use stacksim_benches::{builtin_policy, fleet_simulation, guarded_fleet_simulation};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -36,12 +40,16 @@ fn main() {
     }
     let policy = builtin_policy(&name).unwrap_or_else(|| panic!("no built-in policy named {name}"));
     let built = Instant::now();
-    let autoscale = args.next().as_deref() == Some("autoscale");
-    let (mut sim, end) = if autoscale {
-        stacksim_benches::autoscaled_fleet_simulation(n, policy, 1, requests)
-    } else {
-        fleet_simulation(n, policy, 1, requests)
+    let extra = args.next();
+    let (mut sim, end) = match extra.as_deref() {
+        Some("autoscale") => stacksim_benches::autoscaled_fleet_simulation(n, policy, 1, requests),
+        Some("guarded") => guarded_fleet_simulation(n, policy, 1, requests),
+        _ => fleet_simulation(n, policy, 1, requests),
     };
+    let logged = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    if extra.as_deref() == Some("log") {
+        sim.model_mut().set_attempt_log(Box::new(Count(std::sync::Arc::clone(&logged))));
+    }
     let started = Instant::now();
     sim.run_until(end);
     let secs = started.elapsed().as_secs_f64();
@@ -59,4 +67,17 @@ fn main() {
         events as f64 / secs / 1e6,
         (started - built).as_secs_f64()
     );
+    let logged = logged.load(std::sync::atomic::Ordering::Relaxed);
+    if logged > 0 {
+        println!("attempt log: {logged} attempts");
+    }
+}
+
+/// Counts the attempts it hears.
+struct Count(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl stacksim_model::AttemptLog for Count {
+    fn record(&mut self, _: &stacksim_model::AttemptRecord) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -71,6 +71,45 @@ pub fn single_worker_backends(n: usize, rate_per_s: f64) -> StackConfig {
     }
 }
 
+/// Turns on every overload control of issue 12 in `stack` with settings that never bind
+/// (limits far above the load, thresholds no healthy run reaches), so that a run makes the
+/// same decisions and pays only their bookkeeping: cluster circuit breakers, a rate limit at
+/// the balancer and at each backend, admission control, a client breaker and throttling, slow
+/// start and warm-up (neither active without a restart).
+pub fn guarded(stack: &mut StackConfig) {
+    use stacksim_model::overload::*;
+    let never = RateLimit { tokens_per_s: 1e12, burst: u32::MAX };
+    for b in &mut stack.backends {
+        b.circuit_breakers = Some(CircuitBreakers {
+            max_connections: u32::MAX,
+            max_pending_requests: u32::MAX,
+            max_requests: u32::MAX,
+            max_retries: 3,
+        });
+        b.rate_limit = Some(never);
+        b.slow_start =
+            Some(SlowStart { window: Duration::from_secs(60), aggression: 1.0, min_weight_percent: 10.0 });
+        b.warmup = Some(Warmup { window: Duration::from_secs(30), factor: 3.0 });
+    }
+    for c in &mut stack.clients {
+        c.breaker = Some(ClientBreaker {
+            failure_rate: 0.5,
+            window: Duration::from_secs(10),
+            min_requests: 20,
+            open_for: Duration::from_secs(30),
+            half_open: 5,
+        });
+        c.throttle = Some(Throttle { k: 2.0, window: Duration::from_secs(120) });
+    }
+    stack.rate_limit = Some(never);
+    stack.admission_control = Some(AdmissionControl {
+        window: Duration::from_secs(30),
+        success_threshold: 0.95,
+        aggression: 1.0,
+        max_rejection_probability: 0.8,
+    });
+}
+
 /// A ready-to-run stacksim simulation: `stack` behind `policy` for the time that offers
 /// `requests` arrivals at `rate_per_s`, with no warm-up, so every request is measured.
 pub fn simulation(
@@ -113,6 +152,27 @@ pub fn p2c_10(seed: u64, requests: u64) -> u64 {
     run(&stack, Box::new(RandomChoices::power_of_two()), seed, requests, P2C_RATE_PER_S)
 }
 
+/// Runs [`p2c_10`]'s stack with `instances` balancer instances (issue 11), each with its own
+/// power-of-two-choices copy, requests split among them in turn, and returns the events the
+/// engine handled. With one instance it is [`p2c_10`].
+pub fn p2c_10_instances(instances: u32, seed: u64, requests: u64) -> u64 {
+    let mut stack = single_worker_backends(10, P2C_RATE_PER_S);
+    stack.topology.instances = instances;
+    let duration = horizon(requests, P2C_RATE_PER_S);
+    let params = RunParams { seed, duration, warmup: Duration::ZERO };
+    let copies = (0..stack.policy_copies())
+        .map(|_| (Box::new(RandomChoices::power_of_two()) as Box<dyn Policy>, Vec::new()))
+        .collect();
+    let mut sim = WebStack::simulation_copies(&stack, copies, params).expect("bench stacks are valid");
+    sim.run_until(SimTime::from(duration));
+    sim.events_handled()
+}
+
+/// [`p2c_10_instances`] with 16 instances.
+pub fn p2c_10_16_instances(seed: u64, requests: u64) -> u64 {
+    p2c_10_instances(16, seed, requests)
+}
+
 /// Load on every backend of the fleet scenarios.
 pub const FLEET_LOAD: f64 = 0.9;
 
@@ -131,9 +191,31 @@ pub fn fleet_simulation(
     seed: u64,
     requests: u64,
 ) -> (Simulation<WebStack>, SimTime) {
+    fleet_simulation_with(n, policy, seed, requests, |_| {})
+}
+
+/// [`fleet_simulation`] of a stack that `adjust` changed first.
+fn fleet_simulation_with(
+    n: usize,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+    adjust: impl FnOnce(&mut StackConfig),
+) -> (Simulation<WebStack>, SimTime) {
     let rate = FLEET_LOAD * n as f64;
-    simulation(&single_worker_backends(n, rate), policy, seed, requests, rate)
-        .expect("bench stacks are valid")
+    let mut stack = single_worker_backends(n, rate);
+    adjust(&mut stack);
+    simulation(&stack, policy, seed, requests, rate).expect("bench stacks are valid")
+}
+
+/// [`fleet_simulation`] with every overload control on (see [`guarded`]).
+pub fn guarded_fleet_simulation(
+    n: usize,
+    policy: Box<dyn Policy>,
+    seed: u64,
+    requests: u64,
+) -> (Simulation<WebStack>, SimTime) {
+    fleet_simulation_with(n, policy, seed, requests, guarded)
 }
 
 /// [`fleet_simulation`] with its backends as one fleet group (issue 13) of `2n` slots, `n`
@@ -202,6 +284,13 @@ mod tests {
             let per_request = events as f64 / requests as f64;
             assert!((per_request - 2.0).abs() < 0.1, "{name}: {events} events for {requests} requests");
         }
+        assert_eq!(
+            p2c_10_instances(1, 1, requests),
+            p2c_10(1, requests),
+            "one instance is the single balancer"
+        );
+        let per_request = p2c_10_16_instances(1, requests) as f64 / requests as f64;
+        assert!((per_request - 2.0).abs() < 0.1, "16 instances: {per_request} events per request");
         let per_request = mm1_timeout(1, requests) as f64 / requests as f64;
         assert!((per_request - 3.0).abs() < 0.1, "with timeouts: {per_request} events per request");
     }

@@ -21,6 +21,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use outdir::OutputDir;
 use stacksim::capacity::{self, SearchOptions, Slo};
 use stacksim::{BUILTIN_POLICIES, Experiment, Plan, PolicyRegistry, RunOptions, Runner, Shard};
+use stacksim_calibrate::{FitOptions, LogFormat};
 
 /// Simulate web-stack traffic: clients, a load balancer with a pluggable policy, backends.
 #[derive(Debug, Parser)]
@@ -60,6 +61,48 @@ enum Command {
         /// table, JSON and CSV, and on stderr), and the command exits 3.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         max_events: Option<u64>,
+        /// Also write the simulated attempts of the baseline variant's first replication as
+        /// an access log, one line per attempt (a second pass over the same seeds); with
+        /// --out, every replication's log summary goes to DIR/access-log.json for `compare`.
+        #[arg(long, value_name = "FILE")]
+        access_log: Option<PathBuf>,
+        /// Format of --access-log.
+        #[arg(long, value_enum, default_value_t = WriteFormat::Combined, requires = "access_log")]
+        log_format: WriteFormat,
+    },
+    /// Fit a stack and a replay experiment to access logs; write them with fit.json/fit.html.
+    Fit {
+        /// Access logs (NGINX/Apache combined, HAProxy httplog, Envoy JSON, CSV).
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// The logs' format.
+        #[arg(long, value_enum, default_value_t = ReadFormat::Auto)]
+        log_format: ReadFormat,
+        /// Directory for stack.ron, replay.ron, fit.json and fit.html.
+        #[arg(long, value_name = "DIR", default_value = "fit")]
+        out: PathBuf,
+        /// Window of the rate schedule and per-window tables [s].
+        #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = positive_number)]
+        window: f64,
+        /// Configured balancer weights to audit the observed shares against, like
+        /// `app-0=1,app-1=1,app-2=8` (backends not named: weight 1).
+        #[arg(long, value_name = "NAME=W,...")]
+        weights: Option<String>,
+    },
+    /// Compare observed access logs with a simulated run (its --out DIR, written with
+    /// --access-log): p50/p90/p99, error ratio and shares, per window and overall.
+    Compare {
+        /// The observed log(s).
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// The simulated run's output directory (holding access-log.json).
+        report_dir: PathBuf,
+        /// The logs' format.
+        #[arg(long, value_enum, default_value_t = ReadFormat::Auto)]
+        log_format: ReadFormat,
+        /// How to print the comparison; compare.json and compare.html go into REPORT_DIR.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Combine the shard files of a sharded run into its report, as if run in one go.
     Merge {
@@ -136,6 +179,57 @@ fn fraction(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Access-log formats `--log-format` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReadFormat {
+    /// Detect from the first line of each file.
+    Auto,
+    /// NGINX/Apache combined, with optional $request_time $upstream_response_time $upstream_addr or %D.
+    Combined,
+    /// HAProxy `option httplog`.
+    Haproxy,
+    /// Envoy/Istio JSON lines (or JSON lines with named columns).
+    Envoy,
+    /// CSV with a header naming the columns.
+    Csv,
+}
+
+impl ReadFormat {
+    fn format(self) -> Option<LogFormat> {
+        match self {
+            ReadFormat::Auto => None,
+            ReadFormat::Combined => Some(LogFormat::Combined),
+            ReadFormat::Haproxy => Some(LogFormat::Haproxy),
+            ReadFormat::Envoy => Some(LogFormat::Envoy),
+            ReadFormat::Csv => Some(LogFormat::Csv),
+        }
+    }
+}
+
+/// Access-log formats `run --access-log` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum WriteFormat {
+    /// NGINX combined with $request_time $upstream_response_time $upstream_addr.
+    Combined,
+    /// HAProxy `option httplog`.
+    Haproxy,
+    /// Envoy JSON (Istio's keys).
+    Envoy,
+    /// CSV with named columns.
+    Csv,
+}
+
+impl WriteFormat {
+    fn format(self) -> LogFormat {
+        match self {
+            WriteFormat::Combined => LogFormat::Combined,
+            WriteFormat::Haproxy => LogFormat::Haproxy,
+            WriteFormat::Envoy => LogFormat::Envoy,
+            WriteFormat::Csv => LogFormat::Csv,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
     /// An aligned table for people.
@@ -169,12 +263,80 @@ fn print_error(error: &anyhow::Error) {
 fn dispatch(command: Command) -> Result<ExitCode> {
     let registry = PolicyRegistry::new();
     match command {
-        Command::Run { file, format, out, replications, seed, jobs, shard, max_events } => {
+        Command::Run {
+            file,
+            format,
+            out,
+            replications,
+            seed,
+            jobs,
+            shard,
+            max_events,
+            access_log,
+            log_format,
+        } => {
             let options = RunOptions { replications, seed, jobs: jobs.map(usize::from), max_events };
-            match (shard, out) {
-                (Some(shard), Some(dir)) => run_shard(&registry, &file, shard, &dir, options),
-                (_, out) => run(&registry, &file, format, out.as_deref(), options),
+            let code = match (shard, out.as_ref()) {
+                (Some(shard), Some(dir)) => run_shard(&registry, &file, shard, dir, options)?,
+                (_, out) => run(&registry, &file, format, out.map(PathBuf::as_path), options)?,
+            };
+            if let Some(log) = access_log {
+                write_access_log(
+                    &registry,
+                    &file,
+                    &log,
+                    log_format.format(),
+                    out.as_deref(),
+                    replications,
+                    seed,
+                )?;
             }
+            Ok(code)
+        }
+        Command::Fit { logs, log_format, out, window, weights } => {
+            let weights = parse_weights(weights.as_deref())?;
+            let options = FitOptions {
+                format: log_format.format(),
+                window_s: window,
+                weights,
+                ..FitOptions::default()
+            };
+            let fit = stacksim_calibrate::fit(&logs, &options)?;
+            for log in &fit.logs {
+                if log.bad > 0 {
+                    eprintln!(
+                        "{}: {} of {} lines could not be read; the first:",
+                        log.file, log.bad, log.lines
+                    );
+                    for e in &log.errors {
+                        eprintln!("  {e}");
+                    }
+                }
+            }
+            fit.write(&out).with_context(|| format!("writing to {}", out.display()))?;
+            for flag in &fit.flags {
+                eprintln!("flagged: {flag}");
+            }
+            println!(
+                "fitted {} requests over {}s ({} backends); wrote {}/stack.ron, replay.ron, fit.json, fit.html",
+                fit.requests,
+                fit.duration_s,
+                fit.backends.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare { logs, report_dir, log_format, format } => {
+            let comparison =
+                stacksim_calibrate::compare::compare_files(&logs, log_format.format(), &report_dir)?;
+            std::fs::write(report_dir.join("compare.json"), comparison.to_json())
+                .and_then(|()| std::fs::write(report_dir.join("compare.html"), comparison.to_html()))
+                .with_context(|| format!("writing to {}", report_dir.display()))?;
+            match format {
+                Format::Json => println!("{}", comparison.to_json()),
+                Format::Table | Format::Csv => print!("{}", comparison.to_table()),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Merge { inputs, format, out } => {
             let out = out.as_deref().map(OutputDir::open).transpose()?;
@@ -346,6 +508,50 @@ fn run_shard(
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--weights app-0=1,app-1=8`.
+fn parse_weights(text: Option<&str>) -> Result<std::collections::BTreeMap<String, u32>> {
+    let mut weights = std::collections::BTreeMap::new();
+    for item in text.unwrap_or_default().split(',').filter(|s| !s.trim().is_empty()) {
+        let (name, weight) = item
+            .split_once('=')
+            .with_context(|| format!("--weights: `{item}` is not NAME=WEIGHT, like app-0=8"))?;
+        let weight: u32 =
+            weight.trim().parse().with_context(|| format!("--weights: `{weight}` is not a whole weight"))?;
+        weights.insert(name.trim().to_owned(), weight);
+    }
+    Ok(weights)
+}
+
+/// `run --access-log`: the baseline variant's replications again, logged.
+fn write_access_log(
+    registry: &PolicyRegistry,
+    file: &Path,
+    log: &Path,
+    format: LogFormat,
+    out: Option<&Path>,
+    replications: Option<u32>,
+    seed: Option<u64>,
+) -> Result<()> {
+    let mut plan = load(registry, file)?;
+    if replications.is_some() || seed.is_some() {
+        plan = plan.revised(|e| {
+            e.replications = replications.unwrap_or(e.replications);
+            e.seed = seed.unwrap_or(e.seed);
+        })?;
+    }
+    let writer = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let writer: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::new(writer));
+    let logs = stacksim_calibrate::replay::simulate_logs(&plan, format, Some(writer))
+        .with_context(|| format!("writing the access log {}", log.display()))?;
+    if let Some(dir) = out {
+        let json = serde_json::to_string_pretty(&logs)?;
+        std::fs::write(dir.join("access-log.json"), json)
+            .with_context(|| format!("writing to {}", dir.display()))?;
+    }
+    eprintln!("wrote the access log of {} ({format}) to {}", logs.variant, log.display());
+    Ok(())
 }
 
 /// Loads, checks and plans `file`, printing its warnings.

@@ -74,12 +74,27 @@ fn plural(n: usize) -> &'static str {
 /// duration and warm-up to the heading (from the experiment, or from the shards merged).
 ///
 /// Replays add columns where they have something to say: `users affected` when requests carry
-/// user keys, `attempts/req` when retries added attempts, and `detect <alert>` per alert rule.
+/// user keys, `attempts/req` when retries added attempts, `detect <alert>` per alert rule, and
+/// one column per overload mechanism that turned requests away (`overflow`, `limited`, `shed`,
+/// `short-circuited`, `throttled`).
 pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let users = report.any_above(Metric::UsersActive, 0.0);
     let attempts = report.any_above(Metric::AttemptsPerRequest, 1.001);
+    // Balancer topology (issue 11): only experiments that configure zones or connections.
+    let cross_zone = report.any_above(Metric::CrossZoneRatio, -1.0);
+    let reconnects = report.any_above(Metric::Reconnects, -1.0);
     let alerts = report.alerts();
+    let overload: Vec<(Metric, &str)> = [
+        (Metric::OverflowRatio, "overflow"),
+        (Metric::LimitedRatio, "limited"),
+        (Metric::ShedRatio, "shed"),
+        (Metric::ShortCircuitedRatio, "short-circuited"),
+        (Metric::ThrottledRatio, "throttled"),
+    ]
+    .into_iter()
+    .filter(|(metric, _)| report.any_above(metric, 0.0))
+    .collect();
     let mut header = vec!["variant", "mean", "p50", "p99", "p99.9", "throughput", "errors", "backend util"]
         .into_iter()
         .map(str::to_owned)
@@ -89,6 +104,13 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     }
     if attempts {
         header.push("attempts/req".to_owned());
+    }
+    header.extend(overload.iter().map(|(_, name)| (*name).to_owned()));
+    if cross_zone {
+        header.push("cross-zone".to_owned());
+    }
+    if reconnects {
+        header.push("reconnects".to_owned());
     }
     header.extend(alerts.iter().filter_map(Metric::alert).map(|name| format!("detect {name}")));
     let mut rows = Vec::new();
@@ -108,6 +130,13 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
         }
         if attempts {
             row.push(m(Metric::AttemptsPerRequest));
+        }
+        row.extend(overload.iter().map(|(metric, _)| m(metric.clone())));
+        if cross_zone {
+            row.push(m(Metric::CrossZoneRatio));
+        }
+        if reconnects {
+            row.push(m(Metric::Reconnects));
         }
         row.extend(alerts.iter().map(|metric| report.detection(v, metric).show(Style::Terminal)));
         rows.push(VariantRow { index: v, label: &variant.label, cells: row });
@@ -129,6 +158,19 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     }
     if attempts {
         notes.push_str("attempts/req = attempts sent per request, retries included.\n");
+    }
+    if !overload.is_empty() {
+        notes.push_str(
+            "overflow, limited, shed, short-circuited, throttled = requests turned away by a circuit \
+             breaker (503), a rate limit (429), admission control (503), an open client breaker, \
+             client throttling; each is part of errors.\n",
+        );
+    }
+    if cross_zone {
+        notes.push_str("cross-zone = attempts sent to a backend in another zone than their client's.\n");
+    }
+    if reconnects {
+        notes.push_str("reconnects = connections the balancers opened after warm-up.\n");
     }
     if !alerts.is_empty() {
         notes.push_str(

@@ -16,6 +16,7 @@ use crate::ModelError;
 use crate::health::{ActiveCheck, CheckKind};
 use crate::metrics::TimeIntegral;
 use crate::overload::discipline::Discipline;
+use crate::overload::{CircuitBreakers, RateLimit, SlowStart, TokenBucket, Warmup};
 use crate::request::AttemptRef;
 use crate::service::{ServiceSampler, ServiceTime};
 
@@ -62,6 +63,21 @@ pub struct BackendConfig {
     pub present: bool,
     /// The order its workers take waiting requests, and CoDel's limits on waiting.
     pub discipline: Discipline,
+    /// The backend group (Envoy cluster) it belongs to: its circuit breakers count the
+    /// attempts of every backend of its group. Backends of one group share their settings.
+    pub group: u32,
+    /// The group's circuit-breaking thresholds. `None`: none.
+    pub circuit_breakers: Option<CircuitBreakers>,
+    /// A token bucket in front of this backend (429 when empty). `None`: none.
+    pub rate_limit: Option<RateLimit>,
+    /// The balancer ramps its weight up after it joins. `None`: full weight at once.
+    pub slow_start: Option<SlowStart>,
+    /// Its service is slower for a while after its process (re)starts. `None`: never.
+    pub warmup: Option<Warmup>,
+    /// The zone it runs in (zone-aware routing, `FailZone`, cross-zone traffic).
+    pub zone: Option<String>,
+    /// Its Envoy priority level: 0 is used first, higher levels take over as it fails.
+    pub priority: u32,
 }
 
 impl BackendConfig {
@@ -77,6 +93,13 @@ impl BackendConfig {
             degradation: None,
             present: true,
             discipline: Discipline::Fifo,
+            group: 0,
+            circuit_breakers: None,
+            rate_limit: None,
+            slow_start: None,
+            warmup: None,
+            zone: None,
+            priority: 0,
         }
     }
 }
@@ -134,6 +157,11 @@ pub(crate) struct Backend {
     last_empty: SimTime,
     busy: TimeIntegral,
     queued: TimeIntegral,
+    /// Its rate limit, if it has one.
+    bucket: Option<TokenBucket>,
+    /// Its warm-up, and when its process last started (`None`: warm since the start of the
+    /// run).
+    warmup: Option<(Warmup, Option<SimTime>)>,
 }
 
 impl Backend {
@@ -159,6 +187,8 @@ impl Backend {
             last_empty: SimTime::ZERO,
             busy: TimeIntegral::default(),
             queued: TimeIntegral::default(),
+            bucket: config.rate_limit.map(TokenBucket::new),
+            warmup: config.warmup.map(|w| (w, None)),
         })
     }
 
@@ -178,6 +208,19 @@ impl Backend {
             Admission::Queue
         } else {
             Admission::Reject(Rejection::QueueFull)
+        }
+    }
+
+    /// Its rate limit at `now`: whether an attempt may pass (always, without a limit).
+    #[inline]
+    pub fn within_rate(&mut self, now: SimTime) -> bool {
+        self.bucket.as_mut().is_none_or(|b| b.try_take(now))
+    }
+
+    /// Its process starts at `now` (a restart, or a standby brought in): its warm-up begins.
+    pub fn cold_start(&mut self, now: SimTime) {
+        if let Some((_, started)) = &mut self.warmup {
+            *started = Some(now);
         }
     }
 
@@ -238,7 +281,10 @@ impl Backend {
     /// at the backend's current speed.
     #[inline]
     pub fn start(&mut self, now: SimTime, sizes: &mut SplitMix64) -> Duration {
-        let factor = self.slowness();
+        let mut factor = self.slowness();
+        if let Some((warmup, Some(started))) = self.warmup {
+            factor *= warmup.slowness(now.saturating_since(started));
+        }
         self.busy.increment(now);
         let work = self.service.sample(sizes);
         // Saturates: a slowness too large for the clock is a service that never ends in the run

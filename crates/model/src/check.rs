@@ -8,6 +8,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::overload::{
+    AdmissionControl, CircuitBreakers, ClientBreaker, RateLimit, SlowStart, Throttle, Warmup,
+};
 use crate::{
     ActiveCheck, Arrivals, ClientConfig, DatabaseConfig, Degradation, HedgePolicy, ModelError,
     OutlierDetection, RetryPolicy, RetryThrottling, ServiceTime, StackConfig, Users,
@@ -302,6 +305,116 @@ impl ClientConfig {
         if let Some(users) = &self.users {
             p.extend("", users.problems());
         }
+        if let Some(breaker) = &self.breaker {
+            p.extend("breaker", breaker.problems());
+        }
+        if let Some(throttle) = &self.throttle {
+            p.extend("throttle", throttle.problems());
+        }
+        p.0
+    }
+}
+
+/// `value` must lie in `(0, 1]`.
+fn fraction_above_zero(p: &mut Problems, field: &str, value: f64, example: &str) {
+    if !(value > 0.0 && value <= 1.0) {
+        p.push(
+            field,
+            format!("{field} must be a fraction above 0 and at most 1, like {example}, not {value}"),
+        );
+    }
+}
+
+impl ClientBreaker {
+    /// `failure_rate` outside (0, 1], zero spans or counts.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        fraction_above_zero(&mut p, "failure_rate", self.failure_rate, "0.5");
+        p.longer_than_zero("window", self.window, "the window");
+        p.at_least_one("min_requests", u64::from(self.min_requests), "min_requests");
+        p.longer_than_zero("open_for", self.open_for, "open_for");
+        p.at_least_one("half_open", u64::from(self.half_open), "half_open (probes)");
+        p.0
+    }
+}
+
+impl Throttle {
+    /// `k` below 1, a zero window.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if !(self.k >= 1.0 && self.k.is_finite()) {
+            p.push("k", format!("k must be a finite number ≥ 1 (the SRE book suggests 2.0), not {}", self.k));
+        }
+        p.longer_than_zero("window", self.window, "the window");
+        p.0
+    }
+}
+
+impl AdmissionControl {
+    /// A zero window, a threshold outside (0, 1], a non-positive aggression, a ceiling outside
+    /// [0, 1].
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.longer_than_zero("window", self.window, "the window");
+        fraction_above_zero(&mut p, "success_threshold", self.success_threshold, "0.95");
+        p.positive("aggression", self.aggression);
+        if !(0.0..=1.0).contains(&self.max_rejection_probability) {
+            p.push(
+                "max_rejection_probability",
+                format!("a probability between 0 and 1, not {}", self.max_rejection_probability),
+            );
+        }
+        p.0
+    }
+}
+
+impl RateLimit {
+    /// A rate that is not positive, a burst of zero.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.positive("tokens_per_s", self.tokens_per_s);
+        p.at_least_one("burst", u64::from(self.burst), "burst");
+        p.0
+    }
+}
+
+impl CircuitBreakers {
+    /// Thresholds that would refuse every attempt.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.at_least_one("max_connections", u64::from(self.max_connections), "max_connections");
+        p.at_least_one("max_requests", u64::from(self.max_requests), "max_requests");
+        p.0
+    }
+}
+
+impl SlowStart {
+    /// A zero window, a non-positive aggression, a floor outside 0..=100.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.longer_than_zero("window", self.window, "the window");
+        p.positive("aggression", self.aggression);
+        if !(0.0..=100.0).contains(&self.min_weight_percent) {
+            p.push(
+                "min_weight_percent",
+                format!("a percentage between 0 and 100, not {}", self.min_weight_percent),
+            );
+        }
+        p.0
+    }
+}
+
+impl Warmup {
+    /// A zero window, a factor below 1.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        p.longer_than_zero("window", self.window, "the window");
+        if !(self.factor >= 1.0 && self.factor.is_finite()) {
+            p.push(
+                "factor",
+                format!("factor must be a finite number ≥ 1 (1 = no warm-up), not {}", self.factor),
+            );
+        }
         p.0
     }
 }
@@ -352,6 +465,18 @@ impl crate::BackendConfig {
         p.0.extend(queue_timeout(self.queue_timeout));
         if let Some(degradation) = &self.degradation {
             p.extend("degradation", degradation.problems());
+        }
+        if let Some(limits) = &self.circuit_breakers {
+            p.extend("circuit_breakers", limits.problems());
+        }
+        if let Some(limit) = &self.rate_limit {
+            p.extend("rate_limit", limit.problems());
+        }
+        if let Some(slow_start) = &self.slow_start {
+            p.extend("slow_start", slow_start.problems());
+        }
+        if let Some(warmup) = &self.warmup {
+            p.extend("warmup", warmup.problems());
         }
         p.extend("discipline", self.discipline.problems());
         p.0
@@ -508,6 +633,53 @@ impl crate::fleet::FleetConfig {
     }
 }
 
+impl crate::Topology {
+    /// Every parameter of the balancer tier outside its range, named as the experiment file's
+    /// `balancer` names them.
+    pub fn problems(&self) -> Vec<Invalid> {
+        use crate::{Connections, Subset};
+        let mut p = Problems::default();
+        p.at_least_one("instances", u64::from(self.instances), "instances");
+        if self.instances > crate::topology::MAX_INSTANCES {
+            p.push(
+                "instances",
+                format!("at most {} instances, not {}", crate::topology::MAX_INSTANCES, self.instances),
+            );
+        }
+        if let Subset::Random { size } | Subset::Deterministic { size } = self.subset {
+            p.at_least_one("subset.size", u64::from(size), "the subset size");
+        }
+        match self.connections {
+            Connections::PerRequest => {}
+            Connections::KeepAlive { per_instance, max_requests, max_age } => {
+                p.at_least_one("connections.per_instance", u64::from(per_instance), "per_instance");
+                if let Some(m) = max_requests {
+                    p.at_least_one("connections.max_requests", u64::from(m), "max_requests");
+                }
+                if let Some(age) = max_age {
+                    p.longer_than_zero("connections.max_age", age, "max_age");
+                }
+            }
+            Connections::Http2 { per_instance, max_age } => {
+                p.at_least_one("connections.per_instance", u64::from(per_instance), "per_instance");
+                if let Some(age) = max_age {
+                    p.longer_than_zero("connections.max_age", age, "max_age");
+                }
+            }
+        }
+        if let Some(latency) = self.cross_zone_latency {
+            p.longer_than_zero("cross_zone_latency", latency, "cross_zone_latency");
+        }
+        if !(self.overprovisioning >= 1.0 && self.overprovisioning <= 100.0) {
+            p.push(
+                "overprovisioning",
+                format!("a factor from 1.0 to 100 (Envoy's default is 1.4), not {}", self.overprovisioning),
+            );
+        }
+        p.0
+    }
+}
+
 impl StackConfig {
     /// Every problem with the stack, each with the path of its field, like
     /// `backends[2].service.mean`.
@@ -548,6 +720,25 @@ impl StackConfig {
                 "health.panic_threshold",
                 format!("a fraction between 0 and 1, not {}", self.health.panic_threshold),
             );
+        }
+        if let Some(admission) = &self.admission_control {
+            p.extend("balancer.admission_control", admission.problems());
+        }
+        if let Some(limit) = &self.rate_limit {
+            p.extend("balancer.rate_limit", limit.problems());
+        }
+        p.extend("balancer", self.topology.problems());
+        for (i, backend) in self.backends.iter().enumerate() {
+            if backend.priority > crate::topology::MAX_PRIORITY {
+                p.push(
+                    format!("backends[{i}].priority"),
+                    format!(
+                        "a priority level from 0 to {}, not {}",
+                        crate::topology::MAX_PRIORITY,
+                        backend.priority
+                    ),
+                );
+            }
         }
         p.0
     }

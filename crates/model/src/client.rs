@@ -8,13 +8,14 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use stacksim_engine::{SimRng, SimTime, rng};
 
 use crate::ModelError;
 use crate::arrivals::{ArrivalClock, Arrivals};
 use crate::keys::{KeySampler, Users};
 use crate::overload::hedge::HedgePolicy;
+use crate::overload::{BreakerRuntime, ClientBreaker, Throttle, ThrottleState};
 use crate::retry::{BudgetBucket, RetryPolicy, RetryThrottle, RetryThrottling};
 
 /// A source of requests.
@@ -37,6 +38,12 @@ pub struct ClientConfig {
     /// gRPC `retryThrottling`: retries and hedges stop while failures outweigh successes.
     /// `None`: not throttled.
     pub retry_throttling: Option<RetryThrottling>,
+    /// Client-side circuit breaker. `None`: none.
+    pub breaker: Option<ClientBreaker>,
+    /// SRE-book adaptive throttling. `None`: none.
+    pub throttle: Option<Throttle>,
+    /// The zone its requests come from (zone-aware routing, cross-zone traffic).
+    pub zone: Option<String>,
 }
 
 impl ClientConfig {
@@ -51,6 +58,9 @@ impl ClientConfig {
             retry: None,
             hedge: None,
             retry_throttling: None,
+            breaker: None,
+            throttle: None,
+            zone: None,
         }
     }
 
@@ -78,11 +88,30 @@ pub(crate) struct Client {
     retry: Option<RetryPolicy>,
     budget: Option<BudgetBucket>,
     hedge: Option<HedgePolicy>,
-    throttle: Option<RetryThrottle>,
+    retry_throttle: Option<RetryThrottle>,
     /// The trace key of the arrival already scheduled.
     pending_key: Option<u64>,
     /// Whether its keys are user numbers (a declared population or a closed loop).
     tracks_users: bool,
+    /// Its circuit breaker and throttle, with the stream of the throttle's draws
+    /// (`throttle/<name>`); `None` when it has neither.
+    guard: Option<Box<Guard>>,
+}
+
+/// A client's own overload protection: what it does before an attempt leaves.
+#[derive(Debug)]
+pub(crate) struct Guard {
+    pub breaker: Option<BreakerRuntime>,
+    pub throttle: Option<(ThrottleState, SimRng)>,
+}
+
+/// Why a client did not send an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// Its circuit breaker is open.
+    BreakerOpen,
+    /// Adaptive throttling rejected it.
+    Throttled,
 }
 
 impl Client {
@@ -100,9 +129,15 @@ impl Client {
             retry: config.retry,
             budget: config.retry.and_then(|r| r.budget).map(BudgetBucket::new),
             hedge: config.hedge,
-            throttle: config.retry_throttling.map(RetryThrottle::new),
+            retry_throttle: config.retry_throttling.map(RetryThrottle::new),
             pending_key: None,
             tracks_users: config.user_count().is_some(),
+            guard: (config.breaker.is_some() || config.throttle.is_some()).then(|| {
+                Box::new(Guard {
+                    breaker: config.breaker.map(BreakerRuntime::new),
+                    throttle: config.throttle.map(|t| (ThrottleState::new(t), stream("throttle"))),
+                })
+            }),
         })
     }
 
@@ -162,7 +197,7 @@ impl Client {
     /// before the next one, or `None` when the client gives up (no retries left, or no budget).
     pub fn retry_after(&mut self, attempts: u32, now: SimTime) -> Option<Duration> {
         let retry = self.retry?;
-        let throttled = self.throttle.as_mut().is_some_and(|t| !t.record_failure());
+        let throttled = self.retry_throttle.as_mut().is_some_and(|t| !t.record_failure());
         let allowed = attempts < retry.max_attempts
             && !throttled
             && self.budget.as_mut().is_none_or(|b| b.try_withdraw(now));
@@ -178,20 +213,56 @@ impl Client {
     /// A hedged attempt failed: its retry throttling takes a token. Returns whether further
     /// hedges may go out.
     pub fn hedge_failed(&mut self) -> bool {
-        self.throttle.as_mut().is_none_or(RetryThrottle::record_failure)
+        self.retry_throttle.as_mut().is_none_or(RetryThrottle::record_failure)
     }
 
     /// Whether its retry throttling lets a hedge go out now.
     pub fn may_hedge(&self) -> bool {
-        self.throttle.as_ref().is_none_or(RetryThrottle::allows)
+        self.retry_throttle.as_ref().is_none_or(RetryThrottle::allows)
     }
 
     /// One of its requests succeeded: its retry throttling gains `token_ratio`.
     #[inline]
     pub fn succeeded(&mut self) {
-        if let Some(throttle) = &mut self.throttle {
+        if let Some(throttle) = &mut self.retry_throttle {
             throttle.record_success();
         }
+    }
+
+    /// Whether an attempt may leave at `now`: the throttle counts it and may reject it, and
+    /// an open breaker holds it back.
+    #[inline]
+    pub fn hold(&mut self, now: SimTime) -> Option<Held> {
+        let guard = self.guard.as_mut()?;
+        if let Some((throttle, rng)) = &mut guard.throttle {
+            let draw: f64 = rng.random();
+            if throttle.rejects(now, draw) {
+                return Some(Held::Throttled);
+            }
+        }
+        if let Some(breaker) = &mut guard.breaker
+            && !breaker.permits(now)
+        {
+            return Some(Held::BreakerOpen);
+        }
+        None
+    }
+
+    /// An attempt it sent was answered at `now`, successfully or not.
+    #[inline]
+    pub fn heard(&mut self, now: SimTime, success: bool) {
+        let Some(guard) = self.guard.as_mut() else { return };
+        if let Some(breaker) = &mut guard.breaker {
+            breaker.record(now, success);
+        }
+        if success && let Some((throttle, _)) = &mut guard.throttle {
+            throttle.accepted(now);
+        }
+    }
+
+    /// Its breaker, if it has one.
+    pub fn breaker(&self) -> Option<&BreakerRuntime> {
+        self.guard.as_ref()?.breaker.as_ref()
     }
 
     /// Multiplies its arrival rate by `factor`.

@@ -22,6 +22,7 @@ pub mod service;
 pub mod stack;
 mod summary;
 pub mod timeline;
+pub mod topology;
 
 use std::time::Duration;
 
@@ -35,16 +36,21 @@ pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
 pub use human_duration::{DurationError, HumanDuration, within_clock};
 pub use keys::Users;
 pub use overload::hedge::HedgePolicy;
+pub use overload::{
+    AdmissionControl, BreakerState, CircuitBreakers, ClientBreaker, RateLimit, SlowStart, Throttle, Warmup,
+};
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
-pub use recorder::Observe;
+pub use recorder::{Observe, OverloadCounts};
 pub use retry::{RetryBudget, RetryPolicy, RetryThrottling};
-pub use series::{BackendWindow, Window};
+pub use series::{BackendWindow, OverloadWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{
-    RunControl, RunEnd, RunParams, StackConfig, WebStack, simulate, simulate_controlled, simulate_with,
+    AttemptLog, AttemptOutcome, AttemptRecord, RunControl, RunEnd, RunParams, StackConfig, WebStack,
+    simulate, simulate_controlled, simulate_copies, simulate_with,
 };
-pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
+pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary};
 pub use timeline::{Action, TimedAction};
+pub use topology::{Connections, Split, Subset, Topology, TopologySummary, ZoneAware};
 
 /// A stack that cannot be simulated as configured.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -72,6 +78,17 @@ pub enum ModelError {
     /// would be valid.
     #[error("{0}")]
     Invalid(Invalid),
+    /// The run was given a different number of policy copies than its balancer tier needs
+    /// ([`StackConfig::policy_copies`]).
+    #[error(
+        "the balancer tier needs {needed} copies of the policy, one per instance and host set; {given} given"
+    )]
+    PolicyCopies {
+        /// Copies needed.
+        needed: usize,
+        /// Copies given.
+        given: usize,
+    },
     /// The warm-up would leave nothing to measure.
     #[error("warm-up ({warmup:?}) must be shorter than the duration ({duration:?})")]
     WarmupTooLong {

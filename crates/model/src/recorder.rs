@@ -10,8 +10,8 @@ use stacksim_engine::SimTime;
 
 use crate::backend::Areas;
 use crate::metrics::{Latency, TimeIntegral};
-use crate::series::{BackendWindow, UserTracker, Window};
-use crate::summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
+use crate::series::{BackendWindow, OverloadWindow, UserTracker, Window};
+use crate::summary::{BackendSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary};
 
 /// What the run records beyond totals.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -36,6 +36,16 @@ pub(crate) enum Outcome {
     TimedOut,
     /// Refused or reset by a backend that was down.
     Failed,
+    /// Answered 503 at once by a circuit breaker's threshold (Envoy overflow); a rejection.
+    Overflow,
+    /// Answered 429 at once by a rate limit; a rejection.
+    Limited,
+    /// Answered 503 at once by the balancer's admission control; a rejection.
+    Shed,
+    /// Not sent: the client's circuit breaker is open; a rejection.
+    ShortCircuited,
+    /// Not sent: the client's adaptive throttling rejected it; a rejection.
+    Throttled,
 }
 
 /// Counts of what happened: to requests, stack-wide, or to attempts, per backend.
@@ -63,11 +73,55 @@ impl Outcomes {
     fn ended(&mut self, outcome: Outcome) {
         *match outcome {
             Outcome::Completed => &mut self.completed,
-            Outcome::Rejected => &mut self.rejected,
+            Outcome::Rejected
+            | Outcome::Overflow
+            | Outcome::Limited
+            | Outcome::Shed
+            | Outcome::ShortCircuited
+            | Outcome::Throttled => &mut self.rejected,
             Outcome::TimedOut => &mut self.timed_out,
             Outcome::Failed => &mut self.failed,
         } += 1;
     }
+}
+
+/// Requests ended by an overload mechanism (each also counted as rejected), and retries a
+/// circuit breaker refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OverloadCounts {
+    /// Ended by a circuit breaker's threshold (503, `overflow_ratio`).
+    pub overflowed: u64,
+    /// Ended by a rate limit (429, `limited_ratio`).
+    pub limited: u64,
+    /// Ended by admission control (503, `shed_ratio`).
+    pub shed: u64,
+    /// Not sent: the client's breaker was open (`short_circuited_ratio`).
+    pub short_circuited: u64,
+    /// Not sent: adaptive throttling (`throttled_ratio`).
+    pub throttled: u64,
+    /// Retries not made because of `max_retries`.
+    pub retries_overflowed: u64,
+}
+
+impl OverloadCounts {
+    #[inline]
+    fn ended(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Overflow => self.overflowed += 1,
+            Outcome::Limited => self.limited += 1,
+            Outcome::Shed => self.shed += 1,
+            Outcome::ShortCircuited => self.short_circuited += 1,
+            Outcome::Throttled => self.throttled += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Overload counts over the measured period and in the open window.
+#[derive(Debug, Default)]
+struct OverloadTally {
+    measured: OverloadCounts,
+    window: OverloadCounts,
 }
 
 /// Counts over the measured period and in the open window.
@@ -135,6 +189,8 @@ pub(crate) struct Recorder {
     /// Responses slower than this affect their user.
     slow: Option<Duration>,
     users: Option<UserTracker>,
+    /// Kept when an overload mechanism is configured.
+    overload: Option<OverloadTally>,
 }
 
 impl Recorder {
@@ -146,6 +202,7 @@ impl Recorder {
         duration: Duration,
         backends: usize,
         users: Option<u64>,
+        overload: bool,
     ) -> Self {
         let (from, to) = observe.incident.unwrap_or((warmup, duration));
         Recorder {
@@ -167,7 +224,13 @@ impl Recorder {
             }),
             slow: observe.slow,
             users: users.map(|n| UserTracker::new(n, SimTime::from(from), SimTime::from(to))),
+            overload: overload.then(OverloadTally::default),
         }
+    }
+
+    /// When the warm-up ends.
+    pub fn warmup_end(&self) -> SimTime {
+        self.warmup
     }
 
     /// The width of the time-series windows, if there is a time series.
@@ -232,6 +295,12 @@ impl Recorder {
         user: Option<u64>,
     ) {
         self.requests.add(counted, |o| o.ended(outcome));
+        if let Some(overload) = &mut self.overload {
+            overload.window.ended(outcome);
+            if counted {
+                overload.measured.ended(outcome);
+            }
+        }
         if outcome == Outcome::Completed {
             if let Some(series) = &mut self.series {
                 series.latency.record(latency);
@@ -246,6 +315,16 @@ impl Recorder {
             && (outcome != Outcome::Completed || too_slow)
         {
             users.affected(user, now, window);
+        }
+    }
+
+    /// A retry was not made: its cluster had `max_retries` outstanding.
+    pub fn retry_overflowed(&mut self, counted: bool) {
+        if let Some(overload) = &mut self.overload {
+            overload.window.retries_overflowed += 1;
+            if counted {
+                overload.measured.retries_overflowed += 1;
+            }
         }
     }
 
@@ -293,6 +372,7 @@ impl Recorder {
         backends: impl Iterator<Item = Areas>,
         database: Option<(u128, u32)>,
         fleet: Vec<crate::fleet::FleetWindow>,
+        breakers_open: u32,
     ) {
         let Some(series) = &mut self.series else { return };
         let span = series.width.as_nanos() as f64;
@@ -332,6 +412,10 @@ impl Recorder {
             database_utilization,
             users_active,
             users_affected,
+            overload: self
+                .overload
+                .as_mut()
+                .map(|o| OverloadWindow { counts: std::mem::take(&mut o.window), breakers_open }),
             fleet,
         });
         series.latency.reset();
@@ -348,6 +432,7 @@ impl Recorder {
         backends: impl Iterator<Item = (String, (f64, f64))>,
         database: Option<DatabaseSummary>,
         in_flight: u64,
+        breaker_open_ratio: f64,
     ) -> RunSummary {
         let measured = end - self.warmup;
         let secs = measured.as_secs_f64();
@@ -398,7 +483,9 @@ impl Recorder {
             backends,
             database,
             windows: self.series.map_or_else(Vec::new, |s| s.closed),
+            overload: self.overload.map(|o| OverloadSummary { counts: o.measured, breaker_open_ratio }),
             fleet: Vec::new(),
+            topology: None,
         }
     }
 }

@@ -8,8 +8,6 @@
 //! written once, in `AttemptRef::names`, and reached through [`InFlight::live`] and
 //! [`InFlight::live_mut`].
 
-use std::time::Duration;
-
 use rand::SeedableRng;
 use rand_xoshiro::SplitMix64;
 use slab::Slab;
@@ -31,6 +29,9 @@ impl AttemptRef {
     }
 }
 
+/// The connection of an attempt sent without one (a connection per request).
+pub(crate) const NO_CONNECTION: u32 = u32::MAX;
+
 /// One request, from reaching the balancer to its final outcome.
 #[derive(Debug)]
 pub(crate) struct Request {
@@ -48,6 +49,8 @@ pub(crate) struct Request {
     pub attempts: u32,
     /// It arrived after warm-up, so it is counted in the statistics.
     pub counted: bool,
+    /// The balancer instance it reached (its retries go through the same one).
+    pub instance: u32,
 }
 
 /// Where an attempt is at its backend.
@@ -86,8 +89,13 @@ pub(crate) struct Attempt {
     pub stage: Stage,
     /// The client gave up; the backend does not know.
     pub abandoned: bool,
-    /// Its app work (set when a worker takes it).
-    pub work: Duration,
+    /// Its app work \[ns\] (set when a worker takes it); nanoseconds rather than a
+    /// `Duration` (16 bytes) so that the balancer instance and connection fit in the line.
+    pub work_ns: u64,
+    /// The balancer instance that sent it (0 with one instance).
+    pub instance: u32,
+    /// The connection it rides ([`NO_CONNECTION`] with a connection per request).
+    pub connection: u32,
     /// When a worker took it.
     pub started: SimTime,
     /// When it asked for a database connection.
@@ -142,9 +150,17 @@ impl InFlight {
         self.requests.iter().filter(|(_, r)| r.counted).count() as u64
     }
 
-    /// Sends an attempt of `request` to backend `backend` at `now`.
+    /// Sends an attempt of `request` to backend `backend` at `now`, from balancer instance
+    /// `instance` over connection `connection`.
     #[inline]
-    pub fn send(&mut self, request: u32, backend: usize, now: SimTime) -> AttemptRef {
+    pub fn send(
+        &mut self,
+        request: u32,
+        backend: usize,
+        now: SimTime,
+        instance: u32,
+        connection: u32,
+    ) -> AttemptRef {
         let r = &self.requests[request as usize];
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1);
@@ -157,7 +173,9 @@ impl InFlight {
             sent: now,
             stage: Stage::Queued,
             abandoned: false,
-            work: Duration::ZERO,
+            work_ns: 0,
+            instance,
+            connection,
             started: now,
             asked_for_connection: now,
         }) as u32;
@@ -208,7 +226,10 @@ mod tests {
         // The slab's entries keep the size: its vacant/occupied tag fits in a niche.
         let mut flight = InFlight::default();
         let r = flight.open(request());
-        let (a, b) = (flight.send(r, 0, SimTime::ZERO), flight.send(r, 0, SimTime::ZERO));
+        let (a, b) = (
+            flight.send(r, 0, SimTime::ZERO, 0, NO_CONNECTION),
+            flight.send(r, 0, SimTime::ZERO, 0, NO_CONNECTION),
+        );
         let at = |x| flight.live(x).map(|a| a as *const Attempt as usize).unwrap();
         assert_eq!(at(b) - at(a), 64);
         assert_eq!(at(a) % 64, 0);
@@ -223,6 +244,7 @@ mod tests {
             size_seed: 1,
             attempts: 0,
             counted: true,
+            instance: 0,
         }
     }
 
@@ -230,10 +252,10 @@ mod tests {
     fn a_reference_to_an_ended_attempt_is_stale_even_when_its_slot_is_reused() {
         let mut flight = InFlight::default();
         let r = flight.open(request());
-        let first = flight.send(r, 0, SimTime::ZERO);
+        let first = flight.send(r, 0, SimTime::ZERO, 0, NO_CONNECTION);
         assert!(flight.live(first).is_some());
         flight.remove(first);
-        let second = flight.send(r, 1, SimTime::ZERO);
+        let second = flight.send(r, 1, SimTime::ZERO, 0, NO_CONNECTION);
         assert_eq!(first.key, second.key, "the slot is reused");
         assert!(flight.live(first).is_none() && flight.live_mut(first).is_none());
         assert_eq!(flight.live(second).map(|a| a.backend), Some(1));

@@ -43,6 +43,17 @@ pub struct Window {
     pub users_affected: u64,
     /// Per fleet group: replicas by phase and deploy progress (empty without groups).
     pub fleet: Vec<crate::fleet::FleetWindow>,
+    /// What the overload mechanisms did in the window, when any is configured.
+    pub overload: Option<OverloadWindow>,
+}
+
+/// What the overload mechanisms did in one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OverloadWindow {
+    /// Requests ended by each mechanism in the window.
+    pub counts: crate::recorder::OverloadCounts,
+    /// Clients whose circuit breaker was open or half-open when the window closed.
+    pub breakers_open: u32,
 }
 
 impl Window {

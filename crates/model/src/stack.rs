@@ -13,26 +13,28 @@
 
 use std::time::Duration;
 
-use stacksim_engine::{Context, Model, SimTime, Simulation, Stop, rng};
+use stacksim_engine::{Context, Model, SimTime, Simulation, Stop};
 
 use crate::ModelError;
 use crate::backend::{Admission, Backend, Rejection};
 pub use crate::backend::{BackendConfig, Degradation, QueueLimit};
-use crate::balancer::{Balancer, Heard};
-use crate::client::Client;
+use crate::balancer::{BalancerLimits, Guard, Heard, Refused};
 pub use crate::client::ClientConfig;
+use crate::client::{Client, Held};
 use crate::database::Database;
 pub use crate::database::DatabaseConfig;
 use crate::fleet::{Change, Fleet, FleetConfig};
 use crate::health::HealthConfig;
 use crate::overload::hedge::Hedges;
+use crate::overload::{AdmissionControl, ClusterBreakers, RateLimit};
 use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
 use crate::recorder::{Outcome, Recorder};
 pub use crate::request::AttemptRef;
-use crate::request::{InFlight, Request, Stage, sizes};
+use crate::request::{InFlight, NO_CONNECTION, Request, Stage, sizes};
 pub use crate::summary::{BackendSummary, DatabaseSummary, LatencySummary, RunSummary};
 use crate::timeline::{Action, TimedAction};
+use crate::topology::{PolicyCopies, Tier, Topology, policy_copies};
 
 /// The stack: who sends requests, who serves them, and what happens to it over time. The
 /// policy is passed separately.
@@ -50,9 +52,34 @@ pub struct StackConfig {
     pub timeline: Vec<TimedAction>,
     /// Time series and users affected.
     pub observe: Observe,
+    /// The balancer's admission control (Envoy), one per balancer instance
+    /// ([`Topology::instances`]). `None`: none.
+    pub admission_control: Option<AdmissionControl>,
+    /// A token bucket in front of each balancer instance (429 when empty). `None`: none.
+    pub rate_limit: Option<RateLimit>,
+    /// Report what the overload mechanisms did (all zero) even when none is configured, so
+    /// that the variants of a sweep that compares them report the same metrics.
+    pub report_overload: bool,
     /// Backend groups whose pods come and go (autoscaling, lifecycle, deploys); none by
     /// default, and then the fleet costs nothing.
     pub fleets: Vec<FleetConfig>,
+    /// Balancer instances, subsets, connections, zone-aware routing and priority failover.
+    pub topology: Topology,
+}
+
+impl StackConfig {
+    /// Whether any overload mechanism is configured (their metrics are reported only then).
+    pub fn has_overload_control(&self) -> bool {
+        self.admission_control.is_some()
+            || self.rate_limit.is_some()
+            || self.clients.iter().any(|c| c.breaker.is_some() || c.throttle.is_some())
+            || self.backends.iter().any(|b| {
+                b.circuit_breakers.is_some()
+                    || b.rate_limit.is_some()
+                    || b.slow_start.is_some()
+                    || b.warmup.is_some()
+            })
+    }
 }
 
 /// One run's clock settings and seed.
@@ -172,7 +199,19 @@ pub fn simulate_controlled(
     params: RunParams,
     control: RunControl<'_>,
 ) -> Result<(RunSummary, RunEnd), ModelError> {
-    let mut sim = WebStack::simulation_with(stack, policy, later, params)?;
+    simulate_copies(stack, vec![(policy, later)], params, control)
+}
+
+/// Like [`simulate_controlled`], with one copy of the policy (and of the policies the timeline
+/// switches to) for each balancer instance and host set: as many as
+/// [`StackConfig::policy_copies`] says. A stack with one balancer needs one.
+pub fn simulate_copies(
+    stack: &StackConfig,
+    policies: PolicyCopies,
+    params: RunParams,
+    control: RunControl<'_>,
+) -> Result<(RunSummary, RunEnd), ModelError> {
+    let mut sim = WebStack::simulation_copies(stack, policies, params)?;
     let until = SimTime::from(params.duration);
     let end = match control {
         // Nothing to watch: the plain loop, with no count to check.
@@ -203,6 +242,85 @@ pub fn simulate_controlled(
     };
     let (now, events) = (sim.now(), sim.events_handled());
     Ok((sim.into_model().summary(now, events), end))
+}
+
+/// How an attempt ended, as an access log line records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Answered successfully (HTTP 200).
+    Completed,
+    /// Answered 503 at once (full queue, queue timeout, no available backend).
+    Rejected,
+    /// The client gave up on it (logged as 504 by a proxy that times out the same way).
+    TimedOut,
+    /// Refused or reset by a backend that was down (502).
+    Failed,
+    /// Cancelled by its client after another attempt of the request won (a hedge); logged as
+    /// NGINX logs a request its client closed (499).
+    Cancelled,
+}
+
+impl AttemptOutcome {
+    /// The HTTP status an access log gives it.
+    pub fn status(self) -> u16 {
+        match self {
+            AttemptOutcome::Completed => 200,
+            AttemptOutcome::Rejected => 503,
+            AttemptOutcome::TimedOut => 504,
+            AttemptOutcome::Failed => 502,
+            AttemptOutcome::Cancelled => 499,
+        }
+    }
+}
+
+impl From<Outcome> for AttemptOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Completed => AttemptOutcome::Completed,
+            // Answered at once by an overload control: a circuit breaker's overflow and
+            // admission control are 503s; a rate limit's 429 is logged as a rejection too (the
+            // access log has no 429 yet); a client's breaker or throttle sends no attempt.
+            Outcome::Rejected
+            | Outcome::Overflow
+            | Outcome::Limited
+            | Outcome::Shed
+            | Outcome::ShortCircuited
+            | Outcome::Throttled => AttemptOutcome::Rejected,
+            Outcome::TimedOut => AttemptOutcome::TimedOut,
+            Outcome::Failed => AttemptOutcome::Failed,
+        }
+    }
+}
+
+/// One attempt as it ended: what an access log line says about it. Times are from the start
+/// of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// Index of the client that sent the request.
+    pub client: u32,
+    /// The request's user or session key.
+    pub key: u64,
+    /// Which try of its request this was (1 for the first).
+    pub attempt: u32,
+    /// The backend it was sent to; `None` when no backend was available (503 at the balancer).
+    pub backend: Option<u32>,
+    /// When it left the balancer.
+    pub sent: SimTime,
+    /// When a worker took it; `None` if none did.
+    pub started: Option<SimTime>,
+    /// When it ended (for the client: a timeout ends it even if its backend still works on it).
+    pub ended: SimTime,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// It was sent after the warm-up (its request is counted in the statistics).
+    pub counted: bool,
+}
+
+/// Receives every attempt as it ends (`stacksim run --access-log`). A stack without one pays
+/// one `Option` check per ended attempt.
+pub trait AttemptLog: Send {
+    /// One attempt ended.
+    fn record(&mut self, attempt: &AttemptRecord);
 }
 
 /// What happens in the stack. Events that name an attempt carry its generation, so an event
@@ -236,6 +354,12 @@ pub enum Event {
     },
     /// A worker finishes an attempt.
     Completion(AttemptRef),
+    /// A successful response that crossed zones reaches its client (after the topology's
+    /// `cross_zone_latency`).
+    Delivered {
+        /// Request key.
+        request: u32,
+    },
     /// The database finishes a query for an attempt of `backend`.
     QueryDone {
         /// The backend whose connection it used.
@@ -286,7 +410,7 @@ pub enum Event {
 #[derive(Debug)]
 pub struct WebStack {
     clients: Vec<Client>,
-    balancer: Balancer,
+    tier: Tier,
     /// The fleet, in balancer order; a backend's index is its identity.
     backends: Vec<Backend>,
     database: Option<Database>,
@@ -295,8 +419,34 @@ pub struct WebStack {
     hedges: Option<Hedges>,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
+    /// The balancer tier's rate limits, admission control and slow start, if any is
+    /// configured (per instance; see [`Guard`]).
+    balancer_guard: Option<Box<Guard>>,
+    /// The backend groups' circuit breakers, if any group has them.
+    breakers: Option<ClusterBreakers>,
+    /// Whether any overload control is configured: checked once where they act, so that a
+    /// stack without them pays one test of a flag.
+    guarded: bool,
+    /// Per client with a breaker, the time it had spent open when the warm-up ended.
+    breaker_open_at_warmup: Vec<Duration>,
     /// Groups with fleet dynamics; `None` without (and then nothing here runs).
     fleet: Option<Fleet>,
+    /// Where ended attempts are written, if anywhere.
+    attempt_log: Option<Box<dyn AttemptLog>>,
+}
+
+impl std::fmt::Debug for dyn AttemptLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AttemptLog")
+    }
+}
+
+impl StackConfig {
+    /// How many copies of the policy a run needs: one per balancer instance and host set
+    /// (priority level, and (level, zone) with zone-aware routing). One for a single balancer.
+    pub fn policy_copies(&self) -> usize {
+        policy_copies(&self.topology, &self.backends, &self.clients)
+    }
 }
 
 impl WebStack {
@@ -316,6 +466,16 @@ impl WebStack {
         later: Vec<Box<dyn Policy>>,
         params: RunParams,
     ) -> Result<Simulation<WebStack>, ModelError> {
+        Self::simulation_copies(stack, vec![(policy, later)], params)
+    }
+
+    /// A simulation of `stack` with a copy of the policy (and its later ones) per balancer
+    /// instance and host set ([`StackConfig::policy_copies`]).
+    pub fn simulation_copies(
+        stack: &StackConfig,
+        policies: PolicyCopies,
+        params: RunParams,
+    ) -> Result<Simulation<WebStack>, ModelError> {
         if stack.clients.is_empty() {
             return Err(ModelError::NoClients);
         }
@@ -327,27 +487,60 @@ impl WebStack {
         }
         // Every range, once (the `stacksim` crate places the same problems in the file).
         stack.check()?;
+        let needed = stack.policy_copies();
+        if policies.len() != needed {
+            return Err(ModelError::PolicyCopies { needed, given: policies.len() });
+        }
         let clients =
             stack.clients.iter().map(|c| Client::new(c, params.seed)).collect::<Result<Vec<_>, _>>()?;
         let backends = stack.backends.iter().map(Backend::new).collect::<Result<Vec<_>, _>>()?;
         let database = stack.database.as_ref().map(|db| Database::new(db, backends.len())).transpose()?;
         let users = stack.clients.iter().filter_map(ClientConfig::user_count).max();
+        let limits =
+            BalancerLimits { admission_control: stack.admission_control, rate_limit: stack.rate_limit };
+        let balancer_guard = Guard::new(limits, &stack.backends, stack.topology.instances, params.seed);
+        // Under slow start every policy of every instance sees weights in hundredths.
+        let scale = Guard::weight_scale(balancer_guard.as_deref());
+        let scaled: Vec<BackendConfig>;
+        let tier_backends = if scale == 1 {
+            &stack.backends
+        } else {
+            scaled = stack
+                .backends
+                .iter()
+                .map(|b| BackendConfig { weight: b.weight.saturating_mul(scale), ..b.clone() })
+                .collect();
+            &scaled
+        };
         let mut model = WebStack {
             clients,
-            balancer: Balancer::new(
-                policy,
-                later,
-                rng::stream(params.seed, "policy"),
-                &stack.backends,
+            tier: Tier::new(
+                &stack.topology,
+                tier_backends,
+                &stack.clients,
                 stack.health,
+                policies,
+                params.seed,
             ),
-            recorder: Recorder::new(&stack.observe, params.warmup, params.duration, backends.len(), users),
+            recorder: Recorder::new(
+                &stack.observe,
+                params.warmup,
+                params.duration,
+                backends.len(),
+                users,
+                stack.report_overload || stack.has_overload_control(),
+            ),
+            balancer_guard,
+            breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
+            breaker_open_at_warmup: Vec::new(),
+            guarded: stack.has_overload_control(),
             backends,
             database,
             in_flight: InFlight::default(),
             hedges: stack.clients.iter().any(|c| c.hedge.is_some()).then(Hedges::default),
             timeline: stack.timeline.clone(),
             fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
+            attempt_log: None,
         };
         let first = model.first_events(params.warmup);
         let mut sim = Simulation::new(model);
@@ -374,7 +567,7 @@ impl WebStack {
             }
         }
         first.push((SimTime::from(warmup), Event::EndWarmup));
-        if let Some(check) = self.balancer.active_check() {
+        if let Some(check) = self.tier.active_check() {
             for backend in 0..self.backends.len() as u32 {
                 first.push((SimTime::ZERO + check.interval, Event::HealthCheck { backend }));
             }
@@ -393,6 +586,56 @@ impl WebStack {
         first
     }
 
+    /// Sends every attempt that ends from now on to `log` (replacing any log set before).
+    pub fn set_attempt_log(&mut self, log: Box<dyn AttemptLog>) {
+        self.attempt_log = Some(log);
+    }
+
+    /// Takes back the attempt log, if one was set.
+    pub fn take_attempt_log(&mut self) -> Option<Box<dyn AttemptLog>> {
+        self.attempt_log.take()
+    }
+
+    /// Writes an ended attempt of `request` to the attempt log, if there is one.
+    #[inline]
+    fn log_attempt(
+        &mut self,
+        request: u32,
+        backend: Option<usize>,
+        times: (SimTime, Option<SimTime>, SimTime),
+        outcome: Outcome,
+    ) {
+        if self.attempt_log.is_some() {
+            let attempt = self.in_flight.request(request).attempts;
+            self.log_attempt_numbered((request, attempt), backend, times, outcome.into());
+        }
+    }
+
+    /// Writes attempt `attempt` (1 for the first) of `request` to the attempt log, if there
+    /// is one.
+    fn log_attempt_numbered(
+        &mut self,
+        (request, attempt): (u32, u32),
+        backend: Option<usize>,
+        (sent, started, ended): (SimTime, Option<SimTime>, SimTime),
+        outcome: AttemptOutcome,
+    ) {
+        if let Some(log) = self.attempt_log.as_mut() {
+            let r = self.in_flight.request(request);
+            log.record(&AttemptRecord {
+                client: r.client,
+                key: r.key,
+                attempt,
+                backend: backend.map(|b| b as u32),
+                sent,
+                started,
+                ended,
+                outcome,
+                counted: r.counted,
+            });
+        }
+    }
+
     // ---- requests and attempts ----------------------------------------------------------
 
     fn arrive(&mut self, client: u32, cx: &mut Context<'_, Event>) {
@@ -409,8 +652,17 @@ impl WebStack {
         let (key, size_seed) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
         let hedged = c.hedge().is_some();
-        let request =
-            self.in_flight.open(Request { client, key, user, arrived: now, size_seed, attempts: 0, counted });
+        let instance = self.tier.assign(key);
+        let request = self.in_flight.open(Request {
+            client,
+            key,
+            user,
+            arrived: now,
+            size_seed,
+            attempts: 0,
+            counted,
+            instance,
+        });
         if let Some(hedges) = self.hedges.as_mut().filter(|_| hedged) {
             hedges.open(request);
             self.hedge(request, cx);
@@ -472,6 +724,21 @@ impl WebStack {
             self.hedge(request, cx);
             return;
         }
+        self.end_hedged_if_unanswered(request, outcome, cx);
+    }
+
+    /// A hedge of `request` did not leave the client (its breaker is open, or its throttle
+    /// rejected it): no more hedges go out, and the request waits for those already sent.
+    #[inline(never)]
+    fn hedge_held(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        self.hedges.as_mut().expect("hedges are kept when a client hedges").stop(request);
+        self.end_hedged_if_unanswered(request, outcome, cx);
+    }
+
+    /// Hedged `request` sends no more attempts: it ends with `outcome` unless one it sent is
+    /// still outstanding (whose answer then ends it).
+    fn end_hedged_if_unanswered(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
         let in_flight = &self.in_flight;
         let outstanding = hedges.attempts(request).any(|a| in_flight.live(a).is_some_and(|a| !a.abandoned));
         if !outstanding {
@@ -486,14 +753,28 @@ impl WebStack {
     fn cancel_hedges(&mut self, request: u32, winner: AttemptRef, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
-        for attempt in hedges.close(request).into_iter().flatten().filter(|&a| a != winner) {
+        let sent = hedges.close(request);
+        for (n, attempt) in sent.into_iter().enumerate().filter_map(|(n, a)| Some((n, a?))) {
+            if attempt == winner {
+                continue;
+            }
             let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { continue };
+            let (b, sent, started) =
+                (a.backend as usize, a.sent, (a.stage != Stage::Queued).then_some(a.started));
+            let times = (sent, started, now);
+            self.log_attempt_numbered((request, n as u32 + 1), Some(b), times, AttemptOutcome::Cancelled);
+            let Some(a) = self.in_flight.live_mut(attempt) else { continue };
             if a.stage == Stage::Queued {
-                let b = self.in_flight.remove(attempt).backend as usize;
+                let a = self.in_flight.remove(attempt);
                 self.backends[b].expire(now);
-                self.leave_backend(b, now);
+                self.leave_backend(a.instance, b, a.connection, now, false);
             } else {
+                // Cancelled as a client that gives up cancels (an HTTP/1.1 connection closes,
+                // an HTTP/2 stream resets); the worker runs on.
                 a.abandoned = true;
+                if a.connection != NO_CONNECTION && !self.tier.abandon(a.instance, a.connection, now) {
+                    a.connection = NO_CONNECTION;
+                }
             }
         }
     }
@@ -501,37 +782,54 @@ impl WebStack {
     /// Sends the next attempt of `request` to the backend the balancer picks.
     fn send_attempt(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
+        // Overload controls (one flag when none is configured): the client's breaker and
+        // throttle, then the balancer's rate limit and admission control.
+        if self.guarded && self.held_or_refused(request, cx) {
+            return;
+        }
         let r = self.in_flight.next_attempt(request);
-        let (info, client, counted) = (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted);
+        let (info, client, counted, instance) =
+            (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted, r.instance);
         self.recorder.sent(counted);
-        let Some(b) = self.balancer.route(&info) else {
+        let Some((b, connection)) = self.tier.route(instance, &info, client, now) else {
             // No backend available: the balancer answers 503 at once.
-            self.retry_or_finish(request, Outcome::Rejected, cx);
+            self.log_attempt(request, None, (now, None, now), Outcome::Rejected);
+            self.retry_or_finish(request, Outcome::Rejected, None, cx);
             return;
         };
         self.recorder.routed(b, counted);
         if let Some(fleet) = &mut self.fleet {
             fleet.routed(b);
         }
+        self.tier.count_zones(client, b, counted);
+        // The cluster's circuit breakers and the backend's rate limit answer at once.
+        if self.guarded && self.stopped_at_backend((instance, b, connection), request, counted, cx) {
+            return;
+        }
         let admission = self.backends[b].admit();
         if let Admission::Reject(why) = admission {
+            if let Some(breakers) = &mut self.breakers {
+                breakers.release(b);
+            }
             let outcome = match why {
                 // Connection refused: the process is down.
                 Rejection::Down => Outcome::Failed,
                 Rejection::QueueFull => Outcome::Rejected,
             };
+            self.tier.release(instance, connection, b, now, why == Rejection::Down);
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
-            self.attempt_failed(b, request, counted, outcome, heard, cx);
+            self.log_attempt(request, Some(b), (now, None, now), outcome);
+            self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
             return;
         }
-        let attempt = self.in_flight.send(request, b, now);
+        let attempt = self.in_flight.send(request, b, now, instance, connection);
         if let Some(hedges) = self.hedges.as_mut().filter(|h| h.is_hedged(request)) {
             let n = self.in_flight.request(request).attempts - 1;
             hedges.sent(request, n, attempt);
             let a = self.in_flight.live_mut(attempt).expect("the attempt was just sent");
             a.size_seed = crate::overload::hedge::hedge_seed(a.size_seed, n);
         }
-        self.balancer.sent(b);
+        self.tier.sent(instance, b);
         self.recorder.entered(now);
         if let Some(timeout) = self.clients[client as usize].timeout() {
             cx.schedule_in(timeout, Event::ClientTimeout(attempt));
@@ -543,11 +841,89 @@ impl WebStack {
         }
     }
 
+    /// Before `request`'s next attempt leaves: the client's breaker or throttle may hold it
+    /// back (the request ends, not retried), or the balancer's rate limit or admission control
+    /// may answer it (the client may retry). Returns whether it was stopped. Out of line: a
+    /// stack without overload controls never calls it.
+    #[inline(never)]
+    fn held_or_refused(&mut self, request: u32, cx: &mut Context<'_, Event>) -> bool {
+        let now = cx.now();
+        let client = self.in_flight.request(request).client;
+        if let Some(held) = self.clients[client as usize].hold(now) {
+            let outcome = match held {
+                Held::BreakerOpen => Outcome::ShortCircuited,
+                Held::Throttled => Outcome::Throttled,
+            };
+            self.end_retry(request);
+            if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
+                self.hedge_held(request, outcome, cx);
+            } else {
+                self.finish(request, outcome, cx);
+            }
+            return true;
+        }
+        let instance = self.in_flight.request(request).instance;
+        let (guard, tier) = (&mut self.balancer_guard, &mut self.tier);
+        let refused =
+            guard.as_mut().and_then(|g| g.refuses(instance, now, |weights| tier.set_weights(weights)));
+        if let Some(refused) = refused {
+            let counted = self.in_flight.next_attempt(request).counted;
+            self.recorder.sent(counted);
+            let outcome = match refused {
+                Refused::Limited => Outcome::Limited,
+                Refused::Shed => Outcome::Shed,
+            };
+            self.log_attempt(request, None, (now, None, now), outcome);
+            self.retry_or_finish(request, outcome, None, cx);
+            return true;
+        }
+        false
+    }
+
+    /// An attempt of `request` routed to backend `b`: its cluster's circuit breakers may
+    /// overflow it (503) or the backend's rate limit answer it (429), at once. Returns whether
+    /// it was stopped; if not, it counts against the cluster's thresholds. Out of line, as
+    /// [`WebStack::held_or_refused`].
+    #[inline(never)]
+    fn stopped_at_backend(
+        &mut self,
+        (instance, b, connection): (u32, usize, u32),
+        request: u32,
+        counted: bool,
+        cx: &mut Context<'_, Event>,
+    ) -> bool {
+        if let Some(breakers) = &mut self.breakers
+            && !breakers.admit(b)
+        {
+            let now = cx.now();
+            // The connection the tier picked was not used: it is free again.
+            self.tier.release(instance, connection, b, now, false);
+            self.log_attempt(request, Some(b), (now, None, now), Outcome::Overflow);
+            self.recorder.attempt_ended(b, counted, Outcome::Overflow);
+            self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
+            return true;
+        }
+        if !self.backends[b].within_rate(cx.now()) {
+            if let Some(breakers) = &mut self.breakers {
+                breakers.release(b);
+            }
+            let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            let now = cx.now();
+            self.tier.release(instance, connection, b, now, false);
+            self.log_attempt(request, Some(b), (now, None, now), Outcome::Limited);
+            self.attempt_failed(instance, b, request, counted, Outcome::Limited, heard, cx);
+            return true;
+        }
+        false
+    }
+
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
     /// the balancer hears, then the client's retry or the request's end. The one path for every
     /// unsuccessful attempt that reached a backend.
+    #[allow(clippy::too_many_arguments)]
     fn attempt_failed(
         &mut self,
+        instance: u32,
         b: usize,
         request: u32,
         counted: bool,
@@ -556,34 +932,73 @@ impl WebStack {
         cx: &mut Context<'_, Event>,
     ) {
         self.recorder.attempt_ended(b, counted, outcome);
-        self.feedback(b, heard, cx);
-        self.retry_or_finish(request, outcome, cx);
+        self.feedback(instance, b, heard, cx);
+        self.retry_or_finish(request, outcome, Some(b), cx);
     }
 
-    /// Tells the balancer what it heard from backend `b`, and schedules the end of any
-    /// ejection that caused.
+    /// Tells balancer instance `instance` what it heard from backend `b`, and schedules the
+    /// end of any ejection that caused.
     #[inline]
-    fn feedback(&mut self, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
-        if let Some(until) = self.balancer.feedback(b, cx.now(), heard) {
+    fn feedback(&mut self, instance: u32, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
+        if let Some(guard) = &mut self.balancer_guard {
+            guard.heard(instance, cx.now(), matches!(heard, Heard::Response { success: true, .. }));
+        }
+        if let Some(until) = self.tier.feedback(instance, b, cx.now(), heard) {
             cx.schedule_at(until, Event::Unejection { backend: b as u32 });
         }
     }
 
-    /// An attempt of `request` ended without success: retry it if the client may, else end
+    /// An attempt of `request` (last at backend `at`, if it reached one) ended without
+    /// success: retry it if the client may (and its cluster's `max_retries` allows), else end
     /// the request with `outcome`.
-    fn retry_or_finish(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+    fn retry_or_finish(
+        &mut self,
+        request: u32,
+        outcome: Outcome,
+        at: Option<usize>,
+        cx: &mut Context<'_, Event>,
+    ) {
+        let now = cx.now();
+        if self.guarded {
+            self.guard_heard(request, false, now);
+        }
         if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
             self.hedge_failed(request, outcome, cx);
             return;
         }
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
-        if let Some(wait) = self.clients[client as usize].retry_after(attempts, cx.now()) {
+        if let Some(wait) = self.clients[client as usize].retry_after(attempts, now) {
+            if let (Some(breakers), Some(b)) = (&mut self.breakers, at)
+                && !breakers.admit_retry(request, b)
+            {
+                self.recorder.retry_overflowed(counted);
+                self.finish(request, outcome, cx);
+                return;
+            }
             self.recorder.retried(counted);
             cx.schedule_in(wait, Event::Retry { request });
             return;
         }
         self.finish(request, outcome, cx);
+    }
+
+    /// An attempt of `request` was answered at `now` (or ended without an answer): its
+    /// client's breaker and throttle hear of it, and a retry it held against a cluster's
+    /// `max_retries` is over. Out of line, as [`WebStack::held_or_refused`].
+    #[inline(never)]
+    fn guard_heard(&mut self, request: u32, success: bool, now: SimTime) {
+        let client = self.in_flight.request(request).client;
+        self.clients[client as usize].heard(now, success);
+        self.end_retry(request);
+    }
+
+    /// The retry `request` holds against a cluster's `max_retries` (if any) is over.
+    #[inline]
+    fn end_retry(&mut self, request: u32) {
+        if let Some(breakers) = &mut self.breakers {
+            breakers.retry_done(request);
+        }
     }
 
     /// Ends `request` with `outcome`; a closed-loop user thinks, then sends its next one.
@@ -606,8 +1021,15 @@ impl WebStack {
     fn client_timeout(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
         a.abandoned = true;
-        let (b, request, counted) = (a.backend as usize, a.request, a.counted);
-        self.attempt_failed(b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
+        let (b, request, counted, instance, connection) =
+            (a.backend as usize, a.request, a.counted, a.instance, a.connection);
+        let started = (a.stage != Stage::Queued).then_some(a.started);
+        let sent = a.sent;
+        if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
+            a.connection = NO_CONNECTION;
+        }
+        self.log_attempt(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
+        self.attempt_failed(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
     // ---- backends -----------------------------------------------------------------------
@@ -624,7 +1046,7 @@ impl WebStack {
         let work = self.backends[b].start(now, &mut sizes);
         let queries = self.database.as_ref().is_some_and(|db| db.is_queried_by(&mut sizes));
         let a = self.in_flight.live_mut(attempt).expect("a live attempt starts");
-        a.work = work;
+        a.work_ns = work.as_nanos() as u64;
         a.started = now;
         if queries {
             a.stage = Stage::WaitingForConnection;
@@ -643,7 +1065,7 @@ impl WebStack {
         let Some(a) = self.in_flight.end_if(attempt, |_| true) else { return };
         let b = a.backend as usize;
         self.recorder.worked(now, now - a.started, a.abandoned);
-        self.leave_backend(b, now);
+        self.leave_backend(a.instance, b, a.connection, now, false);
         let next = self.backends[b]
             .release(now, |q| self.in_flight.live(q).is_some_and(|a| a.stage == Stage::Queued));
         if let Some(next) = next {
@@ -652,17 +1074,59 @@ impl WebStack {
         if a.abandoned {
             return;
         }
+        self.log_attempt(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
-        self.feedback(b, Heard::Response { success: true, latency: now - a.sent }, cx);
         if self.hedges.as_ref().is_some_and(|h| h.is_hedged(a.request)) {
+            // The first answer wins; the request's other attempts are cancelled now, before a
+            // cross-zone delivery, so that no later answer finishes it a second time.
             self.cancel_hedges(a.request, attempt, cx);
         }
-        self.finish(a.request, Outcome::Completed, cx);
+        // Only a topology with a cross-zone latency looks the client up.
+        let crossing = if self.tier.charges_crossing() {
+            self.tier.crossing_latency(self.in_flight.request(a.request).client, b)
+        } else {
+            None
+        };
+        match crossing {
+            None => {
+                self.feedback(a.instance, b, Heard::Response { success: true, latency: now - a.sent }, cx);
+                if self.guarded {
+                    self.guard_heard(a.request, true, now);
+                }
+                self.finish(a.request, Outcome::Completed, cx);
+            }
+            Some(extra) => self.deliver_later(a.instance, b, a.request, now - a.sent, extra, cx),
+        }
     }
 
-    /// An attempt left backend `b` at `now` (done, expired or reset).
-    fn leave_backend(&mut self, b: usize, now: SimTime) {
-        self.balancer.returned(b);
+    /// A successful response of `request` from backend `b`, `latency` after its attempt left,
+    /// crosses zones: the balancer and the client see it `extra` later; the backend's worker is
+    /// free now.
+    #[cold]
+    fn deliver_later(
+        &mut self,
+        instance: u32,
+        b: usize,
+        request: u32,
+        latency: Duration,
+        extra: Duration,
+        cx: &mut Context<'_, Event>,
+    ) {
+        self.feedback(instance, b, Heard::Response { success: true, latency: latency + extra }, cx);
+        cx.schedule_in(extra, Event::Delivered { request });
+    }
+
+    /// An attempt of instance `instance` on `connection` left backend `b` at `now` (done,
+    /// expired, or — `reset` — reset by a crash).
+    #[inline(always)]
+    fn leave_backend(&mut self, instance: u32, b: usize, connection: u32, now: SimTime, reset: bool) {
+        if let Some(breakers) = &mut self.breakers {
+            breakers.release(b);
+        }
+        self.tier.returned(instance, b);
+        if connection != NO_CONNECTION {
+            self.tier.release(instance, connection, b, now, reset);
+        }
         self.recorder.left(now);
     }
 
@@ -672,12 +1136,13 @@ impl WebStack {
         let Some(a) = self.in_flight.end_if(attempt, |a| a.stage == Stage::Queued) else { return };
         let b = a.backend as usize;
         self.backends[b].expire(now);
-        self.leave_backend(b, now);
+        self.leave_backend(a.instance, b, a.connection, now, false);
         if a.abandoned {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
-        self.attempt_failed(b, a.request, a.counted, Outcome::Rejected, heard, cx);
+        self.log_attempt(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
+        self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
     /// Backend `b` dies: everything it holds fails (or, if its client already left, is just
@@ -692,9 +1157,11 @@ impl WebStack {
         // Pending completions and timeouts find their attempt gone and are ignored.
         for attempt in held {
             let a = self.in_flight.remove(attempt);
-            self.leave_backend(b, now);
+            self.leave_backend(a.instance, b, a.connection, now, true);
             if !a.abandoned {
-                self.attempt_failed(b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
+                let started = (a.stage != Stage::Queued).then_some(a.started);
+                self.log_attempt(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
+                self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
             }
         }
     }
@@ -735,46 +1202,51 @@ impl WebStack {
         // The attempt goes on with its own work.
         if let Some(a) = self.in_flight.live_mut(attempt) {
             a.stage = Stage::Serving;
-            cx.schedule_in(a.work, Event::Completion(attempt));
+            cx.schedule_in(Duration::from_nanos(a.work_ns), Event::Completion(attempt));
         }
     }
 
     // ---- health and the timeline ---------------------------------------------------------
 
     fn health_check(&mut self, b: usize, cx: &mut Context<'_, Event>) {
-        let Some(check) = self.balancer.active_check() else { return };
+        let Some(check) = self.tier.active_check() else { return };
         cx.schedule_in(check.interval, Event::HealthCheck { backend: b as u32 });
         let passed = self.backends[b].passes(&check);
-        self.balancer.record_check(b, passed);
+        self.tier.record_check(b, passed);
     }
 
     fn act(&mut self, index: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         match self.timeline[index].action {
-            Action::SetWeight { backend, weight } => self.balancer.set_weight(backend, weight),
-            Action::SetPolicy { policy } => self.balancer.switch_policy(policy),
+            Action::SetWeight { backend, weight } => {
+                // Under slow start the policies see scaled (and, while it ramps, reduced) weights.
+                let weight = match &mut self.balancer_guard {
+                    Some(guard) => guard.weight(backend, weight, now),
+                    None => weight,
+                };
+                self.tier.set_weight(backend, weight);
+            }
+            Action::SetPolicy { policy } => self.tier.switch_policy(policy),
             Action::Fail { backend } => self.crash(backend, cx),
-            Action::Recover { backend } => self.backends[backend].recover(),
+            Action::Recover { backend } => {
+                // A restart: a cold process, which the balancer ramps up to full weight.
+                self.backends[backend].recover();
+                self.backends[backend].cold_start(now);
+                self.joined(backend, now);
+            }
             Action::SlowDown { backend, factor } => self.backends[backend].slow_down(factor),
-            Action::Remove { backend } => self.balancer.set_present(backend, false),
-            Action::Add { backend } => self.balancer.set_present(backend, true),
+            Action::Remove { backend } => self.tier.set_present(backend, false),
+            Action::Add { backend } => {
+                self.tier.set_present(backend, true);
+                self.backends[backend].cold_start(now);
+                self.joined(backend, now);
+            }
             Action::ScaleTraffic { factor } => {
                 for c in &mut self.clients {
                     c.scale_rate(factor);
                 }
             }
-            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
-                if let Some(fleet) = &mut self.fleet {
-                    let changes = fleet.deploy(group, version, max_surge, max_unavailable, now);
-                    self.apply(changes, cx);
-                }
-            }
-            Action::Canary { group, version, weight_percent } => {
-                if let Some(fleet) = &mut self.fleet {
-                    let changes = fleet.canary(group, version, weight_percent, now);
-                    self.apply(changes, cx);
-                }
-            }
+            action @ (Action::RollingDeploy { .. } | Action::Canary { .. }) => self.release(action, cx),
             Action::SetRate { rate_per_s } => {
                 let total: f64 = self.clients.iter().map(|c| c.base_rate(now)).sum();
                 if total > 0.0 {
@@ -788,7 +1260,10 @@ impl WebStack {
 
     // ---- the fleet ------------------------------------------------------------------------
 
-    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled.
+    /// A fleet group's autoscaler evaluates, and the next evaluation is scheduled. Rare, and
+    /// kept out of line: inlined into `handle` it slowed every event of unconfigured runs.
+    #[cold]
+    #[inline(never)]
     fn autoscale(&mut self, group: usize, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let Some(fleet) = &mut self.fleet else { return };
@@ -800,7 +1275,27 @@ impl WebStack {
         self.apply(changes, cx);
     }
 
+    /// A rolling deploy or a canary starts.
+    #[cold]
+    #[inline(never)]
+    fn release(&mut self, action: Action, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let Some(fleet) = &mut self.fleet else { return };
+        let changes = match action {
+            Action::RollingDeploy { group, version, max_surge, max_unavailable } => {
+                fleet.deploy(group, version, max_surge, max_unavailable, now)
+            }
+            Action::Canary { group, version, weight_percent } => {
+                fleet.canary(group, version, weight_percent, now)
+            }
+            _ => Vec::new(),
+        };
+        self.apply(changes, cx);
+    }
+
     /// The pod in slot `b` reaches its next phase.
+    #[cold]
+    #[inline(never)]
     fn pod(&mut self, b: usize, generation: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let Some(fleet) = &mut self.fleet else { return };
@@ -810,6 +1305,8 @@ impl WebStack {
     }
 
     /// Applies what the fleet decided, in order.
+    #[cold]
+    #[inline(never)]
     fn apply(&mut self, changes: Vec<Change>, cx: &mut Context<'_, Event>) {
         for change in changes {
             match change {
@@ -821,30 +1318,53 @@ impl WebStack {
                         self.backends[backend].boot(service);
                     }
                 }
-                Change::Routable { backend } => self.pod_ready(backend),
-                Change::Unroutable { backend } => self.balancer.set_present(backend, false),
+                Change::Routable { backend } => self.pod_ready(backend, cx.now()),
+                Change::Unroutable { backend } => self.tier.set_present(backend, false),
                 Change::Kill { backend } => self.crash(backend, cx),
-                Change::Weights(weights) => self.balancer.set_weights(&weights),
+                Change::Weights(mut weights) => {
+                    // Under slow start the policies see scaled (and, while ramping, reduced)
+                    // weights, as for the timeline's `SetWeight`.
+                    if let Some(guard) = &mut self.balancer_guard {
+                        let now = cx.now();
+                        for (b, weight) in &mut weights {
+                            *weight = guard.weight(*b, *weight, now);
+                        }
+                    }
+                    self.tier.set_weights(&weights);
+                }
             }
         }
     }
 
-    /// A pod became ready: it joins the balancer's endpoints. The one hook for what a newly
-    /// ready backend goes through first (slow start, warm-up).
-    fn pod_ready(&mut self, b: usize) {
-        self.balancer.set_present(b, true);
+    /// Backend `b` joined the balancers at `now` (added, or restarted): its slow start, if it
+    /// has one, begins in every instance.
+    fn joined(&mut self, b: usize, now: SimTime) {
+        if let Some(weight) = self.balancer_guard.as_mut().and_then(|g| g.joined(b, now)) {
+            self.tier.set_weight(b, weight);
+        }
+    }
+
+    /// A pod became ready at `now`: it joins the balancer's endpoints and, if its group has
+    /// one, begins its slow start (Envoy ramps a host that joins the cluster; a scale-out's new
+    /// pods join this way).
+    fn pod_ready(&mut self, b: usize, now: SimTime) {
+        self.tier.set_present(b, true);
+        self.joined(b, now);
     }
 
     // ---- measurement --------------------------------------------------------------------
 
     fn end_warmup(&mut self, now: SimTime) {
         self.recorder.end_warmup(now);
+        self.tier.end_warmup(now);
         for b in &mut self.backends {
             b.end_warmup(now);
         }
         if let Some(db) = &mut self.database {
             db.end_warmup(now);
         }
+        self.breaker_open_at_warmup =
+            self.clients.iter().filter_map(|c| c.breaker().map(|b| b.open_time(now))).collect();
         if let Some(fleet) = &mut self.fleet {
             fleet.end_warmup(now);
         }
@@ -855,8 +1375,19 @@ impl WebStack {
         let Some(width) = self.recorder.window() else { return };
         cx.schedule_in(width, Event::WindowEnd);
         let database = self.database.as_mut().map(|db| db.busy_area(now));
+        let breakers_open = self
+            .clients
+            .iter()
+            .filter(|c| c.breaker().is_some_and(|b| b.state(now) != crate::overload::BreakerState::Closed))
+            .count() as u32;
         let fleet = self.fleet.as_mut().map_or_else(Vec::new, |f| f.close_window(now, width));
-        self.recorder.close_window(now, self.backends.iter_mut().map(|b| b.areas(now)), database, fleet);
+        self.recorder.close_window(
+            now,
+            self.backends.iter_mut().map(|b| b.areas(now)),
+            database,
+            fleet,
+            breakers_open,
+        );
     }
 
     /// What the run measured, from the end of warm-up to `end`.
@@ -864,7 +1395,23 @@ impl WebStack {
         let in_flight = self.in_flight.counted_requests();
         let backends = self.backends.iter_mut().map(|b| (b.name().to_owned(), b.usage(end)));
         let database = self.database.as_mut().map(|db| db.summary(end));
-        let mut summary = self.recorder.summary(end, events, backends, database, in_flight);
+        let measured = end.saturating_since(self.recorder.warmup_end()).as_secs_f64();
+        let open: Vec<f64> = self
+            .clients
+            .iter()
+            .filter_map(|c| c.breaker().map(|b| b.open_time(end)))
+            .zip(self.breaker_open_at_warmup.iter().copied().chain(std::iter::repeat(Duration::ZERO)))
+            .map(|(total, before)| total.saturating_sub(before).as_secs_f64())
+            .collect();
+        let breaker_open_ratio = if open.is_empty() || measured <= 0.0 {
+            0.0
+        } else {
+            open.iter().sum::<f64>() / open.len() as f64 / measured
+        };
+        let topology = self.tier.summary(end);
+        let mut summary =
+            self.recorder.summary(end, events, backends, database, in_flight, breaker_open_ratio);
+        summary.topology = topology;
         if let Some(fleet) = &mut self.fleet {
             summary.fleet = fleet.summary(end);
         }
@@ -884,13 +1431,19 @@ impl Model for WebStack {
             Event::Arrival { client } => self.arrive(client, cx),
             Event::Completion(attempt) => self.complete(attempt, cx),
             Event::Send { client, user } => self.new_request(client, None, Some(user), cx),
+            Event::Delivered { request } => {
+                if self.guarded {
+                    self.guard_heard(request, true, cx.now());
+                }
+                self.finish(request, Outcome::Completed, cx);
+            }
             Event::Retry { request } => self.send_attempt(request, cx),
             Event::Hedge { request, timer } => self.hedge_due(request, timer, cx),
             Event::QueryDone { backend, attempt } => self.query_done(backend as usize, attempt, cx),
             Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),
             Event::QueueTimeout(attempt) => self.queue_timeout(attempt, cx),
             Event::HealthCheck { backend } => self.health_check(backend as usize, cx),
-            Event::Unejection { backend } => self.balancer.uneject(backend as usize, cx.now()),
+            Event::Unejection { backend } => self.tier.uneject(backend as usize, cx.now()),
             Event::Action { index } => self.act(index as usize, cx),
             Event::Pod { backend, generation } => self.pod(backend as usize, generation, cx),
             Event::Autoscale { group } => self.autoscale(group as usize, cx),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::fleet::FleetSummary;
 use crate::metrics::Latency;
 use crate::series::Window;
+use crate::topology::TopologySummary;
 
 /// Response-time statistics of successful requests, in seconds (NaN when there were none).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -122,6 +123,22 @@ pub struct RunSummary {
     pub windows: Vec<Window>,
     /// Per fleet group (autoscaling, lifecycle, deploys): cost and scaling; empty without.
     pub fleet: Vec<FleetSummary>,
+    /// What the overload mechanisms did, when any is configured.
+    pub overload: Option<OverloadSummary>,
+    /// The balancer tier (instances, subsets, connections, zones), unless it is one balancer
+    /// over every backend picking per request with no zones.
+    pub topology: Option<TopologySummary>,
+}
+
+/// What the overload mechanisms did during the measured period. Each request they ended is
+/// also counted in `rejected`, so conservation is unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OverloadSummary {
+    /// Requests ended by each mechanism, and retries refused by `max_retries`.
+    pub counts: crate::recorder::OverloadCounts,
+    /// Time the client breakers spent open over measured time, averaged over the clients
+    /// that have one (0 without breakers).
+    pub breaker_open_ratio: f64,
 }
 
 impl RunSummary {

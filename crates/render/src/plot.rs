@@ -40,11 +40,12 @@ mod timeline;
 
 use plotters::style::RGBColor;
 
+pub(crate) use chart::color;
+pub use chart::escape;
 use chart::{
     Area, Bar, BarSeries, COLORS, Drawn, Header, Line, PERCENT, Scale, Unit, WIDTH, horizontal_bars, lines,
     render, text_width, time_unit, vertical_bars,
 };
-pub(crate) use chart::{color, escape};
 pub(crate) use layout::Layout;
 use stacksim::Metric;
 use stacksim::metric::BackendMetric;

@@ -85,6 +85,7 @@ mod tests {
             database_utilization: f64::NAN,
             users_active: 0,
             users_affected: 0,
+            overload: None,
             fleet: Vec::new(),
         }
     }

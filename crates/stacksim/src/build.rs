@@ -21,9 +21,10 @@ use crate::locate::FieldPath;
 use crate::problem::{Problem, Severity};
 use crate::report::VariantInfo;
 use crate::spec::{
-    ActionSpec, ArrivalsSpec, AutoscaleSpec, BackendSpec, CheckKindSpec, ClientSpec, DatabaseSpec,
-    Experiment, HealthSpec, HedgeSpec, HpaMetricSpec, PolicySpec, QueueSpec, RetrySpec, RetryThrottlingSpec,
-    ServiceSpec, StackSpec, SweepAxis, TimelineEntry,
+    ActionSpec, AdmissionControlSpec, ArrivalsSpec, AutoscaleSpec, BackendSpec, CheckKindSpec,
+    CircuitBreakersSpec, ClientBreakerSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec, HedgeSpec,
+    HpaMetricSpec, PolicySpec, QueueSpec, RateLimitSpec, RetrySpec, RetryThrottlingSpec, ServiceSpec,
+    SlowStartSpec, StackSpec, SweepAxis, ThrottleSpec, TimelineEntry, WarmupSpec,
 };
 use crate::trace::LoadedTrace;
 
@@ -191,6 +192,10 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             let shown = weights.iter().map(u32::to_string).collect::<Vec<_>>().join(":");
             d.set(param_name("weights", backend), Value::String(shown));
         }),
+        SweepAxis::Protection(values) => each(draft, values, |d, protection| {
+            protection.apply(&mut d.stack);
+            d.set("protection".to_owned(), Value::String(protection.name.clone()));
+        }),
         SweepAxis::Target { backend, values } => each(draft, values, |d, &value| {
             for group in d.groups(backend) {
                 if let Some(AutoscaleSpec::Hpa { target, .. }) = &mut group.autoscale {
@@ -211,6 +216,19 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
         SweepAxis::Provision { backend, values } => each(draft, values, |d, &time| {
             d.groups(backend).for_each(|group| group.provision = Some(time));
             d.set(param_name("provision", backend), Value::String(time.to_string()));
+        }),
+        SweepAxis::Instances(values) => each(draft, values, |d, &n| {
+            d.stack.balancer.instances = n;
+            d.set("instances".to_owned(), Value::from(n));
+        }),
+        SweepAxis::Connections(values) => each(draft, values, |d, connections| {
+            d.stack.balancer.connections = *connections;
+            d.set("connections".to_owned(), Value::String(connections.to_string()));
+        }),
+        SweepAxis::ZoneAware(values) => each(draft, values, |d, &on| {
+            d.stack.balancer.zone_aware =
+                if on { Some(d.stack.balancer.zone_aware.unwrap_or_default()) } else { None };
+            d.set("zone_aware".to_owned(), Value::Bool(on));
         }),
         SweepAxis::ServiceScale { backend, values } => each(draft, values, |d, &factor| {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
@@ -287,6 +305,18 @@ pub(crate) fn is_dynamic(b: &BackendSpec) -> bool {
     b.autoscale.is_some() || b.provision.is_some() || b.readiness.is_some() || b.termination_grace.is_some()
 }
 
+/// Whether a group becomes a fleet group (slots, pod lifecycle): it has fleet dynamics, or the
+/// timeline deploys to it.
+pub(crate) fn has_fleet(b: &BackendSpec, timeline: &[TimelineEntry]) -> bool {
+    is_dynamic(b)
+        || timeline.iter().any(|e| match &e.action {
+            ActionSpec::RollingDeploy { backend, .. } | ActionSpec::Canary { backend, .. } => {
+                *backend == b.name
+            }
+            _ => false,
+        })
+}
+
 /// Per backend group: its fleet shape, if it has fleet dynamics or the timeline deploys to it.
 pub(crate) fn fleet_shapes(spec: &StackSpec, timeline: &[TimelineEntry]) -> Vec<Option<FleetShape>> {
     spec.backends
@@ -327,6 +357,28 @@ pub(crate) fn fleet_shapes(spec: &StackSpec, timeline: &[TimelineEntry]) -> Vec<
         .collect()
 }
 
+/// The indices of the backends in zone `zone`.
+pub(crate) fn zone_members(stack: &StackSpec, zone: &str) -> Vec<usize> {
+    stack
+        .backends
+        .iter()
+        .flat_map(|b| (0..b.replicas).map(move |_| b.zone.as_deref() == Some(zone)))
+        .enumerate()
+        .filter_map(|(i, member)| member.then_some(i))
+        .collect()
+}
+
+/// The zones of the backends, in order of first mention.
+pub(crate) fn zone_names(stack: &StackSpec) -> Vec<String> {
+    let mut zones: Vec<String> = Vec::new();
+    for zone in stack.backends.iter().filter_map(|b| b.zone.as_ref()) {
+        if !zones.contains(zone) {
+            zones.push(zone.clone());
+        }
+    }
+    zones
+}
+
 /// The model's client for a client spec (the `client`-th of the stack).
 pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> ClientConfig {
     let mut config = ClientConfig::new(c.name.clone(), arrivals(client, &c.arrivals, resolved));
@@ -340,6 +392,9 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     config.retry = c.retry.as_ref().map(retry);
     config.hedge = c.hedge.map(hedge);
     config.retry_throttling = c.retry_throttling.map(retry_throttling);
+    config.breaker = c.breaker.as_ref().map(ClientBreakerSpec::model);
+    config.throttle = c.throttle.as_ref().map(ThrottleSpec::model);
+    config.zone = c.zone.clone();
     config
 }
 
@@ -372,9 +427,9 @@ pub(crate) fn retry(r: &RetrySpec) -> RetryPolicy {
     }
 }
 
-/// The model's backends for one backend group: `replicas` of them (or a fleet group's
-/// `slots`, the first `replicas` present), named `name-i`.
-fn backends(b: &BackendSpec, slots: Option<u32>) -> impl Iterator<Item = BackendConfig> + '_ {
+/// The model's backends for one backend group (the `group`-th): `replicas` of them (or a fleet
+/// group's `slots`, the first `replicas` present), named `name-i`.
+fn backends(group: usize, b: &BackendSpec, slots: Option<u32>) -> impl Iterator<Item = BackendConfig> + '_ {
     let queue = match b.queue {
         QueueSpec::Bounded(n) => QueueLimit::Bounded(n),
         QueueSpec::Unbounded => QueueLimit::Unbounded,
@@ -389,6 +444,13 @@ fn backends(b: &BackendSpec, slots: Option<u32>) -> impl Iterator<Item = Backend
         backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
         backend.discipline = b.discipline.unwrap_or_default().to_model();
         backend.present = !b.standby && i < b.replicas;
+        backend.group = group as u32;
+        backend.circuit_breakers = b.circuit_breakers.as_ref().map(CircuitBreakersSpec::model);
+        backend.rate_limit = b.rate_limit.as_ref().map(RateLimitSpec::model);
+        backend.slow_start = b.slow_start.as_ref().map(SlowStartSpec::model);
+        backend.warmup = b.warmup.as_ref().map(WarmupSpec::model);
+        backend.zone = b.zone.clone();
+        backend.priority = b.priority.unwrap_or(0);
         backend
     })
 }
@@ -472,11 +534,15 @@ pub(crate) fn stack(spec: &StackSpec, resolved: &Resolved, timeline: &[TimelineE
             .backends
             .iter()
             .zip(&shapes)
-            .flat_map(|(b, shape)| backends(b, shape.as_ref().map(|s| s.slots)))
+            .enumerate()
+            .flat_map(|(group, (b, shape))| backends(group, b, shape.as_ref().map(|s| s.slots)))
             .collect(),
         database: spec.database.as_ref().map(database),
         health: health(spec.health.as_ref()),
         fleets: fleets(spec, &shapes),
+        admission_control: spec.balancer.admission_control.as_ref().map(AdmissionControlSpec::model),
+        rate_limit: spec.balancer.rate_limit.as_ref().map(RateLimitSpec::model),
+        topology: spec.balancer.topology(),
         ..StackConfig::default()
     }
 }
@@ -588,6 +654,32 @@ pub(crate) fn timeline(
                     );
                 } else {
                     problems.push(no_group(i, backend, &spec.stack));
+                }
+            }
+            ActionSpec::FailZone(zone) | ActionSpec::RecoverZone(zone) => {
+                let fail = matches!(entry.action, ActionSpec::FailZone(_));
+                let in_zone = zone_members(&spec.stack, zone);
+                if in_zone.is_empty() {
+                    let zones = zone_names(&spec.stack);
+                    let valid = if zones.is_empty() {
+                        "no backend has a zone; give backends zone: \"name\"".to_owned()
+                    } else {
+                        format!(
+                            "the zones are {}",
+                            zones.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
+                        )
+                    };
+                    problems.push(Problem {
+                        path: FieldPath::root().field("timeline").index(i).field("action"),
+                        severity: Severity::Error,
+                        message: format!("no backend is in zone {zone:?}; {valid}"),
+                    });
+                }
+                for backend in in_zone {
+                    push(
+                        Duration::ZERO,
+                        if fail { Action::Fail { backend } } else { Action::Recover { backend } },
+                    );
                 }
             }
         }

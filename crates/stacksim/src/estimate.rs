@@ -275,11 +275,15 @@ fn axis_len(axis: &SweepAxis) -> f64 {
         SweepAxis::Replicas { values, .. } | SweepAxis::Workers { values, .. } => values.len() as f64,
         SweepAxis::Queue { values, .. } => values.len() as f64,
         SweepAxis::Weights { values, .. } => values.len() as f64,
+        SweepAxis::Protection(values) => values.len() as f64,
         SweepAxis::ServiceScale { values, .. } | SweepAxis::Target { values, .. } => values.len() as f64,
         SweepAxis::MinReplicas { values, .. } => values.len() as f64,
         SweepAxis::Provision { values, .. } => values.len() as f64,
         SweepAxis::Discipline { values, .. } => values.len() as f64,
         SweepAxis::RetryThrottling { values } => values.len() as f64,
+        SweepAxis::Instances(values) => values.len() as f64,
+        SweepAxis::Connections(values) => values.len() as f64,
+        SweepAxis::ZoneAware(values) => values.len() as f64,
     }
     .max(1.0)
 }

@@ -124,6 +124,19 @@ pub enum Metric {
     DatabaseWaitMean,
     /// `warmup_s`: the warm-up MSER-5 chose, with `warmup: "auto"` \[s\].
     Warmup,
+    /// `overflow_ratio`: requests answered 503 by a circuit breaker's threshold over arrived
+    /// (reported when an overload mechanism is configured, as are the five below).
+    OverflowRatio,
+    /// `limited_ratio`: requests answered 429 by a rate limit over arrived.
+    LimitedRatio,
+    /// `shed_ratio`: requests rejected by the balancer's admission control over arrived.
+    ShedRatio,
+    /// `short_circuited_ratio`: requests a client's open breaker held back over arrived.
+    ShortCircuitedRatio,
+    /// `throttled_ratio`: requests a client's adaptive throttling held back over arrived.
+    ThrottledRatio,
+    /// `breaker_open_ratio`: time client breakers spent open over measured time.
+    BreakerOpenRatio,
     /// `replica_seconds`: pod-seconds of every pod that existed (scheduled, starting, ready
     /// or draining) over the measured period, summed over fleet groups: the cost.
     ReplicaSeconds,
@@ -137,6 +150,21 @@ pub enum Metric {
     /// target until the ready pods reached what it asked for \[s\]; no value if it never had
     /// to catch up.
     TimeToCapacity,
+    /// `balancer_instances`: balancer instances (with a balancer topology).
+    BalancerInstances,
+    /// `cross_zone_ratio`: attempts whose client and backend are in different zones, over
+    /// attempts with both zones known (when zones are configured).
+    CrossZoneRatio,
+    /// `subset_connections_min`: instances holding the least-connected backend in their subset.
+    SubsetConnectionsMin,
+    /// `subset_connections_mean`: instances per backend, on average.
+    SubsetConnectionsMean,
+    /// `subset_connections_max`: instances holding the most-connected backend.
+    SubsetConnectionsMax,
+    /// `connections_open_mean`: time-averaged open connections, all backends together.
+    ConnectionsOpenMean,
+    /// `reconnects`: connections opened after warm-up (with `KeepAlive` or `Http2`).
+    Reconnects,
     /// `time_to_detect_<alert>_s`: from the incident's start until the alert rule fired \[s\];
     /// no value in a run where it never fired. Holds the rule's name with `-` written `_`.
     TimeToDetect(String),
@@ -147,7 +175,7 @@ type About = (&'static str, Unit, Better, &'static str);
 
 impl Metric {
     /// Every metric with a fixed name, in the order a report lists them.
-    pub const FIXED: [Metric; 32] = [
+    pub const FIXED: [Metric; 45] = [
         Metric::ResponseTimeMean,
         Metric::ResponseTimeP50,
         Metric::ResponseTimeP90,
@@ -175,11 +203,24 @@ impl Metric {
         Metric::DatabaseUtilization,
         Metric::DatabaseWaitMean,
         Metric::Warmup,
+        Metric::OverflowRatio,
+        Metric::LimitedRatio,
+        Metric::ShedRatio,
+        Metric::ShortCircuitedRatio,
+        Metric::ThrottledRatio,
+        Metric::BreakerOpenRatio,
         Metric::ReplicaSeconds,
         Metric::ReplicaHours,
         Metric::ReadyReplicasMean,
         Metric::ScaleEvents,
         Metric::TimeToCapacity,
+        Metric::BalancerInstances,
+        Metric::CrossZoneRatio,
+        Metric::SubsetConnectionsMin,
+        Metric::SubsetConnectionsMean,
+        Metric::SubsetConnectionsMax,
+        Metric::ConnectionsOpenMean,
+        Metric::Reconnects,
     ];
 
     /// The time-to-detect metric of the alert rule `alert` (`-` in its name becomes `_`).
@@ -232,6 +273,22 @@ impl Metric {
                 ("database_wait_mean_s", Seconds, Lower, "mean wait for the database")
             }
             Metric::Warmup => ("warmup_s", Seconds, Neither, "warm-up chosen by MSER-5"),
+            Metric::OverflowRatio => {
+                ("overflow_ratio", Ratio, Lower, "answered 503 by a circuit breaker over arrived")
+            }
+            Metric::LimitedRatio => {
+                ("limited_ratio", Ratio, Lower, "answered 429 by a rate limit over arrived")
+            }
+            Metric::ShedRatio => ("shed_ratio", Ratio, Lower, "rejected by admission control over arrived"),
+            Metric::ShortCircuitedRatio => {
+                ("short_circuited_ratio", Ratio, Lower, "held back by an open client breaker over arrived")
+            }
+            Metric::ThrottledRatio => {
+                ("throttled_ratio", Ratio, Lower, "held back by client throttling over arrived")
+            }
+            Metric::BreakerOpenRatio => {
+                ("breaker_open_ratio", Ratio, Lower, "time client breakers spent open")
+            }
             Metric::ReplicaSeconds => {
                 ("replica_seconds", Number, Lower, "pod-seconds of the fleet groups (cost)")
             }
@@ -245,6 +302,29 @@ impl Metric {
             Metric::TimeToCapacity => {
                 ("time_to_capacity_s", Seconds, Lower, "from load above target to enough ready pods")
             }
+            Metric::BalancerInstances => ("balancer_instances", Number, Neither, "balancer instances"),
+            Metric::CrossZoneRatio => {
+                ("cross_zone_ratio", Ratio, Lower, "attempts crossing zones over attempts with zones")
+            }
+            Metric::SubsetConnectionsMin => (
+                "subset_connections_min",
+                Number,
+                Neither,
+                "instances connected to the least-connected backend",
+            ),
+            Metric::SubsetConnectionsMean => {
+                ("subset_connections_mean", Number, Neither, "instances connected to a backend, on average")
+            }
+            Metric::SubsetConnectionsMax => (
+                "subset_connections_max",
+                Number,
+                Neither,
+                "instances connected to the most-connected backend",
+            ),
+            Metric::ConnectionsOpenMean => {
+                ("connections_open_mean", Number, Neither, "time-averaged open connections")
+            }
+            Metric::Reconnects => ("reconnects", Number, Neither, "connections opened after warm-up"),
             Metric::TimeToDetect(_) => {
                 ("time_to_detect", Seconds, Lower, "from the incident's start until the alert fired")
             }
@@ -337,11 +417,15 @@ pub enum BackendMetric {
     Completed,
     /// `rejected`: requests it rejected.
     Rejected,
+    /// `subset_connections`: balancer instances whose subset holds it (with a subset).
+    SubsetConnections,
+    /// `connections_mean`: time-averaged connections open to it (with `KeepAlive`/`Http2`).
+    ConnectionsMean,
 }
 
 impl BackendMetric {
     /// Every backend metric, in the order a report lists them.
-    pub const ALL: [BackendMetric; 7] = [
+    pub const ALL: [BackendMetric; 9] = [
         BackendMetric::Utilization,
         BackendMetric::Share,
         BackendMetric::RejectedRatio,
@@ -349,6 +433,8 @@ impl BackendMetric {
         BackendMetric::Routed,
         BackendMetric::Completed,
         BackendMetric::Rejected,
+        BackendMetric::SubsetConnections,
+        BackendMetric::ConnectionsMean,
     ];
 
     fn about(self) -> About {
@@ -364,6 +450,12 @@ impl BackendMetric {
             BackendMetric::Routed => ("routed", Count, Neither, "requests routed to it"),
             BackendMetric::Completed => ("completed", Count, Higher, "requests it answered successfully"),
             BackendMetric::Rejected => ("rejected", Count, Lower, "requests it rejected"),
+            BackendMetric::SubsetConnections => {
+                ("subset_connections", Number, Neither, "balancer instances whose subset holds it")
+            }
+            BackendMetric::ConnectionsMean => {
+                ("connections_mean", Number, Neither, "time-averaged connections open to it")
+            }
         }
     }
 
@@ -431,6 +523,17 @@ pub enum WindowMetric {
     UsersAffected,
     /// `users_affected_ratio`: users affected over users active.
     UsersAffectedRatio,
+    /// `overflowed`: requests answered 503 by a circuit breaker in the window (reported,
+    /// like the four below, when an overload mechanism is configured).
+    Overflowed,
+    /// `limited`: requests answered 429 by a rate limit in the window.
+    Limited,
+    /// `shed`: requests rejected by admission control in the window.
+    Shed,
+    /// `held_back`: requests a client's breaker or throttle held back in the window.
+    HeldBack,
+    /// `breakers_open`: clients whose breaker was open or half-open at the window's end.
+    BreakersOpen,
     /// `<backend>.share`: the backend's share of the requests routed in the window.
     Share(String),
     /// `<backend>.utilization`: the backend's busy worker-time over available.
@@ -450,7 +553,7 @@ pub enum WindowMetric {
 
 impl WindowMetric {
     /// Every window metric that is not per backend, in the order a report lists them.
-    pub const FIXED: [WindowMetric; 14] = [
+    pub const FIXED: [WindowMetric; 19] = [
         WindowMetric::Start,
         WindowMetric::Arrived,
         WindowMetric::Completed,
@@ -465,6 +568,11 @@ impl WindowMetric {
         WindowMetric::UsersActive,
         WindowMetric::UsersAffected,
         WindowMetric::UsersAffectedRatio,
+        WindowMetric::Overflowed,
+        WindowMetric::Limited,
+        WindowMetric::Shed,
+        WindowMetric::HeldBack,
+        WindowMetric::BreakersOpen,
     ];
 
     /// The name in reports and `timeseries.csv`: `error_ratio`, `app-0.share`.
@@ -484,6 +592,11 @@ impl WindowMetric {
             WindowMetric::UsersActive => "users_active",
             WindowMetric::UsersAffected => "users_affected",
             WindowMetric::UsersAffectedRatio => "users_affected_ratio",
+            WindowMetric::Overflowed => "overflowed",
+            WindowMetric::Limited => "limited",
+            WindowMetric::Shed => "shed",
+            WindowMetric::HeldBack => "held_back",
+            WindowMetric::BreakersOpen => "breakers_open",
             WindowMetric::Share(backend) => return Cow::Owned(format!("{backend}.share")),
             WindowMetric::Utilization(backend) => return Cow::Owned(format!("{backend}.utilization")),
             WindowMetric::QueueMean(backend) => return Cow::Owned(format!("{backend}.queue_mean")),

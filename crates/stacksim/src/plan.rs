@@ -153,10 +153,15 @@ impl Plan {
         if problems.iter().any(|p| p.severity == Severity::Error) {
             return Err(PlanError { problems });
         }
-        let variants: Vec<Variant> = timelines
+        let mut variants: Vec<Variant> = timelines
             .into_iter()
             .map(|(spec, timeline)| build::variant(spec, timeline, &experiment, &resolved))
             .collect();
+        // Every run of an experiment reports the same metrics: the overload metrics in all
+        // variants when one of them has an overload control.
+        if variants.iter().any(|v| v.stack.has_overload_control()) {
+            variants.iter_mut().for_each(|v| v.stack.report_overload = true);
+        }
         let baseline = experiment
             .baseline
             .as_ref()

@@ -216,6 +216,17 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
         (Metric::DatabaseUtilization, run.database.map_or(f64::NAN, |db| db.utilization)),
         (Metric::DatabaseWaitMean, run.database.map_or(f64::NAN, |db| db.wait_mean_s)),
     ];
+    if let Some(overload) = &run.overload {
+        let c = overload.counts;
+        metrics.extend([
+            (Metric::OverflowRatio, ratio(c.overflowed)),
+            (Metric::LimitedRatio, ratio(c.limited)),
+            (Metric::ShedRatio, ratio(c.shed)),
+            (Metric::ShortCircuitedRatio, ratio(c.short_circuited)),
+            (Metric::ThrottledRatio, ratio(c.throttled)),
+            (Metric::BreakerOpenRatio, overload.breaker_open_ratio),
+        ]);
+    }
     // Fleet dynamics: only runs that have them report them.
     if !run.fleet.is_empty() {
         let replica_seconds: f64 = run.fleet.iter().map(|g| g.replica_seconds).sum();
@@ -230,6 +241,33 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
         ]);
     }
     metrics
+}
+
+/// The balancer tier's whole-stack metrics of a run (issue 11), NaN where its tier does not
+/// measure one (no zones, no subset, a connection per request). Every run of an experiment
+/// has the same metrics, so a runner adds these to every run of an experiment in which some
+/// variant has a balancer topology or zones, and to none of the others: reports of earlier
+/// experiments keep their exact shape.
+pub fn topology_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
+    let t = run.topology.as_ref();
+    let subset = t.and_then(|t| t.subset_connections.as_ref()).map(|counts| {
+        let counts: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
+        let min = counts.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = counts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (min, counts.iter().sum::<f64>() / counts.len().max(1) as f64, max)
+    });
+    vec![
+        (Metric::BalancerInstances, t.map_or(1.0, |t| f64::from(t.instances))),
+        (Metric::CrossZoneRatio, t.and_then(|t| t.cross_zone_ratio).unwrap_or(f64::NAN)),
+        (Metric::SubsetConnectionsMin, subset.map_or(f64::NAN, |s| s.0)),
+        (Metric::SubsetConnectionsMean, subset.map_or(f64::NAN, |s| s.1)),
+        (Metric::SubsetConnectionsMax, subset.map_or(f64::NAN, |s| s.2)),
+        (
+            Metric::ConnectionsOpenMean,
+            t.and_then(|t| t.connections_mean.as_ref()).map_or(f64::NAN, |open| open.iter().sum()),
+        ),
+        (Metric::Reconnects, t.and_then(|t| t.reconnects).map_or(f64::NAN, |n| n as f64)),
+    ]
 }
 
 /// One window's metrics, by name: totals, then [`WindowMetric::Share`],
@@ -259,6 +297,16 @@ pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, 
             },
         ),
     ];
+    if let Some(o) = &window.overload {
+        let c = o.counts;
+        m.extend([
+            (WindowMetric::Overflowed, c.overflowed as f64),
+            (WindowMetric::Limited, c.limited as f64),
+            (WindowMetric::Shed, c.shed as f64),
+            (WindowMetric::HeldBack, (c.short_circuited + c.throttled) as f64),
+            (WindowMetric::BreakersOpen, f64::from(o.breakers_open)),
+        ]);
+    }
     let routed: u64 = window.backends.iter().map(|b| b.routed).sum();
     for (b, name) in window.backends.iter().zip(backends) {
         let share = if routed == 0 { 0.0 } else { b.routed as f64 / routed as f64 };
@@ -353,7 +401,19 @@ impl RunRecord {
             backends: run
                 .backends
                 .iter()
-                .map(|b| BackendRecord { name: b.name.clone(), metrics: metric_map(backend_metrics(b)) })
+                .enumerate()
+                .map(|(i, b)| {
+                    let mut metrics = backend_metrics(b);
+                    if let Some(t) = &run.topology {
+                        if let Some(counts) = &t.subset_connections {
+                            metrics.push((BackendMetric::SubsetConnections, f64::from(counts[i])));
+                        }
+                        if let Some(open) = &t.connections_mean {
+                            metrics.push((BackendMetric::ConnectionsMean, open[i]));
+                        }
+                    }
+                    BackendRecord { name: b.name.clone(), metrics: metric_map(metrics) }
+                })
                 .collect(),
             windows: run.windows.iter().map(|w| window_metrics(w, &names)).collect(),
         }
@@ -519,7 +579,14 @@ impl Report {
         if truncated {
             header.extend(["truncated", "reached_s"]);
         }
-        header.extend(first.metrics.keys().map(String::as_str));
+        // The union of the runs' metrics, in order of first appearance: variants may differ
+        // (overload metrics only where a mechanism is configured); a run without one leaves
+        // its cell empty.
+        let mut names: IndexMap<&str, ()> = first.metrics.keys().map(|k| (k.as_str(), ())).collect();
+        for run in &self.runs {
+            names.extend(run.metrics.keys().map(|k| (k.as_str(), ())));
+        }
+        header.extend(names.keys());
         csv.write_record(&header)?;
         for run in &self.runs {
             let mut row = vec![
@@ -533,7 +600,9 @@ impl Report {
                 row.push(run.truncated.to_string());
                 row.push(run.reached_s.map_or_else(String::new, format_number));
             }
-            row.extend(run.metrics.values().map(|m| format_number(m.0)));
+            row.extend(
+                names.keys().map(|k| run.metrics.get(*k).map_or(String::new(), |m| format_number(m.0))),
+            );
             csv.write_record(&row)?;
         }
         Ok(csv.flush()?)
@@ -551,8 +620,13 @@ impl Report {
             header.push("truncated_runs".to_owned());
         }
         header.extend(first.params.keys().cloned());
-        for name in first.metrics.keys() {
-            header.push(name.clone());
+        // The union of the variants' metrics, in order of first appearance (see runs.csv).
+        let mut names: IndexMap<&str, ()> = first.metrics.keys().map(|k| (k.as_str(), ())).collect();
+        for v in &self.variants {
+            names.extend(v.metrics.keys().map(|k| (k.as_str(), ())));
+        }
+        for name in names.keys() {
+            header.push((*name).to_owned());
             header.push(format!("{name}_ci95"));
         }
         csv.write_record(&header)?;
@@ -565,9 +639,10 @@ impl Report {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             }));
-            for e in v.metrics.values() {
-                row.push(format_number(e.mean));
-                row.push(format_number(e.ci95));
+            for name in names.keys() {
+                let e = v.metrics.get(*name);
+                row.push(e.map_or(String::new(), |e| format_number(e.mean)));
+                row.push(e.map_or(String::new(), |e| format_number(e.ci95)));
             }
             csv.write_record(&row)?;
         }

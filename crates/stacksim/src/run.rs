@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use stacksim_engine::rng::replication_seed;
-use stacksim_model::{ModelError, RunControl, RunEnd, RunParams, RunSummary, simulate_controlled};
+use stacksim_model::{ModelError, RunControl, RunEnd, RunParams, RunSummary, simulate_copies};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -234,6 +234,12 @@ impl<'a> Runner<'a> {
             micro_runs: AtomicU64::new(0),
         });
         let passes = if experiment.warmup == Warmup::Auto { 2 } else { 1 };
+        // The balancer tier's metrics, in every run or in none (issue 11).
+        let topology = variants.iter().any(|v| {
+            !v.stack.topology.is_default()
+                || v.stack.backends.iter().any(|b| b.zone.is_some())
+                || v.stack.clients.iter().any(|c| c.zone.is_some())
+        });
         let run_one = |&(v, r): &(usize, usize)| -> Result<RunRecord, RunError> {
             let mut progress = tally.as_ref().map(|t| RunProgress::new(t, passes));
             let (summary, cut, end) = self.run_variant(plan, &variants[v], seeds[r], progress.as_mut())?;
@@ -243,6 +249,9 @@ impl<'a> Runner<'a> {
             let mut alerts = crate::alert::metrics(plan, &summary.windows);
             if let Some(cut) = cut {
                 alerts.push((crate::Metric::Warmup, cut.as_secs_f64()));
+            }
+            if topology {
+                alerts.extend(crate::report::topology_metrics(&summary));
             }
             let mut record = RunRecord::new(v, r as u32, seeds[r], &summary, alerts);
             if let Some(reached) = end {
@@ -286,30 +295,39 @@ impl<'a> Runner<'a> {
         let experiment = plan.experiment();
         let registry = plan.registry();
         let duration = experiment.duration.0;
-        let mut simulate = |stack: &stacksim_model::StackConfig,
-                            warmup|
-         -> Result<(RunSummary, RunEnd), RunError> {
-            let policy = registry.build(&variant.policy)?;
-            let later =
-                variant.later_policies.iter().map(|p| registry.build(p)).collect::<Result<Vec<_>, _>>()?;
-            let params = RunParams { seed, duration, warmup };
-            let watching = progress.is_some();
-            let mut report = |reached: Duration, events: u64| {
+        let mut simulate =
+            |stack: &stacksim_model::StackConfig, warmup| -> Result<(RunSummary, RunEnd), RunError> {
+                // A copy of the policy (and of those the timeline switches to) per balancer
+                // instance and host set: each keeps its own state.
+                let policies = (0..stack.policy_copies())
+                    .map(|_| {
+                        let policy = registry.build(&variant.policy)?;
+                        let later = variant
+                            .later_policies
+                            .iter()
+                            .map(|p| registry.build(p))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok((policy, later))
+                    })
+                    .collect::<Result<Vec<_>, crate::registry::PolicyError>>()?;
+                let params = RunParams { seed, duration, warmup };
+                let watching = progress.is_some();
+                let mut report = |reached: Duration, events: u64| {
+                    if let Some(progress) = progress.as_deref_mut() {
+                        progress.reached(reached.as_secs_f64() / duration.as_secs_f64(), events);
+                    }
+                };
+                let control = RunControl {
+                    max_events: self.options.max_events,
+                    progress: if watching { Some(&mut report) } else { None },
+                };
+                let (summary, end) = simulate_copies(stack, policies, params, control)
+                    .map_err(|source| RunError::Model { variant: variant.label.clone(), source })?;
                 if let Some(progress) = progress.as_deref_mut() {
-                    progress.reached(reached.as_secs_f64() / duration.as_secs_f64(), events);
+                    progress.pass_done(summary.events);
                 }
+                Ok((summary, end))
             };
-            let control = RunControl {
-                max_events: self.options.max_events,
-                progress: if watching { Some(&mut report) } else { None },
-            };
-            let (summary, end) = simulate_controlled(stack, policy, later, params, control)
-                .map_err(|source| RunError::Model { variant: variant.label.clone(), source })?;
-            if let Some(progress) = progress.as_deref_mut() {
-                progress.pass_done(summary.events);
-            }
-            Ok((summary, end))
-        };
         let reached = |end: RunEnd| match end {
             RunEnd::Complete => None,
             RunEnd::Truncated { reached } => Some(reached),

@@ -10,9 +10,11 @@ use std::time::Duration;
 mod discipline;
 mod fleet;
 mod hedge;
+mod overload;
 mod policy;
 mod replay;
 mod slo;
+mod topology;
 mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -20,6 +22,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use discipline::DisciplineSpec;
 pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
 pub use hedge::{HedgeSpec, RetryThrottlingSpec};
+pub use overload::{
+    AdmissionControlSpec, CircuitBreakersSpec, ClientBreakerSpec, ProtectionSpec, RateLimitSpec,
+    SlowStartSpec, ThrottleSpec, WarmupSpec,
+};
 pub(crate) use policy::ron_extensions;
 pub use policy::{CustomSpec, PolicySpec};
 pub use replay::{
@@ -28,6 +34,7 @@ pub use replay::{
 };
 pub use slo::{Objective, Slo, SloError};
 pub use stacksim_model::HumanDuration;
+pub use topology::{ConnectionsSpec, SplitSpec, SubsetSpec, ZoneAwareSpec};
 pub use warmup::Warmup;
 
 /// One experiment: a stack, how long to run it, with which seed, how many times, and which
@@ -169,7 +176,7 @@ impl StackSpec {
     /// Clients behind a balancer with `policy`, in front of `backends`; no database or health
     /// checks.
     pub fn new(clients: Vec<ClientSpec>, policy: PolicySpec, backends: Vec<BackendSpec>) -> Self {
-        StackSpec { clients, balancer: BalancerSpec { policy }, backends, database: None, health: None }
+        StackSpec { clients, balancer: BalancerSpec::new(policy), backends, database: None, health: None }
     }
 }
 
@@ -201,6 +208,15 @@ pub struct ClientSpec {
     /// gRPC `retryThrottling` of its retries or hedges. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_throttling: Option<RetryThrottlingSpec>,
+    /// Client-side circuit breaker (resilience4j). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<ClientBreakerSpec>,
+    /// Adaptive throttling (SRE book). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleSpec>,
+    /// The zone its requests come from. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 /// Open-loop arrival process.
@@ -250,6 +266,73 @@ pub enum ArrivalsSpec {
 pub struct BalancerSpec {
     /// How it picks a backend for each request.
     pub policy: PolicySpec,
+    /// Envoy admission control: rejects with a probability that grows as the success rate
+    /// falls; each balancer instance keeps its own window. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_control: Option<AdmissionControlSpec>,
+    /// A token bucket in front of each balancer instance: 429 when empty. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Independent balancer instances, each with its own policy state and view. Default: 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub instances: u32,
+    /// How requests reach the instances. Default: `Even`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub split: SplitSpec,
+    /// Which backends each instance connects to. Default: `All`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub subset: SubsetSpec,
+    /// Per request or per connection. Default: `PerRequest`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub connections: ConnectionsSpec,
+    /// Envoy zone-aware routing. Default: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_aware: Option<ZoneAwareSpec>,
+    /// Envoy's priority overprovisioning factor. Default: 1.4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overprovisioning: Option<f64>,
+    /// Round trip added to a response that crosses zones. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone_latency: Option<HumanDuration>,
+}
+
+impl BalancerSpec {
+    /// A single balancer picking per request with `policy`: every topology field at its default.
+    pub fn new(policy: PolicySpec) -> Self {
+        BalancerSpec {
+            policy,
+            admission_control: None,
+            rate_limit: None,
+            instances: 1,
+            split: SplitSpec::default(),
+            subset: SubsetSpec::default(),
+            connections: ConnectionsSpec::default(),
+            zone_aware: None,
+            overprovisioning: None,
+            cross_zone_latency: None,
+        }
+    }
+
+    /// The model's balancer tier.
+    pub fn topology(&self) -> stacksim_model::Topology {
+        topology::topology(
+            self.instances,
+            self.split,
+            self.subset,
+            self.connections,
+            self.zone_aware,
+            self.overprovisioning,
+            self.cross_zone_latency,
+        )
+    }
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// A group of identical backends.
@@ -287,6 +370,19 @@ pub struct BackendSpec {
     /// Not in the balancer's configuration at the start (an `Add` action brings it in).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standby: bool,
+    /// Envoy circuit-breaking thresholds of the group (counted over all its replicas).
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breakers: Option<CircuitBreakersSpec>,
+    /// A token bucket in front of each replica: 429 when empty. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Envoy slow start after a replica joins or restarts. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<SlowStartSpec>,
+    /// Slower service after a replica's process starts. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmupSpec>,
     /// Its autoscaler: `Hpa(metric: Utilization, target: 0.75, min: 4, max: 40, ...)`.
     /// Default: none (the replica count is fixed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,6 +397,12 @@ pub struct BackendSpec {
     /// killed. Default: 30s, Kubernetes' `terminationGracePeriodSeconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_grace: Option<HumanDuration>,
+    /// The zone its replicas run in. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Envoy priority level of its replicas: 0 first, higher levels as failover. Default: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
 }
 
 /// A backend's waiting room.
@@ -430,6 +532,9 @@ pub enum SweepAxis {
         /// Weight lists to try, each with one weight per replica.
         values: Vec<Vec<u32>>,
     },
+    /// Overload protection: the stack once with each named set of mechanisms, added to every
+    /// backend group and every client (and the balancer) on top of what the stack configures.
+    Protection(Vec<ProtectionSpec>),
     /// Service times multiplied by a factor (1.0 = as configured; 2.0 = twice as slow).
     ServiceScale {
         /// Only this backend group (default: every group).
@@ -477,6 +582,13 @@ pub enum SweepAxis {
         /// Settings to try.
         values: Vec<Option<RetryThrottlingSpec>>,
     },
+    /// Balancer instances (`balancer.instances`), each ≥ 1.
+    Instances(Vec<u32>),
+    /// How requests travel to backends (`balancer.connections`).
+    Connections(Vec<ConnectionsSpec>),
+    /// Zone-aware routing off (`false`) or on (`true`: the balancer's `zone_aware`, or
+    /// Envoy's defaults).
+    ZoneAware(Vec<bool>),
 }
 
 impl SweepAxis {
@@ -519,6 +631,9 @@ impl ClientSpec {
             retry: None,
             hedge: None,
             retry_throttling: None,
+            breaker: None,
+            throttle: None,
+            zone: None,
         }
     }
 }
@@ -539,10 +654,16 @@ impl BackendSpec {
             degradation: None,
             discipline: None,
             standby: false,
+            circuit_breakers: None,
+            rate_limit: None,
+            slow_start: None,
+            warmup: None,
             autoscale: None,
             provision: None,
             readiness: None,
             termination_grace: None,
+            zone: None,
+            priority: None,
         }
     }
 }

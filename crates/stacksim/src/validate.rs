@@ -146,7 +146,13 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
-    fn axis(&mut self, path: FieldPath, axis: &SweepAxis, stack: &StackSpec) {
+    fn axis(
+        &mut self,
+        path: FieldPath,
+        axis: &SweepAxis,
+        stack: &StackSpec,
+        timeline: &[crate::spec::TimelineEntry],
+    ) {
         let groups = &stack.backends;
         let target = |c: &mut Self, backend: &Option<String>| {
             if let Some(name) = backend
@@ -201,6 +207,22 @@ impl Checker<'_> {
                 for (j, &n) in values.iter().enumerate() {
                     self.at_least_one(path.field("values").index(j), n, "each value");
                 }
+                // A fleet group's pods are slots built for at most this many replicas.
+                let max = stacksim_model::fleet::MAX_REPLICAS;
+                if matches!(axis, SweepAxis::Replicas { .. })
+                    && groups.iter().any(|g| {
+                        backend.as_ref().is_none_or(|name| *name == g.name) && crate::build::has_fleet(g, timeline)
+                    })
+                {
+                    for (j, &n) in values.iter().enumerate() {
+                        if n > max {
+                            self.error(
+                                path.field("values").index(j),
+                                format!("a group with fleet dynamics or deploys has at most {max} replicas, not {n}"),
+                            );
+                        }
+                    }
+                }
             }
             SweepAxis::Queue { backend, values } => {
                 target(self, backend);
@@ -216,6 +238,14 @@ impl Checker<'_> {
                     if weights.is_empty() {
                         self.error(path.field("values").index(j), "a weight list needs one weight per replica");
                     }
+                }
+            }
+            SweepAxis::Protection(values) => {
+                if values.is_empty() {
+                    self.error(path.clone(), "a Protection sweep needs at least one value, like Protection([(name: \"none\")])");
+                }
+                for (j, protection) in values.iter().enumerate() {
+                    self.model(&path.index(0).index(j), protection.problems());
                 }
             }
             SweepAxis::Target { backend, values } => {
@@ -257,9 +287,39 @@ impl Checker<'_> {
                     }
                 }
             }
+            SweepAxis::Instances(values) => {
+                if values.is_empty() {
+                    self.error(path.clone(), "an Instances sweep needs at least one count, like Instances([1, 4, 16])");
+                }
+                for (j, &n) in values.iter().enumerate() {
+                    let topology = stacksim_model::Topology { instances: n, ..stacksim_model::Topology::default() };
+                    for problem in topology.problems() {
+                        self.error(path.index(0).index(j), problem.message);
+                    }
+                }
+            }
+            SweepAxis::Connections(values) => {
+                if values.is_empty() {
+                    self.error(path.clone(), "a Connections sweep needs at least one mode, like Connections([PerRequest, Http2(per_instance: 1)])");
+                }
+                for (j, connections) in values.iter().enumerate() {
+                    let mut balancer = stack.balancer.clone();
+                    balancer.connections = *connections;
+                    for problem in balancer.topology().problems() {
+                        if let Some(field) = problem.field.strip_prefix("connections.") {
+                            self.error(path.index(0).index(j).field(field), problem.message);
+                        }
+                    }
+                }
+            }
             SweepAxis::Provision { backend, values } => {
                 target(self, backend);
                 empty(self, values.len(), "values: [\"45s\", \"3m\"]");
+            }
+            SweepAxis::ZoneAware(values) => {
+                if values.is_empty() {
+                    self.error(path, "a ZoneAware sweep needs at least one value, like ZoneAware([false, true])");
+                }
             }
             SweepAxis::ServiceScale { backend, values } => {
                 target(self, backend);
@@ -348,6 +408,110 @@ impl Checker<'_> {
                 );
             }
         }
+        if let Some(breaker) = &client.breaker {
+            self.model(&path.field("breaker"), breaker.model().problems());
+        }
+        if let Some(throttle) = &client.throttle {
+            self.model(&path.field("throttle"), throttle.model().problems());
+        }
+    }
+
+    /// The balancer tier's ranges, and the audit of its failure modes (issue 11): a policy that
+    /// needs global load information behind many instances, subsets that leave backends out or
+    /// load them unevenly, long-lived connections across a scale-out, zone-aware routing with
+    /// no client zones.
+    fn topology(&mut self, path: &FieldPath, experiment: &Experiment, stack: &StackSpec) {
+        let bp = path.field("balancer");
+        let topology = stack.balancer.topology();
+        self.model(&bp, topology.problems());
+        for (i, b) in stack.backends.iter().enumerate() {
+            if let Some(p) = b.priority
+                && p > stacksim_model::topology::MAX_PRIORITY
+            {
+                self.error(
+                    path.field("backends").index(i).field("priority"),
+                    format!("a priority level from 0 to {}, not {p}", stacksim_model::topology::MAX_PRIORITY),
+                );
+            }
+        }
+        let b = &stack.balancer;
+        if b.instances > 1 && b.policy.info().is_some_and(|info| !info.splits_by_weight) {
+            self.warning(
+                bp.field("instances"),
+                format!(
+                    "{} compares backends' load, but each of the {} instances sees only the requests it sent itself (about 1/{} of them): its picks drift toward random (envoy issues 35935, 31643); fewer instances, or a policy that needs no load information, behave as configured",
+                    b.policy, b.instances, b.instances
+                ),
+            );
+        }
+        let fleet = stack.backends.iter().filter(|b| !b.standby).map(|b| b.replicas as usize).sum::<usize>();
+        if let Some(size) = match b.subset {
+            crate::spec::SubsetSpec::All => None,
+            crate::spec::SubsetSpec::Random { size } | crate::spec::SubsetSpec::Deterministic { size } => {
+                Some(size)
+            }
+        } && size >= 1
+            && fleet > 0
+            && b.instances <= stacksim_model::topology::MAX_INSTANCES
+        {
+            let counts =
+                stacksim_model::topology::subset_counts(topology.subset, fleet, b.instances, experiment.seed);
+            let min = counts.iter().copied().min().unwrap_or(0);
+            let max = counts.iter().copied().max().unwrap_or(0);
+            let mean = counts.iter().map(|&c| f64::from(c)).sum::<f64>() / counts.len() as f64;
+            if min == 0 {
+                let idle = counts.iter().filter(|&&c| c == 0).count();
+                self.warning(
+                    bp.field("subset"),
+                    format!(
+                        "{idle} of {fleet} backends are in no instance's subset ({} instances × {size} backends each): they get no traffic; use larger subsets or more instances",
+                        b.instances
+                    ),
+                );
+            } else if f64::from(max) > 1.25 * mean || f64::from(min) < 0.75 * mean {
+                self.warning(
+                    bp.field("subset"),
+                    format!(
+                        "these subsets give backends {min} to {max} connections ({:.0}% to {:.0}% of the mean {mean:.1}): the busiest gets {:.0}% more traffic than the least; Deterministic(size: {size}) gives equal counts (SRE book, ch. 20)",
+                        100.0 * f64::from(min) / mean,
+                        100.0 * f64::from(max) / mean,
+                        100.0 * (f64::from(max) / f64::from(min) - 1.0)
+                    ),
+                );
+            }
+        }
+        let long_lived = match b.connections {
+            crate::spec::ConnectionsSpec::PerRequest => None,
+            crate::spec::ConnectionsSpec::KeepAlive { max_age, .. } => {
+                max_age.is_none().then_some("KeepAlive")
+            }
+            crate::spec::ConnectionsSpec::Http2 { max_age, .. } => max_age.is_none().then_some("Http2"),
+        };
+        let scales_out =
+            experiment.timeline.iter().any(|t| matches!(t.action, crate::spec::ActionSpec::Add(_)));
+        if let Some(kind) = long_lived
+            && scales_out
+        {
+            self.warning(
+                bp.field("connections"),
+                format!(
+                    "{kind} connections without max_age are never recycled, so the backends the timeline adds get only requests from new connections: a scale-out does not relieve the others (kubernetes issue 38456); set max_age, like \"5m\" (gRPC A9)"
+                ),
+            );
+        }
+        if b.zone_aware.is_some() {
+            if !stack.clients.iter().any(|c| c.zone.is_some()) {
+                self.warning(
+                    bp.field("zone_aware"),
+                    "zone-aware routing needs to know where requests come from: no client has a zone, so every pick ignores zones; give clients zone: \"name\"",
+                );
+            } else if !stack.backends.iter().any(|b| b.zone.is_some()) {
+                self.warning(
+                    bp.field("zone_aware"),
+                    "no backend has a zone: zone-aware routing has nothing to prefer",
+                );
+            }
+        }
     }
 
     /// Hedging and retry throttling (issue 12): ranges, hedging with retries, and throttling
@@ -388,6 +552,25 @@ impl Checker<'_> {
             if let Some(discipline) = b.discipline {
                 self.model(&bp.field("discipline"), discipline.to_model().problems());
             }
+            if let Some(limits) = &b.circuit_breakers {
+                self.model(&bp.field("circuit_breakers"), limits.model().problems());
+            }
+            if let Some(limit) = &b.rate_limit {
+                self.model(&bp.field("rate_limit"), limit.model().problems());
+            }
+            if let Some(slow_start) = &b.slow_start {
+                self.model(&bp.field("slow_start"), slow_start.model().problems());
+            }
+            if let Some(warmup) = &b.warmup {
+                self.model(&bp.field("warmup"), warmup.model().problems());
+            }
+        }
+        let balancer = path.field("balancer");
+        if let Some(admission) = &stack.balancer.admission_control {
+            self.model(&balancer.field("admission_control"), admission.model().problems());
+        }
+        if let Some(limit) = &stack.balancer.rate_limit {
+            self.model(&balancer.field("rate_limit"), limit.model().problems());
         }
         if stack.backends.iter().all(|b| b.standby) && !stack.backends.is_empty() {
             self.warning(
@@ -462,6 +645,22 @@ impl Checker<'_> {
                     self.positive(path.field("action").index(0), *f, "the factor or rate")
                 }
                 _ => {}
+            }
+            if let A::RollingDeploy { backend, .. } | A::Canary { backend, .. } = &entry.action
+                && let Some(group) = stack.backends.iter().find(|b| b.name == *backend)
+                && !crate::build::is_dynamic(group)
+                && group.replicas > stacksim_model::fleet::MAX_REPLICAS
+            {
+                // A deployed group's pods are slots built for at most this many replicas (a
+                // group with fleet dynamics is told so at its `replicas`).
+                self.error(
+                    path.field("action").field("backend"),
+                    format!(
+                        "a group that is deployed to has at most {} replicas; {backend:?} has {}",
+                        stacksim_model::fleet::MAX_REPLICAS,
+                        group.replicas
+                    ),
+                );
             }
             match &entry.action {
                 A::RollingDeploy { max_surge, max_unavailable, service, .. } => {
@@ -613,9 +812,10 @@ pub(crate) fn check(
         c.backend(path, backend);
     }
     for (i, axis) in experiment.sweep.iter().enumerate() {
-        c.axis(root.field("sweep").index(i), axis, stack);
+        c.axis(root.field("sweep").index(i), axis, stack, &experiment.timeline);
     }
     c.stack_extras(&stack_path, stack);
+    c.topology(&stack_path, experiment, stack);
     c.replay(experiment, stack);
     if let Some(label) = &experiment.baseline {
         let labels: Vec<String> =
@@ -667,8 +867,12 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &Stack
     let backends_path = FieldPath::root().field("stack").field("backends");
     if offered >= capacity {
         for (i, backend) in stack.backends.iter().enumerate() {
-            // A queue timeout bounds a queue as surely as a limit does.
-            if backend.queue == QueueSpec::Unbounded && backend.queue_timeout.is_none() {
+            // A queue timeout bounds a queue as surely as a limit does, and so do circuit
+            // breakers (at most max_requests outstanding).
+            if backend.queue == QueueSpec::Unbounded
+                && backend.queue_timeout.is_none()
+                && backend.circuit_breakers.is_none()
+            {
                 c.warning(
                     backends_path.index(i).field("queue"),
                     format!(
@@ -676,6 +880,25 @@ fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &Stack
                     ),
                 );
             }
+        }
+    }
+    // A zone's loss: what the other zones can serve against the whole offered load.
+    for zone in crate::build::zone_names(stack) {
+        let left: f64 = stack
+            .backends
+            .iter()
+            .filter(|b| b.zone.as_deref() != Some(zone.as_str()))
+            .map(|b| f64::from(b.replicas) * capacity_of(b))
+            .sum();
+        if left < offered
+            && let Some(first) = stack.backends.iter().position(|b| b.zone.as_deref() == Some(zone.as_str()))
+        {
+            c.warning(
+                backends_path.index(first).field("zone"),
+                format!(
+                    "losing zone {zone:?} leaves {left:.1}/s of capacity for {offered:.1}/s offered: the other zones will be overwhelmed; add capacity outside it"
+                ),
+            );
         }
     }
     // Fleet groups change size and weights as they run: no static split to audit.

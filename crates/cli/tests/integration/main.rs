@@ -2,6 +2,7 @@
 //! module whose behaviour it pins, or a new module for a new behaviour.
 
 mod bad_input;
+mod calibrate;
 mod capacity;
 mod determinism;
 mod extremes;

@@ -22,12 +22,34 @@ const SHORTER: &[(&str, &[(&str, &str)])] = &[
         &[("duration: \"20m\"", "duration: \"1m\""), ("warmup: \"2m\"", "warmup: \"10s\"")],
     ),
     (
+        "scale-out-with-http2.ron",
+        &[("duration: \"30m\"", "duration: \"13m\""), ("warmup: \"5m\"", "warmup: \"9m\"")],
+    ),
+    ("zone-failure.ron", &[("duration: \"30m\"", "duration: \"12m\""), ("warmup: \"5m\"", "warmup: \"9m\"")]),
+    (
         "march-8-2024.ron",
         &[
             ("start: \"2024-03-08T13:00:00Z\"", "start: \"2024-03-08T13:50:00Z\""),
             ("duration: \"5h\"", "duration: \"20m\""),
             ("warmup: \"10m\"", "warmup: \"2m\""),
             ("incident: (\"14:00\", \"17:00\")", "incident: (\"14:00\", \"14:10\")"),
+        ],
+    ),
+    (
+        "march-8-2024-containment.ron",
+        &[
+            ("start: \"2024-03-08T13:00:00Z\"", "start: \"2024-03-08T13:50:00Z\""),
+            ("duration: \"4h\"", "duration: \"20m\""),
+            ("warmup: \"10m\"", "warmup: \"2m\""),
+            ("incident: (\"14:00\", \"17:00\")", "incident: (\"14:00\", \"14:10\")"),
+        ],
+    ),
+    (
+        "march-8-2024-recovery.ron",
+        &[
+            ("duration: \"1h30m\"", "duration: \"40m\""),
+            ("warmup: \"5m\"", "warmup: \"2m\""),
+            ("incident: (\"17:00\", \"18:00\")", "incident: (\"17:00\", \"17:10\")"),
         ],
     ),
     (

@@ -1,7 +1,8 @@
 //! Conservation and determinism hold whatever the features: a property test over random
 //! stacks with timeouts, retries, hedging, retry throttling, queue disciplines (LIFO, CoDel),
-//! queue timeouts, crashes, health checks, ejection and a database, and a fleet group that
-//! autoscales, deploys and runs a canary.
+//! queue timeouts, crashes, health checks, ejection, a database, a fleet group that
+//! autoscales, deploys and runs a canary, and the overload controls (circuit breakers, rate
+//! limits, admission control, client breakers and throttling, slow start and warm-up).
 
 use proptest::prelude::*;
 use stacksim_model::policy::{LeastConnections, RandomChoices};
@@ -14,6 +15,14 @@ fn stack(seed_bits: u64) -> StackConfig {
     let mut c = ClientConfig::new("users", Arrivals::Poisson { rate_per_s: 20.0 + (seed_bits % 40) as f64 });
     c.users = bit(1).then_some(Users { count: 200, skew: 0.8 });
     c.timeout = bit(2).then_some(ms(300));
+    c.breaker = bit(21).then_some(ClientBreaker {
+        failure_rate: 0.3,
+        window: s(5),
+        min_requests: 10,
+        open_for: s(3),
+        half_open: 3,
+    });
+    c.throttle = bit(22).then_some(Throttle { k: 1.5, window: s(10) });
     c.retry = bit(3).then_some(RetryPolicy {
         max_attempts: 3,
         backoff: ms(20),
@@ -22,7 +31,7 @@ fn stack(seed_bits: u64) -> StackConfig {
     });
     // Hedging replaces retries (a client does one or the other, as in gRPC); with its
     // cancelled attempts, conservation counts requests, not attempts.
-    // (Bits 32 and up: the fleet's use 12 to 20.)
+    // (Bits: the fleet's use 12 to 20, part A's overload controls 21 to 28, these 32 and up.)
     if bit(32) {
         c.retry = None;
         c.hedge = Some(HedgePolicy { max_attempts: 2 + (seed_bits >> 38) as u32 % 4, delay: ms(25) });
@@ -48,6 +57,17 @@ fn stack(seed_bits: u64) -> StackConfig {
                     adaptive_lifo: bit(37),
                 },
             };
+            b.group = u32::from(i == 2);
+            b.circuit_breakers = bit(23).then_some(CircuitBreakers {
+                max_connections: 3,
+                max_pending_requests: 2,
+                max_requests: 6,
+                max_retries: 1,
+            });
+            b.rate_limit = bit(24).then_some(RateLimit { tokens_per_s: 10.0, burst: 5 });
+            b.slow_start =
+                bit(25).then_some(SlowStart { window: s(20), aggression: 1.5, min_weight_percent: 10.0 });
+            b.warmup = bit(26).then_some(Warmup { window: s(15), factor: 3.0 });
             b
         })
         .collect();
@@ -130,6 +150,8 @@ fn stack(seed_bits: u64) -> StackConfig {
                 TimedAction { at: s(30), action: Action::Fail { backend: 1 } },
                 TimedAction { at: s(60), action: Action::Recover { backend: 1 } },
                 TimedAction { at: s(70), action: Action::SetWeight { backend: 0, weight: 5 } },
+                TimedAction { at: s(75), action: Action::Remove { backend: 2 } },
+                TimedAction { at: s(80), action: Action::Add { backend: 2 } },
             ]
             .into_iter()
             .chain(timeline)
@@ -138,6 +160,15 @@ fn stack(seed_bits: u64) -> StackConfig {
             timeline
         },
         observe: Observe { window: Some(s(10)), slow: Some(ms(500)), incident: None },
+        admission_control: bit(27).then_some(AdmissionControl {
+            window: s(10),
+            success_threshold: 0.9,
+            aggression: 1.0,
+            max_rejection_probability: 0.8,
+        }),
+        rate_limit: bit(28).then_some(RateLimit { tokens_per_s: 40.0, burst: 20 }),
+        report_overload: false,
+        topology: Topology::default(),
     }
 }
 
@@ -152,6 +183,12 @@ proptest! {
         let a = run(Box::new(LeastConnections::new()));
         prop_assert_eq!(a.arrived, a.completed + a.rejected + a.timed_out + a.failed + a.in_flight);
         prop_assert!(a.users_affected <= a.users_active);
+        prop_assert_eq!(a.overload.is_some(), stack.has_overload_control());
+        if let Some(o) = a.overload {
+            let c = o.counts;
+            prop_assert!(c.overflowed + c.limited + c.shed + c.short_circuited + c.throttled <= a.rejected);
+            prop_assert!((0.0..=1.0).contains(&o.breaker_open_ratio));
+        }
         for group in &a.fleet {
             prop_assert!(group.replica_seconds >= 0.0 && group.replica_seconds.is_finite());
         }
@@ -162,5 +199,53 @@ proptest! {
         let c = run(Box::new(RandomChoices::power_of_two()));
         prop_assert_eq!(a.arrived, c.arrived);
         prop_assert_eq!(c.arrived, c.completed + c.rejected + c.timed_out + c.failed + c.in_flight);
+    }
+}
+
+/// Counts of the attempts an [`AttemptLog`] heard, shared with the test.
+#[derive(Default)]
+struct Heard {
+    counted: u64,
+    completed: u64,
+    out_of_order: u64,
+}
+
+struct Counter(std::sync::Arc<std::sync::Mutex<Heard>>);
+
+impl AttemptLog for Counter {
+    fn record(&mut self, a: &AttemptRecord) {
+        let mut heard = self.0.lock().unwrap();
+        heard.counted += u64::from(a.counted);
+        heard.completed += u64::from(a.counted && a.outcome == AttemptOutcome::Completed);
+        let ordered = a.sent <= a.ended && a.started.is_none_or(|s| a.sent <= s && s <= a.ended);
+        heard.out_of_order += u64::from(!ordered);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// `stacksim run --access-log`: the attempt log changes nothing, and accounts for every
+    /// attempt — one line per attempt that ended, a completed line per completed request.
+    #[test]
+    fn the_attempt_log_changes_nothing_and_hears_every_ended_attempt(bits in any::<u64>(), seed in any::<u64>()) {
+        let stack = stack(bits);
+        let params = RunParams { seed, duration: s(120), warmup: s(10) };
+        let plain = simulate(&stack, Box::new(LeastConnections::new()), params).unwrap();
+        let heard = std::sync::Arc::new(std::sync::Mutex::new(Heard::default()));
+        let mut sim = WebStack::simulation(&stack, Box::new(LeastConnections::new()), params).unwrap();
+        sim.model_mut().set_attempt_log(Box::new(Counter(std::sync::Arc::clone(&heard))));
+        sim.run_until(stacksim_engine::SimTime::from(params.duration));
+        let (now, events) = (sim.now(), sim.events_handled());
+        let logged = sim.into_model().summary(now, events);
+        prop_assert_eq!(format!("{plain:?}"), format!("{logged:?}"));
+        let heard = heard.lock().unwrap();
+        prop_assert_eq!(heard.completed, logged.completed);
+        prop_assert_eq!(heard.out_of_order, 0);
+        // Every counted attempt ended and was heard, but those of requests still in flight:
+        // one each, or as many as its hedges.
+        let outstanding = stack.clients.iter().map(|c| c.hedge.map_or(1, |h| u64::from(h.max_attempts))).max().unwrap_or(1);
+        prop_assert!(heard.counted <= logged.attempts);
+        prop_assert!(heard.counted + outstanding * logged.in_flight >= logged.attempts, "{} heard, {} sent, {} in flight", heard.counted, logged.attempts, logged.in_flight);
     }
 }

@@ -201,3 +201,27 @@ fn a_pod_killed_at_the_end_of_its_grace_fails_what_it_still_holds() {
     let r = run(&generous, s(120));
     assert_eq!(r.failed, 0, "a long grace lets every request finish");
 }
+
+/// Under slow start, a canary pod ramps like any backend that joins (Envoy ramps hosts that
+/// join the cluster) and then takes its weight percent: its weight reaches the policies scaled
+/// as the other pods' are, not as a raw weight beside scaled ones.
+#[test]
+fn a_canary_under_slow_start_ramps_up_to_its_weight_percent() {
+    let mut stack = group(100.0, 12, 4, ms(50));
+    stack.fleets[0].versions.push(ServiceTime::Exponential { mean: ms(50) });
+    for b in &mut stack.backends {
+        b.slow_start = Some(SlowStart { window: s(60), aggression: 1.0, min_weight_percent: 10.0 });
+    }
+    stack.timeline =
+        vec![TimedAction { at: s(10), action: Action::Canary { group: 0, version: 1, weight_percent: 20 } }];
+    let r = run(&stack, s(200));
+    assert_conserved(&r);
+    let share = |from: usize, to: usize| {
+        let routed = |b: usize| r.windows[from..to].iter().map(|w| w.backends[b].routed).sum::<u64>() as f64;
+        routed(4) / (0..12).map(routed).sum::<f64>()
+    };
+    // Its first ten seconds: at most a sixth of its weight, so well under its 20%.
+    assert!(share(11, 21) < 0.06, "{}", share(11, 21));
+    // After the 60 s window: its full 20%.
+    assert!((share(80, 200) - 0.2).abs() < 0.01, "{}", share(80, 200));
+}

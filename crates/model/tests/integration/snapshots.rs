@@ -95,6 +95,7 @@ fn stack_with_every_mechanism() -> StackConfig {
             at(330, Action::SetPolicy { policy: 1 }),
         ],
         observe: Observe { window: Some(s(30)), slow: Some(ms(100)), incident: Some((s(50), s(250))) },
+        ..StackConfig::default()
     }
 }
 

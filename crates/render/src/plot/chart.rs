@@ -177,7 +177,7 @@ pub(crate) fn message(size: (u32, u32), text: &str) -> String {
 }
 
 /// `text` with `& < > " '` replaced by character references, safe in HTML text and attributes.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -626,6 +626,30 @@ pub fn timeline(report: &Report) -> String {
             PANEL_HEIGHT,
         ));
     }
+    // Overload controls (issue 12): what they turned away, and client breakers open.
+    let turned_away = |w: &Values<'_>| {
+        [WindowMetric::Overflowed, WindowMetric::Limited, WindowMetric::Shed, WindowMetric::HeldBack]
+            .iter()
+            .map(|m| w.get(m))
+            .filter(|x| x.is_finite())
+            .sum::<f64>()
+    };
+    if windows().any(|w| turned_away(&w) > 0.0) {
+        panels.push(Panel::new(
+            "turned away by overload controls (% of arrivals): overflow, 429, shed, held back".to_owned(),
+            lines(&|w| PERCENT.scale * turned_away(w) / w.get(&WindowMetric::Arrived)),
+            true,
+            PANEL_HEIGHT,
+        ));
+    }
+    if windows().any(|w| w.get(&WindowMetric::BreakersOpen) > 0.0) {
+        panels.push(Panel::new(
+            "client circuit breakers open or half-open (clients, at each window's end)".to_owned(),
+            lines(&|w| w.get(&WindowMetric::BreakersOpen)),
+            false,
+            PANEL_HEIGHT,
+        ));
+    }
     let plot_x = PLOT_LEFT..WIDTH - PLOT_RIGHT;
     let placed = place_marks(&axis, report, &plot_x, WIDTH, false);
     let band = marks_height(&placed);

@@ -244,6 +244,10 @@ pub enum ActionSpec {
         /// The canary's service time.
         service: ServiceSpec,
     },
+    /// Every backend in the zone fails at once (as `Fail` on each).
+    FailZone(String),
+    /// Every backend in the zone is back (as `Recover` on each).
+    RecoverZone(String),
 }
 
 /// A client's patience and retries.
@@ -428,5 +432,7 @@ pub fn action_label(action: &ActionSpec) -> String {
         ActionSpec::SetRate(r) => format!("rate {r}/s"),
         ActionSpec::RollingDeploy { backend, .. } => format!("{backend} deploy"),
         ActionSpec::Canary { backend, weight_percent, .. } => format!("{backend} canary {weight_percent}%"),
+        ActionSpec::FailZone(z) => format!("zone {z} fails"),
+        ActionSpec::RecoverZone(z) => format!("zone {z} recovers"),
     }
 }

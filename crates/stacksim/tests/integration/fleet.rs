@@ -71,3 +71,35 @@ fn with_instant_pods_and_a_slow_ramp_the_autoscaled_fleet_tracks_the_capacity_an
         assert!((held - answer).abs() <= slack, "{rate}/s: autoscaler {held}, capacity {answer}");
     }
 }
+
+/// A fleet group's pods are slots built for at most `MAX_REPLICAS`: a `Replicas` sweep past it
+/// (found by the loader fuzzer: the plan loaded, then the run refused it) and a deploy to a
+/// group past it are located errors when the file loads.
+#[test]
+fn fleet_groups_past_the_replica_limit_are_refused_where_the_file_says_so() {
+    let registry = PolicyRegistry::new();
+    let max = stacksim_model::fleet::MAX_REPLICAS;
+    let swept = format!(
+        r#"Experiment(name: "x", seed: 1, duration: "1m",
+            stack: (clients: [(name: "u", arrivals: Poisson(rate_per_s: 10.0))], balancer: (policy: Random),
+                    backends: [(name: "app", replicas: 2, workers: 1, queue: Bounded(10), service: Exponential(mean: "10ms"),
+                                provision: "1s")]),
+            sweep: [Replicas(values: [2, {}])])"#,
+        max + 1
+    );
+    let error = Experiment::load_str(&swept, "swept.ron", &registry).unwrap_err().to_string();
+    assert!(error.contains("sweep[0].values[1]") && error.contains("at most 10000 replicas"), "{error}");
+
+    let deployed = format!(
+        r#"Experiment(name: "x", seed: 1, duration: "1m",
+            stack: (clients: [(name: "u", arrivals: Poisson(rate_per_s: 10.0))], balancer: (policy: Random),
+                    backends: [(name: "app", replicas: {}, workers: 1, queue: Bounded(10), service: Exponential(mean: "10ms"))]),
+            timeline: [(at: "30s", action: RollingDeploy(backend: "app"))])"#,
+        max + 1
+    );
+    let error = Experiment::load_str(&deployed, "deployed.ron", &registry).unwrap_err().to_string();
+    assert!(
+        error.contains("timeline[0].action.backend") && error.contains("at most 10000 replicas"),
+        "{error}"
+    );
+}

@@ -50,3 +50,28 @@ fn march_8_replay_has_the_postmortems_shape() {
     // And every run conserves requests, retries and timeouts included.
     assert!(report.runs.iter().all(super::conserves));
 }
+
+fn run_file(name: &str) -> Report {
+    let path = super::repo_root().join("experiments").join(name);
+    let registry = PolicyRegistry::new();
+    let experiment = Experiment::load(&path, &registry).unwrap_or_else(|e| panic!("{e}")).plan;
+    Runner::new().run(&experiment).unwrap()
+}
+
+/// The recovery companion: a cold restart without slow start relapses and stays down (a
+/// metastable overload); with slow start over the warm-up window nothing fails after the
+/// restart and app-0 is back at its full share at the end of the ramp, 17:32.
+#[test]
+#[ignore = "release-mode validation: cargo test --release -p stacksim --test integration -- --ignored"]
+fn march_8_recovery_restarts_cold_and_slow_start_restores_by_half_past_five() {
+    let report = run_file("march-8-2024-recovery.ron");
+    let errors = |w: &indexmap::IndexMap<String, Reading>| w["error_ratio"].0;
+    let share = |w: &indexmap::IndexMap<String, Reading>| w["app-0.share"].0;
+    // Windows are minutes from 16:30: 17:00 is 30.
+    let (restart, slow_start) = (&report.timeseries[0].windows, &report.timeseries[1].windows);
+    assert!(restart[33..90].iter().all(|w| errors(w) > 0.05), "the cold server relapses and stays down");
+    assert!(slow_start[32..90].iter().all(|w| errors(w) == 0.0), "nothing fails after the restart");
+    assert!(share(&slow_start[40]) < 0.06, "ramping at 17:10: {}", share(&slow_start[40]));
+    assert!(slow_start[62..90].iter().all(|w| share(w) > 0.11), "its full eighth from 17:32");
+    assert!(report.runs.iter().all(super::conserves));
+}
