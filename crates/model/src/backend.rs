@@ -13,6 +13,7 @@ use rand_xoshiro::SplitMix64;
 use stacksim_engine::{SimTime, scale_span};
 
 use crate::ModelError;
+use crate::classes::{Priority, Shed};
 use crate::health::{ActiveCheck, CheckKind};
 use crate::metrics::TimeIntegral;
 use crate::overload::discipline::Discipline;
@@ -78,6 +79,9 @@ pub struct BackendConfig {
     pub zone: Option<String>,
     /// Its Envoy priority level: 0 is used first, higher levels take over as it fails.
     pub priority: u32,
+    /// Refuses attempts of low request priority while its queue is long (see
+    /// [`crate::classes`]). `None`: never.
+    pub shed: Option<Shed>,
 }
 
 impl BackendConfig {
@@ -100,6 +104,7 @@ impl BackendConfig {
             warmup: None,
             zone: None,
             priority: 0,
+            shed: None,
         }
     }
 }
@@ -162,6 +167,8 @@ pub(crate) struct Backend {
     /// Its warm-up, and when its process last started (`None`: warm since the start of the
     /// run).
     warmup: Option<(Warmup, Option<SimTime>)>,
+    /// Its priority shedding, if any.
+    shed: Option<Shed>,
 }
 
 impl Backend {
@@ -189,6 +196,7 @@ impl Backend {
             queued: TimeIntegral::default(),
             bucket: config.rate_limit.map(TokenBucket::new),
             warmup: config.warmup.map(|w| (w, None)),
+            shed: config.shed,
         })
     }
 
@@ -209,6 +217,12 @@ impl Backend {
         } else {
             Admission::Reject(Rejection::QueueFull)
         }
+    }
+
+    /// Whether it sheds an attempt of `priority` arriving now (never, without shedding).
+    #[inline]
+    pub fn sheds(&self, priority: Priority) -> bool {
+        self.shed.is_some_and(|shed| shed.sheds(self.queued_live, priority))
     }
 
     /// Its rate limit at `now`: whether an attempt may pass (always, without a limit).
@@ -278,10 +292,10 @@ impl Backend {
     }
 
     /// A worker starts an attempt at `now`: its work, drawn from the request's `sizes` stream
-    /// at the backend's current speed.
+    /// at the backend's current speed, times `scale` (its request class's `service_scale`).
     #[inline]
-    pub fn start(&mut self, now: SimTime, sizes: &mut SplitMix64) -> Duration {
-        let mut factor = self.slowness();
+    pub fn start(&mut self, now: SimTime, sizes: &mut SplitMix64, scale: f64) -> Duration {
+        let mut factor = self.slowness() * scale;
         if let Some((warmup, Some(started))) = self.warmup {
             factor *= warmup.slowness(now.saturating_since(started));
         }

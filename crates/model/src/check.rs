@@ -311,8 +311,49 @@ impl ClientConfig {
         if let Some(throttle) = &self.throttle {
             p.extend("throttle", throttle.problems());
         }
+        p.0.extend(classes(&self.classes));
         p.0
     }
+}
+
+/// Every problem with a client's request classes, at `classes[i].name`, `.weight` and
+/// `.service_scale`: an empty or repeated name, a weight or scale that is not a positive,
+/// finite number, more than [`crate::classes::MAX_CLASSES_PER_CLIENT`] classes.
+pub fn classes(classes: &[crate::RequestClass]) -> Vec<Invalid> {
+    let mut p = Problems::default();
+    let max = crate::classes::MAX_CLASSES_PER_CLIENT;
+    if classes.len() > max {
+        p.push("classes", format!("a client has at most {max} request classes, not {}", classes.len()));
+    }
+    for (i, class) in classes.iter().enumerate() {
+        let at = |field: &str| format!("classes[{i}].{field}");
+        if class.name.is_empty() {
+            p.push(at("name"), "a class needs a name, like \"search\"");
+        } else if classes[..i].iter().any(|c| c.name == class.name) {
+            p.push(at("name"), format!("the class name {:?} is used twice in this client", class.name));
+        }
+        if !(class.weight > 0.0 && class.weight.is_finite()) {
+            p.push(
+                at("weight"),
+                format!("a class's weight must be a positive, finite number, like 0.2, not {}", class.weight),
+            );
+        }
+        if !(class.service_scale > 0.0 && class.service_scale.is_finite()) {
+            p.push(
+                at("service_scale"),
+                format!(
+                    "service_scale must be a positive, finite number (1.0 = the backend's own service time), not {}",
+                    class.service_scale
+                ),
+            );
+        }
+    }
+    if classes.iter().all(|c| c.weight.is_finite())
+        && !classes.iter().map(|c| c.weight).sum::<f64>().is_finite()
+    {
+        p.push("classes", "the classes' weights add up to more than a float holds: use smaller weights");
+    }
+    p.0
 }
 
 /// `value` must lie in `(0, 1]`.
@@ -728,6 +769,17 @@ impl StackConfig {
             p.extend("balancer.rate_limit", limit.problems());
         }
         p.extend("balancer", self.topology.problems());
+        // Attempts carry their class in one byte.
+        let classes: usize = self.clients.iter().map(|c| c.classes.len().max(1)).sum();
+        let max = crate::classes::MAX_CLASSES;
+        if self.has_classes() && classes > max {
+            p.push(
+                "clients",
+                format!(
+                    "a stack has at most {max} request classes, counting one for each client without classes; this one has {classes}"
+                ),
+            );
+        }
         for (i, backend) in self.backends.iter().enumerate() {
             if backend.priority > crate::topology::MAX_PRIORITY {
                 p.push(

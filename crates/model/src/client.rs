@@ -4,7 +4,8 @@
 //! Each client draws from streams of its own, named after it: `arrivals/<name>` (gaps between
 //! arrivals, and think times of a closed loop), `sizes/<name>` (one seed per request),
 //! `keys/<name>` (one key per request, drawn even when a trace or a closed loop supplies the
-//! key, so that the other streams do not shift) and `retries/<name>` (backoff jitter).
+//! key, so that the other streams do not shift), `retries/<name>` (backoff jitter) and, for a
+//! client with two or more request classes, `classes/<name>` (each request's class).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use stacksim_engine::{SimRng, SimTime, rng};
 
 use crate::ModelError;
 use crate::arrivals::{ArrivalClock, Arrivals};
+use crate::classes::{ClassSampler, RequestClass};
 use crate::keys::{KeySampler, Users};
 use crate::overload::hedge::HedgePolicy;
 use crate::overload::{BreakerRuntime, ClientBreaker, Throttle, ThrottleState};
@@ -44,6 +46,9 @@ pub struct ClientConfig {
     pub throttle: Option<Throttle>,
     /// The zone its requests come from (zone-aware routing, cross-zone traffic).
     pub zone: Option<String>,
+    /// The kinds of request it sends, each request drawn by weight (see [`crate::classes`]).
+    /// Empty: one kind, priority `Normal`, at the backends' own service time.
+    pub classes: Vec<RequestClass>,
 }
 
 impl ClientConfig {
@@ -61,6 +66,7 @@ impl ClientConfig {
             breaker: None,
             throttle: None,
             zone: None,
+            classes: Vec::new(),
         }
     }
 
@@ -96,6 +102,10 @@ pub(crate) struct Client {
     /// Its circuit breaker and throttle, with the stream of the throttle's draws
     /// (`throttle/<name>`); `None` when it has neither.
     guard: Option<Box<Guard>>,
+    /// The number of its first request class in the stack's class table (0 without one).
+    first_class: u8,
+    /// The draw of each request's class, with two or more classes; `None` otherwise.
+    classes: Option<Box<ClassSampler>>,
 }
 
 /// A client's own overload protection: what it does before an attempt leaves.
@@ -115,8 +125,9 @@ pub(crate) enum Held {
 }
 
 impl Client {
-    /// The client `config` describes, its streams derived from `seed`.
-    pub fn new(config: &ClientConfig, seed: u64) -> Result<Self, ModelError> {
+    /// The client `config` describes, its streams derived from `seed`; its classes are numbered
+    /// from `first_class` in the stack's class table.
+    pub fn new(config: &ClientConfig, seed: u64, first_class: u8) -> Result<Self, ModelError> {
         let stream = |kind: &str| rng::stream(seed, &format!("{kind}/{}", config.name));
         Ok(Client {
             clock: ArrivalClock::new(&config.arrivals)?,
@@ -138,6 +149,9 @@ impl Client {
                     throttle: config.throttle.map(|t| (ThrottleState::new(t), stream("throttle"))),
                 })
             }),
+            first_class,
+            classes: (config.classes.len() > 1)
+                .then(|| Box::new(ClassSampler::new(&config.classes, stream("classes")))),
         })
     }
 
@@ -169,16 +183,20 @@ impl Client {
     }
 
     /// A new request at `now`: its key (the closed-loop `user`, else the trace's `key`, else a
-    /// drawn one) and its size seed.
+    /// drawn one), its size seed and its class (its number in the stack's class table).
     #[inline]
-    pub fn new_request(&mut self, now: SimTime, key: Option<u64>, user: Option<u32>) -> (u64, u64) {
+    pub fn new_request(&mut self, now: SimTime, key: Option<u64>, user: Option<u32>) -> (u64, u64, u8) {
         let size_seed = self.sizes.next_u64();
         let drawn = self.key_sampler.sample(&mut self.keys);
         let key = user.map(u64::from).or(key).unwrap_or(drawn);
         if let Some(budget) = &mut self.budget {
             budget.deposit(now);
         }
-        (key, size_seed)
+        let class = match &mut self.classes {
+            None => self.first_class,
+            Some(sampler) => self.first_class + sampler.draw(),
+        };
+        (key, size_seed, class)
     }
 
     /// Whether its keys are user numbers, tracked for users affected.

@@ -5,6 +5,7 @@ pub mod arrivals;
 mod backend;
 mod balancer;
 pub mod check;
+pub mod classes;
 mod client;
 mod database;
 pub mod fleet;
@@ -29,6 +30,7 @@ use std::time::Duration;
 pub use arrivals::Arrivals;
 pub use backend::{BackendConfig, Degradation, QueueLimit};
 pub use check::Invalid;
+pub use classes::{Priority, RequestClass, Shed};
 pub use client::ClientConfig;
 pub use database::DatabaseConfig;
 pub use fleet::{Amount, FleetConfig, FleetSummary, FleetWindow, Hpa, HpaMetric};
@@ -48,7 +50,9 @@ pub use stack::{
     AttemptLog, AttemptOutcome, AttemptRecord, RunControl, RunEnd, RunParams, StackConfig, WebStack,
     simulate, simulate_controlled, simulate_copies, simulate_with,
 };
-pub use summary::{BackendSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary};
+pub use summary::{
+    BackendSummary, ClassSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary,
+};
 pub use timeline::{Action, TimedAction};
 pub use topology::{Connections, Split, Subset, Topology, TopologySummary, ZoneAware};
 

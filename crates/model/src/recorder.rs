@@ -9,9 +9,12 @@ use std::time::Duration;
 use stacksim_engine::SimTime;
 
 use crate::backend::Areas;
+use crate::classes::ClassTable;
 use crate::metrics::{Latency, TimeIntegral};
 use crate::series::{BackendWindow, OverloadWindow, UserTracker, Window};
-use crate::summary::{BackendSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary};
+use crate::summary::{
+    BackendSummary, ClassSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary,
+};
 
 /// What the run records beyond totals.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -46,6 +49,9 @@ pub(crate) enum Outcome {
     ShortCircuited,
     /// Not sent: the client's adaptive throttling rejected it; a rejection.
     Throttled,
+    /// Answered 503 at once by a backend shedding its request class's priority
+    /// ([`crate::classes::Shed`]); a rejection.
+    PriorityShed,
 }
 
 /// Counts of what happened: to requests, stack-wide, or to attempts, per backend.
@@ -78,7 +84,8 @@ impl Outcomes {
             | Outcome::Limited
             | Outcome::Shed
             | Outcome::ShortCircuited
-            | Outcome::Throttled => &mut self.rejected,
+            | Outcome::Throttled
+            | Outcome::PriorityShed => &mut self.rejected,
             Outcome::TimedOut => &mut self.timed_out,
             Outcome::Failed => &mut self.failed,
         } += 1;
@@ -171,6 +178,18 @@ struct Series {
     closed: Vec<Window>,
 }
 
+/// One request class's counts over the measured period, and its response times.
+#[derive(Debug, Default)]
+struct ClassTally {
+    arrived: u64,
+    completed: u64,
+    /// Ended rejected, timed out or failed.
+    errors: u64,
+    /// Of those, ended [priority-shed](Outcome::PriorityShed).
+    shed: u64,
+    response: Latency,
+}
+
 /// What a run counts and measures.
 #[derive(Debug)]
 pub(crate) struct Recorder {
@@ -191,11 +210,14 @@ pub(crate) struct Recorder {
     users: Option<UserTracker>,
     /// Kept when an overload mechanism is configured.
     overload: Option<OverloadTally>,
+    /// Per request class, by number, when the stack has a class table.
+    classes: Option<Vec<ClassTally>>,
 }
 
 impl Recorder {
     /// A recorder for a run of `duration` with `warmup`, `backends` backends and, if any
-    /// client's keys are user numbers, `users` users.
+    /// client's keys are user numbers, `users` users; per request class when there are
+    /// `classes`.
     pub fn new(
         observe: &Observe,
         warmup: Duration,
@@ -203,6 +225,7 @@ impl Recorder {
         backends: usize,
         users: Option<u64>,
         overload: bool,
+        classes: Option<&ClassTable>,
     ) -> Self {
         let (from, to) = observe.incident.unwrap_or((warmup, duration));
         Recorder {
@@ -225,6 +248,7 @@ impl Recorder {
             slow: observe.slow,
             users: users.map(|n| UserTracker::new(n, SimTime::from(from), SimTime::from(to))),
             overload: overload.then(OverloadTally::default),
+            classes: classes.map(|t| (0..t.len()).map(|_| ClassTally::default()).collect()),
         }
     }
 
@@ -242,11 +266,16 @@ impl Recorder {
         self.series.as_ref().map_or(0, |s| s.index)
     }
 
-    /// A request arrived at `now`, from `user` if its client tracks users. Returns whether it
-    /// is counted in the statistics (it arrived after warm-up).
-    pub fn arrived(&mut self, now: SimTime, user: Option<u64>) -> bool {
+    /// A request of class `class` arrived at `now`, from `user` if its client tracks users.
+    /// Returns whether it is counted in the statistics (it arrived after warm-up).
+    pub fn arrived(&mut self, now: SimTime, user: Option<u64>, class: u8) -> bool {
         let counted = now >= self.warmup;
         self.requests.add(counted, |o| o.arrived += 1);
+        if let Some(classes) = &mut self.classes
+            && counted
+        {
+            classes[usize::from(class)].arrived += 1;
+        }
         let window = self.window_index();
         if let (Some(users), Some(user)) = (&mut self.users, user) {
             users.active(user, now, window);
@@ -283,18 +312,23 @@ impl Recorder {
         }
     }
 
-    /// A request ended at `now` with `outcome`, `latency` after it arrived; `user` if its client
-    /// tracks users.
+    /// A request of class `class` ended at `now` with `outcome`, `latency` after it arrived;
+    /// `user` if its client tracks users.
     #[inline]
     pub fn request_ended(
         &mut self,
         now: SimTime,
-        counted: bool,
+        (counted, class): (bool, u8),
         outcome: Outcome,
         latency: Duration,
         user: Option<u64>,
     ) {
         self.requests.add(counted, |o| o.ended(outcome));
+        if let Some(classes) = &mut self.classes
+            && counted
+        {
+            Self::class_ended(&mut classes[usize::from(class)], outcome, latency);
+        }
         if let Some(overload) = &mut self.overload {
             overload.window.ended(outcome);
             if counted {
@@ -315,6 +349,18 @@ impl Recorder {
             && (outcome != Outcome::Completed || too_slow)
         {
             users.affected(user, now, window);
+        }
+    }
+
+    /// A counted request of the class `tally` counts ended with `outcome` after `latency`.
+    #[inline(never)]
+    fn class_ended(tally: &mut ClassTally, outcome: Outcome, latency: Duration) {
+        if outcome == Outcome::Completed {
+            tally.completed += 1;
+            tally.response.record(latency);
+        } else {
+            tally.errors += 1;
+            tally.shed += u64::from(outcome == Outcome::PriorityShed);
         }
     }
 
@@ -423,8 +469,10 @@ impl Recorder {
     }
 
     /// What the run measured from the end of warm-up to `end`, given each backend's name and
-    /// usage (utilization, mean queue length), the database's summary, and the counted
-    /// requests still in flight.
+    /// usage (utilization, mean queue length), the database's summary, the counted requests
+    /// still in flight, and with request classes their table and their counted requests in
+    /// flight.
+    #[allow(clippy::too_many_arguments)]
     pub fn summary(
         mut self,
         end: SimTime,
@@ -433,6 +481,7 @@ impl Recorder {
         database: Option<DatabaseSummary>,
         in_flight: u64,
         breaker_open_ratio: f64,
+        classes: Option<(&ClassTable, Vec<u64>)>,
     ) -> RunSummary {
         let measured = end - self.warmup;
         let secs = measured.as_secs_f64();
@@ -486,6 +535,26 @@ impl Recorder {
             overload: self.overload.map(|o| OverloadSummary { counts: o.measured, breaker_open_ratio }),
             fleet: Vec::new(),
             topology: None,
+            classes: match (self.classes, classes) {
+                (Some(tallies), Some((table, in_flight))) => tallies
+                    .into_iter()
+                    .zip(&table.names)
+                    .zip(table.info.iter().zip(in_flight))
+                    .map(|((t, (name, client)), (info, in_flight))| ClassSummary {
+                        name: name.clone(),
+                        client: client.clone(),
+                        priority: info.priority,
+                        service_scale: info.service_scale,
+                        arrived: t.arrived,
+                        completed: t.completed,
+                        errors: t.errors,
+                        shed: t.shed,
+                        in_flight,
+                        response_time: LatencySummary::of(&t.response),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
         }
     }
 }

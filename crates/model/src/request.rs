@@ -51,6 +51,8 @@ pub(crate) struct Request {
     pub counted: bool,
     /// The balancer instance it reached (its retries go through the same one).
     pub instance: u32,
+    /// Its request class: its number in the stack's class table (0 when there is none).
+    pub class: u8,
 }
 
 /// Where an attempt is at its backend.
@@ -89,6 +91,9 @@ pub(crate) struct Attempt {
     pub stage: Stage,
     /// The client gave up; the backend does not know.
     pub abandoned: bool,
+    /// Its request's class (see [`Request::class`]), kept here because an abandoned attempt
+    /// outlives its request and is still served; it takes the line's one spare byte.
+    pub class: u8,
     /// Its app work \[ns\] (set when a worker takes it); nanoseconds rather than a
     /// `Duration` (16 bytes) so that the balancer instance and connection fit in the line.
     pub work_ns: u64,
@@ -150,6 +155,15 @@ impl InFlight {
         self.requests.iter().filter(|(_, r)| r.counted).count() as u64
     }
 
+    /// Counted requests not yet ended, per class of `classes`.
+    pub fn counted_requests_by_class(&self, classes: usize) -> Vec<u64> {
+        let mut counts = vec![0; classes];
+        for (_, r) in self.requests.iter().filter(|(_, r)| r.counted) {
+            counts[usize::from(r.class)] += 1;
+        }
+        counts
+    }
+
     /// Sends an attempt of `request` to backend `backend` at `now`, from balancer instance
     /// `instance` over connection `connection`.
     #[inline]
@@ -173,6 +187,7 @@ impl InFlight {
             sent: now,
             stage: Stage::Queued,
             abandoned: false,
+            class: r.class,
             work_ns: 0,
             instance,
             connection,
@@ -245,7 +260,14 @@ mod tests {
             attempts: 0,
             counted: true,
             instance: 0,
+            class: 0,
         }
+    }
+
+    #[test]
+    fn a_request_record_stays_within_48_bytes() {
+        // The class number fits in the padding after the other fields (size 48 before it).
+        assert!(std::mem::size_of::<Request>() <= 48, "{}", std::mem::size_of::<Request>());
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::ModelError;
 use crate::backend::{Admission, Backend, Rejection};
 pub use crate::backend::{BackendConfig, Degradation, QueueLimit};
 use crate::balancer::{BalancerLimits, Guard, Heard, Refused};
+use crate::classes::{ClassTable, Priority};
 pub use crate::client::ClientConfig;
 use crate::client::{Client, Held};
 use crate::database::Database;
@@ -68,6 +69,12 @@ pub struct StackConfig {
 }
 
 impl StackConfig {
+    /// Whether the run keeps per-class metrics: some client declares request classes or some
+    /// backend sheds by priority (see [`crate::classes`]).
+    pub fn has_classes(&self) -> bool {
+        self.clients.iter().any(|c| !c.classes.is_empty()) || self.backends.iter().any(|b| b.shed.is_some())
+    }
+
     /// Whether any overload mechanism is configured (their metrics are reported only then).
     pub fn has_overload_control(&self) -> bool {
         self.admission_control.is_some()
@@ -285,7 +292,8 @@ impl From<Outcome> for AttemptOutcome {
             | Outcome::Limited
             | Outcome::Shed
             | Outcome::ShortCircuited
-            | Outcome::Throttled => AttemptOutcome::Rejected,
+            | Outcome::Throttled
+            | Outcome::PriorityShed => AttemptOutcome::Rejected,
             Outcome::TimedOut => AttemptOutcome::TimedOut,
             Outcome::Failed => AttemptOutcome::Failed,
         }
@@ -433,6 +441,11 @@ pub struct WebStack {
     fleet: Option<Fleet>,
     /// Where ended attempts are written, if anywhere.
     attempt_log: Option<Box<dyn AttemptLog>>,
+    /// The stack's request classes, when some client declares them or some backend sheds;
+    /// `None` otherwise (and then no class is looked up).
+    classes: Option<Box<ClassTable>>,
+    /// Whether some backend sheds by priority: checked once per attempt that reaches a backend.
+    shedding: bool,
 }
 
 impl std::fmt::Debug for dyn AttemptLog {
@@ -491,8 +504,13 @@ impl WebStack {
         if policies.len() != needed {
             return Err(ModelError::PolicyCopies { needed, given: policies.len() });
         }
-        let clients =
-            stack.clients.iter().map(|c| Client::new(c, params.seed)).collect::<Result<Vec<_>, _>>()?;
+        let classes = ClassTable::new(&stack.clients, stack.has_classes()).map(Box::new);
+        let clients = stack
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Client::new(c, params.seed, classes.as_ref().map_or(0, |t| t.first[i])))
+            .collect::<Result<Vec<_>, _>>()?;
         let backends = stack.backends.iter().map(Backend::new).collect::<Result<Vec<_>, _>>()?;
         let database = stack.database.as_ref().map(|db| Database::new(db, backends.len())).transpose()?;
         let users = stack.clients.iter().filter_map(ClientConfig::user_count).max();
@@ -529,6 +547,7 @@ impl WebStack {
                 backends.len(),
                 users,
                 stack.report_overload || stack.has_overload_control(),
+                classes.as_deref(),
             ),
             balancer_guard,
             breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
@@ -541,6 +560,8 @@ impl WebStack {
             timeline: stack.timeline.clone(),
             fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
             attempt_log: None,
+            classes,
+            shedding: stack.backends.iter().any(|b| b.shed.is_some()),
         };
         let first = model.first_events(params.warmup);
         let mut sim = Simulation::new(model);
@@ -649,8 +670,8 @@ impl WebStack {
     fn new_request(&mut self, client: u32, key: Option<u64>, user: Option<u32>, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let c = &mut self.clients[client as usize];
-        let (key, size_seed) = c.new_request(now, key, user);
-        let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
+        let (key, size_seed, class) = c.new_request(now, key, user);
+        let counted = self.recorder.arrived(now, c.tracks_users().then_some(key), class);
         let hedged = c.hedge().is_some();
         let instance = self.tier.assign(key);
         let request = self.in_flight.open(Request {
@@ -662,6 +683,7 @@ impl WebStack {
             attempts: 0,
             counted,
             instance,
+            class,
         });
         if let Some(hedges) = self.hedges.as_mut().filter(|_| hedged) {
             hedges.open(request);
@@ -807,6 +829,13 @@ impl WebStack {
             return;
         }
         let admission = self.backends[b].admit();
+        // Priority shedding (one flag when no backend sheds), unless the process is down.
+        if self.shedding
+            && admission != Admission::Reject(Rejection::Down)
+            && self.shed_by_priority((instance, b, connection), request, counted, cx)
+        {
+            return;
+        }
         if let Admission::Reject(why) = admission {
             if let Some(breakers) = &mut self.breakers {
                 breakers.release(b);
@@ -917,6 +946,35 @@ impl WebStack {
         false
     }
 
+    /// An attempt of `request` routed to backend `b` (up): the backend sheds it if its queue is
+    /// past the backend's mark and its class's priority below it (503 at once). Returns whether
+    /// it was shed. Out of line, as [`WebStack::held_or_refused`]: only a stack with shedding
+    /// calls it.
+    #[inline(never)]
+    fn shed_by_priority(
+        &mut self,
+        (instance, b, connection): (u32, usize, u32),
+        request: u32,
+        counted: bool,
+        cx: &mut Context<'_, Event>,
+    ) -> bool {
+        let class = self.in_flight.request(request).class;
+        let priority =
+            self.classes.as_ref().map_or(Priority::Normal, |t| t.info[usize::from(class)].priority);
+        if !self.backends[b].sheds(priority) {
+            return false;
+        }
+        let now = cx.now();
+        if let Some(breakers) = &mut self.breakers {
+            breakers.release(b);
+        }
+        self.tier.release(instance, connection, b, now, false);
+        let heard = Heard::Response { success: false, latency: Duration::ZERO };
+        self.log_attempt(request, Some(b), (now, None, now), Outcome::PriorityShed);
+        self.attempt_failed(instance, b, request, counted, Outcome::PriorityShed, heard, cx);
+        true
+    }
+
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
     /// the balancer hears, then the client's retry or the request's end. The one path for every
     /// unsuccessful attempt that reached a backend.
@@ -1010,7 +1068,7 @@ impl WebStack {
             c.succeeded();
         }
         let user = c.tracks_users().then_some(r.key);
-        self.recorder.request_ended(now, r.counted, outcome, now - r.arrived, user);
+        self.recorder.request_ended(now, (r.counted, r.class), outcome, now - r.arrived, user);
         if let Some(user) = r.user
             && let Some(think) = c.think_time()
         {
@@ -1042,8 +1100,13 @@ impl WebStack {
         if a.counted && !a.abandoned {
             self.recorder.waited(now - a.sent);
         }
+        // Its request class's cost (one check when the stack has no classes).
+        let scale = match &self.classes {
+            None => 1.0,
+            Some(table) => table.info[usize::from(a.class)].service_scale,
+        };
         let mut sizes = sizes(size_seed);
-        let work = self.backends[b].start(now, &mut sizes);
+        let work = self.backends[b].start(now, &mut sizes, scale);
         let queries = self.database.as_ref().is_some_and(|db| db.is_queried_by(&mut sizes));
         let a = self.in_flight.live_mut(attempt).expect("a live attempt starts");
         a.work_ns = work.as_nanos() as u64;
@@ -1409,8 +1472,9 @@ impl WebStack {
             open.iter().sum::<f64>() / open.len() as f64 / measured
         };
         let topology = self.tier.summary(end);
+        let classes = self.classes.as_deref().map(|t| (t, self.in_flight.counted_requests_by_class(t.len())));
         let mut summary =
-            self.recorder.summary(end, events, backends, database, in_flight, breaker_open_ratio);
+            self.recorder.summary(end, events, backends, database, in_flight, breaker_open_ratio, classes);
         summary.topology = topology;
         if let Some(fleet) = &mut self.fleet {
             summary.fleet = fleet.summary(end);

@@ -46,7 +46,7 @@ pub struct BackendSummary {
     pub routed: u64,
     /// Attempts answered successfully.
     pub completed: u64,
-    /// Attempts turned away: full queue, or queue timeout.
+    /// Attempts turned away: full queue, queue timeout, or priority shedding.
     pub rejected: u64,
     /// Attempts refused or reset because the backend was down.
     pub failed: u64,
@@ -128,6 +128,48 @@ pub struct RunSummary {
     /// The balancer tier (instances, subsets, connections, zones), unless it is one balancer
     /// over every backend picking per request with no zones.
     pub topology: Option<TopologySummary>,
+    /// Per request class, client by client, when some client declares classes or some
+    /// backend sheds by priority (a client without classes then has one, `default`); empty
+    /// otherwise.
+    pub classes: Vec<ClassSummary>,
+}
+
+/// What one request class saw during the measured period. Counts are of requests, by their
+/// final outcome: `arrived = completed + errors + in_flight`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassSummary {
+    /// The class's name (`default` for a client that declares none).
+    pub name: String,
+    /// Its client's name.
+    pub client: String,
+    /// Its priority.
+    pub priority: crate::classes::Priority,
+    /// Its service-time multiplier.
+    pub service_scale: f64,
+    /// Requests of the class that reached the balancer.
+    pub arrived: u64,
+    /// Of those, answered successfully.
+    pub completed: u64,
+    /// Of those, ended rejected, timed out or failed.
+    pub errors: u64,
+    /// Of the errors, requests a backend shed by priority (answered 503).
+    pub shed: u64,
+    /// Of those arrived, still unanswered when the run ended.
+    pub in_flight: u64,
+    /// Response time of its successful requests.
+    pub response_time: LatencySummary,
+}
+
+impl ClassSummary {
+    /// Requests that did not succeed, over arrivals (0 without arrivals).
+    pub fn error_ratio(&self) -> f64 {
+        if self.arrived == 0 { 0.0 } else { self.errors as f64 / self.arrived as f64 }
+    }
+
+    /// Requests shed by priority, over arrivals (0 without arrivals).
+    pub fn shed_ratio(&self) -> f64 {
+        if self.arrived == 0 { 0.0 } else { self.shed as f64 / self.arrived as f64 }
+    }
 }
 
 /// What the overload mechanisms did during the measured period. Each request they ended is
@@ -146,6 +188,13 @@ impl RunSummary {
     pub fn error_ratio(&self) -> f64 {
         let errors = self.rejected + self.timed_out + self.failed;
         if self.arrived == 0 { 0.0 } else { errors as f64 / self.arrived as f64 }
+    }
+
+    /// Requests a backend shed by priority (a part of `rejected`), over arrivals: 0 without
+    /// request classes or shedding.
+    pub fn priority_shed_ratio(&self) -> f64 {
+        let shed: u64 = self.classes.iter().map(|c| c.shed).sum();
+        if self.arrived == 0 { 0.0 } else { shed as f64 / self.arrived as f64 }
     }
 
     /// Attempts per request (1 without retries): retry amplification.

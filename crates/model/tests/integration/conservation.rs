@@ -1,8 +1,9 @@
 //! Conservation and determinism hold whatever the features: a property test over random
 //! stacks with timeouts, retries, hedging, retry throttling, queue disciplines (LIFO, CoDel),
 //! queue timeouts, crashes, health checks, ejection, a database, a fleet group that
-//! autoscales, deploys and runs a canary, and the overload controls (circuit breakers, rate
-//! limits, admission control, client breakers and throttling, slow start and warm-up).
+//! autoscales, deploys and runs a canary, the overload controls (circuit breakers, rate
+//! limits, admission control, client breakers and throttling, slow start and warm-up), and
+//! request classes with priority shedding.
 
 use proptest::prelude::*;
 use stacksim_model::policy::{LeastConnections, RandomChoices};
@@ -37,6 +38,21 @@ fn stack(seed_bits: u64) -> StackConfig {
         c.hedge = Some(HedgePolicy { max_attempts: 2 + (seed_bits >> 38) as u32 % 4, delay: ms(25) });
     }
     c.retry_throttling = bit(33).then_some(RetryThrottling { max_tokens: 10.0, token_ratio: 0.1 });
+    // Request classes (bits 40 to 43) and priority shedding (44 to 46).
+    let priority = |b: u32| match seed_bits >> b & 3 {
+        0 => Priority::Low,
+        1 => Priority::Normal,
+        2 => Priority::High,
+        _ => Priority::Critical,
+    };
+    if bit(40) {
+        c.classes = vec![
+            RequestClass { name: "page".into(), weight: 0.6, service_scale: 1.0, priority: priority(41) },
+            RequestClass { name: "search".into(), weight: 0.3, service_scale: 3.0, priority: Priority::Low },
+            RequestClass { name: "pay".into(), weight: 0.1, service_scale: 0.5, priority: priority(42) },
+        ];
+    }
+    let shed = bit(44).then(|| Shed { queue_above: 2, priority_below: priority(45) });
     let mut backends: Vec<BackendConfig> = (0..3)
         .map(|i| {
             let mut b = BackendConfig::new(
@@ -68,6 +84,7 @@ fn stack(seed_bits: u64) -> StackConfig {
             b.slow_start =
                 bit(25).then_some(SlowStart { window: s(20), aggression: 1.5, min_weight_percent: 10.0 });
             b.warmup = bit(26).then_some(Warmup { window: s(15), factor: 3.0 });
+            b.shed = shed;
             b
         })
         .collect();
@@ -191,6 +208,20 @@ proptest! {
         }
         for group in &a.fleet {
             prop_assert!(group.replica_seconds >= 0.0 && group.replica_seconds.is_finite());
+        }
+        // Per request class: each conserves, and the classes add up to the run.
+        prop_assert_eq!(a.classes.is_empty(), !stack.has_classes());
+        for class in &a.classes {
+            prop_assert_eq!(class.arrived, class.completed + class.errors + class.in_flight);
+            prop_assert!(class.shed <= class.errors);
+        }
+        if !a.classes.is_empty() {
+            let sum = |f: fn(&ClassSummary) -> u64| a.classes.iter().map(f).sum::<u64>();
+            prop_assert_eq!(sum(|c| c.arrived), a.arrived);
+            prop_assert_eq!(sum(|c| c.completed), a.completed);
+            prop_assert_eq!(sum(|c| c.errors), a.rejected + a.timed_out + a.failed);
+            prop_assert_eq!(sum(|c| c.in_flight), a.in_flight);
+            prop_assert!(sum(|c| c.shed) <= a.rejected);
         }
         let b = run(Box::new(LeastConnections::new()));
         // Compared as text: NaN (no database) is not equal to itself.

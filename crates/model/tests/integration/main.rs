@@ -1,6 +1,7 @@
 //! Behaviour of the web-stack model, one module per behaviour. Add a test to the module whose
 //! behaviour it pins, or a module for a new behaviour.
 
+mod classes;
 mod clients;
 mod conservation;
 mod control;
