@@ -238,6 +238,11 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             d.groups(backend).for_each(|group| group.discipline = Some(discipline));
             d.set(param_name("discipline", backend), Value::String(discipline.to_string()));
         }),
+        SweepAxis::Shed { backend, values } => each(draft, values, |d, &shed| {
+            d.groups(backend).for_each(|group| group.shed = shed);
+            let shown = shed.map_or_else(|| "none".to_owned(), |s| s.to_string());
+            d.set(param_name("shed", backend), Value::String(shown));
+        }),
         SweepAxis::RetryThrottling { values } => each(draft, values, |d, &throttling| {
             d.stack.clients.iter_mut().for_each(|c| c.retry_throttling = throttling);
             let shown = throttling.map_or_else(|| "none".to_owned(), |t| t.to_string());
@@ -395,6 +400,7 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     config.breaker = c.breaker.as_ref().map(ClientBreakerSpec::model);
     config.throttle = c.throttle.as_ref().map(ThrottleSpec::model);
     config.zone = c.zone.clone();
+    config.classes = c.classes.iter().map(crate::spec::ClassSpec::model).collect();
     config
 }
 
@@ -451,6 +457,7 @@ fn backends(group: usize, b: &BackendSpec, slots: Option<u32>) -> impl Iterator<
         backend.warmup = b.warmup.as_ref().map(WarmupSpec::model);
         backend.zone = b.zone.clone();
         backend.priority = b.priority.unwrap_or(0);
+        backend.shed = b.shed.as_ref().map(crate::spec::ShedSpec::model);
         backend
     })
 }

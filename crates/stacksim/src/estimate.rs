@@ -56,6 +56,8 @@ const BYTES_PER_USER_SEEN: f64 = 64.0;
 const BYTES_PER_WINDOW_BACKEND: f64 = 64.0;
 /// Fixed memory per run: histograms, streams, the engine \[bytes\].
 const BYTES_PER_RUN: f64 = 4.0 * (1u64 << 20) as f64;
+/// Memory per request class (its response-time histogram) \[bytes\].
+const BYTES_PER_CLASS: f64 = 320.0 * 1024.0;
 /// Report memory per run \[bytes\].
 const BYTES_PER_RECORD: f64 = 4096.0;
 
@@ -160,7 +162,18 @@ impl Work {
         let in_flight = bounded.unwrap_or(attempts).min(attempts) + users;
         // Users seen: no more than declared, nor than the requests that could bring them.
         let users_seen = declared.min(population_requests);
+        // Request classes, counting one for each client without classes, when any are kept.
+        let shed_axis = experiment.sweep.iter().any(|a| matches!(a, SweepAxis::Shed { .. }));
+        let classes = if shed_axis
+            || stack.backends.iter().any(|b| b.shed.is_some())
+            || stack.clients.iter().any(|c| !c.classes.is_empty())
+        {
+            stack.clients.iter().map(|c| c.classes.len().max(1) as f64).sum()
+        } else {
+            0.0
+        };
         let per_run = BYTES_PER_RUN
+            + classes * BYTES_PER_CLASS
             + backends * BYTES_PER_BACKEND
             + in_flight * BYTES_PER_REQUEST
             + users_seen * BYTES_PER_USER_SEEN
@@ -280,6 +293,7 @@ fn axis_len(axis: &SweepAxis) -> f64 {
         SweepAxis::MinReplicas { values, .. } => values.len() as f64,
         SweepAxis::Provision { values, .. } => values.len() as f64,
         SweepAxis::Discipline { values, .. } => values.len() as f64,
+        SweepAxis::Shed { values, .. } => values.len() as f64,
         SweepAxis::RetryThrottling { values } => values.len() as f64,
         SweepAxis::Instances(values) => values.len() as f64,
         SweepAxis::Connections(values) => values.len() as f64,

@@ -6,6 +6,7 @@
 //!
 //! - [`Metric`]: whole-stack metrics of a run, and so of a variant (`report.variants[i]`);
 //! - [`BackendMetric`]: per-backend metrics (`report.variants[i].backends[b]`);
+//! - [`ClassMetric`]: per-request-class metrics (`report.variants[i].classes[c]`);
 //! - [`WindowMetric`]: metrics of one time-series window (`report.timeseries`).
 //!
 //! ```
@@ -165,6 +166,9 @@ pub enum Metric {
     ConnectionsOpenMean,
     /// `reconnects`: connections opened after warm-up (with `KeepAlive` or `Http2`).
     Reconnects,
+    /// `priority_shed_ratio`: requests a backend shed by priority (answered 503; part of
+    /// `rejected`) over arrived (reported when some variant has request classes or shedding).
+    PriorityShedRatio,
     /// `time_to_detect_<alert>_s`: from the incident's start until the alert rule fired \[s\];
     /// no value in a run where it never fired. Holds the rule's name with `-` written `_`.
     TimeToDetect(String),
@@ -175,7 +179,7 @@ type About = (&'static str, Unit, Better, &'static str);
 
 impl Metric {
     /// Every metric with a fixed name, in the order a report lists them.
-    pub const FIXED: [Metric; 45] = [
+    pub const FIXED: [Metric; 46] = [
         Metric::ResponseTimeMean,
         Metric::ResponseTimeP50,
         Metric::ResponseTimeP90,
@@ -221,6 +225,7 @@ impl Metric {
         Metric::SubsetConnectionsMax,
         Metric::ConnectionsOpenMean,
         Metric::Reconnects,
+        Metric::PriorityShedRatio,
     ];
 
     /// The time-to-detect metric of the alert rule `alert` (`-` in its name becomes `_`).
@@ -325,6 +330,9 @@ impl Metric {
                 ("connections_open_mean", Number, Neither, "time-averaged open connections")
             }
             Metric::Reconnects => ("reconnects", Number, Neither, "connections opened after warm-up"),
+            Metric::PriorityShedRatio => {
+                ("priority_shed_ratio", Ratio, Lower, "shed by a backend's priority shedding over arrived")
+            }
             Metric::TimeToDetect(_) => {
                 ("time_to_detect", Seconds, Lower, "from the incident's start until the alert fired")
             }
@@ -467,6 +475,101 @@ impl BackendMetric {
     /// The backend metric named `name` in a report, if this version knows it.
     pub fn from_name(name: &str) -> Option<BackendMetric> {
         BackendMetric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Its unit.
+    pub fn unit(self) -> Unit {
+        self.about().1
+    }
+
+    /// Which way it improves.
+    pub fn better(self) -> Better {
+        self.about().2
+    }
+
+    /// What it is, in a few words.
+    pub fn description(self) -> &'static str {
+        self.about().3
+    }
+
+    /// `estimate` as a table shows it in `style`, in this metric's unit.
+    pub fn show(self, estimate: Estimate, style: Style) -> Shown {
+        format::show(estimate, self.unit(), style)
+    }
+}
+
+/// A per-request-class metric of a run; over a variant's replications each is an [`Estimate`]
+/// (`report.variants[i].classes[c].metric(ClassMetric::ResponseTimeP99)`). Counts are of the
+/// class's requests; response times of its successful ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClassMetric {
+    /// `share`: the class's arrivals over its client's.
+    Share,
+    /// `arrived`: requests of the class that arrived.
+    Arrived,
+    /// `completed`: requests of the class answered successfully.
+    Completed,
+    /// `error_ratio`: its requests rejected, timed out or failed over its arrivals.
+    ErrorRatio,
+    /// `shed_ratio`: its requests a backend shed by priority over its arrivals.
+    ShedRatio,
+    /// `shed`: its requests a backend shed by priority.
+    Shed,
+    /// `response_time_mean_s`: mean response time \[s\].
+    ResponseTimeMean,
+    /// `response_time_p50_s`: median response time \[s\].
+    ResponseTimeP50,
+    /// `response_time_p90_s`: 90th percentile of response time \[s\].
+    ResponseTimeP90,
+    /// `response_time_p99_s`: 99th percentile of response time \[s\].
+    ResponseTimeP99,
+}
+
+impl ClassMetric {
+    /// Every class metric, in the order a report lists them.
+    pub const ALL: [ClassMetric; 10] = [
+        ClassMetric::Share,
+        ClassMetric::Arrived,
+        ClassMetric::Completed,
+        ClassMetric::ErrorRatio,
+        ClassMetric::ShedRatio,
+        ClassMetric::Shed,
+        ClassMetric::ResponseTimeMean,
+        ClassMetric::ResponseTimeP50,
+        ClassMetric::ResponseTimeP90,
+        ClassMetric::ResponseTimeP99,
+    ];
+
+    fn about(self) -> About {
+        use Better::{Higher, Lower, Neither};
+        use Unit::{Count, Ratio, Seconds};
+        match self {
+            ClassMetric::Share => ("share", Ratio, Neither, "its arrivals over its client's"),
+            ClassMetric::Arrived => ("arrived", Count, Neither, "its requests arrived"),
+            ClassMetric::Completed => ("completed", Count, Higher, "its requests answered successfully"),
+            ClassMetric::ErrorRatio => {
+                ("error_ratio", Ratio, Lower, "its rejected, timed out and failed over its arrived")
+            }
+            ClassMetric::ShedRatio => {
+                ("shed_ratio", Ratio, Lower, "its requests shed by priority over arrived")
+            }
+            ClassMetric::Shed => ("shed", Count, Lower, "its requests shed by priority"),
+            ClassMetric::ResponseTimeMean => ("response_time_mean_s", Seconds, Lower, "mean response time"),
+            ClassMetric::ResponseTimeP50 => ("response_time_p50_s", Seconds, Lower, "median response time"),
+            ClassMetric::ResponseTimeP90 => ("response_time_p90_s", Seconds, Lower, "p90 response time"),
+            ClassMetric::ResponseTimeP99 => ("response_time_p99_s", Seconds, Lower, "p99 response time"),
+        }
+    }
+
+    /// The name in reports: `response_time_p99_s`.
+    pub fn name(self) -> &'static str {
+        self.about().0
+    }
+
+    /// The class metric named `name` in a report, if this version knows it.
+    pub fn from_name(name: &str) -> Option<ClassMetric> {
+        ClassMetric::ALL.into_iter().find(|m| m.name() == name)
     }
 
     /// Its unit.
@@ -684,6 +787,7 @@ macro_rules! by_name {
 
 by_name!(Metric);
 by_name!(BackendMetric);
+by_name!(ClassMetric);
 by_name!(WindowMetric);
 
 #[cfg(test)]
@@ -700,6 +804,9 @@ mod tests {
         assert_eq!(Metric::from_name("time_to_detect_errors_5xx_s"), Some(alert));
         for m in BackendMetric::ALL {
             assert_eq!(BackendMetric::from_name(m.name()), Some(m));
+        }
+        for m in ClassMetric::ALL {
+            assert_eq!(ClassMetric::from_name(m.name()), Some(m));
         }
         let per_group = [
             WindowMetric::ReadyReplicas("app".into()),

@@ -6,9 +6,9 @@ use std::io;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stacksim_model::{BackendSummary, RunSummary, Window};
+use stacksim_model::{BackendSummary, ClassSummary, RunSummary, Window};
 
-use crate::metric::{BackendMetric, Metric, Shown, Style, WindowMetric};
+use crate::metric::{BackendMetric, ClassMetric, Metric, Shown, Style, WindowMetric};
 use crate::stats::{Estimate, nan_as_null};
 
 /// Everything an experiment measured. Serializes to the JSON of `stacksim run --format json`.
@@ -85,6 +85,10 @@ pub struct VariantReport {
     pub metrics: IndexMap<String, Estimate>,
     /// Per-backend metrics, in balancer order.
     pub backends: Vec<BackendReport>,
+    /// Per request class, client by client (when the stack has request classes or priority
+    /// shedding); absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassReport>,
     /// For each metric, this variant minus the baseline, paired by replication: both ran on
     /// the same seeds and so saw the same traffic, which makes this interval much narrower
     /// than comparing the two variants' own intervals. Empty for the baseline itself. Read
@@ -102,7 +106,32 @@ pub struct BackendReport {
     pub metrics: IndexMap<String, Estimate>,
 }
 
+/// One request class's metrics within a variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassReport {
+    /// Class name (`default` for a client that declares none).
+    pub name: String,
+    /// Its client's name.
+    pub client: String,
+    /// Its priority: `Low`, `Normal`, `High` or `Critical`.
+    pub priority: String,
+    /// Its metrics by [`ClassMetric`] name (read with [`ClassReport::metric`]).
+    pub metrics: IndexMap<String, Estimate>,
+}
+
+impl ClassReport {
+    /// `metric` over the variant's replications; both NaN when the report has no such metric.
+    pub fn metric(&self, metric: ClassMetric) -> Estimate {
+        self.metrics.get(metric.name()).copied().unwrap_or(Estimate::NONE)
+    }
+}
+
 impl VariantReport {
+    /// The request class `name` of client `client`, if the variant has it.
+    pub fn class(&self, client: &str, name: &str) -> Option<&ClassReport> {
+        self.classes.iter().find(|c| c.client == client && c.name == name)
+    }
+
     /// `metric` over the variant's replications: its mean and 95% interval; both NaN when the
     /// report has no such metric (an alert rule the experiment does not declare).
     pub fn metric(&self, metric: impl Borrow<Metric>) -> Estimate {
@@ -323,6 +352,25 @@ pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, 
     m.into_iter().map(|(k, v)| (k.name().into_owned(), Reading(v))).collect()
 }
 
+/// One request class's metrics in one run, in report order; `client_arrived` is the arrivals
+/// of its client's every class.
+pub fn class_metrics(class: &ClassSummary, client_arrived: u64) -> Vec<(ClassMetric, f64)> {
+    let rt = &class.response_time;
+    let share = if client_arrived == 0 { 0.0 } else { class.arrived as f64 / client_arrived as f64 };
+    vec![
+        (ClassMetric::Share, share),
+        (ClassMetric::Arrived, class.arrived as f64),
+        (ClassMetric::Completed, class.completed as f64),
+        (ClassMetric::ErrorRatio, class.error_ratio()),
+        (ClassMetric::ShedRatio, class.shed_ratio()),
+        (ClassMetric::Shed, class.shed as f64),
+        (ClassMetric::ResponseTimeMean, rt.mean_s),
+        (ClassMetric::ResponseTimeP50, rt.p50_s),
+        (ClassMetric::ResponseTimeP90, rt.p90_s),
+        (ClassMetric::ResponseTimeP99, rt.p99_s),
+    ]
+}
+
 /// One backend's metrics in one run, in report order.
 pub fn backend_metrics(backend: &BackendSummary) -> Vec<(BackendMetric, f64)> {
     vec![
@@ -362,6 +410,22 @@ pub struct RunRecord {
     /// The time series, one map per window (see [`window_metrics`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<IndexMap<String, Reading>>,
+    /// Per request class (see [`class_metrics`]), when the run kept them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassRecord>,
+}
+
+/// One request class's values in one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassRecord {
+    /// Class name.
+    pub name: String,
+    /// Its client's name.
+    pub client: String,
+    /// Its priority.
+    pub priority: String,
+    /// Its metrics.
+    pub metrics: IndexMap<String, Reading>,
 }
 
 /// One backend's values in one run.
@@ -416,6 +480,20 @@ impl RunRecord {
                 })
                 .collect(),
             windows: run.windows.iter().map(|w| window_metrics(w, &names)).collect(),
+            classes: run
+                .classes
+                .iter()
+                .map(|c| {
+                    let client: u64 =
+                        run.classes.iter().filter(|o| o.client == c.client).map(|o| o.arrived).sum();
+                    ClassRecord {
+                        name: c.name.clone(),
+                        client: c.client.clone(),
+                        priority: c.priority.to_string(),
+                        metrics: metric_map(class_metrics(c, client)),
+                    }
+                })
+                .collect(),
         }
     }
 }
@@ -466,6 +544,7 @@ impl Report {
             .enumerate()
             .map(|(v, info)| {
                 let backends = of(v).next().map_or(0, |r| r.backends.len());
+                let classes = of(v).next().map_or(0, |r| r.classes.len());
                 VariantReport {
                     label: info.label.clone(),
                     params: info.params.clone(),
@@ -476,6 +555,19 @@ impl Report {
                         .map(|b| BackendReport {
                             name: of(v).next().map(|r| r.backends[b].name.clone()).unwrap_or_default(),
                             metrics: estimates(of(v).filter_map(|r| r.backends.get(b)).map(|b| &b.metrics)),
+                        })
+                        .collect(),
+                    classes: (0..classes)
+                        .map(|c| {
+                            let first = of(v).next().map(|r| &r.classes[c]);
+                            ClassReport {
+                                name: first.map(|f| f.name.clone()).unwrap_or_default(),
+                                client: first.map(|f| f.client.clone()).unwrap_or_default(),
+                                priority: first.map(|f| f.priority.clone()).unwrap_or_default(),
+                                metrics: estimates(
+                                    of(v).filter_map(|r| r.classes.get(c)).map(|c| &c.metrics),
+                                ),
+                            }
                         })
                         .collect(),
                     vs_baseline: if v == baseline { IndexMap::new() } else { paired(of(baseline), of(v)) },
@@ -604,6 +696,46 @@ impl Report {
                 names.keys().map(|k| run.metrics.get(*k).map_or(String::new(), |m| format_number(m.0))),
             );
             csv.write_record(&row)?;
+        }
+        Ok(csv.flush()?)
+    }
+
+    /// Whether some variant reports request classes (and so `classes.csv` has rows).
+    pub fn has_classes(&self) -> bool {
+        self.variants.iter().any(|v| !v.classes.is_empty())
+    }
+
+    /// `classes.csv`: one row per (variant, request class), variant-major, with columns
+    /// `variant`, `label`, `client`, `class`, `priority`, then each class metric as `name`
+    /// (mean) and `name_ci95`. Writes nothing but a flush when no variant has classes.
+    pub fn write_classes_csv(&self, out: impl io::Write) -> Result<(), csv::Error> {
+        let mut csv = csv::Writer::from_writer(out);
+        if !self.has_classes() {
+            return Ok(csv.flush()?);
+        }
+        let mut header: Vec<String> =
+            ["variant", "label", "client", "class", "priority"].map(str::to_owned).to_vec();
+        for metric in ClassMetric::ALL {
+            header.push(metric.name().to_owned());
+            header.push(format!("{}_ci95", metric.name()));
+        }
+        csv.write_record(&header)?;
+        for (i, v) in self.variants.iter().enumerate() {
+            for class in &v.classes {
+                let mut row = vec![
+                    i.to_string(),
+                    v.label.clone(),
+                    class.client.clone(),
+                    class.name.clone(),
+                    class.priority.clone(),
+                ];
+                for metric in ClassMetric::ALL {
+                    let e = class.metrics.get(metric.name());
+                    row.push(e.map_or(String::new(), |e| format_number(e.mean)));
+                    row.push(e.map_or(String::new(), |e| format_number(e.ci95)));
+                }
+                csv.write_record(&row)?;
+            }
         }
         Ok(csv.flush()?)
     }

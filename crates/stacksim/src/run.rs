@@ -240,6 +240,8 @@ impl<'a> Runner<'a> {
                 || v.stack.backends.iter().any(|b| b.zone.is_some())
                 || v.stack.clients.iter().any(|c| c.zone.is_some())
         });
+        // Request classes and priority shedding: `priority_shed_ratio` in every run or in none.
+        let classes = variants.iter().any(|v| v.stack.has_classes());
         let run_one = |&(v, r): &(usize, usize)| -> Result<RunRecord, RunError> {
             let mut progress = tally.as_ref().map(|t| RunProgress::new(t, passes));
             let (summary, cut, end) = self.run_variant(plan, &variants[v], seeds[r], progress.as_mut())?;
@@ -252,6 +254,9 @@ impl<'a> Runner<'a> {
             }
             if topology {
                 alerts.extend(crate::report::topology_metrics(&summary));
+            }
+            if classes {
+                alerts.push((crate::Metric::PriorityShedRatio, summary.priority_shed_ratio()));
             }
             let mut record = RunRecord::new(v, r as u32, seeds[r], &summary, alerts);
             if let Some(reached) = end {
@@ -750,6 +755,7 @@ mod tests {
                 metrics: IndexMap::from([("x".to_owned(), Reading(variant as f64 + f64::from(replication)))]),
                 backends: Vec::new(),
                 windows: Vec::new(),
+                classes: Vec::new(),
             })
             .collect();
         ShardOutput {
@@ -847,6 +853,12 @@ mod tests {
                         metrics: IndexMap::from([("routed".to_owned(), Reading(50.0))]),
                     })
                     .to_vec();
+                r.classes = vec![crate::report::ClassRecord {
+                    name: "search".to_owned(),
+                    client: "users".to_owned(),
+                    priority: "Low".to_owned(),
+                    metrics: IndexMap::from([("arrived".to_owned(), Reading(20.0))]),
+                }];
             }
             s
         };
@@ -894,6 +906,13 @@ mod tests {
             fewer,
             "has backends [\"app-0\"] where its variant's other runs have [\"app-0\", \"app-1\"]"
         );
+        let class = damaged(|r| r.classes[0].metrics["arrived"] = Reading(1.5));
+        assert_eq!(
+            class,
+            "has 1.5 for the class \"users/search\" metric \"arrived\", a count that every run measures"
+        );
+        let no_class = damaged(|r| r.classes.clear());
+        assert_eq!(no_class, "has request classes [] where its variant's other runs have [\"users/search\"]");
         let windows = damaged(|r| r.windows.push(IndexMap::new()));
         assert_eq!(windows, "has 1 time-series windows where its variant's other runs have 0");
         // A value that may not exist (a percentile without a successful request) may be null.

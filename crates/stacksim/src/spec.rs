@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+mod classes;
 mod discipline;
 mod fleet;
 mod hedge;
@@ -19,6 +20,7 @@ mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use classes::{ClassSpec, PrioritySpec, ShedSpec};
 pub use discipline::DisciplineSpec;
 pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
 pub use hedge::{HedgeSpec, RetryThrottlingSpec};
@@ -217,6 +219,11 @@ pub struct ClientSpec {
     /// The zone its requests come from. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
+    /// The kinds of request it sends, each drawn by weight, with its own service-time
+    /// multiplier and priority: `[(name: "search", weight: 0.2, service_scale: 5.0, priority:
+    /// High)]`. Default: none (one kind, priority `Normal`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassSpec>,
 }
 
 /// Open-loop arrival process.
@@ -403,6 +410,10 @@ pub struct BackendSpec {
     /// Envoy priority level of its replicas: 0 first, higher levels as failover. Default: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u32>,
+    /// Priority shedding: `(queue_above: 50, priority_below: High)` answers requests of the
+    /// classes below `High` 503 at once while more than 50 wait. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shed: Option<ShedSpec>,
 }
 
 /// A backend's waiting room.
@@ -582,6 +593,15 @@ pub enum SweepAxis {
         /// Settings to try.
         values: Vec<Option<RetryThrottlingSpec>>,
     },
+    /// Priority shedding of backend groups (issue 12), `None` for none:
+    /// `Shed(values: [None, Some((queue_above: 20, priority_below: High))])`.
+    Shed {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Settings to try.
+        values: Vec<Option<ShedSpec>>,
+    },
     /// Balancer instances (`balancer.instances`), each ≥ 1.
     Instances(Vec<u32>),
     /// How requests travel to backends (`balancer.connections`).
@@ -634,6 +654,7 @@ impl ClientSpec {
             breaker: None,
             throttle: None,
             zone: None,
+            classes: Vec::new(),
         }
     }
 }
@@ -664,6 +685,7 @@ impl BackendSpec {
             termination_grace: None,
             zone: None,
             priority: None,
+            shed: None,
         }
     }
 }

@@ -335,6 +335,13 @@ impl Checker<'_> {
                     self.model(&path.field("values").index(j), discipline.to_model().problems());
                 }
             }
+            SweepAxis::Shed { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [None, Some((queue_above: 20, priority_below: High))]");
+                if values.iter().any(Option::is_some) {
+                    self.classes_for_shedding(path.clone(), stack);
+                }
+            }
             SweepAxis::RetryThrottling { values } => {
                 empty(self, values.len(), "values: [None, Some((max_tokens: 10, token_ratio: 0.1))]");
                 for (j, throttling) in values.iter().enumerate() {
@@ -397,6 +404,8 @@ impl Checker<'_> {
 
     fn client_behaviour(&mut self, path: &FieldPath, client: &crate::spec::ClientSpec) {
         self.model(path, stacksim_model::check::timeout(client.timeout.map(|t| t.0)));
+        let classes: Vec<_> = client.classes.iter().map(crate::spec::ClassSpec::model).collect();
+        self.model(path, stacksim_model::check::classes(&classes));
         self.client_hedging(path, client);
         if let Some(retry) = &client.retry {
             let retry_path = path.field("retry");
@@ -514,6 +523,17 @@ impl Checker<'_> {
         }
     }
 
+    /// Priority shedding at `path` in a stack where no client declares classes: every request
+    /// is `Normal`, which is worth a warning.
+    fn classes_for_shedding(&mut self, path: FieldPath, stack: &StackSpec) {
+        if stack.clients.iter().all(|c| c.classes.is_empty()) {
+            self.warning(
+                path,
+                "no client declares request classes, so every request is Normal and is shed alike once the queue passes the mark: give clients classes: [(name: ..., weight: ..., priority: ...)]",
+            );
+        }
+    }
+
     /// Hedging and retry throttling (issue 12): ranges, hedging with retries, and throttling
     /// that has nothing to throttle.
     fn client_hedging(&mut self, path: &FieldPath, client: &crate::spec::ClientSpec) {
@@ -564,6 +584,26 @@ impl Checker<'_> {
             if let Some(warmup) = &b.warmup {
                 self.model(&bp.field("warmup"), warmup.model().problems());
             }
+            if let Some(shed) = b.shed {
+                if shed.priority_below == crate::spec::PrioritySpec::Low {
+                    self.warning(
+                        bp.field("shed").field("priority_below"),
+                        "no priority is below Low, so this sheds nothing: give Normal, High or Critical",
+                    );
+                }
+                self.classes_for_shedding(bp.field("shed"), stack);
+            }
+        }
+        let classes: usize = stack.clients.iter().map(|c| c.classes.len().max(1)).sum();
+        let max = stacksim_model::classes::MAX_CLASSES;
+        let shedding = stack.backends.iter().any(|b| b.shed.is_some());
+        if classes > max && (shedding || stack.clients.iter().any(|c| !c.classes.is_empty())) {
+            self.error(
+                path.field("clients"),
+                format!(
+                    "a stack has at most {max} request classes, counting one for each client without classes; this one has {classes}"
+                ),
+            );
         }
         let balancer = path.field("balancer");
         if let Some(admission) = &stack.balancer.admission_control {
@@ -834,6 +874,18 @@ pub(crate) fn check(
     (c.problems, c.resolved)
 }
 
+/// The mean `service_scale` of a client's requests, by its classes' weights (1 without
+/// classes).
+fn mean_service_scale(client: &ClientSpec) -> f64 {
+    let total: f64 = client.classes.iter().map(|c| c.weight).sum();
+    if client.classes.is_empty() || !(total > 0.0 && total.is_finite()) {
+        return 1.0;
+    }
+    let scaled: f64 = client.classes.iter().map(|c| c.weight * c.service_scale.unwrap_or(1.0)).sum();
+    let mean = scaled / total;
+    if mean.is_finite() && mean > 0.0 { mean } else { 1.0 }
+}
+
 /// Whether a client's requests carry keys that repeat: it declares users, is a closed loop
 /// (its users are its keys), or replays a trace with a key column.
 fn has_keys(client: &ClientSpec) -> bool {
@@ -850,11 +902,15 @@ fn has_keys(client: &ClientSpec) -> bool {
 /// policy adapts, so only the total is checked. Unbounded queues behind too much load are
 /// warned about too.
 fn capacity_warnings(c: &mut Checker<'_>, experiment: &Experiment, stack: &StackSpec) {
+    // In requests of the backends' own service time: a class with `service_scale` counts as
+    // that many (the mean scale of a client's mix multiplies its rate).
     let offered: f64 = stack
         .clients
         .iter()
         .enumerate()
-        .map(|(i, client)| crate::build::peak_rate(i, &client.arrivals, &c.resolved))
+        .map(|(i, client)| {
+            crate::build::peak_rate(i, &client.arrivals, &c.resolved) * mean_service_scale(client)
+        })
         .sum();
     let capacity_of =
         |b: &crate::spec::BackendSpec| f64::from(b.workers) / crate::build::service(&b.service).mean_secs();

@@ -2,13 +2,14 @@
 //! that was damaged or comes from another run.
 //!
 //! Every run of an experiment measures the same metrics; the runs of one variant have the same
-//! backends (a sweep may change them between variants) and the same windows. Counts (requests
+//! backends (a sweep may change them between variants), the same windows and the same request
+//! classes. Counts (requests
 //! arrived, routed, ...) always have a value: a whole number, never `null`. The first record
 //! seen sets what the others must match.
 
 use indexmap::IndexMap;
 
-use crate::metric::{BackendMetric, Metric, Unit};
+use crate::metric::{BackendMetric, ClassMetric, Metric, Unit};
 use crate::report::{Reading, RunRecord};
 
 /// The shape of the records seen so far.
@@ -28,6 +29,8 @@ struct VariantShape {
     /// How many windows a run has, and the metrics of each.
     windows: usize,
     window_metrics: Names,
+    /// Each request class's client and name, and its metrics.
+    classes: Vec<((String, String), Names)>,
 }
 
 /// The metric names of a record, in its order, and which of them are counts.
@@ -77,6 +80,10 @@ fn backend_unit(name: &str) -> Option<Unit> {
     BackendMetric::from_name(name).map(BackendMetric::unit)
 }
 
+fn class_unit(name: &str) -> Option<Unit> {
+    ClassMetric::from_name(name).map(ClassMetric::unit)
+}
+
 impl Shapes {
     /// Checks `record` against the records seen before it (and remembers its shape if it is the
     /// first of its variant); on a mismatch, what is wrong with it, in a phrase.
@@ -96,6 +103,11 @@ impl Shapes {
                 .collect(),
             windows: record.windows.len(),
             window_metrics: Names::of(record.windows.first().unwrap_or(&IndexMap::new()), |_| None),
+            classes: record
+                .classes
+                .iter()
+                .map(|c| ((c.client.clone(), c.name.clone()), Names::of(&c.metrics, class_unit)))
+                .collect(),
         });
         if record.backends.iter().map(|b| &b.name).ne(first.backends.iter().map(|b| &b.0)) {
             let list =
@@ -118,6 +130,24 @@ impl Shapes {
         }
         for window in &record.windows {
             first.window_metrics.check("window metric", window)?;
+        }
+        let named = |client: &str, name: &str| format!("{client}/{name}");
+        if record
+            .classes
+            .iter()
+            .map(|c| (&c.client, &c.name))
+            .ne(first.classes.iter().map(|c| (&c.0.0, &c.0.1)))
+        {
+            let list =
+                |names: Vec<String>| names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+            return Err(format!(
+                "has request classes [{}] where its variant's other runs have [{}]",
+                list(record.classes.iter().map(|c| named(&c.client, &c.name)).collect()),
+                list(first.classes.iter().map(|c| named(&c.0.0, &c.0.1)).collect()),
+            ));
+        }
+        for (((client, name), expected), found) in first.classes.iter().zip(&record.classes) {
+            expected.check(&format!("class {:?} metric", named(client, name)), &found.metrics)?;
         }
         Ok(())
     }

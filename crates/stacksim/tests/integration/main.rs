@@ -10,6 +10,7 @@
 //! Add a test to the module whose behaviour it pins, or a module for a new behaviour.
 
 mod capacity;
+mod classes;
 mod conservation;
 mod custom_policy;
 mod files;
