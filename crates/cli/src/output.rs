@@ -11,7 +11,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stacksim::capacity::{Capacity, Slo};
-use stacksim::metric::{BackendMetric, Shown, Style, readable_duration};
+use stacksim::metric::{BackendMetric, ClassMetric, Shown, Style, readable_duration};
 use stacksim::report::VariantReport;
 use stacksim::spec::Warmup;
 use stacksim::stats::Estimate;
@@ -76,7 +76,8 @@ fn plural(n: usize) -> &'static str {
 /// Replays add columns where they have something to say: `users affected` when requests carry
 /// user keys, `attempts/req` when retries added attempts, `detect <alert>` per alert rule, and
 /// one column per overload mechanism that turned requests away (`overflow`, `limited`, `shed`,
-/// `short-circuited`, `throttled`).
+/// `short-circuited`, `throttled`, `priority shed`). With request classes, a table of the
+/// classes follows.
 pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let users = report.any_above(Metric::UsersActive, 0.0);
@@ -91,6 +92,7 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
         (Metric::ShedRatio, "shed"),
         (Metric::ShortCircuitedRatio, "short-circuited"),
         (Metric::ThrottledRatio, "throttled"),
+        (Metric::PriorityShedRatio, "priority shed"),
     ]
     .into_iter()
     .filter(|(metric, _)| report.any_above(metric, 0.0))
@@ -159,11 +161,17 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     if attempts {
         notes.push_str("attempts/req = attempts sent per request, retries included.\n");
     }
-    if !overload.is_empty() {
+    if overload.iter().any(|(m, _)| *m != Metric::PriorityShedRatio) {
         notes.push_str(
             "overflow, limited, shed, short-circuited, throttled = requests turned away by a circuit \
              breaker (503), a rate limit (429), admission control (503), an open client breaker, \
              client throttling; each is part of errors.\n",
+        );
+    }
+    if overload.iter().any(|(m, _)| *m == Metric::PriorityShedRatio) {
+        notes.push_str(
+            "priority shed = requests a backend shed because their class's priority was below its mark \
+             (503); part of errors.\n",
         );
     }
     if cross_zone {
@@ -194,7 +202,70 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
          errors = rejected + timed out + failed, over arrivals. backend util = lowest–highest backend.\n\
          {notes}"
     );
-    format!("{}{table}\n{}{}", wrap(&heading, width), wrap(&notes, width), paired_table(report, width))
+    format!(
+        "{}{table}\n{}{}{}",
+        wrap(&heading, width),
+        wrap(&notes, width),
+        paired_table(report, width),
+        class_table(report, width)
+    )
+}
+
+/// The request classes of every variant, one row each: priority, share of its client's
+/// requests, mean and p99 response time, errors and requests shed by priority; empty when no
+/// variant has request classes.
+fn class_table(report: &Report, width: Option<u16>) -> String {
+    if !report.has_classes() {
+        return String::new();
+    }
+    let clients: std::collections::BTreeSet<&str> =
+        report.variants.iter().flat_map(|v| &v.classes).map(|c| c.client.as_str()).collect();
+    let several = report.variants.len() > 1;
+    let mut header: Vec<String> = Vec::new();
+    if several {
+        header.push("variant".to_owned());
+    }
+    header.extend(["class", "priority", "share", "mean", "p99", "errors", "shed"].map(str::to_owned));
+    let mut rows = Vec::new();
+    for v in &report.variants {
+        for class in &v.classes {
+            let m = |metric: ClassMetric| metric.show(class.metric(metric), Style::Terminal).to_string();
+            let mut row = Vec::new();
+            if several {
+                row.push(v.label.clone());
+            }
+            row.push(if clients.len() > 1 {
+                format!("{}/{}", class.client, class.name)
+            } else {
+                class.name.clone()
+            });
+            row.push(class.priority.clone());
+            row.extend([
+                m(ClassMetric::Share),
+                m(ClassMetric::ResponseTimeMean),
+                m(ClassMetric::ResponseTimeP99),
+                m(ClassMetric::ErrorRatio),
+                m(ClassMetric::ShedRatio),
+            ]);
+            rows.push(row);
+        }
+    }
+    let first_right = if several { 3 } else { 2 };
+    let mut table = table(width);
+    table.set_header(header);
+    for row in rows {
+        table.add_row(row);
+    }
+    for column in first_right..table.column_count() {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let heading = "\nPer request class:\n";
+    let notes = "share = the class's part of its client's requests. mean, p99 = response times of its \
+                 successful requests. errors = its rejected, timed-out and failed requests, shed = those a \
+                 backend shed by priority (503), both over its arrivals.\n";
+    format!("{}{table}\n{}", wrap(heading, width), wrap(notes, width))
 }
 
 /// What `--max-events` cut short: how many runs, of which variants, and how far they got.
@@ -713,7 +784,8 @@ pub fn read_shard(file: &Path) -> Result<ShardOutput> {
 
 /// Files of a time series, written only for a report that has one.
 /// Writes `report.json`, `variants.csv`, `runs.csv`, the plots (`latency.svg`, `errors.svg`,
-/// `utilization.svg`) and `report.html` into `dir`; with a time series also `timeseries.csv`
+/// `utilization.svg`) and `report.html` into `dir`; with request classes also `classes.csv`;
+/// with a time series also `timeseries.csv`
 /// and its plots (`timeline.svg`, `timeline-backends.svg`); with fleet groups `cost.svg`
 /// (cost against `slo`). Each file is complete or not at
 /// all: every file is written under a temporary name and renamed into place. Time-series files
@@ -731,6 +803,11 @@ pub fn write_outputs(mut out: OutputDir, report: &Report, slo: Option<&Slo>) -> 
         let mut timeseries = Vec::new();
         report.write_timeseries_csv(&mut timeseries)?;
         out.stage("timeseries.csv", &timeseries)?;
+    }
+    if report.has_classes() {
+        let mut classes = Vec::new();
+        report.write_classes_csv(&mut classes)?;
+        out.stage("classes.csv", &classes)?;
     }
     for plot in stacksim_render::plot::all(report) {
         out.stage(&plot.file_name(), plot.svg.as_bytes())?;

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use stacksim::Metric;
-use stacksim::metric::{BackendMetric, Shown, Style, readable_duration};
+use stacksim::metric::{BackendMetric, ClassMetric, Shown, Style, readable_duration};
 use stacksim::report::{Report, VariantReport};
 
 use crate::plot::{self, Layout, escape};
@@ -38,7 +38,8 @@ summary { cursor: pointer; font-weight: 600; }
 /// time mean, p50, p99, p99.9 with their 95% CIs, throughput, error ratio, and for replays users
 /// affected, attempts per request, wasted work and database utilization where measured), the
 /// [`plot`]s as inline SVG, for a replay a section on its timeline (actions, alert rules, time
-/// to detect, plots over time), and a table of backends per variant.
+/// to detect, plots over time), a table of backends per variant, and with request classes a
+/// table of classes per variant.
 pub fn report_html(report: &Report) -> String {
     let name = escape(&report.experiment);
     let layout = Layout::of(report);
@@ -70,6 +71,7 @@ pub fn report_html(report: &Report) -> String {
     }
     over_time(&mut html, report);
     backend_tables(&mut html, report);
+    class_tables(&mut html, report);
     html.push_str("</body>\n</html>\n");
     html
 }
@@ -378,6 +380,48 @@ fn backend_rows(html: &mut String, variant: &VariantReport) {
     }
 }
 
+/// Per variant, its request classes: priority, share, response times, errors and shedding.
+/// Nothing when no variant has classes.
+fn class_tables(html: &mut String, report: &Report) {
+    if !report.has_classes() {
+        return;
+    }
+    html.push_str(
+        "<h2 id=\"classes\">Request classes</h2>\n<p class=\"note\">Share is the class's part of its \
+         client's requests; response times are of its successful requests; error ratio and shed \
+         ratio (requests a backend shed by priority, answered 503) are over its arrivals.</p>\n",
+    );
+    let open = if report.variants.len() <= 4 { " open" } else { "" };
+    for variant in &report.variants {
+        let _ = write!(
+            html,
+            "<details{open}>\n<summary>{}</summary>\n<table>\n<thead><tr>\
+             <th class=\"left\">client</th><th class=\"left\">class</th><th class=\"left\">priority</th>\
+             <th>share</th><th>mean</th><th>p50</th><th>p99</th><th>error ratio</th><th>shed ratio</th>\
+             </tr></thead>\n<tbody>\n",
+            escape(&variant.label)
+        );
+        for class in &variant.classes {
+            let m = |metric: ClassMetric| cell(metric.show(class.metric(metric), Style::Html));
+            let _ = writeln!(
+                html,
+                "<tr><td class=\"left\">{}</td><td class=\"left\">{}</td><td class=\"left\">{}</td>\
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&class.client),
+                escape(&class.name),
+                escape(&class.priority),
+                m(ClassMetric::Share),
+                m(ClassMetric::ResponseTimeMean),
+                m(ClassMetric::ResponseTimeP50),
+                m(ClassMetric::ResponseTimeP99),
+                m(ClassMetric::ErrorRatio),
+                m(ClassMetric::ShedRatio),
+            );
+        }
+        html.push_str("</tbody>\n</table>\n</details>\n");
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -465,7 +509,7 @@ mod tests {
     #[test]
     fn a_plain_report_has_no_replay_sections() {
         let html = report_html(&report("quick", &["RoundRobin", "Random"]));
-        for absent in ["Over time", "Users, retries", "Time to detect", "users affected"] {
+        for absent in ["Over time", "Users, retries", "Time to detect", "users affected", "Request classes"] {
             assert!(!html.contains(absent), "{absent}");
         }
     }
@@ -549,6 +593,29 @@ mod tests {
         assert!(html.contains("<td>never</td>"));
         assert_eq!(html.matches("<svg").count(), 5, "three summary plots and two over time");
         assert!(html.contains("<figure id=\"timeline\">") && html.contains("(timeline-backends.svg)"));
+    }
+
+    #[test]
+    fn request_classes_get_a_table_per_variant() {
+        let mut r = report("classes", &["RoundRobin"]);
+        r.variants[0].classes = serde_json::from_str(
+            r#"[{"name": "search", "client": "users", "priority": "Low",
+                 "metrics": {"share": {"mean": 0.2, "ci95": 0.001},
+                             "response_time_p99_s": {"mean": 0.25, "ci95": 0.004},
+                             "shed_ratio": {"mean": 0.31, "ci95": 0.02}}}]"#,
+        )
+        .unwrap();
+        let html = report_html(&r);
+        assert!(html.contains("<h2 id=\"classes\">Request classes</h2>"), "{html}");
+        assert!(
+            html.contains(
+                "<tr><td class=\"left\">users</td><td class=\"left\">search</td><td class=\"left\">Low</td>\
+                 <td>20.00% <span class=\"ci\">±0.10</span></td>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<td>250.0 ms <span class=\"ci\">±4.0</span></td>"), "{html}");
+        assert!(html.contains("<td>31.00% <span class=\"ci\">±2.00</span></td></tr>"), "{html}");
     }
 
     #[test]

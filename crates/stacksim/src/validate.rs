@@ -590,8 +590,9 @@ impl Checker<'_> {
                         bp.field("shed").field("priority_below"),
                         "no priority is below Low, so this sheds nothing: give Normal, High or Critical",
                     );
+                } else {
+                    self.classes_for_shedding(bp.field("shed"), stack);
                 }
-                self.classes_for_shedding(bp.field("shed"), stack);
             }
         }
         let classes: usize = stack.clients.iter().map(|c| c.classes.len().max(1)).sum();

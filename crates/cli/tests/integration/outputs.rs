@@ -353,3 +353,47 @@ fn durations_read_as_people_write_them() {
     let (_, stderr) = text(&stacksim(&["check", path.to_str().unwrap()]));
     assert!(stderr.contains("the warm-up (11d 16h) must be shorter than the duration (5m)"), "{stderr}");
 }
+
+/// `SMALL` with request classes on a saturated backend that sheds search.
+fn with_classes() -> String {
+    SMALL
+        .replace(
+            "(name: \"users\", arrivals: Poisson(rate_per_s: 40.0)),",
+            "(name: \"users\", arrivals: Poisson(rate_per_s: 60.0),
+              classes: [(name: \"checkout\", weight: 0.5, priority: High),
+                        (name: \"search\", weight: 0.5, service_scale: 2.0, priority: Low)]),",
+        )
+        .replace(
+            "workers: 2, queue: Bounded(20),",
+            "workers: 2, queue: Bounded(20), shed: (queue_above: 3, priority_below: High),",
+        )
+}
+
+#[test]
+fn request_classes_get_a_table_a_json_section_and_classes_csv_and_nothing_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let text_of = with_classes();
+    assert!(text_of.contains("classes:") && text_of.contains("shed:"), "{text_of}");
+    let path = write(dir.path(), "classes.ron", &text_of);
+    let out = dir.path().join("results");
+    let output = stacksim(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("priority shed"), "{stdout}");
+    let classes = stdout.split("Per request class:").nth(1).expect(&stdout);
+    assert!(classes.contains("│ policy=LeastConnections ┆ search   ┆ Low"), "{classes}");
+    let csv = std::fs::read_to_string(out.join("classes.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 2, "{csv}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["variants"][0]["classes"][1]["name"], "search");
+    assert!(report["variants"][0]["classes"][1]["metrics"]["shed_ratio"]["mean"].as_f64().unwrap() > 0.0);
+    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("Request classes"));
+
+    // The same directory, a run without classes: no class section, and classes.csv goes.
+    let plain = write(dir.path(), "small.ron", SMALL);
+    let output = stacksim(&["run", plain.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (stdout, _) = text(&output);
+    assert!(!stdout.contains("Per request class") && !stdout.contains("priority shed"), "{stdout}");
+    assert!(!out.join("classes.csv").exists());
+}

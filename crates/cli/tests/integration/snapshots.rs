@@ -22,6 +22,14 @@ const SHORTER: &[(&str, &[(&str, &str)])] = &[
         &[("duration: \"20m\"", "duration: \"1m\""), ("warmup: \"2m\"", "warmup: \"10s\"")],
     ),
     (
+        "request-classes.ron",
+        &[
+            ("duration: \"30m\"", "duration: \"6m\""),
+            ("warmup: \"5m\"", "warmup: \"1m\""),
+            ("(\"10m\", 800.0), (\"20m\", 500.0)", "(\"2m\", 800.0), (\"4m\", 500.0)"),
+        ],
+    ),
+    (
         "scale-out-with-http2.ron",
         &[("duration: \"30m\"", "duration: \"13m\""), ("warmup: \"5m\"", "warmup: \"9m\"")],
     ),
