@@ -12,6 +12,7 @@
 //! | [`RateLimit`] | balancer, or per backend | Envoy local rate limit (token bucket) |
 //! | [`hedge`] | per client | gRPC `hedgingPolicy` (gRFC A6), limited by gRPC retry throttling ([`crate::retry::RetryThrottling`]) |
 //! | [`discipline`] | per backend: the order its queue is served in | FIFO, LIFO, Facebook adaptive LIFO and CoDel |
+//! | [`Shed`](crate::classes::Shed) | per backend: requests of low priority refused past a queue mark | Google SRE book ch. 21, "Criticality" (see [`crate::classes`]) |
 //!
 //! None of them is on by default; a mechanism that is not configured is an `Option` checked
 //! once per attempt, and changes no number of a run.
