@@ -10,6 +10,7 @@
 //! | [`AdmissionControl`] | balancer | Envoy `admission_control` filter |
 //! | [`Throttle`] | per client | Google SRE book, "Client-side throttling" |
 //! | [`RateLimit`] | balancer, or per backend | Envoy local rate limit (token bucket) |
+//! | [`Concurrency`] | per backend group | Envoy `adaptive_concurrency` gradient controller; Netflix concurrency-limits `VegasLimit`, `AIMDLimit` |
 //!
 //! None of them is on by default; a mechanism that is not configured is an `Option` checked
 //! once per attempt, and changes no number of a run.
@@ -17,6 +18,7 @@
 mod admission;
 mod breaker;
 mod circuit_breakers;
+mod concurrency;
 mod rate_limit;
 mod slow_start;
 mod window;
@@ -27,6 +29,9 @@ pub(crate) use breaker::BreakerRuntime;
 pub use breaker::{BreakerState, ClientBreaker};
 pub use circuit_breakers::CircuitBreakers;
 pub(crate) use circuit_breakers::ClusterBreakers;
+#[allow(unused_imports)] // Integrated in the stack by the next commit.
+pub(crate) use concurrency::ConcurrencyLimiter;
+pub use concurrency::{Aimd, Concurrency, Gradient, Vegas};
 pub use rate_limit::RateLimit;
 pub(crate) use rate_limit::TokenBucket;
 pub use slow_start::{SlowStart, Warmup};

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+mod concurrency;
 mod fleet;
 mod overload;
 mod policy;
@@ -17,6 +18,7 @@ mod warmup;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use concurrency::ConcurrencySpec;
 pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
 pub use overload::{
     AdmissionControlSpec, CircuitBreakersSpec, ClientBreakerSpec, ProtectionSpec, RateLimitSpec,
