@@ -90,12 +90,7 @@ impl AttemptLog for Sink {
             service_s: a.started.filter(|_| completed).map(|s| secs(a.ended) - secs(s)),
             queue_s: a.started.map(|s| secs(s) - secs(a.sent)),
             backend: a.backend.and_then(|b| shared.names.get(b as usize).cloned()),
-            status: Some(match a.outcome {
-                AttemptOutcome::Completed => 200,
-                AttemptOutcome::Rejected => 503,
-                AttemptOutcome::TimedOut => 504,
-                AttemptOutcome::Failed => 502,
-            }),
+            status: Some(a.outcome.status()),
             path: None,
             client: None,
             server_conn: None,

@@ -58,12 +58,7 @@ impl<W: Write> AccessLogWriter<W> {
         let service = a.started.map(|s| secs(a.ended) - secs(s));
         let wait = a.started.map(|s| secs(s) - sent);
         let backend = a.backend.and_then(|b| self.backends.get(b as usize)).map(String::as_str);
-        let status = match a.outcome {
-            AttemptOutcome::Completed => 200,
-            AttemptOutcome::Rejected => 503,
-            AttemptOutcome::TimedOut => 504,
-            AttemptOutcome::Failed => 502,
-        };
+        let status = a.outcome.status();
         let ip = format!("10.{}.{}.{}", (a.key >> 16) & 255, (a.key >> 8) & 255, a.key & 255);
         let ms = |s: f64| (s * 1000.0).round() as u64;
         let (date, micros) = civil(at);
@@ -89,6 +84,8 @@ impl<W: Write> AccessLogWriter<W> {
                     AttemptOutcome::Rejected => (ms(latency) as i64, -1, "sQ--"),
                     AttemptOutcome::TimedOut => (wait.map_or(ms(latency), ms) as i64, -1, "sH--"),
                     AttemptOutcome::Failed => (wait.map_or(0, ms) as i64, -1, "SH--"),
+                    // The client (the hedging proxy) aborted it.
+                    AttemptOutcome::Cancelled => (wait.map_or(ms(latency), ms) as i64, -1, "CD--"),
                 };
                 writeln!(
                     self.out,

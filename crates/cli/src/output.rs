@@ -76,7 +76,7 @@ fn plural(n: usize) -> &'static str {
 /// Replays add columns where they have something to say: `users affected` when requests carry
 /// user keys, `attempts/req` when retries added attempts, `detect <alert>` per alert rule, and
 /// one column per overload mechanism that turned requests away (`overflow`, `limited`, `shed`,
-/// `short-circuited`, `throttled`).
+/// `short-circuited`, `throttled`, `concurrency-limited`).
 pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let users = report.any_above(Metric::UsersActive, 0.0);
@@ -91,6 +91,7 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
         (Metric::ShedRatio, "shed"),
         (Metric::ShortCircuitedRatio, "short-circuited"),
         (Metric::ThrottledRatio, "throttled"),
+        (Metric::ConcurrencyLimitedRatio, "concurrency-limited"),
     ]
     .into_iter()
     .filter(|(metric, _)| report.any_above(metric, 0.0))
@@ -159,11 +160,17 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     if attempts {
         notes.push_str("attempts/req = attempts sent per request, retries included.\n");
     }
-    if !overload.is_empty() {
+    if overload.iter().any(|(metric, _)| *metric != Metric::ConcurrencyLimitedRatio) {
         notes.push_str(
             "overflow, limited, shed, short-circuited, throttled = requests turned away by a circuit \
              breaker (503), a rate limit (429), admission control (503), an open client breaker, \
              client throttling; each is part of errors.\n",
+        );
+    }
+    if overload.iter().any(|(metric, _)| *metric == Metric::ConcurrencyLimitedRatio) {
+        notes.push_str(
+            "concurrency-limited = requests answered 503 by a backend's adaptive concurrency limit; \
+             part of errors.\n",
         );
     }
     if cross_zone {

@@ -15,7 +15,8 @@ use stacksim_engine::{SimTime, scale_span};
 use crate::ModelError;
 use crate::health::{ActiveCheck, CheckKind};
 use crate::metrics::TimeIntegral;
-use crate::overload::{CircuitBreakers, RateLimit, SlowStart, TokenBucket, Warmup};
+use crate::overload::discipline::Discipline;
+use crate::overload::{CircuitBreakers, Concurrency, RateLimit, SlowStart, TokenBucket, Warmup};
 use crate::request::AttemptRef;
 use crate::service::{ServiceSampler, ServiceTime};
 
@@ -60,6 +61,8 @@ pub struct BackendConfig {
     /// Whether the backend is in the balancer's configuration at the start (an `Add` action
     /// brings in one that is not).
     pub present: bool,
+    /// The order its workers take waiting requests, and CoDel's limits on waiting.
+    pub discipline: Discipline,
     /// The backend group (Envoy cluster) it belongs to: its circuit breakers count the
     /// attempts of every backend of its group. Backends of one group share their settings.
     pub group: u32,
@@ -71,6 +74,10 @@ pub struct BackendConfig {
     pub slow_start: Option<SlowStart>,
     /// Its service is slower for a while after its process (re)starts. `None`: never.
     pub warmup: Option<Warmup>,
+    /// An adaptive concurrency limit in front of it (Envoy's adaptive concurrency filter in its
+    /// sidecar, or a Netflix concurrency-limits limiter): attempts over the limit are answered
+    /// 503 at once. `None`: none.
+    pub concurrency: Option<Concurrency>,
     /// The zone it runs in (zone-aware routing, `FailZone`, cross-zone traffic).
     pub zone: Option<String>,
     /// Its Envoy priority level: 0 is used first, higher levels take over as it fails.
@@ -89,11 +96,13 @@ impl BackendConfig {
             queue_timeout: None,
             degradation: None,
             present: true,
+            discipline: Discipline::Fifo,
             group: 0,
             circuit_breakers: None,
             rate_limit: None,
             slow_start: None,
             warmup: None,
+            concurrency: None,
             zone: None,
             priority: 0,
         }
@@ -148,6 +157,9 @@ pub(crate) struct Backend {
     queue: VecDeque<AttemptRef>,
     /// Live (not expired) attempts in the queue.
     queued_live: u32,
+    discipline: Discipline,
+    /// When the queue was last empty (kept only for a discipline that watches it).
+    last_empty: SimTime,
     busy: TimeIntegral,
     queued: TimeIntegral,
     /// Its rate limit, if it has one.
@@ -176,6 +188,8 @@ impl Backend {
             up: true,
             queue: VecDeque::new(),
             queued_live: 0,
+            discipline: config.discipline,
+            last_empty: SimTime::ZERO,
             busy: TimeIntegral::default(),
             queued: TimeIntegral::default(),
             bucket: config.rate_limit.map(TokenBucket::new),
@@ -221,7 +235,51 @@ impl Backend {
         self.queue.push_back(attempt);
         self.queued_live += 1;
         self.queued.increment(now);
-        self.queue_timeout
+        if self.discipline == Discipline::Fifo {
+            return self.queue_timeout;
+        }
+        if self.queued_live == 1 && self.discipline.watches_emptiness() {
+            // It was empty until now.
+            self.last_empty = now;
+        }
+        match (self.queue_timeout, self.discipline.wait_limit(now, self.last_empty)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// [`Backend::release`]'s choice of the next waiting attempt under a discipline other than
+    /// FIFO (kept out of FIFO's path): the oldest, or the newest.
+    #[inline(never)]
+    fn release_by_discipline(
+        &mut self,
+        now: SimTime,
+        mut waiting: impl FnMut(AttemptRef) -> bool,
+    ) -> Option<AttemptRef> {
+        loop {
+            let next = if self.discipline.takes_newest(now, self.last_empty) {
+                self.queue.pop_back()
+            } else {
+                self.queue.pop_front()
+            }?;
+            if waiting(next) {
+                self.dequeued(now);
+                return Some(next);
+            }
+        }
+    }
+
+    /// One fewer attempt waits, at `now`.
+    #[inline]
+    fn dequeued(&mut self, now: SimTime) {
+        self.queued_live -= 1;
+        self.queued.decrement(now);
+        if self.queued_live == 0 && self.discipline != Discipline::Fifo {
+            self.last_empty = now;
+            // Only stale references are left; under LIFO they would sit at the front of the
+            // queue until it drained to them (FIFO pops them on its way).
+            self.queue.clear();
+        }
     }
 
     /// A worker starts an attempt at `now`: its work, drawn from the request's `sizes` stream
@@ -248,6 +306,9 @@ impl Backend {
         mut waiting: impl FnMut(AttemptRef) -> bool,
     ) -> Option<AttemptRef> {
         self.busy.decrement(now);
+        if self.discipline != Discipline::Fifo {
+            return self.release_by_discipline(now, waiting);
+        }
         while let Some(next) = self.queue.pop_front() {
             if waiting(next) {
                 self.queued_live -= 1;
@@ -261,8 +322,7 @@ impl Backend {
     /// A queued attempt leaves the queue at `now` without being served (it waited too long).
     /// Its reference stays in the queue and is dropped when it reaches the front.
     pub fn expire(&mut self, now: SimTime) {
-        self.queued_live -= 1;
-        self.queued.decrement(now);
+        self.dequeued(now);
     }
 
     /// The process dies at `now`: its queue and workers are emptied, and it refuses attempts
@@ -271,6 +331,7 @@ impl Backend {
         self.up = false;
         self.queue.clear();
         self.queued_live = 0;
+        self.last_empty = now;
         self.queued.set(now, 0);
         self.busy.set(now, 0);
     }

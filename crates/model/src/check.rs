@@ -12,8 +12,8 @@ use crate::overload::{
     AdmissionControl, CircuitBreakers, ClientBreaker, Concurrency, RateLimit, SlowStart, Throttle, Warmup,
 };
 use crate::{
-    ActiveCheck, Arrivals, ClientConfig, DatabaseConfig, Degradation, ModelError, OutlierDetection,
-    RetryPolicy, ServiceTime, StackConfig, Users,
+    ActiveCheck, Arrivals, ClientConfig, DatabaseConfig, Degradation, HedgePolicy, ModelError,
+    OutlierDetection, RetryPolicy, RetryThrottling, ServiceTime, StackConfig, Users,
 };
 
 /// One parameter outside its range.
@@ -233,15 +233,74 @@ impl RetryPolicy {
     }
 }
 
+impl HedgePolicy {
+    /// `max_attempts` outside 2 to 5 (gRPC: "must be two or greater", capped at 5 by clients).
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if !(2..=HedgePolicy::MAX_ATTEMPTS).contains(&self.max_attempts) {
+            p.push(
+                "max_attempts",
+                format!(
+                    "max_attempts (the first attempt included) must be 2 to {} as in gRPC's hedgingPolicy, not {}",
+                    HedgePolicy::MAX_ATTEMPTS,
+                    self.max_attempts
+                ),
+            );
+        }
+        p.0
+    }
+}
+
+impl RetryThrottling {
+    /// `max_tokens` not in (0, 1e6], `token_ratio` under 0.001 (gRPC keeps three decimal
+    /// places) or not finite.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if !(self.max_tokens > 0.0 && self.max_tokens <= RetryThrottling::MAX_TOKENS) {
+            p.push(
+                "max_tokens",
+                format!(
+                    "max_tokens must be greater than 0 and at most {}, like 10 (gRPC's maxTokens), not {}",
+                    RetryThrottling::MAX_TOKENS,
+                    self.max_tokens
+                ),
+            );
+        }
+        if !(self.token_ratio >= 0.001 && self.token_ratio <= RetryThrottling::MAX_TOKENS) {
+            p.push(
+                "token_ratio",
+                format!(
+                    "token_ratio must be at least 0.001 (gRPC keeps three decimal places), like 0.1, not {}",
+                    self.token_ratio
+                ),
+            );
+        }
+        p.0
+    }
+}
+
 impl ClientConfig {
     /// Every problem with the client's arrivals (under `arrivals`), timeout, retries (under
-    /// `retry`) and users.
+    /// `retry`), hedging (under `hedge`), retry throttling (under `retry_throttling`) and users.
     pub fn problems(&self) -> Vec<Invalid> {
         let mut p = Problems::default();
         p.extend("arrivals", self.arrivals.problems());
         p.0.extend(timeout(self.timeout));
         if let Some(retry) = &self.retry {
             p.extend("retry", retry.problems());
+        }
+        if let Some(hedge) = &self.hedge {
+            p.extend("hedge", hedge.problems());
+            if self.retry.is_some() {
+                p.push(
+                    "hedge",
+                    "a client either retries or hedges, as gRPC's service config allows only one of \
+                     retryPolicy and hedgingPolicy: remove retry or hedge",
+                );
+            }
+        }
+        if let Some(throttling) = &self.retry_throttling {
+            p.extend("retry_throttling", throttling.problems());
         }
         if let Some(users) = &self.users {
             p.extend("", users.problems());
@@ -378,7 +437,7 @@ impl Concurrency {
                 p.longer_than_zero(
                     "concurrency_update_interval",
                     g.concurrency_update_interval,
-                    "the update interval",
+                    "the update interval (like \"100ms\", Envoy's concurrency_update_interval)",
                 );
                 percentage(&mut p, "sample_aggregate_percentile", g.sample_aggregate_percentile);
                 let limit = u64::from(g.max_concurrency_limit);
@@ -404,11 +463,34 @@ impl Concurrency {
                 p.at_least_one("max_concurrency", u64::from(v.max_concurrency), "max_concurrency");
                 fraction_above_zero(&mut p, "smoothing", v.smoothing, "1.0");
                 p.at_least_one("probe_multiplier", u64::from(v.probe_multiplier), "probe_multiplier");
+                if v.initial_limit > v.max_concurrency {
+                    p.push(
+                        "initial_limit",
+                        format!(
+                            "initial_limit must be at most max_concurrency ({}), not {}",
+                            v.max_concurrency, v.initial_limit
+                        ),
+                    );
+                }
             }
             Concurrency::Aimd(a) => {
                 p.at_least_one("initial_limit", u64::from(a.initial_limit), "initial_limit");
                 p.at_least_one("min_limit", u64::from(a.min_limit), "min_limit");
                 p.at_least_one("max_limit", u64::from(a.max_limit), "max_limit");
+                if a.min_limit > a.max_limit {
+                    p.push(
+                        "min_limit",
+                        format!("min_limit must be at most max_limit ({}), not {}", a.max_limit, a.min_limit),
+                    );
+                } else if !(a.min_limit..=a.max_limit).contains(&a.initial_limit) {
+                    p.push(
+                        "initial_limit",
+                        format!(
+                            "initial_limit must lie between min_limit ({}) and max_limit ({}), not {}",
+                            a.min_limit, a.max_limit, a.initial_limit
+                        ),
+                    );
+                }
                 if !(0.5..1.0).contains(&a.backoff_ratio) {
                     p.push(
                         "backoff_ratio",
@@ -462,7 +544,8 @@ impl Degradation {
 }
 
 impl crate::BackendConfig {
-    /// Every problem with the backend: `workers`, `service`, `queue_timeout`, `degradation`.
+    /// Every problem with the backend: `workers`, `service`, `queue_timeout`, `degradation`,
+    /// `discipline`.
     pub fn problems(&self) -> Vec<Invalid> {
         let mut p = Problems::default();
         p.0.extend(workers(self.workers));
@@ -482,6 +565,29 @@ impl crate::BackendConfig {
         }
         if let Some(warmup) = &self.warmup {
             p.extend("warmup", warmup.problems());
+        }
+        if let Some(concurrency) = &self.concurrency {
+            p.extend("concurrency", concurrency.problems());
+        }
+        p.extend("discipline", self.discipline.problems());
+        p.0
+    }
+}
+
+impl crate::overload::discipline::Discipline {
+    /// CoDel's `target` and `interval` must be longer than zero, the target shorter than the
+    /// interval.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        if let crate::overload::discipline::Discipline::CoDel { target, interval, .. } = *self {
+            p.longer_than_zero("target", target, "CoDel's target (like \"5ms\")");
+            p.longer_than_zero("interval", interval, "CoDel's interval (like \"100ms\")");
+            if !target.is_zero() && target >= interval {
+                p.push(
+                    "target",
+                    "CoDel's target must be shorter than its interval (Facebook's: 5ms and 100ms)",
+                );
+            }
         }
         p.0
     }

@@ -14,8 +14,9 @@ use stacksim_engine::{SimRng, SimTime, rng};
 use crate::ModelError;
 use crate::arrivals::{ArrivalClock, Arrivals};
 use crate::keys::{KeySampler, Users};
+use crate::overload::hedge::HedgePolicy;
 use crate::overload::{BreakerRuntime, ClientBreaker, Throttle, ThrottleState};
-use crate::retry::{BudgetBucket, RetryPolicy};
+use crate::retry::{BudgetBucket, RetryPolicy, RetryThrottle, RetryThrottling};
 
 /// A source of requests.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +32,12 @@ pub struct ClientConfig {
     pub timeout: Option<Duration>,
     /// How failed and timed-out attempts are retried. `None`: never.
     pub retry: Option<RetryPolicy>,
+    /// Hedged requests (gRPC `hedgingPolicy`); exclusive with `retry`, as in gRPC. `None`:
+    /// one attempt at a time.
+    pub hedge: Option<HedgePolicy>,
+    /// gRPC `retryThrottling`: retries and hedges stop while failures outweigh successes.
+    /// `None`: not throttled.
+    pub retry_throttling: Option<RetryThrottling>,
     /// Client-side circuit breaker. `None`: none.
     pub breaker: Option<ClientBreaker>,
     /// SRE-book adaptive throttling. `None`: none.
@@ -49,6 +56,8 @@ impl ClientConfig {
             users: None,
             timeout: None,
             retry: None,
+            hedge: None,
+            retry_throttling: None,
             breaker: None,
             throttle: None,
             zone: None,
@@ -78,6 +87,8 @@ pub(crate) struct Client {
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     budget: Option<BudgetBucket>,
+    hedge: Option<HedgePolicy>,
+    retry_throttle: Option<RetryThrottle>,
     /// The trace key of the arrival already scheduled.
     pending_key: Option<u64>,
     /// Whether its keys are user numbers (a declared population or a closed loop).
@@ -117,6 +128,8 @@ impl Client {
             timeout: config.timeout,
             retry: config.retry,
             budget: config.retry.and_then(|r| r.budget).map(BudgetBucket::new),
+            hedge: config.hedge,
+            retry_throttle: config.retry_throttling.map(RetryThrottle::new),
             pending_key: None,
             tracks_users: config.user_count().is_some(),
             guard: (config.breaker.is_some() || config.throttle.is_some()).then(|| {
@@ -184,9 +197,36 @@ impl Client {
     /// before the next one, or `None` when the client gives up (no retries left, or no budget).
     pub fn retry_after(&mut self, attempts: u32, now: SimTime) -> Option<Duration> {
         let retry = self.retry?;
-        let allowed =
-            attempts < retry.max_attempts && self.budget.as_mut().is_none_or(|b| b.try_withdraw(now));
+        let throttled = self.retry_throttle.as_mut().is_some_and(|t| !t.record_failure());
+        let allowed = attempts < retry.max_attempts
+            && !throttled
+            && self.budget.as_mut().is_none_or(|b| b.try_withdraw(now));
         allowed.then(|| retry.backoff_before(attempts + 1, &mut self.retries))
+    }
+
+    /// How it hedges, if it does.
+    #[inline]
+    pub fn hedge(&self) -> Option<HedgePolicy> {
+        self.hedge
+    }
+
+    /// A hedged attempt failed: its retry throttling takes a token. Returns whether further
+    /// hedges may go out.
+    pub fn hedge_failed(&mut self) -> bool {
+        self.retry_throttle.as_mut().is_none_or(RetryThrottle::record_failure)
+    }
+
+    /// Whether its retry throttling lets a hedge go out now.
+    pub fn may_hedge(&self) -> bool {
+        self.retry_throttle.as_ref().is_none_or(RetryThrottle::allows)
+    }
+
+    /// One of its requests succeeded: its retry throttling gains `token_ratio`.
+    #[inline]
+    pub fn succeeded(&mut self) {
+        if let Some(throttle) = &mut self.retry_throttle {
+            throttle.record_success();
+        }
     }
 
     /// Whether an attempt may leave at `now`: the throttle counts it and may reject it, and

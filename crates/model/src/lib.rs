@@ -35,12 +35,13 @@ pub use fleet::{Amount, FleetConfig, FleetSummary, FleetWindow, Hpa, HpaMetric};
 pub use health::{ActiveCheck, CheckKind, HealthConfig, OutlierDetection};
 pub use human_duration::{DurationError, HumanDuration, within_clock};
 pub use keys::Users;
+pub use overload::hedge::HedgePolicy;
 pub use overload::{
     AdmissionControl, BreakerState, CircuitBreakers, ClientBreaker, RateLimit, SlowStart, Throttle, Warmup,
 };
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
 pub use recorder::{Observe, OverloadCounts};
-pub use retry::{RetryBudget, RetryPolicy};
+pub use retry::{RetryBudget, RetryPolicy, RetryThrottling};
 pub use series::{BackendWindow, OverloadWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{

@@ -10,7 +10,9 @@
 //! | [`AdmissionControl`] | balancer | Envoy `admission_control` filter |
 //! | [`Throttle`] | per client | Google SRE book, "Client-side throttling" |
 //! | [`RateLimit`] | balancer, or per backend | Envoy local rate limit (token bucket) |
-//! | [`Concurrency`] | per backend group | Envoy `adaptive_concurrency` gradient controller; Netflix concurrency-limits `VegasLimit`, `AIMDLimit` |
+//! | [`Concurrency`] | per backend (its sidecar), over its attempts in flight | Envoy `adaptive_concurrency` gradient controller; Netflix concurrency-limits `VegasLimit`, `AIMDLimit` |
+//! | [`hedge`] | per client | gRPC `hedgingPolicy` (gRFC A6), limited by gRPC retry throttling ([`crate::retry::RetryThrottling`]) |
+//! | [`discipline`] | per backend: the order its queue is served in | FIFO, LIFO, Facebook adaptive LIFO and CoDel |
 //!
 //! None of them is on by default; a mechanism that is not configured is an `Option` checked
 //! once per attempt, and changes no number of a run.
@@ -19,6 +21,8 @@ mod admission;
 mod breaker;
 mod circuit_breakers;
 mod concurrency;
+pub mod discipline;
+pub mod hedge;
 mod rate_limit;
 mod slow_start;
 mod window;
@@ -29,9 +33,8 @@ pub(crate) use breaker::BreakerRuntime;
 pub use breaker::{BreakerState, ClientBreaker};
 pub use circuit_breakers::CircuitBreakers;
 pub(crate) use circuit_breakers::ClusterBreakers;
-#[allow(unused_imports)] // Integrated in the stack by the next commit.
-pub(crate) use concurrency::ConcurrencyLimiter;
 pub use concurrency::{Aimd, Concurrency, Gradient, Vegas};
+pub(crate) use concurrency::{BackendLimits, Sample};
 pub use rate_limit::RateLimit;
 pub(crate) use rate_limit::TokenBucket;
 pub use slow_start::{SlowStart, Warmup};

@@ -25,7 +25,8 @@ use crate::database::Database;
 pub use crate::database::DatabaseConfig;
 use crate::fleet::{Change, Fleet, FleetConfig};
 use crate::health::HealthConfig;
-use crate::overload::{AdmissionControl, ClusterBreakers, RateLimit};
+use crate::overload::hedge::Hedges;
+use crate::overload::{AdmissionControl, BackendLimits, ClusterBreakers, RateLimit, Sample};
 use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
 use crate::recorder::{Outcome, Recorder};
@@ -59,6 +60,9 @@ pub struct StackConfig {
     /// Report what the overload mechanisms did (all zero) even when none is configured, so
     /// that the variants of a sweep that compares them report the same metrics.
     pub report_overload: bool,
+    /// Report the adaptive concurrency metrics (`NaN` limit, none refused) even when no
+    /// backend has a limit, for the same reason.
+    pub report_concurrency: bool,
     /// Backend groups whose pods come and go (autoscaling, lifecycle, deploys); none by
     /// default, and then the fleet costs nothing.
     pub fleets: Vec<FleetConfig>,
@@ -77,6 +81,7 @@ impl StackConfig {
                     || b.rate_limit.is_some()
                     || b.slow_start.is_some()
                     || b.warmup.is_some()
+                    || b.concurrency.is_some()
             })
     }
 }
@@ -254,6 +259,22 @@ pub enum AttemptOutcome {
     TimedOut,
     /// Refused or reset by a backend that was down (502).
     Failed,
+    /// Cancelled by its client after another attempt of the request won (a hedge); logged as
+    /// NGINX logs a request its client closed (499).
+    Cancelled,
+}
+
+impl AttemptOutcome {
+    /// The HTTP status an access log gives it.
+    pub fn status(self) -> u16 {
+        match self {
+            AttemptOutcome::Completed => 200,
+            AttemptOutcome::Rejected => 503,
+            AttemptOutcome::TimedOut => 504,
+            AttemptOutcome::Failed => 502,
+            AttemptOutcome::Cancelled => 499,
+        }
+    }
 }
 
 impl From<Outcome> for AttemptOutcome {
@@ -268,7 +289,8 @@ impl From<Outcome> for AttemptOutcome {
             | Outcome::Limited
             | Outcome::Shed
             | Outcome::ShortCircuited
-            | Outcome::Throttled => AttemptOutcome::Rejected,
+            | Outcome::Throttled
+            | Outcome::ConcurrencyLimited => AttemptOutcome::Rejected,
             Outcome::TimedOut => AttemptOutcome::TimedOut,
             Outcome::Failed => AttemptOutcome::Failed,
         }
@@ -327,6 +349,14 @@ pub enum Event {
         /// Request key.
         request: u32,
     },
+    /// A hedged request's hedge delay ends: its next attempt goes out, unless an answer came
+    /// first (then `timer` is stale).
+    Hedge {
+        /// Request key.
+        request: u32,
+        /// Which arming of the request's hedge timer this is.
+        timer: u32,
+    },
     /// A worker finishes an attempt.
     Completion(AttemptRef),
     /// A successful response that crossed zones reaches its client (after the topology's
@@ -378,6 +408,12 @@ pub enum Event {
     WindowEnd,
     /// The warm-up ends: statistics start here.
     EndWarmup,
+    /// A backend's adaptive concurrency limiter has a time-driven step due (Envoy's gradient
+    /// controller: a limit update, or the start of a minRTT measurement).
+    ConcurrencyStep {
+        /// Backend index.
+        backend: u32,
+    },
 }
 
 /// The stack model: implements [`Model`] for the engine by dispatching each event to the
@@ -390,6 +426,8 @@ pub struct WebStack {
     backends: Vec<Backend>,
     database: Option<Database>,
     in_flight: InFlight,
+    /// Hedged requests' attempts and timers; `None` when no client hedges.
+    hedges: Option<Hedges>,
     timeline: Vec<TimedAction>,
     recorder: Recorder,
     /// The balancer tier's rate limits, admission control and slow start, if any is
@@ -397,6 +435,10 @@ pub struct WebStack {
     balancer_guard: Option<Box<Guard>>,
     /// The backend groups' circuit breakers, if any group has them.
     breakers: Option<ClusterBreakers>,
+    /// The backends' adaptive concurrency limits, if any backend has one.
+    concurrency: Option<Box<BackendLimits>>,
+    /// [`StackConfig::report_concurrency`].
+    report_concurrency: bool,
     /// Whether any overload control is configured: checked once where they act, so that a
     /// stack without them pays one test of a flag.
     guarded: bool,
@@ -501,15 +543,26 @@ impl WebStack {
                 params.duration,
                 backends.len(),
                 users,
-                stack.report_overload || stack.has_overload_control(),
+                stack.report_overload || stack.report_concurrency || stack.has_overload_control(),
             ),
+            report_concurrency: stack.report_concurrency,
             balancer_guard,
             breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
+            concurrency: BackendLimits::new(
+                stack.backends.iter().map(|b| {
+                    let stream =
+                        || stacksim_engine::rng::stream(params.seed, &format!("concurrency/{}", b.name));
+                    b.concurrency.map(|c| (c, stream()))
+                }),
+                SimTime::ZERO,
+            )
+            .map(Box::new),
             breaker_open_at_warmup: Vec::new(),
             guarded: stack.has_overload_control(),
             backends,
             database,
             in_flight: InFlight::default(),
+            hedges: stack.clients.iter().any(|c| c.hedge.is_some()).then(Hedges::default),
             timeline: stack.timeline.clone(),
             fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
             attempt_log: None,
@@ -555,6 +608,11 @@ impl WebStack {
                 first.push((SimTime::ZERO + sync, Event::Autoscale { group: group as u32 }));
             }
         }
+        if let Some(limits) = &mut self.concurrency {
+            for (b, at) in limits.first_wakeups() {
+                first.push((at, Event::ConcurrencyStep { backend: b as u32 }));
+            }
+        }
         first
     }
 
@@ -577,18 +635,32 @@ impl WebStack {
         times: (SimTime, Option<SimTime>, SimTime),
         outcome: Outcome,
     ) {
+        if self.attempt_log.is_some() {
+            let attempt = self.in_flight.request(request).attempts;
+            self.log_attempt_numbered((request, attempt), backend, times, outcome.into());
+        }
+    }
+
+    /// Writes attempt `attempt` (1 for the first) of `request` to the attempt log, if there
+    /// is one.
+    fn log_attempt_numbered(
+        &mut self,
+        (request, attempt): (u32, u32),
+        backend: Option<usize>,
+        (sent, started, ended): (SimTime, Option<SimTime>, SimTime),
+        outcome: AttemptOutcome,
+    ) {
         if let Some(log) = self.attempt_log.as_mut() {
             let r = self.in_flight.request(request);
-            let (sent, started, ended) = times;
             log.record(&AttemptRecord {
                 client: r.client,
                 key: r.key,
-                attempt: r.attempts,
+                attempt,
                 backend: backend.map(|b| b as u32),
                 sent,
                 started,
                 ended,
-                outcome: outcome.into(),
+                outcome,
                 counted: r.counted,
             });
         }
@@ -609,6 +681,7 @@ impl WebStack {
         let c = &mut self.clients[client as usize];
         let (key, size_seed) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
+        let hedged = c.hedge().is_some();
         let instance = self.tier.assign(key);
         let request = self.in_flight.open(Request {
             client,
@@ -620,7 +693,123 @@ impl WebStack {
             counted,
             instance,
         });
+        if let Some(hedges) = self.hedges.as_mut().filter(|_| hedged) {
+            hedges.open(request);
+            self.hedge(request, cx);
+        } else {
+            self.send_attempt(request, cx);
+        }
+    }
+
+    // ---- hedged requests (see `overload::hedge`) ----------------------------------------
+
+    /// Sends the next attempt of hedged `request`, first arming the timer of the one after
+    /// (or stopping, when this is the last).
+    #[inline(never)]
+    fn hedge(&mut self, request: u32, cx: &mut Context<'_, Event>) {
+        let r = self.in_flight.request(request);
+        let (client, sent, counted) = (r.client, r.attempts, r.counted);
+        let policy = self.clients[client as usize].hedge().expect("a hedged request's client hedges");
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+        if sent + 1 < policy.max_attempts {
+            let timer = hedges.arm(request);
+            cx.schedule_in(policy.delay, Event::Hedge { request, timer });
+        } else {
+            hedges.stop(request);
+        }
+        if sent > 0 {
+            // Hedge amplification, counted as retries are.
+            self.recorder.retried(counted);
+        }
         self.send_attempt(request, cx);
+    }
+
+    /// A hedge timer of `request` fires: the next attempt goes out if the timer is still the
+    /// armed one and throttling allows; a throttled hedge cancels those after it.
+    #[inline(never)]
+    fn hedge_due(&mut self, request: u32, timer: u32, cx: &mut Context<'_, Event>) {
+        let Some(hedges) = &mut self.hedges else { return };
+        if !hedges.fires(request, timer) {
+            return;
+        }
+        let client = self.in_flight.request(request).client;
+        if self.clients[client as usize].may_hedge() {
+            self.hedge(request, cx);
+        } else {
+            hedges.stop(request);
+        }
+    }
+
+    /// An attempt of hedged `request` failed with `outcome`: the next hedge goes out at once if
+    /// one is left (and throttling allows); else the request fails once no attempt is left.
+    #[inline(never)]
+    fn hedge_failed(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        let client = self.in_flight.request(request).client;
+        let allowed = self.clients[client as usize].hedge_failed();
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+        if !allowed {
+            hedges.stop(request);
+        }
+        if hedges.may_send(request) {
+            self.hedge(request, cx);
+            return;
+        }
+        self.end_hedged_if_unanswered(request, outcome, cx);
+    }
+
+    /// A hedge of `request` did not leave the client (its breaker is open, or its throttle
+    /// rejected it): no more hedges go out, and the request waits for those already sent.
+    #[inline(never)]
+    fn hedge_held(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        self.hedges.as_mut().expect("hedges are kept when a client hedges").stop(request);
+        self.end_hedged_if_unanswered(request, outcome, cx);
+    }
+
+    /// Hedged `request` sends no more attempts: it ends with `outcome` unless one it sent is
+    /// still outstanding (whose answer then ends it).
+    fn end_hedged_if_unanswered(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+        let in_flight = &self.in_flight;
+        let outstanding = hedges.attempts(request).any(|a| in_flight.live(a).is_some_and(|a| !a.abandoned));
+        if !outstanding {
+            hedges.close(request);
+            self.finish(request, outcome, cx);
+        }
+    }
+
+    /// Hedged `request` succeeded with `winner`: its other attempts are cancelled. One still
+    /// queued leaves its backend's queue; one on a worker runs on, its work wasted.
+    #[inline(never)]
+    fn cancel_hedges(&mut self, request: u32, winner: AttemptRef, cx: &mut Context<'_, Event>) {
+        let now = cx.now();
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+        let sent = hedges.close(request);
+        for (n, attempt) in sent.into_iter().enumerate().filter_map(|(n, a)| Some((n, a?))) {
+            if attempt == winner {
+                continue;
+            }
+            let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { continue };
+            let (b, sent, started) =
+                (a.backend as usize, a.sent, (a.stage != Stage::Queued).then_some(a.started));
+            let times = (sent, started, now);
+            self.log_attempt_numbered((request, n as u32 + 1), Some(b), times, AttemptOutcome::Cancelled);
+            if self.concurrency.is_some() {
+                self.concurrency_heard(b, attempt, Sample::Ignored, cx);
+            }
+            let Some(a) = self.in_flight.live_mut(attempt) else { continue };
+            if a.stage == Stage::Queued {
+                let a = self.in_flight.remove(attempt);
+                self.backends[b].expire(now);
+                self.leave_backend(a.instance, b, a.connection, now, false);
+            } else {
+                // Cancelled as a client that gives up cancels (an HTTP/1.1 connection closes,
+                // an HTTP/2 stream resets); the worker runs on.
+                a.abandoned = true;
+                if a.connection != NO_CONNECTION && !self.tier.abandon(a.instance, a.connection, now) {
+                    a.connection = NO_CONNECTION;
+                }
+            }
+        }
     }
 
     /// Sends the next attempt of `request` to the backend the balancer picks.
@@ -661,12 +850,30 @@ impl WebStack {
                 Rejection::QueueFull => Outcome::Rejected,
             };
             self.tier.release(instance, connection, b, now, why == Rejection::Down);
+            if let Some(limits) = &mut self.concurrency {
+                let sample = match why {
+                    Rejection::Down => Sample::Ignored,
+                    Rejection::QueueFull => Sample::Response { rtt: Duration::ZERO, dropped: true },
+                };
+                if let Some(at) = limits.bounced(b, now, sample) {
+                    cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+                }
+            }
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             self.log_attempt(request, Some(b), (now, None, now), outcome);
             self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
             return;
         }
         let attempt = self.in_flight.send(request, b, now, instance, connection);
+        if let Some(limits) = &mut self.concurrency {
+            limits.admitted(b, attempt.slot());
+        }
+        if let Some(hedges) = self.hedges.as_mut().filter(|h| h.is_hedged(request)) {
+            let n = self.in_flight.request(request).attempts - 1;
+            hedges.sent(request, n, attempt);
+            let a = self.in_flight.live_mut(attempt).expect("the attempt was just sent");
+            a.size_seed = crate::overload::hedge::hedge_seed(a.size_seed, n);
+        }
         self.tier.sent(instance, b);
         self.recorder.entered(now);
         if let Some(timeout) = self.clients[client as usize].timeout() {
@@ -693,7 +900,11 @@ impl WebStack {
                 Held::Throttled => Outcome::Throttled,
             };
             self.end_retry(request);
-            self.finish(request, outcome, cx);
+            if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
+                self.hedge_held(request, outcome, cx);
+            } else {
+                self.finish(request, outcome, cx);
+            }
             return true;
         }
         let instance = self.in_flight.request(request).instance;
@@ -748,7 +959,45 @@ impl WebStack {
             self.attempt_failed(instance, b, request, counted, Outcome::Limited, heard, cx);
             return true;
         }
+        if let Some(limits) = &mut self.concurrency
+            && !limits.admit(b)
+        {
+            if let Some(breakers) = &mut self.breakers {
+                breakers.release(b);
+            }
+            let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            let now = cx.now();
+            self.tier.release(instance, connection, b, now, false);
+            self.log_attempt(request, Some(b), (now, None, now), Outcome::ConcurrencyLimited);
+            self.attempt_failed(instance, b, request, counted, Outcome::ConcurrencyLimited, heard, cx);
+            return true;
+        }
         false
+    }
+
+    /// An attempt at backend `b` admitted under its concurrency limit ended as `sample` (a
+    /// no-op for attempts not admitted under a limit, or already ended there).
+    #[inline(never)]
+    fn concurrency_heard(
+        &mut self,
+        b: usize,
+        attempt: AttemptRef,
+        sample: Sample,
+        cx: &mut Context<'_, Event>,
+    ) {
+        let limits = self.concurrency.as_mut().expect("called only with concurrency limits");
+        if let Some(at) = limits.ended(b, attempt.slot(), cx.now(), sample) {
+            cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+        }
+    }
+
+    /// A step of backend `b`'s concurrency limiter is due.
+    #[cold]
+    fn concurrency_step(&mut self, b: usize, cx: &mut Context<'_, Event>) {
+        let limits = self.concurrency.as_mut().expect("scheduled only with concurrency limits");
+        if let Some(at) = limits.wake(b, cx.now()) {
+            cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+        }
     }
 
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
@@ -796,6 +1045,10 @@ impl WebStack {
         if self.guarded {
             self.guard_heard(request, false, now);
         }
+        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
+            self.hedge_failed(request, outcome, cx);
+            return;
+        }
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
         if let Some(wait) = self.clients[client as usize].retry_after(attempts, now) {
@@ -836,6 +1089,9 @@ impl WebStack {
         let now = cx.now();
         let r = self.in_flight.close(request);
         let c = &mut self.clients[r.client as usize];
+        if outcome == Outcome::Completed {
+            c.succeeded();
+        }
         let user = c.tracks_users().then_some(r.key);
         self.recorder.request_ended(now, r.counted, outcome, now - r.arrived, user);
         if let Some(user) = r.user
@@ -850,6 +1106,12 @@ impl WebStack {
         a.abandoned = true;
         let (b, request, counted, instance, connection) =
             (a.backend as usize, a.request, a.counted, a.instance, a.connection);
+        if self.concurrency.is_some() {
+            // The client reset it: the limiter no longer counts it (Envoy's
+            // `cancelLatencySample`), though its worker may run on.
+            self.concurrency_heard(b, attempt, Sample::Ignored, cx);
+        }
+        let Some(a) = self.in_flight.live_mut(attempt) else { return };
         let started = (a.stage != Stage::Queued).then_some(a.started);
         let sent = a.sent;
         if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
@@ -891,6 +1153,10 @@ impl WebStack {
         let now = cx.now();
         let Some(a) = self.in_flight.end_if(attempt, |_| true) else { return };
         let b = a.backend as usize;
+        if self.concurrency.is_some() {
+            let sample = Sample::Response { rtt: now - a.sent, dropped: false };
+            self.concurrency_heard(b, attempt, sample, cx);
+        }
         self.recorder.worked(now, now - a.started, a.abandoned);
         self.leave_backend(a.instance, b, a.connection, now, false);
         let next = self.backends[b]
@@ -903,6 +1169,11 @@ impl WebStack {
         }
         self.log_attempt(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
+        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(a.request)) {
+            // The first answer wins; the request's other attempts are cancelled now, before a
+            // cross-zone delivery, so that no later answer finishes it a second time.
+            self.cancel_hedges(a.request, attempt, cx);
+        }
         // Only a topology with a cross-zone latency looks the client up.
         let crossing = if self.tier.charges_crossing() {
             self.tier.crossing_latency(self.in_flight.request(a.request).client, b)
@@ -957,6 +1228,11 @@ impl WebStack {
         // Lazy removal: its reference stays in the backend's queue and is dropped at the front.
         let Some(a) = self.in_flight.end_if(attempt, |a| a.stage == Stage::Queued) else { return };
         let b = a.backend as usize;
+        if self.concurrency.is_some() {
+            // The backend answers 503 after the wait: a drop, for the limiters that count them.
+            let sample = Sample::Response { rtt: now - a.sent, dropped: true };
+            self.concurrency_heard(b, attempt, sample, cx);
+        }
         self.backends[b].expire(now);
         self.leave_backend(a.instance, b, a.connection, now, false);
         if a.abandoned {
@@ -978,6 +1254,9 @@ impl WebStack {
         }
         // Pending completions and timeouts find their attempt gone and are ignored.
         for attempt in held {
+            if self.concurrency.is_some() {
+                self.concurrency_heard(b, attempt, Sample::Ignored, cx);
+            }
             let a = self.in_flight.remove(attempt);
             self.leave_backend(a.instance, b, a.connection, now, true);
             if !a.abandoned {
@@ -1190,6 +1469,9 @@ impl WebStack {
         if let Some(fleet) = &mut self.fleet {
             fleet.end_warmup(now);
         }
+        if let Some(limits) = &mut self.concurrency {
+            limits.restart(now);
+        }
     }
 
     fn end_window(&mut self, cx: &mut Context<'_, Event>) {
@@ -1210,6 +1492,9 @@ impl WebStack {
             fleet,
             breakers_open,
         );
+        if let Some(limits) = &self.concurrency {
+            self.recorder.set_window_limits(limits.limits());
+        }
     }
 
     /// What the run measured, from the end of warm-up to `end`.
@@ -1237,6 +1522,18 @@ impl WebStack {
         if let Some(fleet) = &mut self.fleet {
             summary.fleet = fleet.summary(end);
         }
+        if let Some(limits) = &self.concurrency {
+            debug_assert!(
+                (0..self.backends.len()).all(|b| limits.accounts_for(b, &self.in_flight.held_by(b))),
+                "a concurrency limiter lost count of its attempts"
+            );
+        }
+        if let Some(overload) = &mut summary.overload
+            && (self.concurrency.is_some() || self.report_concurrency)
+        {
+            overload.concurrency_limit_mean =
+                Some(self.concurrency.as_mut().map_or(f64::NAN, |l| l.mean_limit(end)));
+        }
         summary
     }
 }
@@ -1260,6 +1557,7 @@ impl Model for WebStack {
                 self.finish(request, Outcome::Completed, cx);
             }
             Event::Retry { request } => self.send_attempt(request, cx),
+            Event::Hedge { request, timer } => self.hedge_due(request, timer, cx),
             Event::QueryDone { backend, attempt } => self.query_done(backend as usize, attempt, cx),
             Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),
             Event::QueueTimeout(attempt) => self.queue_timeout(attempt, cx),
@@ -1270,6 +1568,7 @@ impl Model for WebStack {
             Event::Autoscale { group } => self.autoscale(group as usize, cx),
             Event::WindowEnd => self.end_window(cx),
             Event::EndWarmup => self.end_warmup(cx.now()),
+            Event::ConcurrencyStep { backend } => self.concurrency_step(backend as usize, cx),
         }
     }
 }

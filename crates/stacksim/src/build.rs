@@ -15,15 +15,17 @@ use stacksim_model::{
     FleetConfig, HealthConfig, Hpa, HpaMetric, Observe, OutlierDetection, QueueLimit, RetryBudget,
     RetryPolicy, ServiceTime, StackConfig, TimedAction, Users,
 };
+use stacksim_model::{HedgePolicy, RetryThrottling};
 
 use crate::locate::FieldPath;
 use crate::problem::{Problem, Severity};
 use crate::report::VariantInfo;
 use crate::spec::{
     ActionSpec, AdmissionControlSpec, ArrivalsSpec, AutoscaleSpec, BackendSpec, CheckKindSpec,
-    CircuitBreakersSpec, ClientBreakerSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec, HpaMetricSpec,
-    PolicySpec, QueueSpec, RateLimitSpec, RetrySpec, ServiceSpec, SlowStartSpec, StackSpec, SweepAxis,
-    ThrottleSpec, TimelineEntry, WarmupSpec,
+    CircuitBreakersSpec, ClientBreakerSpec, ClientSpec, ConcurrencySpec, DatabaseSpec, Experiment,
+    HealthSpec, HedgeSpec, HpaMetricSpec, PolicySpec, QueueSpec, RateLimitSpec, RetrySpec,
+    RetryThrottlingSpec, ServiceSpec, SlowStartSpec, StackSpec, SweepAxis, ThrottleSpec, TimelineEntry,
+    WarmupSpec,
 };
 use crate::trace::LoadedTrace;
 
@@ -233,6 +235,15 @@ fn sweep(axis: &SweepAxis, draft: &Draft) -> Vec<Draft> {
             d.groups(backend).for_each(|group| group.service = group.service.scaled(factor));
             d.set(param_name("service_scale", backend), Value::from(factor));
         }),
+        SweepAxis::Discipline { backend, values } => each(draft, values, |d, &discipline| {
+            d.groups(backend).for_each(|group| group.discipline = Some(discipline));
+            d.set(param_name("discipline", backend), Value::String(discipline.to_string()));
+        }),
+        SweepAxis::RetryThrottling { values } => each(draft, values, |d, &throttling| {
+            d.stack.clients.iter_mut().for_each(|c| c.retry_throttling = throttling);
+            let shown = throttling.map_or_else(|| "none".to_owned(), |t| t.to_string());
+            d.set("retry_throttling".to_owned(), Value::String(shown));
+        }),
     }
 }
 
@@ -380,10 +391,22 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     }
     config.timeout = c.timeout.map(|t| t.0);
     config.retry = c.retry.as_ref().map(retry);
+    config.hedge = c.hedge.map(hedge);
+    config.retry_throttling = c.retry_throttling.map(retry_throttling);
     config.breaker = c.breaker.as_ref().map(ClientBreakerSpec::model);
     config.throttle = c.throttle.as_ref().map(ThrottleSpec::model);
     config.zone = c.zone.clone();
     config
+}
+
+/// The model's hedging policy.
+pub(crate) fn hedge(h: HedgeSpec) -> HedgePolicy {
+    HedgePolicy { max_attempts: h.max_attempts, delay: h.delay.0 }
+}
+
+/// The model's retry throttling.
+pub(crate) fn retry_throttling(t: RetryThrottlingSpec) -> RetryThrottling {
+    RetryThrottling { max_tokens: t.max_tokens, token_ratio: t.token_ratio }
 }
 
 /// The client's user population, if it declares one.
@@ -420,12 +443,14 @@ fn backends(group: usize, b: &BackendSpec, slots: Option<u32>) -> impl Iterator<
             b.weights.as_ref().and_then(|w| w.get(i as usize).copied()).or(b.weight).unwrap_or(1);
         backend.queue_timeout = b.queue_timeout.map(|t| t.0);
         backend.degradation = b.degradation.map(|d| Degradation { knee: d.knee, slope: d.slope });
+        backend.discipline = b.discipline.unwrap_or_default().to_model();
         backend.present = !b.standby && i < b.replicas;
         backend.group = group as u32;
         backend.circuit_breakers = b.circuit_breakers.as_ref().map(CircuitBreakersSpec::model);
         backend.rate_limit = b.rate_limit.as_ref().map(RateLimitSpec::model);
         backend.slow_start = b.slow_start.as_ref().map(SlowStartSpec::model);
         backend.warmup = b.warmup.as_ref().map(WarmupSpec::model);
+        backend.concurrency = b.concurrency.as_ref().map(ConcurrencySpec::model);
         backend.zone = b.zone.clone();
         backend.priority = b.priority.unwrap_or(0);
         backend

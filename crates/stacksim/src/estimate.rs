@@ -128,6 +128,9 @@ impl Work {
             if let Some(retry) = &client.retry {
                 attempts_per_request = attempts_per_request.max(f64::from(retry.max_attempts));
             }
+            if let Some(hedge) = &client.hedge {
+                attempts_per_request = attempts_per_request.max(f64::from(hedge.max_attempts));
+            }
             if client.timeout.is_some() {
                 per_attempt = 3.0;
             }
@@ -276,6 +279,8 @@ fn axis_len(axis: &SweepAxis) -> f64 {
         SweepAxis::ServiceScale { values, .. } | SweepAxis::Target { values, .. } => values.len() as f64,
         SweepAxis::MinReplicas { values, .. } => values.len() as f64,
         SweepAxis::Provision { values, .. } => values.len() as f64,
+        SweepAxis::Discipline { values, .. } => values.len() as f64,
+        SweepAxis::RetryThrottling { values } => values.len() as f64,
         SweepAxis::Instances(values) => values.len() as f64,
         SweepAxis::Connections(values) => values.len() as f64,
         SweepAxis::ZoneAware(values) => values.len() as f64,

@@ -8,7 +8,9 @@ use std::fmt;
 use std::time::Duration;
 
 mod concurrency;
+mod discipline;
 mod fleet;
+mod hedge;
 mod overload;
 mod policy;
 mod replay;
@@ -19,7 +21,9 @@ mod warmup;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use concurrency::ConcurrencySpec;
+pub use discipline::DisciplineSpec;
 pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
+pub use hedge::{HedgeSpec, RetryThrottlingSpec};
 pub use overload::{
     AdmissionControlSpec, CircuitBreakersSpec, ClientBreakerSpec, ProtectionSpec, RateLimitSpec,
     SlowStartSpec, ThrottleSpec, WarmupSpec,
@@ -200,6 +204,12 @@ pub struct ClientSpec {
     /// How failed and timed-out attempts are retried. Default: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySpec>,
+    /// Hedged requests, gRPC `hedgingPolicy`; not with `retry`. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge: Option<HedgeSpec>,
+    /// gRPC `retryThrottling` of its retries or hedges. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_throttling: Option<RetryThrottlingSpec>,
     /// Client-side circuit breaker (resilience4j). Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<ClientBreakerSpec>,
@@ -355,6 +365,10 @@ pub struct BackendSpec {
     /// Service slows as the backend fills up. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degradation: Option<DegradationSpec>,
+    /// Queue discipline: `Fifo`, `Lifo`, `AdaptiveLifo` or `CoDel(target:, interval:)`.
+    /// Default: `Fifo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discipline: Option<DisciplineSpec>,
     /// Not in the balancer's configuration at the start (an `Add` action brings it in).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standby: bool,
@@ -371,6 +385,10 @@ pub struct BackendSpec {
     /// Slower service after a replica's process starts. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<WarmupSpec>,
+    /// An adaptive concurrency limit in front of each replica: `Gradient(...)` (Envoy),
+    /// `Vegas()` or `Aimd()` (Netflix concurrency-limits). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<ConcurrencySpec>,
     /// Its autoscaler: `Hpa(metric: Utilization, target: 0.75, min: 4, max: 40, ...)`.
     /// Default: none (the replica count is fixed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -556,6 +574,20 @@ pub enum SweepAxis {
         /// Provision times to try.
         values: Vec<HumanDuration>,
     },
+    /// Queue disciplines (issue 12): `Discipline(values: [Fifo, CoDel()])`.
+    Discipline {
+        /// Only this backend group (default: every group).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// Disciplines to try.
+        values: Vec<DisciplineSpec>,
+    },
+    /// Every client's gRPC retry throttling (issue 12), `None` for none:
+    /// `RetryThrottling(values: [None, Some((max_tokens: 10, token_ratio: 0.1))])`.
+    RetryThrottling {
+        /// Settings to try.
+        values: Vec<Option<RetryThrottlingSpec>>,
+    },
     /// Balancer instances (`balancer.instances`), each ≥ 1.
     Instances(Vec<u32>),
     /// How requests travel to backends (`balancer.connections`).
@@ -603,6 +635,8 @@ impl ClientSpec {
             user_skew: None,
             timeout: None,
             retry: None,
+            hedge: None,
+            retry_throttling: None,
             breaker: None,
             throttle: None,
             zone: None,
@@ -624,11 +658,13 @@ impl BackendSpec {
             weights: None,
             queue_timeout: None,
             degradation: None,
+            discipline: None,
             standby: false,
             circuit_breakers: None,
             rate_limit: None,
             slow_start: None,
             warmup: None,
+            concurrency: None,
             autoscale: None,
             provision: None,
             readiness: None,

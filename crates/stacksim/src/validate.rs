@@ -328,6 +328,22 @@ impl Checker<'_> {
                     self.positive(path.field("values").index(j), *factor, "a service-time factor");
                 }
             }
+            SweepAxis::Discipline { backend, values } => {
+                target(self, backend);
+                empty(self, values.len(), "values: [Fifo, CoDel()]");
+                for (j, discipline) in values.iter().enumerate() {
+                    self.model(&path.field("values").index(j), discipline.to_model().problems());
+                }
+            }
+            SweepAxis::RetryThrottling { values } => {
+                empty(self, values.len(), "values: [None, Some((max_tokens: 10, token_ratio: 0.1))]");
+                for (j, throttling) in values.iter().enumerate() {
+                    if let Some(t) = throttling {
+                        let problems = crate::build::retry_throttling(*t).problems();
+                        self.model(&path.field("values").index(j).index(0), problems);
+                    }
+                }
+            }
         }
     }
 }
@@ -381,6 +397,7 @@ impl Checker<'_> {
 
     fn client_behaviour(&mut self, path: &FieldPath, client: &crate::spec::ClientSpec) {
         self.model(path, stacksim_model::check::timeout(client.timeout.map(|t| t.0)));
+        self.client_hedging(path, client);
         if let Some(retry) = &client.retry {
             let retry_path = path.field("retry");
             self.model(&retry_path, crate::build::retry(retry).problems());
@@ -497,6 +514,33 @@ impl Checker<'_> {
         }
     }
 
+    /// Hedging and retry throttling (issue 12): ranges, hedging with retries, and throttling
+    /// that has nothing to throttle.
+    fn client_hedging(&mut self, path: &FieldPath, client: &crate::spec::ClientSpec) {
+        if let Some(hedge) = client.hedge {
+            let hedge_path = path.field("hedge");
+            self.model(&hedge_path, crate::build::hedge(hedge).problems());
+            if client.retry.is_some() {
+                self.error(
+                    hedge_path,
+                    "a client either retries or hedges, as gRPC's service config allows only one of \
+                     retryPolicy and hedgingPolicy: remove retry or hedge",
+                );
+            }
+        }
+        if let Some(throttling) = client.retry_throttling {
+            let throttling_path = path.field("retry_throttling");
+            self.model(&throttling_path, crate::build::retry_throttling(throttling).problems());
+            if client.retry.is_none() && client.hedge.is_none() {
+                self.warning(
+                    throttling_path,
+                    "retry_throttling has no effect on a client that neither retries nor hedges: \
+                     give retry or hedge as well",
+                );
+            }
+        }
+    }
+
     fn stack_extras(&mut self, path: &FieldPath, stack: &crate::spec::StackSpec) {
         for (i, b) in stack.backends.iter().enumerate() {
             let bp = path.field("backends").index(i);
@@ -504,6 +548,9 @@ impl Checker<'_> {
             if let Some(d) = b.degradation {
                 let model = stacksim_model::Degradation { knee: d.knee, slope: d.slope };
                 self.model(&bp.field("degradation"), model.problems());
+            }
+            if let Some(discipline) = b.discipline {
+                self.model(&bp.field("discipline"), discipline.to_model().problems());
             }
             if let Some(limits) = &b.circuit_breakers {
                 self.model(&bp.field("circuit_breakers"), limits.model().problems());
@@ -516,6 +563,9 @@ impl Checker<'_> {
             }
             if let Some(warmup) = &b.warmup {
                 self.model(&bp.field("warmup"), warmup.model().problems());
+            }
+            if let Some(concurrency) = &b.concurrency {
+                self.model(&bp.field("concurrency"), concurrency.problems());
             }
         }
         let balancer = path.field("balancer");

@@ -53,6 +53,14 @@ const SHORTER: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "metastable-retry-storm.ron",
+        &[
+            ("duration: \"40m\"", "duration: \"14m\""),
+            ("warmup: \"5m\"", "warmup: \"8m\""),
+            ("incident: (\"10m\", \"40m\")", "incident: (\"10m\", \"14m\")"),
+        ],
+    ),
+    (
         "traffic-spike-autoscaling.ron",
         &[
             ("duration: \"25m\"", "duration: \"16m\""),

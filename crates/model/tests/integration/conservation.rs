@@ -1,10 +1,12 @@
 //! Conservation and determinism hold whatever the features: a property test over random
-//! stacks with timeouts, retries, queue timeouts, crashes, health checks, ejection, a
-//! database, a fleet group that autoscales, deploys and runs a canary, and the overload
-//! controls (circuit breakers, rate limits, admission control, client breakers and
-//! throttling, slow start and warm-up).
+//! stacks with timeouts, retries, hedging, retry throttling, queue disciplines (LIFO, CoDel),
+//! queue timeouts, crashes, health checks, ejection, a database, a fleet group that
+//! autoscales, deploys and runs a canary, and the overload controls (circuit breakers, rate
+//! limits, admission control, client breakers and throttling, slow start and warm-up,
+//! adaptive concurrency limits).
 
 use proptest::prelude::*;
+use stacksim_model::overload::{Aimd, Concurrency, Gradient, Vegas};
 use stacksim_model::policy::{LeastConnections, RandomChoices};
 use stacksim_model::*;
 
@@ -15,20 +17,29 @@ fn stack(seed_bits: u64) -> StackConfig {
     let mut c = ClientConfig::new("users", Arrivals::Poisson { rate_per_s: 20.0 + (seed_bits % 40) as f64 });
     c.users = bit(1).then_some(Users { count: 200, skew: 0.8 });
     c.timeout = bit(2).then_some(ms(300));
-    c.breaker = bit(16).then_some(ClientBreaker {
+    c.breaker = bit(21).then_some(ClientBreaker {
         failure_rate: 0.3,
         window: s(5),
         min_requests: 10,
         open_for: s(3),
         half_open: 3,
     });
-    c.throttle = bit(17).then_some(Throttle { k: 1.5, window: s(10) });
+    c.throttle = bit(22).then_some(Throttle { k: 1.5, window: s(10) });
     c.retry = bit(3).then_some(RetryPolicy {
         max_attempts: 3,
         backoff: ms(20),
         max_backoff: ms(200),
         budget: bit(4).then_some(RetryBudget { ratio: 0.2, min_per_s: 1.0 }),
     });
+    // Hedging replaces retries (a client does one or the other, as in gRPC); with its
+    // cancelled attempts, conservation counts requests, not attempts.
+    // (Bits: the fleet's use 12 to 20, part A's overload controls 21 to 28, concurrency limits
+    // 29 to 31, these 32 and up.)
+    if bit(32) {
+        c.retry = None;
+        c.hedge = Some(HedgePolicy { max_attempts: 2 + (seed_bits >> 38) as u32 % 4, delay: ms(25) });
+    }
+    c.retry_throttling = bit(33).then_some(RetryThrottling { max_tokens: 10.0, token_ratio: 0.1 });
     let mut backends: Vec<BackendConfig> = (0..3)
         .map(|i| {
             let mut b = BackendConfig::new(
@@ -39,17 +50,35 @@ fn stack(seed_bits: u64) -> StackConfig {
             );
             b.queue_timeout = bit(5).then_some(ms(150));
             b.degradation = bit(6).then_some(Degradation { knee: 4, slope: 0.3 });
+            b.discipline = match (seed_bits >> 34) % 5 {
+                0 | 1 => stacksim_model::overload::discipline::Discipline::Fifo,
+                2 => stacksim_model::overload::discipline::Discipline::Lifo,
+                3 => stacksim_model::overload::discipline::Discipline::AdaptiveLifo,
+                _ => stacksim_model::overload::discipline::Discipline::CoDel {
+                    target: ms(5),
+                    interval: ms(100),
+                    adaptive_lifo: bit(37),
+                },
+            };
             b.group = u32::from(i == 2);
-            b.circuit_breakers = bit(12).then_some(CircuitBreakers {
+            b.circuit_breakers = bit(23).then_some(CircuitBreakers {
                 max_connections: 3,
                 max_pending_requests: 2,
                 max_requests: 6,
                 max_retries: 1,
             });
-            b.rate_limit = bit(13).then_some(RateLimit { tokens_per_s: 10.0, burst: 5 });
+            b.rate_limit = bit(24).then_some(RateLimit { tokens_per_s: 10.0, burst: 5 });
             b.slow_start =
-                bit(14).then_some(SlowStart { window: s(20), aggression: 1.5, min_weight_percent: 10.0 });
-            b.warmup = bit(15).then_some(Warmup { window: s(15), factor: 3.0 });
+                bit(25).then_some(SlowStart { window: s(20), aggression: 1.5, min_weight_percent: 10.0 });
+            b.warmup = bit(26).then_some(Warmup { window: s(15), factor: 3.0 });
+            b.concurrency = match (bit(29), bit(30), bit(31)) {
+                (false, _, _) => None,
+                (true, false, false) => Some(Concurrency::Gradient(Gradient::new(ms(100), s(5)))),
+                (true, true, false) => Some(Concurrency::Vegas(Vegas::default())),
+                (true, _, true) => {
+                    Some(Concurrency::Aimd(Aimd { min_limit: 1, initial_limit: 4, ..Aimd::default() }))
+                }
+            };
             b
         })
         .collect();
@@ -142,14 +171,15 @@ fn stack(seed_bits: u64) -> StackConfig {
             timeline
         },
         observe: Observe { window: Some(s(10)), slow: Some(ms(500)), incident: None },
-        admission_control: bit(18).then_some(AdmissionControl {
+        admission_control: bit(27).then_some(AdmissionControl {
             window: s(10),
             success_threshold: 0.9,
             aggression: 1.0,
             max_rejection_probability: 0.8,
         }),
-        rate_limit: bit(19).then_some(RateLimit { tokens_per_s: 40.0, burst: 20 }),
+        rate_limit: bit(28).then_some(RateLimit { tokens_per_s: 40.0, burst: 20 }),
         report_overload: false,
+        report_concurrency: false,
         topology: Topology::default(),
     }
 }
@@ -224,9 +254,10 @@ proptest! {
         let heard = heard.lock().unwrap();
         prop_assert_eq!(heard.completed, logged.completed);
         prop_assert_eq!(heard.out_of_order, 0);
-        // Every counted attempt ended and was heard, but the current attempt of each request
-        // still in flight.
+        // Every counted attempt ended and was heard, but those of requests still in flight:
+        // one each, or as many as its hedges.
+        let outstanding = stack.clients.iter().map(|c| c.hedge.map_or(1, |h| u64::from(h.max_attempts))).max().unwrap_or(1);
         prop_assert!(heard.counted <= logged.attempts);
-        prop_assert!(heard.counted + logged.in_flight >= logged.attempts, "{} heard, {} sent, {} in flight", heard.counted, logged.attempts, logged.in_flight);
+        prop_assert!(heard.counted + outstanding * logged.in_flight >= logged.attempts, "{} heard, {} sent, {} in flight", heard.counted, logged.attempts, logged.in_flight);
     }
 }

@@ -2,11 +2,14 @@
 //! behaviour it pins, or a module for a new behaviour.
 
 mod clients;
+mod concurrency;
 mod conservation;
 mod control;
 mod database;
+mod discipline;
 mod faults;
 mod fleet;
+mod hedging;
 mod overload;
 mod series;
 mod snapshots;
@@ -50,6 +53,12 @@ pub fn client(rate: f64) -> ClientConfig {
 pub fn run(stack: &StackConfig, duration: Duration) -> RunSummary {
     let params = RunParams { seed: 5, duration, warmup: Duration::ZERO };
     simulate(stack, Box::new(RoundRobin::new()), params).unwrap()
+}
+
+/// Runs `stack` with a fresh copy of `policy` for every balancer instance and host set.
+pub fn run_with(stack: &StackConfig, policy: fn() -> Box<dyn Policy>, params: RunParams) -> RunSummary {
+    let copies = (0..stack.policy_copies()).map(|_| (policy(), Vec::new())).collect();
+    stacksim_model::stack::simulate_copies(stack, copies, params, Default::default()).unwrap().0
 }
 
 /// Asserts the conservation law of a run.

@@ -5,16 +5,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use stacksim_model::policy::{LeastConnections, RandomChoices, RoundRobin};
-use stacksim_model::stack::{RunControl, simulate_copies};
 use stacksim_model::*;
 
-use super::{assert_conserved, backends, client, ms, s};
-
-/// Runs `stack` with a fresh copy of `policy` for every instance and host set.
-fn run_with(stack: &StackConfig, policy: fn() -> Box<dyn Policy>, params: RunParams) -> RunSummary {
-    let copies = (0..stack.policy_copies()).map(|_| (policy(), Vec::new())).collect();
-    simulate_copies(stack, copies, params, RunControl::default()).unwrap().0
-}
+use super::{assert_conserved, backends, client, ms, run_with, s};
 
 fn round_robin() -> Box<dyn Policy> {
     Box::new(RoundRobin::new())

@@ -121,3 +121,60 @@ fn conservation_and_determinism_hold_with_every_fault_at_once() {
     assert_eq!(saw, [true; 3], "the experiment exercises timeouts, failures and retries");
     assert_eq!(report.to_json(), run(FAULTY).to_json(), "same seed, same bytes");
 }
+
+/// The overload controls of issue 12 part B at once: hedging (with retry throttling), a
+/// retrying client throttled too, CoDel, adaptive LIFO and LIFO queues, a crash and a slowdown.
+const OVERLOAD: &str = r#"Experiment(
+    name: "overload",
+    seed: 12,
+    duration: "14m",
+    warmup: "1m",
+    replications: 2,
+    stack: (
+        clients: [
+            (name: "web", arrivals: Poisson(rate_per_s: 60.0), timeout: "400ms",
+             hedge: (max_attempts: 3, delay: "40ms"),
+             retry_throttling: (max_tokens: 10.0, token_ratio: 0.1)),
+            (name: "api", arrivals: Poisson(rate_per_s: 20.0), timeout: "300ms",
+             retry: (max_attempts: 3, backoff: "20ms"),
+             retry_throttling: (max_tokens: 5.0, token_ratio: 0.5)),
+        ],
+        balancer: (policy: LeastConnections),
+        backends: [
+            (name: "codel", replicas: 2, workers: 4, queue: Bounded(50), service: Exponential(mean: "60ms"),
+             discipline: CoDel(adaptive_lifo: true)),
+            (name: "alifo", workers: 4, queue: Unbounded, service: Exponential(mean: "60ms"),
+             discipline: AdaptiveLifo, queue_timeout: "300ms"),
+            (name: "lifo", workers: 4, queue: Bounded(20), service: LogNormal(median: "50ms", sigma: 1.0),
+             discipline: Lifo),
+        ],
+    ),
+    timeline: [
+        (at: "5m", action: Crash(backend: "lifo", restart_after: "2m")),
+        (at: "10m", action: SlowDown(backend: "alifo", factor: 4.0)),
+        (at: "12m", action: SlowDown(backend: "codel-0", factor: 3.0)),
+    ],
+    observe: (window: "1m"),
+    sweep: [Discipline(backend: "alifo", values: [AdaptiveLifo, Fifo, CoDel()])],
+)"#;
+
+#[test]
+fn conservation_and_determinism_hold_with_hedging_throttling_and_queue_disciplines() {
+    let report = run(OVERLOAD);
+    let mut saw = [false; 3];
+    for run in &report.runs {
+        let m = &run.metrics;
+        assert!(super::conserves(run), "run {run:?}");
+        saw[0] |= get(m, "attempts_per_request") > 1.2;
+        saw[1] |= get(m, "rejected") > 0.0;
+        saw[2] |= get(m, "wasted_work_ratio") > 0.0;
+    }
+    assert_eq!(saw, [true; 3], "the experiment exercises hedges, rejections and cancelled work");
+    assert_eq!(report.to_json(), run(OVERLOAD).to_json(), "same seed, same bytes");
+    let plan = Experiment::load_str(OVERLOAD, "overload.ron", &PolicyRegistry::new()).unwrap().plan;
+    for jobs in [1, 3] {
+        let options = stacksim::RunOptions { jobs: Some(jobs), ..Default::default() };
+        let other = Runner::new().options(options).run(&plan).unwrap();
+        assert_eq!(report.to_json(), other.to_json(), "{jobs} threads, same bytes");
+    }
+}

@@ -15,6 +15,7 @@ mod custom_policy;
 mod files;
 mod fleet;
 mod loader_fuzz;
+mod metastable;
 mod replay;
 mod sweeps;
 mod truncation;
