@@ -629,6 +629,17 @@ pub fn policies_table(policies: &[PolicyInfo], width: Option<u16>) -> String {
     format!("{table}\n")
 }
 
+/// The table of `stacksim mechanisms`: where each goes, how it is written, what it does, and
+/// what it follows.
+pub fn mechanisms_table(mechanisms: &[stacksim::mechanisms::MechanismInfo], width: Option<u16>) -> String {
+    let mut table = table(width);
+    table.set_header(vec!["field", "written as (an example)", "what it does", "follows"]);
+    for m in mechanisms {
+        table.add_row(vec![m.field, m.synopsis, m.summary, m.source]);
+    }
+    format!("{table}\n")
+}
+
 /// A progress bar on stderr, drawn only when stderr is a terminal.
 pub fn progress_bar(terminal: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(
