@@ -159,6 +159,9 @@ enum Command {
     },
     /// List the built-in balancing policies, one line each.
     Policies,
+    /// List the overload-control mechanisms a stack can configure, one line each, with the
+    /// production implementation each follows.
+    Mechanisms,
 }
 
 /// A number above zero that is finite, for `--rate`.
@@ -411,6 +414,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Check { files } => Ok(check(&registry, &files)),
         Command::Policies => {
             print!("{}", output::policies_table(BUILTIN_POLICIES, output::terminal_width()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mechanisms => {
+            print!(
+                "{}",
+                output::mechanisms_table(stacksim::mechanisms::MECHANISMS, output::terminal_width())
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

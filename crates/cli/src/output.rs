@@ -76,8 +76,8 @@ fn plural(n: usize) -> &'static str {
 /// Replays add columns where they have something to say: `users affected` when requests carry
 /// user keys, `attempts/req` when retries added attempts, `detect <alert>` per alert rule, and
 /// one column per overload mechanism that turned requests away (`overflow`, `limited`, `shed`,
-/// `short-circuited`, `throttled`, `priority shed`). With request classes, a table of the
-/// classes follows.
+/// `short-circuited`, `throttled`, `priority shed`, `concurrency-limited`). With request
+/// classes, a table of the classes follows.
 pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>) -> String {
     let replications = report.variants.first().map_or(0, |v| v.replications);
     let users = report.any_above(Metric::UsersActive, 0.0);
@@ -93,6 +93,7 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
         (Metric::ShortCircuitedRatio, "short-circuited"),
         (Metric::ThrottledRatio, "throttled"),
         (Metric::PriorityShedRatio, "priority shed"),
+        (Metric::ConcurrencyLimitedRatio, "concurrency-limited"),
     ]
     .into_iter()
     .filter(|(metric, _)| report.any_above(metric, 0.0))
@@ -161,7 +162,8 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
     if attempts {
         notes.push_str("attempts/req = attempts sent per request, retries included.\n");
     }
-    if overload.iter().any(|(m, _)| *m != Metric::PriorityShedRatio) {
+    if overload.iter().any(|(m, _)| *m != Metric::PriorityShedRatio && *m != Metric::ConcurrencyLimitedRatio)
+    {
         notes.push_str(
             "overflow, limited, shed, short-circuited, throttled = requests turned away by a circuit \
              breaker (503), a rate limit (429), admission control (503), an open client breaker, \
@@ -172,6 +174,12 @@ pub fn report_table(span: Option<&RunSpan>, report: &Report, width: Option<u16>)
         notes.push_str(
             "priority shed = requests a backend shed because their class's priority was below its mark \
              (503); part of errors.\n",
+        );
+    }
+    if overload.iter().any(|(metric, _)| *metric == Metric::ConcurrencyLimitedRatio) {
+        notes.push_str(
+            "concurrency-limited = requests answered 503 by a backend's adaptive concurrency limit; \
+             part of errors.\n",
         );
     }
     if cross_zone {
@@ -689,6 +697,17 @@ pub fn policies_table(policies: &[PolicyInfo], width: Option<u16>) -> String {
     table.set_header(vec!["policy", "what it does", "follows"]);
     for p in policies {
         table.add_row(vec![p.name, p.summary, p.source]);
+    }
+    format!("{table}\n")
+}
+
+/// The table of `stacksim mechanisms`: where each goes, how it is written, what it does, and
+/// what it follows.
+pub fn mechanisms_table(mechanisms: &[stacksim::mechanisms::MechanismInfo], width: Option<u16>) -> String {
+    let mut table = table(width);
+    table.set_header(vec!["field", "written as (an example)", "what it does", "follows"]);
+    for m in mechanisms {
+        table.add_row(vec![m.field, m.synopsis, m.summary, m.source]);
     }
     format!("{table}\n")
 }

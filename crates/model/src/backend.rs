@@ -17,7 +17,7 @@ use crate::classes::{Priority, Shed};
 use crate::health::{ActiveCheck, CheckKind};
 use crate::metrics::TimeIntegral;
 use crate::overload::discipline::Discipline;
-use crate::overload::{CircuitBreakers, RateLimit, SlowStart, TokenBucket, Warmup};
+use crate::overload::{CircuitBreakers, Concurrency, RateLimit, SlowStart, TokenBucket, Warmup};
 use crate::request::AttemptRef;
 use crate::service::{ServiceSampler, ServiceTime};
 
@@ -75,6 +75,10 @@ pub struct BackendConfig {
     pub slow_start: Option<SlowStart>,
     /// Its service is slower for a while after its process (re)starts. `None`: never.
     pub warmup: Option<Warmup>,
+    /// An adaptive concurrency limit in front of it (Envoy's adaptive concurrency filter in its
+    /// sidecar, or a Netflix concurrency-limits limiter): attempts over the limit are answered
+    /// 503 at once. `None`: none.
+    pub concurrency: Option<Concurrency>,
     /// The zone it runs in (zone-aware routing, `FailZone`, cross-zone traffic).
     pub zone: Option<String>,
     /// Its Envoy priority level: 0 is used first, higher levels take over as it fails.
@@ -102,6 +106,7 @@ impl BackendConfig {
             rate_limit: None,
             slow_start: None,
             warmup: None,
+            concurrency: None,
             zone: None,
             priority: 0,
             shed: None,

@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::overload::{
-    AdmissionControl, CircuitBreakers, ClientBreaker, RateLimit, SlowStart, Throttle, Warmup,
+    AdmissionControl, CircuitBreakers, ClientBreaker, Concurrency, RateLimit, SlowStart, Throttle, Warmup,
 };
 use crate::{
     ActiveCheck, Arrivals, ClientConfig, DatabaseConfig, Degradation, HedgePolicy, ModelError,
@@ -460,6 +460,94 @@ impl Warmup {
     }
 }
 
+/// `value` must be a percentage between 0 and 100.
+fn percentage(p: &mut Problems, field: &str, value: f64) {
+    if !(0.0..=100.0).contains(&value) {
+        p.push(field, format!("{field} must be a percentage between 0 and 100, not {value}"));
+    }
+}
+
+impl Concurrency {
+    /// Zero spans and counts, percentages outside 0..=100, a gradient controller with neither a
+    /// minRTT interval nor a fixed minRTT, Vegas smoothing outside (0, 1], an AIMD backoff
+    /// outside [0.5, 1) (Netflix's own precondition).
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut p = Problems::default();
+        match self {
+            Concurrency::Gradient(g) => {
+                p.longer_than_zero(
+                    "concurrency_update_interval",
+                    g.concurrency_update_interval,
+                    "the update interval (like \"100ms\", Envoy's concurrency_update_interval)",
+                );
+                percentage(&mut p, "sample_aggregate_percentile", g.sample_aggregate_percentile);
+                let limit = u64::from(g.max_concurrency_limit);
+                p.at_least_one("max_concurrency_limit", limit, "max_concurrency_limit");
+                if let Some(floor) = g.min_concurrency_limit {
+                    p.at_least_one("min_concurrency_limit", u64::from(floor), "min_concurrency_limit");
+                }
+                match g.fixed_min_rtt {
+                    Some(fixed) => p.longer_than_zero("fixed_min_rtt", fixed, "a fixed minRTT"),
+                    None if g.min_rtt_calc_interval < Duration::from_millis(1) => p.push(
+                        "min_rtt_calc_interval",
+                        "min_rtt_calc_interval must be at least 1ms (like \"60s\"), or set fixed_min_rtt",
+                    ),
+                    None => {}
+                }
+                p.at_least_one("request_count", u64::from(g.request_count), "request_count");
+                percentage(&mut p, "jitter_percent", g.jitter_percent);
+                p.at_least_one("min_concurrency", u64::from(g.min_concurrency), "min_concurrency");
+                percentage(&mut p, "buffer_percent", g.buffer_percent);
+            }
+            Concurrency::Vegas(v) => {
+                p.at_least_one("initial_limit", u64::from(v.initial_limit), "initial_limit");
+                p.at_least_one("max_concurrency", u64::from(v.max_concurrency), "max_concurrency");
+                fraction_above_zero(&mut p, "smoothing", v.smoothing, "1.0");
+                p.at_least_one("probe_multiplier", u64::from(v.probe_multiplier), "probe_multiplier");
+                if v.initial_limit > v.max_concurrency {
+                    p.push(
+                        "initial_limit",
+                        format!(
+                            "initial_limit must be at most max_concurrency ({}), not {}",
+                            v.max_concurrency, v.initial_limit
+                        ),
+                    );
+                }
+            }
+            Concurrency::Aimd(a) => {
+                p.at_least_one("initial_limit", u64::from(a.initial_limit), "initial_limit");
+                p.at_least_one("min_limit", u64::from(a.min_limit), "min_limit");
+                p.at_least_one("max_limit", u64::from(a.max_limit), "max_limit");
+                if a.min_limit > a.max_limit {
+                    p.push(
+                        "min_limit",
+                        format!("min_limit must be at most max_limit ({}), not {}", a.max_limit, a.min_limit),
+                    );
+                } else if !(a.min_limit..=a.max_limit).contains(&a.initial_limit) {
+                    p.push(
+                        "initial_limit",
+                        format!(
+                            "initial_limit must lie between min_limit ({}) and max_limit ({}), not {}",
+                            a.min_limit, a.max_limit, a.initial_limit
+                        ),
+                    );
+                }
+                if !(0.5..1.0).contains(&a.backoff_ratio) {
+                    p.push(
+                        "backoff_ratio",
+                        format!(
+                            "backoff_ratio must be at least 0.5 and below 1, like 0.9, not {}",
+                            a.backoff_ratio
+                        ),
+                    );
+                }
+                p.longer_than_zero("timeout", a.timeout, "the timeout");
+            }
+        }
+        p.0
+    }
+}
+
 /// A client timeout of zero would time out every attempt at once.
 pub fn timeout(timeout: Option<Duration>) -> Vec<Invalid> {
     let mut p = Problems::default();
@@ -518,6 +606,9 @@ impl crate::BackendConfig {
         }
         if let Some(warmup) = &self.warmup {
             p.extend("warmup", warmup.problems());
+        }
+        if let Some(concurrency) = &self.concurrency {
+            p.extend("concurrency", concurrency.problems());
         }
         p.extend("discipline", self.discipline.problems());
         p.0
@@ -822,6 +913,28 @@ mod tests {
         assert!(error.contains("backends[0].service.mean"), "{error}");
         stack.backends[0].service = ServiceTime::Exponential { mean: Duration::from_millis(1) };
         assert_eq!(stack.check(), Ok(()));
+    }
+
+    #[test]
+    fn adaptive_concurrency_defaults_pass_and_broken_fields_are_named() {
+        use crate::overload::{Aimd, Gradient, Vegas};
+        let envoy = Gradient::new(Duration::from_millis(100), Duration::from_secs(60));
+        for ok in [
+            Concurrency::Gradient(envoy),
+            Concurrency::Vegas(Vegas::default()),
+            Concurrency::Aimd(Aimd::default()),
+        ] {
+            assert_eq!(ok.problems(), [], "{ok:?}");
+        }
+        let fields = |c: Concurrency| c.problems().into_iter().map(|p| p.field).collect::<Vec<_>>();
+        let no_min_rtt = Gradient { min_rtt_calc_interval: Duration::ZERO, buffer_percent: 125.0, ..envoy };
+        assert_eq!(fields(Concurrency::Gradient(no_min_rtt)), ["min_rtt_calc_interval", "buffer_percent"]);
+        let fixed = Gradient { fixed_min_rtt: Some(Duration::from_millis(5)), ..no_min_rtt };
+        assert_eq!(fields(Concurrency::Gradient(fixed)), ["buffer_percent"]);
+        let vegas = Vegas { initial_limit: 0, smoothing: 0.0, ..Vegas::default() };
+        assert_eq!(fields(Concurrency::Vegas(vegas)), ["initial_limit", "smoothing"]);
+        let aimd = Aimd { backoff_ratio: 1.0, timeout: Duration::ZERO, ..Aimd::default() };
+        assert_eq!(fields(Concurrency::Aimd(aimd)), ["backoff_ratio", "timeout"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | [`AdmissionControl`] | balancer | Envoy `admission_control` filter |
 //! | [`Throttle`] | per client | Google SRE book, "Client-side throttling" |
 //! | [`RateLimit`] | balancer, or per backend | Envoy local rate limit (token bucket) |
+//! | [`Concurrency`] | per backend (its sidecar), over its attempts in flight | Envoy `adaptive_concurrency` gradient controller; Netflix concurrency-limits `VegasLimit`, `AIMDLimit` |
 //! | [`hedge`] | per client | gRPC `hedgingPolicy` (gRFC A6), limited by gRPC retry throttling ([`crate::retry::RetryThrottling`]) |
 //! | [`discipline`] | per backend: the order its queue is served in | FIFO, LIFO, Facebook adaptive LIFO and CoDel |
 //! | [`Shed`](crate::classes::Shed) | per backend: requests of low priority refused past a queue mark | Google SRE book ch. 21, "Criticality" (see [`crate::classes`]) |
@@ -20,6 +21,7 @@
 mod admission;
 mod breaker;
 mod circuit_breakers;
+mod concurrency;
 pub mod discipline;
 pub mod hedge;
 mod rate_limit;
@@ -32,6 +34,8 @@ pub(crate) use breaker::BreakerRuntime;
 pub use breaker::{BreakerState, ClientBreaker};
 pub use circuit_breakers::CircuitBreakers;
 pub(crate) use circuit_breakers::ClusterBreakers;
+pub use concurrency::{Aimd, Concurrency, Gradient, Vegas};
+pub(crate) use concurrency::{BackendLimits, Sample};
 pub use rate_limit::RateLimit;
 pub(crate) use rate_limit::TokenBucket;
 pub use slow_start::{SlowStart, Warmup};

@@ -52,6 +52,8 @@ pub(crate) enum Outcome {
     /// Answered 503 at once by a backend shedding its request class's priority
     /// ([`crate::classes::Shed`]); a rejection.
     PriorityShed,
+    /// Answered 503 at once by a backend's adaptive concurrency limit; a rejection.
+    ConcurrencyLimited,
 }
 
 /// Counts of what happened: to requests, stack-wide, or to attempts, per backend.
@@ -85,7 +87,8 @@ impl Outcomes {
             | Outcome::Shed
             | Outcome::ShortCircuited
             | Outcome::Throttled
-            | Outcome::PriorityShed => &mut self.rejected,
+            | Outcome::PriorityShed
+            | Outcome::ConcurrencyLimited => &mut self.rejected,
             Outcome::TimedOut => &mut self.timed_out,
             Outcome::Failed => &mut self.failed,
         } += 1;
@@ -108,6 +111,8 @@ pub struct OverloadCounts {
     pub throttled: u64,
     /// Retries not made because of `max_retries`.
     pub retries_overflowed: u64,
+    /// Ended by a backend's adaptive concurrency limit (503, `concurrency_limited_ratio`).
+    pub concurrency_limited: u64,
 }
 
 impl OverloadCounts {
@@ -119,6 +124,7 @@ impl OverloadCounts {
             Outcome::Shed => self.shed += 1,
             Outcome::ShortCircuited => self.short_circuited += 1,
             Outcome::Throttled => self.throttled += 1,
+            Outcome::ConcurrencyLimited => self.concurrency_limited += 1,
             _ => {}
         }
     }
@@ -405,6 +411,14 @@ impl Recorder {
         self.in_system.decrement(now);
     }
 
+    /// Sets each backend's concurrency limit (`None` for none) in the window just closed.
+    pub fn set_window_limits(&mut self, limits: impl Iterator<Item = Option<u32>>) {
+        let Some(window) = self.series.as_mut().and_then(|s| s.closed.last_mut()) else { return };
+        for (b, limit) in window.backends.iter_mut().zip(limits) {
+            b.concurrency_limit = limit;
+        }
+    }
+
     /// Time averages start at `now`.
     pub fn end_warmup(&mut self, now: SimTime) {
         self.in_system.restart(now);
@@ -430,6 +444,7 @@ impl Recorder {
                     routed: tally.window_routed,
                     utilization: (areas.busy - mark.0) as f64 / span / f64::from(areas.workers),
                     queue_mean: (areas.queued - mark.1) as f64 / span,
+                    concurrency_limit: None,
                 };
                 tally.window_routed = 0;
                 *mark = (areas.busy, areas.queued);
@@ -532,7 +547,11 @@ impl Recorder {
             backends,
             database,
             windows: self.series.map_or_else(Vec::new, |s| s.closed),
-            overload: self.overload.map(|o| OverloadSummary { counts: o.measured, breaker_open_ratio }),
+            overload: self.overload.map(|o| OverloadSummary {
+                counts: o.measured,
+                breaker_open_ratio,
+                concurrency_limit_mean: None,
+            }),
             fleet: Vec::new(),
             topology: None,
             classes: match (self.classes, classes) {

@@ -21,6 +21,13 @@ pub struct AttemptRef {
 }
 
 impl AttemptRef {
+    /// Its slot: unique among live attempts (reused once it ends), for tables kept beside
+    /// the attempts.
+    #[inline]
+    pub(crate) fn slot(self) -> usize {
+        self.key as usize
+    }
+
     /// Whether `attempt`, found in this reference's slot, is the one it names: the
     /// stale-reference check.
     #[inline]

@@ -74,6 +74,8 @@ pub struct BackendWindow {
     pub utilization: f64,
     /// Time-averaged requests waiting.
     pub queue_mean: f64,
+    /// Its adaptive concurrency limit at the window's end; `None` without one.
+    pub concurrency_limit: Option<u32>,
 }
 
 /// Which users were active, and which affected, per window and over an incident interval.

@@ -27,7 +27,7 @@ pub use crate::database::DatabaseConfig;
 use crate::fleet::{Change, Fleet, FleetConfig};
 use crate::health::HealthConfig;
 use crate::overload::hedge::Hedges;
-use crate::overload::{AdmissionControl, ClusterBreakers, RateLimit};
+use crate::overload::{AdmissionControl, BackendLimits, ClusterBreakers, RateLimit, Sample};
 use crate::policy::{Policy, RequestInfo};
 pub use crate::recorder::Observe;
 use crate::recorder::{Outcome, Recorder};
@@ -61,6 +61,9 @@ pub struct StackConfig {
     /// Report what the overload mechanisms did (all zero) even when none is configured, so
     /// that the variants of a sweep that compares them report the same metrics.
     pub report_overload: bool,
+    /// Report the adaptive concurrency metrics (`NaN` limit, none refused) even when no
+    /// backend has a limit, for the same reason.
+    pub report_concurrency: bool,
     /// Backend groups whose pods come and go (autoscaling, lifecycle, deploys); none by
     /// default, and then the fleet costs nothing.
     pub fleets: Vec<FleetConfig>,
@@ -85,6 +88,7 @@ impl StackConfig {
                     || b.rate_limit.is_some()
                     || b.slow_start.is_some()
                     || b.warmup.is_some()
+                    || b.concurrency.is_some()
             })
     }
 }
@@ -293,7 +297,8 @@ impl From<Outcome> for AttemptOutcome {
             | Outcome::Shed
             | Outcome::ShortCircuited
             | Outcome::Throttled
-            | Outcome::PriorityShed => AttemptOutcome::Rejected,
+            | Outcome::PriorityShed
+            | Outcome::ConcurrencyLimited => AttemptOutcome::Rejected,
             Outcome::TimedOut => AttemptOutcome::TimedOut,
             Outcome::Failed => AttemptOutcome::Failed,
         }
@@ -411,6 +416,12 @@ pub enum Event {
     WindowEnd,
     /// The warm-up ends: statistics start here.
     EndWarmup,
+    /// A backend's adaptive concurrency limiter has a time-driven step due (Envoy's gradient
+    /// controller: a limit update, or the start of a minRTT measurement).
+    ConcurrencyStep {
+        /// Backend index.
+        backend: u32,
+    },
 }
 
 /// The stack model: implements [`Model`] for the engine by dispatching each event to the
@@ -432,6 +443,10 @@ pub struct WebStack {
     balancer_guard: Option<Box<Guard>>,
     /// The backend groups' circuit breakers, if any group has them.
     breakers: Option<ClusterBreakers>,
+    /// The backends' adaptive concurrency limits, if any backend has one.
+    concurrency: Option<Box<BackendLimits>>,
+    /// [`StackConfig::report_concurrency`].
+    report_concurrency: bool,
     /// Whether any overload control is configured: checked once where they act, so that a
     /// stack without them pays one test of a flag.
     guarded: bool,
@@ -546,11 +561,21 @@ impl WebStack {
                 params.duration,
                 backends.len(),
                 users,
-                stack.report_overload || stack.has_overload_control(),
+                stack.report_overload || stack.report_concurrency || stack.has_overload_control(),
                 classes.as_deref(),
             ),
+            report_concurrency: stack.report_concurrency,
             balancer_guard,
             breakers: ClusterBreakers::new(stack.backends.iter().map(|b| (b.group, b.circuit_breakers))),
+            concurrency: BackendLimits::new(
+                stack.backends.iter().map(|b| {
+                    let stream =
+                        || stacksim_engine::rng::stream(params.seed, &format!("concurrency/{}", b.name));
+                    b.concurrency.map(|c| (c, stream()))
+                }),
+                SimTime::ZERO,
+            )
+            .map(Box::new),
             breaker_open_at_warmup: Vec::new(),
             guarded: stack.has_overload_control(),
             backends,
@@ -602,6 +627,11 @@ impl WebStack {
         if let Some(fleet) = &self.fleet {
             for (group, sync) in fleet.first_syncs() {
                 first.push((SimTime::ZERO + sync, Event::Autoscale { group: group as u32 }));
+            }
+        }
+        if let Some(limits) = &mut self.concurrency {
+            for (b, at) in limits.first_wakeups() {
+                first.push((at, Event::ConcurrencyStep { backend: b as u32 }));
             }
         }
         first
@@ -785,6 +815,9 @@ impl WebStack {
                 (a.backend as usize, a.sent, (a.stage != Stage::Queued).then_some(a.started));
             let times = (sent, started, now);
             self.log_attempt_numbered((request, n as u32 + 1), Some(b), times, AttemptOutcome::Cancelled);
+            if self.concurrency.is_some() {
+                self.concurrency_heard(b, attempt, Sample::Ignored, cx);
+            }
             let Some(a) = self.in_flight.live_mut(attempt) else { continue };
             if a.stage == Stage::Queued {
                 let a = self.in_flight.remove(attempt);
@@ -846,12 +879,24 @@ impl WebStack {
                 Rejection::QueueFull => Outcome::Rejected,
             };
             self.tier.release(instance, connection, b, now, why == Rejection::Down);
+            if let Some(limits) = &mut self.concurrency {
+                let sample = match why {
+                    Rejection::Down => Sample::Ignored,
+                    Rejection::QueueFull => Sample::Response { rtt: Duration::ZERO, dropped: true },
+                };
+                if let Some(at) = limits.bounced(b, now, sample) {
+                    cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+                }
+            }
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             self.log_attempt(request, Some(b), (now, None, now), outcome);
             self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
             return;
         }
         let attempt = self.in_flight.send(request, b, now, instance, connection);
+        if let Some(limits) = &mut self.concurrency {
+            limits.admitted(b, attempt.slot());
+        }
         if let Some(hedges) = self.hedges.as_mut().filter(|h| h.is_hedged(request)) {
             let n = self.in_flight.request(request).attempts - 1;
             hedges.sent(request, n, attempt);
@@ -943,6 +988,19 @@ impl WebStack {
             self.attempt_failed(instance, b, request, counted, Outcome::Limited, heard, cx);
             return true;
         }
+        if let Some(limits) = &mut self.concurrency
+            && !limits.admit(b)
+        {
+            if let Some(breakers) = &mut self.breakers {
+                breakers.release(b);
+            }
+            let heard = Heard::Response { success: false, latency: Duration::ZERO };
+            let now = cx.now();
+            self.tier.release(instance, connection, b, now, false);
+            self.log_attempt(request, Some(b), (now, None, now), Outcome::ConcurrencyLimited);
+            self.attempt_failed(instance, b, request, counted, Outcome::ConcurrencyLimited, heard, cx);
+            return true;
+        }
         false
     }
 
@@ -969,10 +1027,42 @@ impl WebStack {
             breakers.release(b);
         }
         self.tier.release(instance, connection, b, now, false);
+        // Shed behind the sidecar's concurrency limit, which admitted it: a 503 from the
+        // backend, a drop for the limiters that count them.
+        if let Some(limits) = &mut self.concurrency
+            && let Some(at) = limits.bounced(b, now, Sample::Response { rtt: Duration::ZERO, dropped: true })
+        {
+            cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+        }
         let heard = Heard::Response { success: false, latency: Duration::ZERO };
         self.log_attempt(request, Some(b), (now, None, now), Outcome::PriorityShed);
         self.attempt_failed(instance, b, request, counted, Outcome::PriorityShed, heard, cx);
         true
+    }
+
+    /// An attempt at backend `b` admitted under its concurrency limit ended as `sample` (a
+    /// no-op for attempts not admitted under a limit, or already ended there).
+    #[inline(never)]
+    fn concurrency_heard(
+        &mut self,
+        b: usize,
+        attempt: AttemptRef,
+        sample: Sample,
+        cx: &mut Context<'_, Event>,
+    ) {
+        let limits = self.concurrency.as_mut().expect("called only with concurrency limits");
+        if let Some(at) = limits.ended(b, attempt.slot(), cx.now(), sample) {
+            cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+        }
+    }
+
+    /// A step of backend `b`'s concurrency limiter is due.
+    #[cold]
+    fn concurrency_step(&mut self, b: usize, cx: &mut Context<'_, Event>) {
+        let limits = self.concurrency.as_mut().expect("scheduled only with concurrency limits");
+        if let Some(at) = limits.wake(b, cx.now()) {
+            cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+        }
     }
 
     /// An attempt of `request` at backend `b` ended without success: the backend's count, what
@@ -1081,6 +1171,12 @@ impl WebStack {
         a.abandoned = true;
         let (b, request, counted, instance, connection) =
             (a.backend as usize, a.request, a.counted, a.instance, a.connection);
+        if self.concurrency.is_some() {
+            // The client reset it: the limiter no longer counts it (Envoy's
+            // `cancelLatencySample`), though its worker may run on.
+            self.concurrency_heard(b, attempt, Sample::Ignored, cx);
+        }
+        let Some(a) = self.in_flight.live_mut(attempt) else { return };
         let started = (a.stage != Stage::Queued).then_some(a.started);
         let sent = a.sent;
         if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
@@ -1127,6 +1223,10 @@ impl WebStack {
         let now = cx.now();
         let Some(a) = self.in_flight.end_if(attempt, |_| true) else { return };
         let b = a.backend as usize;
+        if self.concurrency.is_some() {
+            let sample = Sample::Response { rtt: now - a.sent, dropped: false };
+            self.concurrency_heard(b, attempt, sample, cx);
+        }
         self.recorder.worked(now, now - a.started, a.abandoned);
         self.leave_backend(a.instance, b, a.connection, now, false);
         let next = self.backends[b]
@@ -1198,6 +1298,11 @@ impl WebStack {
         // Lazy removal: its reference stays in the backend's queue and is dropped at the front.
         let Some(a) = self.in_flight.end_if(attempt, |a| a.stage == Stage::Queued) else { return };
         let b = a.backend as usize;
+        if self.concurrency.is_some() {
+            // The backend answers 503 after the wait: a drop, for the limiters that count them.
+            let sample = Sample::Response { rtt: now - a.sent, dropped: true };
+            self.concurrency_heard(b, attempt, sample, cx);
+        }
         self.backends[b].expire(now);
         self.leave_backend(a.instance, b, a.connection, now, false);
         if a.abandoned {
@@ -1219,6 +1324,9 @@ impl WebStack {
         }
         // Pending completions and timeouts find their attempt gone and are ignored.
         for attempt in held {
+            if self.concurrency.is_some() {
+                self.concurrency_heard(b, attempt, Sample::Ignored, cx);
+            }
             let a = self.in_flight.remove(attempt);
             self.leave_backend(a.instance, b, a.connection, now, true);
             if !a.abandoned {
@@ -1431,6 +1539,9 @@ impl WebStack {
         if let Some(fleet) = &mut self.fleet {
             fleet.end_warmup(now);
         }
+        if let Some(limits) = &mut self.concurrency {
+            limits.restart(now);
+        }
     }
 
     fn end_window(&mut self, cx: &mut Context<'_, Event>) {
@@ -1451,6 +1562,9 @@ impl WebStack {
             fleet,
             breakers_open,
         );
+        if let Some(limits) = &self.concurrency {
+            self.recorder.set_window_limits(limits.limits());
+        }
     }
 
     /// What the run measured, from the end of warm-up to `end`.
@@ -1478,6 +1592,18 @@ impl WebStack {
         summary.topology = topology;
         if let Some(fleet) = &mut self.fleet {
             summary.fleet = fleet.summary(end);
+        }
+        if let Some(limits) = &self.concurrency {
+            debug_assert!(
+                (0..self.backends.len()).all(|b| limits.accounts_for(b, &self.in_flight.held_by(b))),
+                "a concurrency limiter lost count of its attempts"
+            );
+        }
+        if let Some(overload) = &mut summary.overload
+            && (self.concurrency.is_some() || self.report_concurrency)
+        {
+            overload.concurrency_limit_mean =
+                Some(self.concurrency.as_mut().map_or(f64::NAN, |l| l.mean_limit(end)));
         }
         summary
     }
@@ -1513,6 +1639,7 @@ impl Model for WebStack {
             Event::Autoscale { group } => self.autoscale(group as usize, cx),
             Event::WindowEnd => self.end_window(cx),
             Event::EndWarmup => self.end_warmup(cx.now()),
+            Event::ConcurrencyStep { backend } => self.concurrency_step(backend as usize, cx),
         }
     }
 }

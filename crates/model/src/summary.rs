@@ -181,6 +181,9 @@ pub struct OverloadSummary {
     /// Time the client breakers spent open over measured time, averaged over the clients
     /// that have one (0 without breakers).
     pub breaker_open_ratio: f64,
+    /// The adaptive concurrency limit averaged over measured time and over the backends that
+    /// have one; `None` when none has.
+    pub concurrency_limit_mean: Option<f64>,
 }
 
 impl RunSummary {

@@ -22,9 +22,10 @@ use crate::problem::{Problem, Severity};
 use crate::report::VariantInfo;
 use crate::spec::{
     ActionSpec, AdmissionControlSpec, ArrivalsSpec, AutoscaleSpec, BackendSpec, CheckKindSpec,
-    CircuitBreakersSpec, ClientBreakerSpec, ClientSpec, DatabaseSpec, Experiment, HealthSpec, HedgeSpec,
-    HpaMetricSpec, PolicySpec, QueueSpec, RateLimitSpec, RetrySpec, RetryThrottlingSpec, ServiceSpec,
-    SlowStartSpec, StackSpec, SweepAxis, ThrottleSpec, TimelineEntry, WarmupSpec,
+    CircuitBreakersSpec, ClientBreakerSpec, ClientSpec, ConcurrencySpec, DatabaseSpec, Experiment,
+    HealthSpec, HedgeSpec, HpaMetricSpec, PolicySpec, QueueSpec, RateLimitSpec, RetrySpec,
+    RetryThrottlingSpec, ServiceSpec, SlowStartSpec, StackSpec, SweepAxis, ThrottleSpec, TimelineEntry,
+    WarmupSpec,
 };
 use crate::trace::LoadedTrace;
 
@@ -455,6 +456,7 @@ fn backends(group: usize, b: &BackendSpec, slots: Option<u32>) -> impl Iterator<
         backend.rate_limit = b.rate_limit.as_ref().map(RateLimitSpec::model);
         backend.slow_start = b.slow_start.as_ref().map(SlowStartSpec::model);
         backend.warmup = b.warmup.as_ref().map(WarmupSpec::model);
+        backend.concurrency = b.concurrency.as_ref().map(ConcurrencySpec::model);
         backend.zone = b.zone.clone();
         backend.priority = b.priority.unwrap_or(0);
         backend.shed = b.shed.as_ref().map(crate::spec::ShedSpec::model);

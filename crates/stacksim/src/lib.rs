@@ -9,6 +9,7 @@ pub mod estimate;
 mod files;
 mod load;
 pub mod locate;
+pub mod mechanisms;
 pub mod metric;
 mod plan;
 mod problem;

@@ -138,6 +138,12 @@ pub enum Metric {
     ThrottledRatio,
     /// `breaker_open_ratio`: time client breakers spent open over measured time.
     BreakerOpenRatio,
+    /// `concurrency_limited_ratio`: requests answered 503 by a backend's adaptive concurrency
+    /// limit over arrived (reported, as the one below, when a backend has such a limit).
+    ConcurrencyLimitedRatio,
+    /// `concurrency_limit_mean`: the adaptive concurrency limit, averaged over measured time
+    /// and over the backends that have one.
+    ConcurrencyLimitMean,
     /// `replica_seconds`: pod-seconds of every pod that existed (scheduled, starting, ready
     /// or draining) over the measured period, summed over fleet groups: the cost.
     ReplicaSeconds,
@@ -179,7 +185,7 @@ type About = (&'static str, Unit, Better, &'static str);
 
 impl Metric {
     /// Every metric with a fixed name, in the order a report lists them.
-    pub const FIXED: [Metric; 46] = [
+    pub const FIXED: [Metric; 48] = [
         Metric::ResponseTimeMean,
         Metric::ResponseTimeP50,
         Metric::ResponseTimeP90,
@@ -213,6 +219,8 @@ impl Metric {
         Metric::ShortCircuitedRatio,
         Metric::ThrottledRatio,
         Metric::BreakerOpenRatio,
+        Metric::ConcurrencyLimitedRatio,
+        Metric::ConcurrencyLimitMean,
         Metric::ReplicaSeconds,
         Metric::ReplicaHours,
         Metric::ReadyReplicasMean,
@@ -293,6 +301,15 @@ impl Metric {
             }
             Metric::BreakerOpenRatio => {
                 ("breaker_open_ratio", Ratio, Lower, "time client breakers spent open")
+            }
+            Metric::ConcurrencyLimitedRatio => (
+                "concurrency_limited_ratio",
+                Ratio,
+                Lower,
+                "answered 503 by an adaptive concurrency limit over arrived",
+            ),
+            Metric::ConcurrencyLimitMean => {
+                ("concurrency_limit_mean", Number, Neither, "mean adaptive concurrency limit")
             }
             Metric::ReplicaSeconds => {
                 ("replica_seconds", Number, Lower, "pod-seconds of the fleet groups (cost)")
@@ -643,6 +660,9 @@ pub enum WindowMetric {
     Utilization(String),
     /// `<backend>.queue_mean`: the backend's mean queue length.
     QueueMean(String),
+    /// `<backend>.concurrency_limit`: the backend's adaptive concurrency limit at the window's
+    /// end (reported for backends that have one).
+    ConcurrencyLimit(String),
     /// `<group>.ready_replicas`: a fleet group's time-averaged ready (routable) pods.
     ReadyReplicas(String),
     /// `<group>.starting_replicas`: its pods scheduled or started but not ready.
@@ -703,6 +723,9 @@ impl WindowMetric {
             WindowMetric::Share(backend) => return Cow::Owned(format!("{backend}.share")),
             WindowMetric::Utilization(backend) => return Cow::Owned(format!("{backend}.utilization")),
             WindowMetric::QueueMean(backend) => return Cow::Owned(format!("{backend}.queue_mean")),
+            WindowMetric::ConcurrencyLimit(backend) => {
+                return Cow::Owned(format!("{backend}.concurrency_limit"));
+            }
             WindowMetric::ReadyReplicas(group) => return Cow::Owned(format!("{group}.ready_replicas")),
             WindowMetric::StartingReplicas(group) => return Cow::Owned(format!("{group}.starting_replicas")),
             WindowMetric::DrainingReplicas(group) => return Cow::Owned(format!("{group}.draining_replicas")),
@@ -718,6 +741,7 @@ impl WindowMetric {
                 "share" => Some(WindowMetric::Share(backend)),
                 "utilization" => Some(WindowMetric::Utilization(backend)),
                 "queue_mean" => Some(WindowMetric::QueueMean(backend)),
+                "concurrency_limit" => Some(WindowMetric::ConcurrencyLimit(backend)),
                 "ready_replicas" => Some(WindowMetric::ReadyReplicas(backend)),
                 "starting_replicas" => Some(WindowMetric::StartingReplicas(backend)),
                 "draining_replicas" => Some(WindowMetric::DrainingReplicas(backend)),
@@ -742,7 +766,10 @@ impl WindowMetric {
     /// The backend of a per-backend metric.
     pub fn backend(&self) -> Option<&str> {
         match self {
-            WindowMetric::Share(b) | WindowMetric::Utilization(b) | WindowMetric::QueueMean(b) => Some(b),
+            WindowMetric::Share(b)
+            | WindowMetric::Utilization(b)
+            | WindowMetric::QueueMean(b)
+            | WindowMetric::ConcurrencyLimit(b) => Some(b),
             _ => None,
         }
     }

@@ -162,6 +162,9 @@ impl Plan {
         if variants.iter().any(|v| v.stack.has_overload_control()) {
             variants.iter_mut().for_each(|v| v.stack.report_overload = true);
         }
+        if variants.iter().any(|v| v.stack.backends.iter().any(|b| b.concurrency.is_some())) {
+            variants.iter_mut().for_each(|v| v.stack.report_concurrency = true);
+        }
         let baseline = experiment
             .baseline
             .as_ref()

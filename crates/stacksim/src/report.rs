@@ -255,6 +255,12 @@ pub fn run_metrics(run: &RunSummary) -> Vec<(Metric, f64)> {
             (Metric::ThrottledRatio, ratio(c.throttled)),
             (Metric::BreakerOpenRatio, overload.breaker_open_ratio),
         ]);
+        if let Some(limit) = overload.concurrency_limit_mean {
+            metrics.extend([
+                (Metric::ConcurrencyLimitedRatio, ratio(c.concurrency_limited)),
+                (Metric::ConcurrencyLimitMean, limit),
+            ]);
+        }
     }
     // Fleet dynamics: only runs that have them report them.
     if !run.fleet.is_empty() {
@@ -342,6 +348,9 @@ pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, 
         m.push((WindowMetric::Share(name.clone()), share));
         m.push((WindowMetric::Utilization(name.clone()), b.utilization));
         m.push((WindowMetric::QueueMean(name.clone()), b.queue_mean));
+        if let Some(limit) = b.concurrency_limit {
+            m.push((WindowMetric::ConcurrencyLimit(name.clone()), f64::from(limit)));
+        }
     }
     for group in &window.fleet {
         m.push((WindowMetric::ReadyReplicas(group.name.clone()), group.ready));

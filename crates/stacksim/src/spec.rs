@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 mod classes;
+mod concurrency;
 mod discipline;
 mod fleet;
 mod hedge;
@@ -21,6 +22,7 @@ mod warmup;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use classes::{ClassSpec, PrioritySpec, ShedSpec};
+pub use concurrency::ConcurrencySpec;
 pub use discipline::DisciplineSpec;
 pub use fleet::{AmountSpec, AutoscaleSpec, HpaMetricSpec, ScaleDownSpec, ScaleUpSpec};
 pub use hedge::{HedgeSpec, RetryThrottlingSpec};
@@ -390,6 +392,10 @@ pub struct BackendSpec {
     /// Slower service after a replica's process starts. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<WarmupSpec>,
+    /// An adaptive concurrency limit in front of each replica: `Gradient(...)` (Envoy),
+    /// `Vegas()` or `Aimd()` (Netflix concurrency-limits). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<ConcurrencySpec>,
     /// Its autoscaler: `Hpa(metric: Utilization, target: 0.75, min: 4, max: 40, ...)`.
     /// Default: none (the replica count is fixed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -679,6 +685,7 @@ impl BackendSpec {
             rate_limit: None,
             slow_start: None,
             warmup: None,
+            concurrency: None,
             autoscale: None,
             provision: None,
             readiness: None,

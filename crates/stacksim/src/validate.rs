@@ -584,6 +584,9 @@ impl Checker<'_> {
             if let Some(warmup) = &b.warmup {
                 self.model(&bp.field("warmup"), warmup.model().problems());
             }
+            if let Some(concurrency) = &b.concurrency {
+                self.model(&bp.field("concurrency"), concurrency.problems());
+            }
             if let Some(shed) = b.shed {
                 if shed.priority_below == crate::spec::PrioritySpec::Low {
                     self.warning(

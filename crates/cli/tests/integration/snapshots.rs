@@ -173,6 +173,9 @@ fn policies_and_the_quickstart_table_read_the_same() {
     let output = Command::new(env!("CARGO_BIN_EXE_stacksim")).arg("policies").output().unwrap();
     assert_eq!(output.status.code(), Some(0));
     insta::assert_snapshot!("policies", text(&output).0);
+    let output = Command::new(env!("CARGO_BIN_EXE_stacksim")).arg("mechanisms").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    insta::assert_snapshot!("mechanisms", text(&output).0);
 
     let file = repo_root().join("experiments/quickstart.ron");
     let copy = tempfile::Builder::new().suffix(".ron").tempfile().unwrap();

@@ -2,10 +2,11 @@
 //! stacks with timeouts, retries, hedging, retry throttling, queue disciplines (LIFO, CoDel),
 //! queue timeouts, crashes, health checks, ejection, a database, a fleet group that
 //! autoscales, deploys and runs a canary, the overload controls (circuit breakers, rate
-//! limits, admission control, client breakers and throttling, slow start and warm-up), and
-//! request classes with priority shedding.
+//! limits, admission control, client breakers and throttling, slow start and warm-up,
+//! adaptive concurrency limits), and request classes with priority shedding.
 
 use proptest::prelude::*;
+use stacksim_model::overload::{Aimd, Concurrency, Gradient, Vegas};
 use stacksim_model::policy::{LeastConnections, RandomChoices};
 use stacksim_model::*;
 
@@ -32,7 +33,8 @@ fn stack(seed_bits: u64) -> StackConfig {
     });
     // Hedging replaces retries (a client does one or the other, as in gRPC); with its
     // cancelled attempts, conservation counts requests, not attempts.
-    // (Bits: the fleet's use 12 to 20, part A's overload controls 21 to 28, these 32 and up.)
+    // (Bits: the fleet's use 12 to 20, part A's overload controls 21 to 28, concurrency limits
+    // 29 to 31, these 32 and up.)
     if bit(32) {
         c.retry = None;
         c.hedge = Some(HedgePolicy { max_attempts: 2 + (seed_bits >> 38) as u32 % 4, delay: ms(25) });
@@ -85,6 +87,14 @@ fn stack(seed_bits: u64) -> StackConfig {
                 bit(25).then_some(SlowStart { window: s(20), aggression: 1.5, min_weight_percent: 10.0 });
             b.warmup = bit(26).then_some(Warmup { window: s(15), factor: 3.0 });
             b.shed = shed;
+            b.concurrency = match (bit(29), bit(30), bit(31)) {
+                (false, _, _) => None,
+                (true, false, false) => Some(Concurrency::Gradient(Gradient::new(ms(100), s(5)))),
+                (true, true, false) => Some(Concurrency::Vegas(Vegas::default())),
+                (true, _, true) => {
+                    Some(Concurrency::Aimd(Aimd { min_limit: 1, initial_limit: 4, ..Aimd::default() }))
+                }
+            };
             b
         })
         .collect();
@@ -185,6 +195,7 @@ fn stack(seed_bits: u64) -> StackConfig {
         }),
         rate_limit: bit(28).then_some(RateLimit { tokens_per_s: 40.0, burst: 20 }),
         report_overload: false,
+        report_concurrency: false,
         topology: Topology::default(),
     }
 }

@@ -3,6 +3,7 @@
 
 mod classes;
 mod clients;
+mod concurrency;
 mod conservation;
 mod control;
 mod database;

@@ -219,6 +219,9 @@ pub struct ProtectionSpec {
     /// Adaptive throttling in every client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttle: Option<ThrottleSpec>,
+    /// An adaptive concurrency limit in front of every backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<super::ConcurrencySpec>,
 }
 
 impl ProtectionSpec {
@@ -229,6 +232,7 @@ impl ProtectionSpec {
             b.rate_limit = self.backend_rate_limit.or(b.rate_limit);
             b.slow_start = self.slow_start.or(b.slow_start);
             b.warmup = self.warmup.or(b.warmup);
+            b.concurrency = self.concurrency.or(b.concurrency);
         }
         for c in &mut stack.clients {
             c.breaker = self.breaker.or(c.breaker);
@@ -256,6 +260,9 @@ impl ProtectionSpec {
         }
         if let Some(x) = &self.warmup {
             add("warmup", x.model().problems());
+        }
+        if let Some(x) = &self.concurrency {
+            add("concurrency", x.problems());
         }
         if let Some(x) = &self.admission_control {
             add("admission_control", x.model().problems());
