@@ -1383,7 +1383,13 @@ impl WebStack {
         let Some(check) = self.tier.active_check() else { return };
         cx.schedule_in(check.interval, Event::HealthCheck { backend: b as u32 });
         let passed = self.backends[b].passes(&check);
-        self.tier.record_check(b, passed);
+        if self.tier.record_check(b, passed) {
+            // Envoy starts a host's slow start when active health checking moves it from
+            // unhealthy to healthy (`lastHcPassTime`, load_balancer_impl.cc: "Host enters slow
+            // start if only it has transitioned into healthy state"); HAProxy's `slowstart`
+            // ramps a server that comes back up the same way.
+            self.joined(b, cx.now());
+        }
     }
 
     fn act(&mut self, index: usize, cx: &mut Context<'_, Event>) {

@@ -681,12 +681,16 @@ impl Tier {
     }
 
     /// Records an active check of backend `b` in every instance (each checks the same process).
-    pub fn record_check(&mut self, b: usize, passed: bool) {
+    /// Returns whether it came back up (from down) in any instance.
+    pub fn record_check(&mut self, b: usize, passed: bool) -> bool {
+        let mut came_up = false;
         for inst in &mut self.instances {
             if inst.health.record_check(b, passed) {
                 inst.refresh(&self.layout);
+                came_up |= passed;
             }
         }
+        came_up
     }
 
     /// Ends backend `b`'s ejection in every instance where it is due at `now`.

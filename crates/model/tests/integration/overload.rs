@@ -172,6 +172,50 @@ fn a_restarted_backend_is_ramped_up_by_slow_start() {
     }
 }
 
+/// With active health checks, slow start begins when the checks bring the backend back up, not
+/// when its process restarts (Envoy's `lastHcPassTime`).
+#[test]
+fn with_health_checks_slow_start_begins_when_the_checks_see_the_backend_up() {
+    let mut stack = StackConfig {
+        clients: vec![client(100.0)],
+        backends: backends(2, 20, ms(10)),
+        timeline: vec![
+            TimedAction { at: s(8), action: Action::Fail { backend: 1 } },
+            TimedAction { at: s(21), action: Action::Recover { backend: 1 } },
+        ],
+        observe: Observe { window: Some(s(10)), slow: None, incident: None },
+        ..StackConfig::default()
+    };
+    // Checks every 5 s: failures at 10, 15 and 20 s take it down; passes at 25 and 30 s bring
+    // it up at 30 s.
+    stack.health.active =
+        Some(ActiveCheck { interval: s(5), timeout: s(1), rise: 2, fall: 3, ..ActiveCheck::default() });
+    for b in &mut stack.backends {
+        b.slow_start = Some(SlowStart { window: s(60), aggression: 1.0, min_weight_percent: 10.0 });
+    }
+    let r = run(&stack, s(70));
+    assert_conserved(&r);
+    let share =
+        |w: &Window| w.backends[1].routed as f64 / (w.backends[0].routed + w.backends[1].routed) as f64;
+    let shares: Vec<f64> = r.windows.iter().map(share).collect();
+    // Windows 30-40 s and 40-50 s: the ramp from 30 s gives weights of about 0.11 and 0.25 of
+    // the other's (shares 0.10 and 0.20); from the restart at 21 s they would be 0.25 and 0.42
+    // (shares 0.20 and 0.29).
+    let expected = |from: f64| {
+        let w: f64 =
+            (0..10).map(|i| ((from + f64::from(i) + 0.5).max(1.0) / 60.0).max(0.1)).sum::<f64>() / 10.0;
+        w / (1.0 + w)
+    };
+    for (k, from) in [(3, 0.0), (4, 10.0)] {
+        assert!(
+            (shares[k] - expected(from)).abs() < 0.04,
+            "window {k}: {} vs {} ({shares:?})",
+            shares[k],
+            expected(from)
+        );
+    }
+}
+
 /// Warm-up after a restart: with constant service and no queueing, a response right after
 /// the restart takes `factor` times as long, and normal time after the window.
 #[test]
