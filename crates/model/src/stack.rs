@@ -433,7 +433,72 @@ pub struct WebStack {
     fleet: Option<Fleet>,
     /// Where ended attempts are written, if anywhere.
     attempt_log: Option<Box<dyn AttemptLog>>,
+    /// Nothing beyond the single balancer of issue 10 is configured (see [`Path`]): events
+    /// take the [`Plain`] path. Kept up to date by [`WebStack::set_plain`].
+    plain: bool,
 }
+
+/// Which compiled copy of the hot handlers an event takes. Each handler that tests an
+/// optional mechanism (overload controls, hedges, the fleet, the attempt log, a topology other
+/// than one balancer over every backend) is generic over it, and tests `P::FULL` first: the
+/// [`Plain`] copy, taken when none is configured, compiles without those tests, so that an
+/// unconfigured mechanism costs nothing per event (measured in BENCHMARKS.md). The rare
+/// handlers (hedges, crashes, the fleet, the timeline) exist once, as [`Full`].
+///
+/// The entry points are trait functions of the two (non-generic) impls, so that they are
+/// compiled in this crate, with its optimisation settings, rather than wherever the event loop
+/// is instantiated.
+trait Path {
+    /// Whether this copy handles every mechanism (else: none of the optional ones).
+    const FULL: bool;
+    /// [`Event::Arrival`].
+    fn arrive(stack: &mut WebStack, client: u32, cx: &mut Context<'_, Event>);
+    /// [`Event::Completion`].
+    fn complete(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>);
+    /// [`Event::Send`].
+    fn send(stack: &mut WebStack, client: u32, user: u32, cx: &mut Context<'_, Event>);
+    /// [`Event::Retry`].
+    fn retry(stack: &mut WebStack, request: u32, cx: &mut Context<'_, Event>);
+    /// [`Event::ClientTimeout`].
+    fn client_timeout(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>);
+    /// [`Event::QueueTimeout`].
+    fn queue_timeout(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>);
+}
+
+/// The copy for a stack with nothing optional configured ([`WebStack::is_plain`]).
+enum Plain {}
+
+/// The copy for every other stack.
+enum Full {}
+
+macro_rules! path {
+    ($path:ident, $full:literal) => {
+        impl Path for $path {
+            const FULL: bool = $full;
+            fn arrive(stack: &mut WebStack, client: u32, cx: &mut Context<'_, Event>) {
+                stack.arrive::<Self>(client, cx);
+            }
+            fn complete(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+                stack.complete::<Self>(attempt, cx);
+            }
+            fn send(stack: &mut WebStack, client: u32, user: u32, cx: &mut Context<'_, Event>) {
+                stack.new_request::<Self>(client, None, Some(user), cx);
+            }
+            fn retry(stack: &mut WebStack, request: u32, cx: &mut Context<'_, Event>) {
+                stack.send_attempt::<Self>(request, cx);
+            }
+            fn client_timeout(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+                stack.client_timeout::<Self>(attempt, cx);
+            }
+            fn queue_timeout(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+                stack.queue_timeout::<Self>(attempt, cx);
+            }
+        }
+    };
+}
+
+path!(Plain, false);
+path!(Full, true);
 
 impl std::fmt::Debug for dyn AttemptLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -541,7 +606,9 @@ impl WebStack {
             timeline: stack.timeline.clone(),
             fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
             attempt_log: None,
+            plain: false,
         };
+        model.set_plain();
         let first = model.first_events(params.warmup);
         let mut sim = Simulation::new(model);
         for (at, event) in first {
@@ -589,23 +656,44 @@ impl WebStack {
     /// Sends every attempt that ends from now on to `log` (replacing any log set before).
     pub fn set_attempt_log(&mut self, log: Box<dyn AttemptLog>) {
         self.attempt_log = Some(log);
+        self.set_plain();
     }
 
     /// Takes back the attempt log, if one was set.
     pub fn take_attempt_log(&mut self) -> Option<Box<dyn AttemptLog>> {
-        self.attempt_log.take()
+        let log = self.attempt_log.take();
+        self.set_plain();
+        log
+    }
+
+    /// Whether nothing optional is configured: no overload control, no hedges, no fleet
+    /// groups, no attempt log, and a tier of one balancer over every backend, picking per
+    /// request, without zones ([`Tier::is_single`]). Then events take the [`Plain`] path.
+    fn is_plain(&self) -> bool {
+        !self.guarded
+            && self.breakers.is_none()
+            && self.balancer_guard.is_none()
+            && self.hedges.is_none()
+            && self.fleet.is_none()
+            && self.attempt_log.is_none()
+            && self.tier.is_single()
+    }
+
+    /// Chooses the path events take, after construction or a change of the attempt log.
+    fn set_plain(&mut self) {
+        self.plain = self.is_plain();
     }
 
     /// Writes an ended attempt of `request` to the attempt log, if there is one.
     #[inline]
-    fn log_attempt(
+    fn log_attempt<P: Path>(
         &mut self,
         request: u32,
         backend: Option<usize>,
         times: (SimTime, Option<SimTime>, SimTime),
         outcome: Outcome,
     ) {
-        if self.attempt_log.is_some() {
+        if P::FULL && self.attempt_log.is_some() {
             let attempt = self.in_flight.request(request).attempts;
             self.log_attempt_numbered((request, attempt), backend, times, outcome.into());
         }
@@ -638,21 +726,27 @@ impl WebStack {
 
     // ---- requests and attempts ----------------------------------------------------------
 
-    fn arrive(&mut self, client: u32, cx: &mut Context<'_, Event>) {
+    fn arrive<P: Path>(&mut self, client: u32, cx: &mut Context<'_, Event>) {
         let (key, next) = self.clients[client as usize].arrive(cx.now());
         if let Some(next) = next {
             cx.schedule_at(next, Event::Arrival { client });
         }
-        self.new_request(client, key, None, cx);
+        self.new_request::<P>(client, key, None, cx);
     }
 
-    fn new_request(&mut self, client: u32, key: Option<u64>, user: Option<u32>, cx: &mut Context<'_, Event>) {
+    fn new_request<P: Path>(
+        &mut self,
+        client: u32,
+        key: Option<u64>,
+        user: Option<u32>,
+        cx: &mut Context<'_, Event>,
+    ) {
         let now = cx.now();
         let c = &mut self.clients[client as usize];
         let (key, size_seed) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key));
-        let hedged = c.hedge().is_some();
-        let instance = self.tier.assign(key);
+        let hedged = P::FULL && c.hedge().is_some();
+        let instance = if P::FULL { self.tier.assign(key) } else { 0 };
         let request = self.in_flight.open(Request {
             client,
             key,
@@ -667,7 +761,7 @@ impl WebStack {
             hedges.open(request);
             self.hedge(request, cx);
         } else {
-            self.send_attempt(request, cx);
+            self.send_attempt::<P>(request, cx);
         }
     }
 
@@ -691,7 +785,7 @@ impl WebStack {
             // Hedge amplification, counted as retries are.
             self.recorder.retried(counted);
         }
-        self.send_attempt(request, cx);
+        self.send_attempt::<Full>(request, cx);
     }
 
     /// A hedge timer of `request` fires: the next attempt goes out if the timer is still the
@@ -767,7 +861,7 @@ impl WebStack {
             if a.stage == Stage::Queued {
                 let a = self.in_flight.remove(attempt);
                 self.backends[b].expire(now);
-                self.leave_backend(a.instance, b, a.connection, now, false);
+                self.leave_backend::<Full>(a.instance, b, a.connection, now, false);
             } else {
                 // Cancelled as a client that gives up cancels (an HTTP/1.1 connection closes,
                 // an HTTP/2 stream resets); the worker runs on.
@@ -780,35 +874,44 @@ impl WebStack {
     }
 
     /// Sends the next attempt of `request` to the backend the balancer picks.
-    fn send_attempt(&mut self, request: u32, cx: &mut Context<'_, Event>) {
+    fn send_attempt<P: Path>(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         // Overload controls (one flag when none is configured): the client's breaker and
         // throttle, then the balancer's rate limit and admission control.
-        if self.guarded && self.held_or_refused(request, cx) {
+        if P::FULL && self.guarded && self.held_or_refused(request, cx) {
             return;
         }
         let r = self.in_flight.next_attempt(request);
         let (info, client, counted, instance) =
             (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted, r.instance);
         self.recorder.sent(counted);
-        let Some((b, connection)) = self.tier.route(instance, &info, client, now) else {
+        let routed = if P::FULL {
+            self.tier.route(instance, &info, client, now)
+        } else {
+            self.tier.single_route(&info).map(|b| (b, NO_CONNECTION))
+        };
+        let Some((b, connection)) = routed else {
             // No backend available: the balancer answers 503 at once.
-            self.log_attempt(request, None, (now, None, now), Outcome::Rejected);
-            self.retry_or_finish(request, Outcome::Rejected, None, cx);
+            self.log_attempt::<P>(request, None, (now, None, now), Outcome::Rejected);
+            self.retry_or_finish::<P>(request, Outcome::Rejected, None, cx);
             return;
         };
         self.recorder.routed(b, counted);
-        if let Some(fleet) = &mut self.fleet {
-            fleet.routed(b);
-        }
-        self.tier.count_zones(client, b, counted);
-        // The cluster's circuit breakers and the backend's rate limit answer at once.
-        if self.guarded && self.stopped_at_backend((instance, b, connection), request, counted, cx) {
-            return;
+        if P::FULL {
+            if let Some(fleet) = &mut self.fleet {
+                fleet.routed(b);
+            }
+            self.tier.count_zones(client, b, counted);
+            // The cluster's circuit breakers and the backend's rate limit answer at once.
+            if self.guarded && self.stopped_at_backend((instance, b, connection), request, counted, cx) {
+                return;
+            }
         }
         let admission = self.backends[b].admit();
         if let Admission::Reject(why) = admission {
-            if let Some(breakers) = &mut self.breakers {
+            if P::FULL
+                && let Some(breakers) = &mut self.breakers
+            {
                 breakers.release(b);
             }
             let outcome = match why {
@@ -816,20 +919,28 @@ impl WebStack {
                 Rejection::Down => Outcome::Failed,
                 Rejection::QueueFull => Outcome::Rejected,
             };
-            self.tier.release(instance, connection, b, now, why == Rejection::Down);
+            if P::FULL {
+                self.tier.release(instance, connection, b, now, why == Rejection::Down);
+            }
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
-            self.log_attempt(request, Some(b), (now, None, now), outcome);
-            self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
+            self.log_attempt::<P>(request, Some(b), (now, None, now), outcome);
+            self.attempt_failed::<P>(instance, b, request, counted, outcome, heard, cx);
             return;
         }
         let attempt = self.in_flight.send(request, b, now, instance, connection);
-        if let Some(hedges) = self.hedges.as_mut().filter(|h| h.is_hedged(request)) {
+        if P::FULL
+            && let Some(hedges) = self.hedges.as_mut().filter(|h| h.is_hedged(request))
+        {
             let n = self.in_flight.request(request).attempts - 1;
             hedges.sent(request, n, attempt);
             let a = self.in_flight.live_mut(attempt).expect("the attempt was just sent");
             a.size_seed = crate::overload::hedge::hedge_seed(a.size_seed, n);
         }
-        self.tier.sent(instance, b);
+        if P::FULL {
+            self.tier.sent(instance, b);
+        } else {
+            self.tier.single_sent(b);
+        }
         self.recorder.entered(now);
         if let Some(timeout) = self.clients[client as usize].timeout() {
             cx.schedule_in(timeout, Event::ClientTimeout(attempt));
@@ -873,8 +984,8 @@ impl WebStack {
                 Refused::Limited => Outcome::Limited,
                 Refused::Shed => Outcome::Shed,
             };
-            self.log_attempt(request, None, (now, None, now), outcome);
-            self.retry_or_finish(request, outcome, None, cx);
+            self.log_attempt::<Full>(request, None, (now, None, now), outcome);
+            self.retry_or_finish::<Full>(request, outcome, None, cx);
             return true;
         }
         false
@@ -898,9 +1009,9 @@ impl WebStack {
             let now = cx.now();
             // The connection the tier picked was not used: it is free again.
             self.tier.release(instance, connection, b, now, false);
-            self.log_attempt(request, Some(b), (now, None, now), Outcome::Overflow);
+            self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::Overflow);
             self.recorder.attempt_ended(b, counted, Outcome::Overflow);
-            self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
+            self.retry_or_finish::<Full>(request, Outcome::Overflow, Some(b), cx);
             return true;
         }
         if !self.backends[b].within_rate(cx.now()) {
@@ -910,8 +1021,8 @@ impl WebStack {
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             let now = cx.now();
             self.tier.release(instance, connection, b, now, false);
-            self.log_attempt(request, Some(b), (now, None, now), Outcome::Limited);
-            self.attempt_failed(instance, b, request, counted, Outcome::Limited, heard, cx);
+            self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::Limited);
+            self.attempt_failed::<Full>(instance, b, request, counted, Outcome::Limited, heard, cx);
             return true;
         }
         false
@@ -921,7 +1032,7 @@ impl WebStack {
     /// the balancer hears, then the client's retry or the request's end. The one path for every
     /// unsuccessful attempt that reached a backend.
     #[allow(clippy::too_many_arguments)]
-    fn attempt_failed(
+    fn attempt_failed<P: Path>(
         &mut self,
         instance: u32,
         b: usize,
@@ -932,18 +1043,25 @@ impl WebStack {
         cx: &mut Context<'_, Event>,
     ) {
         self.recorder.attempt_ended(b, counted, outcome);
-        self.feedback(instance, b, heard, cx);
-        self.retry_or_finish(request, outcome, Some(b), cx);
+        self.feedback::<P>(instance, b, heard, cx);
+        self.retry_or_finish::<P>(request, outcome, Some(b), cx);
     }
 
     /// Tells balancer instance `instance` what it heard from backend `b`, and schedules the
     /// end of any ejection that caused.
     #[inline]
-    fn feedback(&mut self, instance: u32, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
-        if let Some(guard) = &mut self.balancer_guard {
+    fn feedback<P: Path>(&mut self, instance: u32, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
+        if P::FULL
+            && let Some(guard) = &mut self.balancer_guard
+        {
             guard.heard(instance, cx.now(), matches!(heard, Heard::Response { success: true, .. }));
         }
-        if let Some(until) = self.tier.feedback(instance, b, cx.now(), heard) {
+        let ejected = if P::FULL {
+            self.tier.feedback(instance, b, cx.now(), heard)
+        } else {
+            self.tier.single_feedback(b, cx.now(), heard)
+        };
+        if let Some(until) = ejected {
             cx.schedule_at(until, Event::Unejection { backend: b as u32 });
         }
     }
@@ -951,7 +1069,7 @@ impl WebStack {
     /// An attempt of `request` (last at backend `at`, if it reached one) ended without
     /// success: retry it if the client may (and its cluster's `max_retries` allows), else end
     /// the request with `outcome`.
-    fn retry_or_finish(
+    fn retry_or_finish<P: Path>(
         &mut self,
         request: u32,
         outcome: Outcome,
@@ -959,17 +1077,18 @@ impl WebStack {
         cx: &mut Context<'_, Event>,
     ) {
         let now = cx.now();
-        if self.guarded {
+        if P::FULL && self.guarded {
             self.guard_heard(request, false, now);
         }
-        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
+        if P::FULL && self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
             self.hedge_failed(request, outcome, cx);
             return;
         }
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
         if let Some(wait) = self.clients[client as usize].retry_after(attempts, now) {
-            if let (Some(breakers), Some(b)) = (&mut self.breakers, at)
+            if P::FULL
+                && let (Some(breakers), Some(b)) = (&mut self.breakers, at)
                 && !breakers.admit_retry(request, b)
             {
                 self.recorder.retry_overflowed(counted);
@@ -1018,18 +1137,18 @@ impl WebStack {
         }
     }
 
-    fn client_timeout(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+    fn client_timeout<P: Path>(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
         a.abandoned = true;
         let (b, request, counted, instance, connection) =
             (a.backend as usize, a.request, a.counted, a.instance, a.connection);
         let started = (a.stage != Stage::Queued).then_some(a.started);
         let sent = a.sent;
-        if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
+        if P::FULL && connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
             a.connection = NO_CONNECTION;
         }
-        self.log_attempt(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
-        self.attempt_failed(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
+        self.log_attempt::<P>(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
+        self.attempt_failed::<P>(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
     // ---- backends -----------------------------------------------------------------------
@@ -1060,12 +1179,12 @@ impl WebStack {
         }
     }
 
-    fn complete(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+    fn complete<P: Path>(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let Some(a) = self.in_flight.end_if(attempt, |_| true) else { return };
         let b = a.backend as usize;
         self.recorder.worked(now, now - a.started, a.abandoned);
-        self.leave_backend(a.instance, b, a.connection, now, false);
+        self.leave_backend::<P>(a.instance, b, a.connection, now, false);
         let next = self.backends[b]
             .release(now, |q| self.in_flight.live(q).is_some_and(|a| a.stage == Stage::Queued));
         if let Some(next) = next {
@@ -1074,23 +1193,28 @@ impl WebStack {
         if a.abandoned {
             return;
         }
-        self.log_attempt(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
+        self.log_attempt::<P>(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
-        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(a.request)) {
+        if P::FULL && self.hedges.as_ref().is_some_and(|h| h.is_hedged(a.request)) {
             // The first answer wins; the request's other attempts are cancelled now, before a
             // cross-zone delivery, so that no later answer finishes it a second time.
             self.cancel_hedges(a.request, attempt, cx);
         }
         // Only a topology with a cross-zone latency looks the client up.
-        let crossing = if self.tier.charges_crossing() {
+        let crossing = if P::FULL && self.tier.charges_crossing() {
             self.tier.crossing_latency(self.in_flight.request(a.request).client, b)
         } else {
             None
         };
         match crossing {
             None => {
-                self.feedback(a.instance, b, Heard::Response { success: true, latency: now - a.sent }, cx);
-                if self.guarded {
+                self.feedback::<P>(
+                    a.instance,
+                    b,
+                    Heard::Response { success: true, latency: now - a.sent },
+                    cx,
+                );
+                if P::FULL && self.guarded {
                     self.guard_heard(a.request, true, now);
                 }
                 self.finish(a.request, Outcome::Completed, cx);
@@ -1112,14 +1236,26 @@ impl WebStack {
         extra: Duration,
         cx: &mut Context<'_, Event>,
     ) {
-        self.feedback(instance, b, Heard::Response { success: true, latency: latency + extra }, cx);
+        self.feedback::<Full>(instance, b, Heard::Response { success: true, latency: latency + extra }, cx);
         cx.schedule_in(extra, Event::Delivered { request });
     }
 
     /// An attempt of instance `instance` on `connection` left backend `b` at `now` (done,
     /// expired, or — `reset` — reset by a crash).
     #[inline(always)]
-    fn leave_backend(&mut self, instance: u32, b: usize, connection: u32, now: SimTime, reset: bool) {
+    fn leave_backend<P: Path>(
+        &mut self,
+        instance: u32,
+        b: usize,
+        connection: u32,
+        now: SimTime,
+        reset: bool,
+    ) {
+        if !P::FULL {
+            self.tier.single_returned(b);
+            self.recorder.left(now);
+            return;
+        }
         if let Some(breakers) = &mut self.breakers {
             breakers.release(b);
         }
@@ -1130,19 +1266,19 @@ impl WebStack {
         self.recorder.left(now);
     }
 
-    fn queue_timeout(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+    fn queue_timeout<P: Path>(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         // Lazy removal: its reference stays in the backend's queue and is dropped at the front.
         let Some(a) = self.in_flight.end_if(attempt, |a| a.stage == Stage::Queued) else { return };
         let b = a.backend as usize;
         self.backends[b].expire(now);
-        self.leave_backend(a.instance, b, a.connection, now, false);
+        self.leave_backend::<P>(a.instance, b, a.connection, now, false);
         if a.abandoned {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
-        self.log_attempt(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
-        self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Rejected, heard, cx);
+        self.log_attempt::<P>(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
+        self.attempt_failed::<P>(a.instance, b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
     /// Backend `b` dies: everything it holds fails (or, if its client already left, is just
@@ -1157,11 +1293,12 @@ impl WebStack {
         // Pending completions and timeouts find their attempt gone and are ignored.
         for attempt in held {
             let a = self.in_flight.remove(attempt);
-            self.leave_backend(a.instance, b, a.connection, now, true);
+            self.leave_backend::<Full>(a.instance, b, a.connection, now, true);
             if !a.abandoned {
                 let started = (a.stage != Stage::Queued).then_some(a.started);
-                self.log_attempt(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
-                self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
+                self.log_attempt::<Full>(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
+                let failed = Outcome::Failed;
+                self.attempt_failed::<Full>(a.instance, b, a.request, a.counted, failed, Heard::Silence, cx);
             }
         }
     }
@@ -1427,21 +1564,29 @@ impl Model for WebStack {
     // through a call measured 2.5% more instructions per event on the M/M/1 bench.
     #[inline(always)]
     fn handle(&mut self, event: Event, cx: &mut Context<'_, Event>) {
+        if self.plain { self.dispatch::<Plain>(event, cx) } else { self.dispatch::<Full>(event, cx) }
+    }
+}
+
+impl WebStack {
+    /// [`Model::handle`] on path `P`.
+    #[inline(always)]
+    fn dispatch<P: Path>(&mut self, event: Event, cx: &mut Context<'_, Event>) {
         match event {
-            Event::Arrival { client } => self.arrive(client, cx),
-            Event::Completion(attempt) => self.complete(attempt, cx),
-            Event::Send { client, user } => self.new_request(client, None, Some(user), cx),
+            Event::Arrival { client } => P::arrive(self, client, cx),
+            Event::Completion(attempt) => P::complete(self, attempt, cx),
+            Event::Send { client, user } => P::send(self, client, user, cx),
             Event::Delivered { request } => {
                 if self.guarded {
                     self.guard_heard(request, true, cx.now());
                 }
                 self.finish(request, Outcome::Completed, cx);
             }
-            Event::Retry { request } => self.send_attempt(request, cx),
+            Event::Retry { request } => P::retry(self, request, cx),
             Event::Hedge { request, timer } => self.hedge_due(request, timer, cx),
             Event::QueryDone { backend, attempt } => self.query_done(backend as usize, attempt, cx),
-            Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),
-            Event::QueueTimeout(attempt) => self.queue_timeout(attempt, cx),
+            Event::ClientTimeout(attempt) => P::client_timeout(self, attempt, cx),
+            Event::QueueTimeout(attempt) => P::queue_timeout(self, attempt, cx),
             Event::HealthCheck { backend } => self.health_check(backend as usize, cx),
             Event::Unejection { backend } => self.tier.uneject(backend as usize, cx.now()),
             Event::Action { index } => self.act(index as usize, cx),

@@ -453,6 +453,52 @@ impl Tier {
         tier
     }
 
+    /// Whether the tier is the single balancer of earlier releases: one instance, one host
+    /// set (no priority levels, no zone-aware routing), no zones, a connection per request.
+    /// Then the `single_*` methods stand for their general versions with instance 0.
+    pub fn is_single(&self) -> bool {
+        self.instances.len() == 1
+            && self.layout.simple
+            && self.layout.zones == 0
+            && self.topology.connections == Connections::PerRequest
+            && self.topology.cross_zone_latency.is_none()
+    }
+
+    /// [`Tier::route`] of a single balancer ([`Tier::is_single`]).
+    #[inline(always)]
+    pub fn single_route(&mut self, request: &RequestInfo) -> Option<usize> {
+        debug_assert!(self.is_single());
+        let inst = &mut self.instances[0];
+        inst.groups[0].route(request, &mut inst.rng)
+    }
+
+    /// [`Tier::sent`] of a single balancer ([`Tier::is_single`]).
+    #[inline(always)]
+    pub fn single_sent(&mut self, b: usize) {
+        self.instances[0].groups[0].sent(b);
+    }
+
+    /// [`Tier::returned`] of a single balancer ([`Tier::is_single`]).
+    #[inline(always)]
+    pub fn single_returned(&mut self, b: usize) {
+        self.instances[0].groups[0].returned(b);
+    }
+
+    /// [`Tier::feedback`] of a single balancer ([`Tier::is_single`]).
+    #[inline(always)]
+    pub fn single_feedback(&mut self, b: usize, now: SimTime, heard: Heard) -> Option<SimTime> {
+        let inst = &mut self.instances[0];
+        let balancer = &mut inst.groups[0];
+        balancer.observe(b, heard);
+        let error = !matches!(heard, Heard::Response { success: true, .. });
+        let ejected = inst.health.record_response(b, now, error);
+        if ejected.is_some() {
+            inst.refresh(&self.layout);
+        }
+        inst.groups[0].respond(b, now, heard);
+        ejected
+    }
+
     /// The instance a new request from `client` with key `key` reaches.
     #[inline(always)]
     pub fn assign(&mut self, key: u64) -> u32 {
