@@ -170,7 +170,9 @@ impl Client {
 
     /// A new request at `now`: its key (the closed-loop `user`, else the trace's `key`, else a
     /// drawn one) and its size seed.
-    #[inline]
+    // Always inlined into `WebStack::new_request` (every request): left to LLVM, it became a
+    // call once the stack grew (BENCHMARKS.md, "The unconfigured path").
+    #[inline(always)]
     pub fn new_request(&mut self, now: SimTime, key: Option<u64>, user: Option<u32>) -> (u64, u64) {
         let size_seed = self.sizes.next_u64();
         let drawn = self.key_sampler.sample(&mut self.keys);
