@@ -914,7 +914,10 @@ pub(crate) fn subset_of(subset: Subset, fleet: &[usize], i: usize, seed: u64) ->
             let mut draws = rng::stream(seed, &format!("subset/{i}"));
             // A partial Fisher–Yates shuffle: the first `size` are a uniform sample.
             for k in 0..size {
-                let j = draws.random_range(k..all.len());
+                // `k + [0, n - k)` is the draw `[k, n)` makes, bit for bit; a range from 0 keeps
+                // `random_range` over `usize` ranges called with a constant start alone, as the
+                // policies' picks call it (where it is specialised for a start of 0).
+                let j = k + draws.random_range(0..all.len() - k);
                 all.swap(k, j);
             }
             all.truncate(size);
@@ -1176,5 +1179,17 @@ mod tests {
         }
         let (min, max) = (*count.iter().min().unwrap(), *count.iter().max().unwrap());
         assert!(min < 90 && max > 90 && min > 45 && max < 135, "{min}..{max}");
+    }
+
+    #[test]
+    fn a_random_subset_draws_from_k_as_k_plus_a_draw_from_zero() {
+        // `subset_of` draws `k + [0, n - k)` where it used to draw `[k, n)`: the same numbers,
+        // so every random subset is the one earlier releases drew.
+        let (mut from_k, mut from_zero) = (rng::stream(7, "subset/0"), rng::stream(7, "subset/0"));
+        for n in 1usize..2000 {
+            for k in [0, n / 3, n / 2, n - 1] {
+                assert_eq!(from_k.random_range(k..n), k + from_zero.random_range(0..n - k), "{k}..{n}");
+            }
+        }
     }
 }
