@@ -223,6 +223,11 @@ impl Client {
         self.retry_throttle.as_ref().is_none_or(RetryThrottle::allows)
     }
 
+    /// Whether it throttles retries (and hedges).
+    pub fn throttles_retries(&self) -> bool {
+        self.retry_throttle.is_some()
+    }
+
     /// One of its requests succeeded: its retry throttling gains `token_ratio`.
     #[inline]
     pub fn succeeded(&mut self) {

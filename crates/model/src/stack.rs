@@ -666,11 +666,13 @@ impl WebStack {
         log
     }
 
-    /// Whether nothing optional is configured: no overload control, no hedges, no fleet
-    /// groups, no attempt log, and a tier of one balancer over every backend, picking per
-    /// request, without zones ([`Tier::is_single`]). Then events take the [`Plain`] path.
+    /// Whether nothing optional is configured: no overload control, no hedges, no retry
+    /// throttling, no fleet groups, no attempt log, and a tier of one balancer over every
+    /// backend, picking per request, without zones ([`Tier::is_single`]). Then events take the
+    /// [`Plain`] path.
     fn is_plain(&self) -> bool {
         !self.guarded
+            && !self.clients.iter().any(Client::throttles_retries)
             && self.breakers.is_none()
             && self.balancer_guard.is_none()
             && self.hedges.is_none()
@@ -1124,10 +1126,23 @@ impl WebStack {
 
     /// Ends `request` with `outcome`; a closed-loop user thinks, then sends its next one.
     fn finish(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        self.end_request::<Full>(request, outcome, cx);
+    }
+
+    /// [`WebStack::finish`] of a successful request: a copy of its own, compiled with the
+    /// outcome known (the recorder's count and histogram without a match over outcomes).
+    #[inline(never)]
+    fn finish_completed<P: Path>(&mut self, request: u32, cx: &mut Context<'_, Event>) {
+        self.end_request::<P>(request, Outcome::Completed, cx);
+    }
+
+    /// The body of [`WebStack::finish`] and [`WebStack::finish_completed`].
+    #[inline(always)]
+    fn end_request<P: Path>(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let r = self.in_flight.close(request);
         let c = &mut self.clients[r.client as usize];
-        if outcome == Outcome::Completed {
+        if P::FULL && outcome == Outcome::Completed {
             c.succeeded();
         }
         let user = c.tracks_users().then_some(r.key);
@@ -1219,7 +1234,7 @@ impl WebStack {
                 if P::FULL && self.guarded {
                     self.guard_heard(a.request, true, now);
                 }
-                self.finish(a.request, Outcome::Completed, cx);
+                self.finish_completed::<P>(a.request, cx);
             }
             Some(extra) => self.deliver_later(a.instance, b, a.request, now - a.sent, extra, cx),
         }
