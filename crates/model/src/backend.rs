@@ -252,6 +252,13 @@ impl Backend {
         if self.discipline == Discipline::Fifo {
             return self.queue_timeout;
         }
+        self.wait_limit_by_discipline(now)
+    }
+
+    /// [`Backend::enqueue`]'s wait limit under a discipline other than FIFO (kept out of
+    /// FIFO's path).
+    #[inline(never)]
+    fn wait_limit_by_discipline(&mut self, now: SimTime) -> Option<Duration> {
         if self.queued_live == 1 && self.discipline.watches_emptiness() {
             // It was empty until now.
             self.last_empty = now;

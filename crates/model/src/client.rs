@@ -184,7 +184,9 @@ impl Client {
 
     /// A new request at `now`: its key (the closed-loop `user`, else the trace's `key`, else a
     /// drawn one), its size seed and its class (its number in the stack's class table).
-    #[inline]
+    // Always inlined into `WebStack::new_request` (every request): left to LLVM, it became a
+    // call once the stack grew (BENCHMARKS.md, "The unconfigured path").
+    #[inline(always)]
     pub fn new_request(&mut self, now: SimTime, key: Option<u64>, user: Option<u32>) -> (u64, u64, u8) {
         let size_seed = self.sizes.next_u64();
         let drawn = self.key_sampler.sample(&mut self.keys);
@@ -237,6 +239,11 @@ impl Client {
     /// Whether its retry throttling lets a hedge go out now.
     pub fn may_hedge(&self) -> bool {
         self.retry_throttle.as_ref().is_none_or(RetryThrottle::allows)
+    }
+
+    /// Whether it throttles retries (and hedges).
+    pub fn throttles_retries(&self) -> bool {
+        self.retry_throttle.is_some()
     }
 
     /// One of its requests succeeded: its retry throttling gains `token_ratio`.

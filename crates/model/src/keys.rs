@@ -66,18 +66,25 @@ impl KeySampler {
     }
 
     /// The key of the next request.
-    #[inline]
+    // Always inlined into `Client::new_request` (every request; BENCHMARKS.md, "The
+    // unconfigured path"); the Zipf draw stays out of line.
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
         match self {
             KeySampler::Unique => rng.next_u64(),
             KeySampler::Uniform(n) => rng.random_range(0..*n),
-            KeySampler::Zipf { zipf, count } => {
-                // Ranks come back as whole floats in 1..=count; clamp against rounding at the
-                // top of very large populations.
-                (zipf.sample(rng) as u64).clamp(1, *count) - 1
-            }
+            KeySampler::Zipf { zipf, count } => zipf_key(zipf, *count, rng),
         }
     }
+}
+
+/// A Zipf-popular user's key: out of line, so that [`KeySampler::sample`] stays small where it
+/// is inlined (every request draws a key).
+#[inline(never)]
+fn zipf_key<R: Rng + ?Sized>(zipf: &Zipf<f64>, count: u64, rng: &mut R) -> u64 {
+    // Ranks come back as whole floats in 1..=count; clamp against rounding at the top of very
+    // large populations.
+    (zipf.sample(rng) as u64).clamp(1, count) - 1
 }
 
 #[cfg(test)]

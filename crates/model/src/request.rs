@@ -173,7 +173,9 @@ impl InFlight {
 
     /// Sends an attempt of `request` to backend `backend` at `now`, from balancer instance
     /// `instance` over connection `connection`.
-    #[inline]
+    // Always inlined into `WebStack::send_attempt` (every attempt): left to LLVM, it became a
+    // call once the stack grew (BENCHMARKS.md, "The unconfigured path").
+    #[inline(always)]
     pub fn send(
         &mut self,
         request: u32,

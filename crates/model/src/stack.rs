@@ -461,7 +461,72 @@ pub struct WebStack {
     classes: Option<Box<ClassTable>>,
     /// Whether some backend sheds by priority: checked once per attempt that reaches a backend.
     shedding: bool,
+    /// Nothing beyond the single balancer of issue 10 is configured (see [`Path`]): events
+    /// take the [`Plain`] path. Kept up to date by [`WebStack::set_plain`].
+    plain: bool,
 }
+
+/// Which compiled copy of the hot handlers an event takes. Each handler that tests an
+/// optional mechanism (overload controls, hedges, the fleet, the attempt log, a topology other
+/// than one balancer over every backend) is generic over it, and tests `P::FULL` first: the
+/// [`Plain`] copy, taken when none is configured, compiles without those tests, so that an
+/// unconfigured mechanism costs nothing per event (measured in BENCHMARKS.md). The rare
+/// handlers (hedges, crashes, the fleet, the timeline) exist once, as [`Full`].
+///
+/// The entry points are trait functions of the two (non-generic) impls, so that they are
+/// compiled in this crate, with its optimisation settings, rather than wherever the event loop
+/// is instantiated.
+trait Path {
+    /// Whether this copy handles every mechanism (else: none of the optional ones).
+    const FULL: bool;
+    /// [`Event::Arrival`].
+    fn arrive(stack: &mut WebStack, client: u32, cx: &mut Context<'_, Event>);
+    /// [`Event::Completion`].
+    fn complete(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>);
+    /// [`Event::Send`].
+    fn send(stack: &mut WebStack, client: u32, user: u32, cx: &mut Context<'_, Event>);
+    /// [`Event::Retry`].
+    fn retry(stack: &mut WebStack, request: u32, cx: &mut Context<'_, Event>);
+    /// [`Event::ClientTimeout`].
+    fn client_timeout(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>);
+    /// [`Event::QueueTimeout`].
+    fn queue_timeout(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>);
+}
+
+/// The copy for a stack with nothing optional configured ([`WebStack::is_plain`]).
+enum Plain {}
+
+/// The copy for every other stack.
+enum Full {}
+
+macro_rules! path {
+    ($path:ident, $full:literal) => {
+        impl Path for $path {
+            const FULL: bool = $full;
+            fn arrive(stack: &mut WebStack, client: u32, cx: &mut Context<'_, Event>) {
+                stack.arrive::<Self>(client, cx);
+            }
+            fn complete(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+                stack.complete::<Self>(attempt, cx);
+            }
+            fn send(stack: &mut WebStack, client: u32, user: u32, cx: &mut Context<'_, Event>) {
+                stack.new_request::<Self>(client, None, Some(user), cx);
+            }
+            fn retry(stack: &mut WebStack, request: u32, cx: &mut Context<'_, Event>) {
+                stack.send_attempt::<Self>(request, cx);
+            }
+            fn client_timeout(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+                stack.client_timeout::<Self>(attempt, cx);
+            }
+            fn queue_timeout(stack: &mut WebStack, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+                stack.queue_timeout::<Self>(attempt, cx);
+            }
+        }
+    };
+}
+
+path!(Plain, false);
+path!(Full, true);
 
 impl std::fmt::Debug for dyn AttemptLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -587,7 +652,9 @@ impl WebStack {
             attempt_log: None,
             classes,
             shedding: stack.backends.iter().any(|b| b.shed.is_some()),
+            plain: false,
         };
+        model.set_plain();
         let first = model.first_events(params.warmup);
         let mut sim = Simulation::new(model);
         for (at, event) in first {
@@ -640,23 +707,49 @@ impl WebStack {
     /// Sends every attempt that ends from now on to `log` (replacing any log set before).
     pub fn set_attempt_log(&mut self, log: Box<dyn AttemptLog>) {
         self.attempt_log = Some(log);
+        self.set_plain();
     }
 
     /// Takes back the attempt log, if one was set.
     pub fn take_attempt_log(&mut self) -> Option<Box<dyn AttemptLog>> {
-        self.attempt_log.take()
+        let log = self.attempt_log.take();
+        self.set_plain();
+        log
+    }
+
+    /// Whether nothing optional is configured: no overload control, no hedges, no retry
+    /// throttling, no fleet groups, no attempt log, and a tier of one balancer over every
+    /// backend, picking per request, without zones ([`Tier::is_single`]). Then events take the
+    /// [`Plain`] path.
+    fn is_plain(&self) -> bool {
+        !self.guarded
+            && !self.clients.iter().any(Client::throttles_retries)
+            && self.breakers.is_none()
+            && self.balancer_guard.is_none()
+            && self.hedges.is_none()
+            && self.fleet.is_none()
+            && self.attempt_log.is_none()
+            && self.concurrency.is_none()
+            && self.classes.is_none()
+            && !self.shedding
+            && self.tier.is_single()
+    }
+
+    /// Chooses the path events take, after construction or a change of the attempt log.
+    fn set_plain(&mut self) {
+        self.plain = self.is_plain();
     }
 
     /// Writes an ended attempt of `request` to the attempt log, if there is one.
     #[inline]
-    fn log_attempt(
+    fn log_attempt<P: Path>(
         &mut self,
         request: u32,
         backend: Option<usize>,
         times: (SimTime, Option<SimTime>, SimTime),
         outcome: Outcome,
     ) {
-        if self.attempt_log.is_some() {
+        if P::FULL && self.attempt_log.is_some() {
             let attempt = self.in_flight.request(request).attempts;
             self.log_attempt_numbered((request, attempt), backend, times, outcome.into());
         }
@@ -689,21 +782,27 @@ impl WebStack {
 
     // ---- requests and attempts ----------------------------------------------------------
 
-    fn arrive(&mut self, client: u32, cx: &mut Context<'_, Event>) {
+    fn arrive<P: Path>(&mut self, client: u32, cx: &mut Context<'_, Event>) {
         let (key, next) = self.clients[client as usize].arrive(cx.now());
         if let Some(next) = next {
             cx.schedule_at(next, Event::Arrival { client });
         }
-        self.new_request(client, key, None, cx);
+        self.new_request::<P>(client, key, None, cx);
     }
 
-    fn new_request(&mut self, client: u32, key: Option<u64>, user: Option<u32>, cx: &mut Context<'_, Event>) {
+    fn new_request<P: Path>(
+        &mut self,
+        client: u32,
+        key: Option<u64>,
+        user: Option<u32>,
+        cx: &mut Context<'_, Event>,
+    ) {
         let now = cx.now();
         let c = &mut self.clients[client as usize];
         let (key, size_seed, class) = c.new_request(now, key, user);
         let counted = self.recorder.arrived(now, c.tracks_users().then_some(key), class);
-        let hedged = c.hedge().is_some();
-        let instance = self.tier.assign(key);
+        let hedged = P::FULL && c.hedge().is_some();
+        let instance = if P::FULL { self.tier.assign(key) } else { 0 };
         let request = self.in_flight.open(Request {
             client,
             key,
@@ -719,7 +818,7 @@ impl WebStack {
             hedges.open(request);
             self.hedge(request, cx);
         } else {
-            self.send_attempt(request, cx);
+            self.send_attempt::<P>(request, cx);
         }
     }
 
@@ -743,7 +842,7 @@ impl WebStack {
             // Hedge amplification, counted as retries are.
             self.recorder.retried(counted);
         }
-        self.send_attempt(request, cx);
+        self.send_attempt::<Full>(request, cx);
     }
 
     /// A hedge timer of `request` fires: the next attempt goes out if the timer is still the
@@ -822,7 +921,7 @@ impl WebStack {
             if a.stage == Stage::Queued {
                 let a = self.in_flight.remove(attempt);
                 self.backends[b].expire(now);
-                self.leave_backend(a.instance, b, a.connection, now, false);
+                self.leave_backend::<Full>(a.instance, b, a.connection, now, false);
             } else {
                 // Cancelled as a client that gives up cancels (an HTTP/1.1 connection closes,
                 // an HTTP/2 stream resets); the worker runs on.
@@ -835,42 +934,52 @@ impl WebStack {
     }
 
     /// Sends the next attempt of `request` to the backend the balancer picks.
-    fn send_attempt(&mut self, request: u32, cx: &mut Context<'_, Event>) {
+    fn send_attempt<P: Path>(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         // Overload controls (one flag when none is configured): the client's breaker and
         // throttle, then the balancer's rate limit and admission control.
-        if self.guarded && self.held_or_refused(request, cx) {
+        if P::FULL && self.guarded && self.held_or_refused(request, cx) {
             return;
         }
         let r = self.in_flight.next_attempt(request);
         let (info, client, counted, instance) =
             (RequestInfo { key: r.key, arrived: r.arrived }, r.client, r.counted, r.instance);
         self.recorder.sent(counted);
-        let Some((b, connection)) = self.tier.route(instance, &info, client, now) else {
+        let routed = if P::FULL {
+            self.tier.route(instance, &info, client, now)
+        } else {
+            self.tier.single_route(&info).map(|b| (b, NO_CONNECTION))
+        };
+        let Some((b, connection)) = routed else {
             // No backend available: the balancer answers 503 at once.
-            self.log_attempt(request, None, (now, None, now), Outcome::Rejected);
-            self.retry_or_finish(request, Outcome::Rejected, None, cx);
+            self.log_attempt::<P>(request, None, (now, None, now), Outcome::Rejected);
+            self.retry_or_finish::<P>(request, Outcome::Rejected, None, cx);
             return;
         };
         self.recorder.routed(b, counted);
-        if let Some(fleet) = &mut self.fleet {
-            fleet.routed(b);
-        }
-        self.tier.count_zones(client, b, counted);
-        // The cluster's circuit breakers and the backend's rate limit answer at once.
-        if self.guarded && self.stopped_at_backend((instance, b, connection), request, counted, cx) {
-            return;
+        if P::FULL {
+            if let Some(fleet) = &mut self.fleet {
+                fleet.routed(b);
+            }
+            self.tier.count_zones(client, b, counted);
+            // The cluster's circuit breakers and the backend's rate limit answer at once.
+            if self.guarded && self.stopped_at_backend((instance, b, connection), request, counted, cx) {
+                return;
+            }
         }
         let admission = self.backends[b].admit();
         // Priority shedding (one flag when no backend sheds), unless the process is down.
-        if self.shedding
+        if P::FULL
+            && self.shedding
             && admission != Admission::Reject(Rejection::Down)
             && self.shed_by_priority((instance, b, connection), request, counted, cx)
         {
             return;
         }
         if let Admission::Reject(why) = admission {
-            if let Some(breakers) = &mut self.breakers {
+            if P::FULL
+                && let Some(breakers) = &mut self.breakers
+            {
                 breakers.release(b);
             }
             let outcome = match why {
@@ -878,32 +987,42 @@ impl WebStack {
                 Rejection::Down => Outcome::Failed,
                 Rejection::QueueFull => Outcome::Rejected,
             };
-            self.tier.release(instance, connection, b, now, why == Rejection::Down);
-            if let Some(limits) = &mut self.concurrency {
-                let sample = match why {
-                    Rejection::Down => Sample::Ignored,
-                    Rejection::QueueFull => Sample::Response { rtt: Duration::ZERO, dropped: true },
-                };
-                if let Some(at) = limits.bounced(b, now, sample) {
-                    cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+            if P::FULL {
+                self.tier.release(instance, connection, b, now, why == Rejection::Down);
+                if let Some(limits) = &mut self.concurrency {
+                    let sample = match why {
+                        Rejection::Down => Sample::Ignored,
+                        Rejection::QueueFull => Sample::Response { rtt: Duration::ZERO, dropped: true },
+                    };
+                    if let Some(at) = limits.bounced(b, now, sample) {
+                        cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
+                    }
                 }
             }
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
-            self.log_attempt(request, Some(b), (now, None, now), outcome);
-            self.attempt_failed(instance, b, request, counted, outcome, heard, cx);
+            self.log_attempt::<P>(request, Some(b), (now, None, now), outcome);
+            self.attempt_failed::<P>(instance, b, request, counted, outcome, heard, cx);
             return;
         }
         let attempt = self.in_flight.send(request, b, now, instance, connection);
-        if let Some(limits) = &mut self.concurrency {
+        if P::FULL
+            && let Some(limits) = &mut self.concurrency
+        {
             limits.admitted(b, attempt.slot());
         }
-        if let Some(hedges) = self.hedges.as_mut().filter(|h| h.is_hedged(request)) {
+        if P::FULL
+            && let Some(hedges) = self.hedges.as_mut().filter(|h| h.is_hedged(request))
+        {
             let n = self.in_flight.request(request).attempts - 1;
             hedges.sent(request, n, attempt);
             let a = self.in_flight.live_mut(attempt).expect("the attempt was just sent");
             a.size_seed = crate::overload::hedge::hedge_seed(a.size_seed, n);
         }
-        self.tier.sent(instance, b);
+        if P::FULL {
+            self.tier.sent(instance, b);
+        } else {
+            self.tier.single_sent(b);
+        }
         self.recorder.entered(now);
         if let Some(timeout) = self.clients[client as usize].timeout() {
             cx.schedule_in(timeout, Event::ClientTimeout(attempt));
@@ -947,8 +1066,8 @@ impl WebStack {
                 Refused::Limited => Outcome::Limited,
                 Refused::Shed => Outcome::Shed,
             };
-            self.log_attempt(request, None, (now, None, now), outcome);
-            self.retry_or_finish(request, outcome, None, cx);
+            self.log_attempt::<Full>(request, None, (now, None, now), outcome);
+            self.retry_or_finish::<Full>(request, outcome, None, cx);
             return true;
         }
         false
@@ -972,9 +1091,9 @@ impl WebStack {
             let now = cx.now();
             // The connection the tier picked was not used: it is free again.
             self.tier.release(instance, connection, b, now, false);
-            self.log_attempt(request, Some(b), (now, None, now), Outcome::Overflow);
+            self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::Overflow);
             self.recorder.attempt_ended(b, counted, Outcome::Overflow);
-            self.retry_or_finish(request, Outcome::Overflow, Some(b), cx);
+            self.retry_or_finish::<Full>(request, Outcome::Overflow, Some(b), cx);
             return true;
         }
         if !self.backends[b].within_rate(cx.now()) {
@@ -984,8 +1103,8 @@ impl WebStack {
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             let now = cx.now();
             self.tier.release(instance, connection, b, now, false);
-            self.log_attempt(request, Some(b), (now, None, now), Outcome::Limited);
-            self.attempt_failed(instance, b, request, counted, Outcome::Limited, heard, cx);
+            self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::Limited);
+            self.attempt_failed::<Full>(instance, b, request, counted, Outcome::Limited, heard, cx);
             return true;
         }
         if let Some(limits) = &mut self.concurrency
@@ -997,8 +1116,16 @@ impl WebStack {
             let heard = Heard::Response { success: false, latency: Duration::ZERO };
             let now = cx.now();
             self.tier.release(instance, connection, b, now, false);
-            self.log_attempt(request, Some(b), (now, None, now), Outcome::ConcurrencyLimited);
-            self.attempt_failed(instance, b, request, counted, Outcome::ConcurrencyLimited, heard, cx);
+            self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::ConcurrencyLimited);
+            self.attempt_failed::<Full>(
+                instance,
+                b,
+                request,
+                counted,
+                Outcome::ConcurrencyLimited,
+                heard,
+                cx,
+            );
             return true;
         }
         false
@@ -1035,8 +1162,8 @@ impl WebStack {
             cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
         }
         let heard = Heard::Response { success: false, latency: Duration::ZERO };
-        self.log_attempt(request, Some(b), (now, None, now), Outcome::PriorityShed);
-        self.attempt_failed(instance, b, request, counted, Outcome::PriorityShed, heard, cx);
+        self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::PriorityShed);
+        self.attempt_failed::<Full>(instance, b, request, counted, Outcome::PriorityShed, heard, cx);
         true
     }
 
@@ -1069,7 +1196,7 @@ impl WebStack {
     /// the balancer hears, then the client's retry or the request's end. The one path for every
     /// unsuccessful attempt that reached a backend.
     #[allow(clippy::too_many_arguments)]
-    fn attempt_failed(
+    fn attempt_failed<P: Path>(
         &mut self,
         instance: u32,
         b: usize,
@@ -1080,18 +1207,27 @@ impl WebStack {
         cx: &mut Context<'_, Event>,
     ) {
         self.recorder.attempt_ended(b, counted, outcome);
-        self.feedback(instance, b, heard, cx);
-        self.retry_or_finish(request, outcome, Some(b), cx);
+        self.feedback::<P>(instance, b, heard, cx);
+        self.retry_or_finish::<P>(request, outcome, Some(b), cx);
     }
 
     /// Tells balancer instance `instance` what it heard from backend `b`, and schedules the
     /// end of any ejection that caused.
-    #[inline]
-    fn feedback(&mut self, instance: u32, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
-        if let Some(guard) = &mut self.balancer_guard {
+    // Always inlined: in `complete` the response is known to be a success, and the checks on
+    // what was heard fold away (BENCHMARKS.md, "The unconfigured path").
+    #[inline(always)]
+    fn feedback<P: Path>(&mut self, instance: u32, b: usize, heard: Heard, cx: &mut Context<'_, Event>) {
+        if P::FULL
+            && let Some(guard) = &mut self.balancer_guard
+        {
             guard.heard(instance, cx.now(), matches!(heard, Heard::Response { success: true, .. }));
         }
-        if let Some(until) = self.tier.feedback(instance, b, cx.now(), heard) {
+        let ejected = if P::FULL {
+            self.tier.feedback(instance, b, cx.now(), heard)
+        } else {
+            self.tier.single_feedback(b, cx.now(), heard)
+        };
+        if let Some(until) = ejected {
             cx.schedule_at(until, Event::Unejection { backend: b as u32 });
         }
     }
@@ -1099,7 +1235,7 @@ impl WebStack {
     /// An attempt of `request` (last at backend `at`, if it reached one) ended without
     /// success: retry it if the client may (and its cluster's `max_retries` allows), else end
     /// the request with `outcome`.
-    fn retry_or_finish(
+    fn retry_or_finish<P: Path>(
         &mut self,
         request: u32,
         outcome: Outcome,
@@ -1107,17 +1243,18 @@ impl WebStack {
         cx: &mut Context<'_, Event>,
     ) {
         let now = cx.now();
-        if self.guarded {
+        if P::FULL && self.guarded {
             self.guard_heard(request, false, now);
         }
-        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
+        if P::FULL && self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
             self.hedge_failed(request, outcome, cx);
             return;
         }
         let r = self.in_flight.request(request);
         let (client, attempts, counted) = (r.client, r.attempts, r.counted);
         if let Some(wait) = self.clients[client as usize].retry_after(attempts, now) {
-            if let (Some(breakers), Some(b)) = (&mut self.breakers, at)
+            if P::FULL
+                && let (Some(breakers), Some(b)) = (&mut self.breakers, at)
                 && !breakers.admit_retry(request, b)
             {
                 self.recorder.retry_overflowed(counted);
@@ -1151,10 +1288,23 @@ impl WebStack {
 
     /// Ends `request` with `outcome`; a closed-loop user thinks, then sends its next one.
     fn finish(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
+        self.end_request::<Full>(request, outcome, cx);
+    }
+
+    /// [`WebStack::finish`] of a successful request: a copy of its own, compiled with the
+    /// outcome known (the recorder's count and histogram without a match over outcomes).
+    #[inline(never)]
+    fn finish_completed<P: Path>(&mut self, request: u32, cx: &mut Context<'_, Event>) {
+        self.end_request::<P>(request, Outcome::Completed, cx);
+    }
+
+    /// The body of [`WebStack::finish`] and [`WebStack::finish_completed`].
+    #[inline(always)]
+    fn end_request<P: Path>(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let r = self.in_flight.close(request);
         let c = &mut self.clients[r.client as usize];
-        if outcome == Outcome::Completed {
+        if P::FULL && outcome == Outcome::Completed {
             c.succeeded();
         }
         let user = c.tracks_users().then_some(r.key);
@@ -1166,12 +1316,12 @@ impl WebStack {
         }
     }
 
-    fn client_timeout(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+    fn client_timeout<P: Path>(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
         a.abandoned = true;
         let (b, request, counted, instance, connection) =
             (a.backend as usize, a.request, a.counted, a.instance, a.connection);
-        if self.concurrency.is_some() {
+        if P::FULL && self.concurrency.is_some() {
             // The client reset it: the limiter no longer counts it (Envoy's
             // `cancelLatencySample`), though its worker may run on.
             self.concurrency_heard(b, attempt, Sample::Ignored, cx);
@@ -1179,11 +1329,11 @@ impl WebStack {
         let Some(a) = self.in_flight.live_mut(attempt) else { return };
         let started = (a.stage != Stage::Queued).then_some(a.started);
         let sent = a.sent;
-        if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
+        if P::FULL && connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
             a.connection = NO_CONNECTION;
         }
-        self.log_attempt(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
-        self.attempt_failed(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
+        self.log_attempt::<P>(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
+        self.attempt_failed::<P>(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
     }
 
     // ---- backends -----------------------------------------------------------------------
@@ -1219,16 +1369,16 @@ impl WebStack {
         }
     }
 
-    fn complete(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+    fn complete<P: Path>(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         let Some(a) = self.in_flight.end_if(attempt, |_| true) else { return };
         let b = a.backend as usize;
-        if self.concurrency.is_some() {
+        if P::FULL && self.concurrency.is_some() {
             let sample = Sample::Response { rtt: now - a.sent, dropped: false };
             self.concurrency_heard(b, attempt, sample, cx);
         }
         self.recorder.worked(now, now - a.started, a.abandoned);
-        self.leave_backend(a.instance, b, a.connection, now, false);
+        self.leave_backend::<P>(a.instance, b, a.connection, now, false);
         let next = self.backends[b]
             .release(now, |q| self.in_flight.live(q).is_some_and(|a| a.stage == Stage::Queued));
         if let Some(next) = next {
@@ -1237,26 +1387,31 @@ impl WebStack {
         if a.abandoned {
             return;
         }
-        self.log_attempt(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
+        self.log_attempt::<P>(a.request, Some(b), (a.sent, Some(a.started), now), Outcome::Completed);
         self.recorder.attempt_ended(b, a.counted, Outcome::Completed);
-        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(a.request)) {
+        if P::FULL && self.hedges.as_ref().is_some_and(|h| h.is_hedged(a.request)) {
             // The first answer wins; the request's other attempts are cancelled now, before a
             // cross-zone delivery, so that no later answer finishes it a second time.
             self.cancel_hedges(a.request, attempt, cx);
         }
         // Only a topology with a cross-zone latency looks the client up.
-        let crossing = if self.tier.charges_crossing() {
+        let crossing = if P::FULL && self.tier.charges_crossing() {
             self.tier.crossing_latency(self.in_flight.request(a.request).client, b)
         } else {
             None
         };
         match crossing {
             None => {
-                self.feedback(a.instance, b, Heard::Response { success: true, latency: now - a.sent }, cx);
-                if self.guarded {
+                self.feedback::<P>(
+                    a.instance,
+                    b,
+                    Heard::Response { success: true, latency: now - a.sent },
+                    cx,
+                );
+                if P::FULL && self.guarded {
                     self.guard_heard(a.request, true, now);
                 }
-                self.finish(a.request, Outcome::Completed, cx);
+                self.finish_completed::<P>(a.request, cx);
             }
             Some(extra) => self.deliver_later(a.instance, b, a.request, now - a.sent, extra, cx),
         }
@@ -1275,14 +1430,26 @@ impl WebStack {
         extra: Duration,
         cx: &mut Context<'_, Event>,
     ) {
-        self.feedback(instance, b, Heard::Response { success: true, latency: latency + extra }, cx);
+        self.feedback::<Full>(instance, b, Heard::Response { success: true, latency: latency + extra }, cx);
         cx.schedule_in(extra, Event::Delivered { request });
     }
 
     /// An attempt of instance `instance` on `connection` left backend `b` at `now` (done,
     /// expired, or — `reset` — reset by a crash).
     #[inline(always)]
-    fn leave_backend(&mut self, instance: u32, b: usize, connection: u32, now: SimTime, reset: bool) {
+    fn leave_backend<P: Path>(
+        &mut self,
+        instance: u32,
+        b: usize,
+        connection: u32,
+        now: SimTime,
+        reset: bool,
+    ) {
+        if !P::FULL {
+            self.tier.single_returned(b);
+            self.recorder.left(now);
+            return;
+        }
         if let Some(breakers) = &mut self.breakers {
             breakers.release(b);
         }
@@ -1293,24 +1460,24 @@ impl WebStack {
         self.recorder.left(now);
     }
 
-    fn queue_timeout(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
+    fn queue_timeout<P: Path>(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         // Lazy removal: its reference stays in the backend's queue and is dropped at the front.
         let Some(a) = self.in_flight.end_if(attempt, |a| a.stage == Stage::Queued) else { return };
         let b = a.backend as usize;
-        if self.concurrency.is_some() {
+        if P::FULL && self.concurrency.is_some() {
             // The backend answers 503 after the wait: a drop, for the limiters that count them.
             let sample = Sample::Response { rtt: now - a.sent, dropped: true };
             self.concurrency_heard(b, attempt, sample, cx);
         }
         self.backends[b].expire(now);
-        self.leave_backend(a.instance, b, a.connection, now, false);
+        self.leave_backend::<P>(a.instance, b, a.connection, now, false);
         if a.abandoned {
             return;
         }
         let heard = Heard::Response { success: false, latency: now - a.sent };
-        self.log_attempt(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
-        self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Rejected, heard, cx);
+        self.log_attempt::<P>(a.request, Some(b), (a.sent, None, now), Outcome::Rejected);
+        self.attempt_failed::<P>(a.instance, b, a.request, a.counted, Outcome::Rejected, heard, cx);
     }
 
     /// Backend `b` dies: everything it holds fails (or, if its client already left, is just
@@ -1328,11 +1495,12 @@ impl WebStack {
                 self.concurrency_heard(b, attempt, Sample::Ignored, cx);
             }
             let a = self.in_flight.remove(attempt);
-            self.leave_backend(a.instance, b, a.connection, now, true);
+            self.leave_backend::<Full>(a.instance, b, a.connection, now, true);
             if !a.abandoned {
                 let started = (a.stage != Stage::Queued).then_some(a.started);
-                self.log_attempt(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
-                self.attempt_failed(a.instance, b, a.request, a.counted, Outcome::Failed, Heard::Silence, cx);
+                self.log_attempt::<Full>(a.request, Some(b), (a.sent, started, now), Outcome::Failed);
+                let failed = Outcome::Failed;
+                self.attempt_failed::<Full>(a.instance, b, a.request, a.counted, failed, Heard::Silence, cx);
             }
         }
     }
@@ -1623,21 +1791,29 @@ impl Model for WebStack {
     // through a call measured 2.5% more instructions per event on the M/M/1 bench.
     #[inline(always)]
     fn handle(&mut self, event: Event, cx: &mut Context<'_, Event>) {
+        if self.plain { self.dispatch::<Plain>(event, cx) } else { self.dispatch::<Full>(event, cx) }
+    }
+}
+
+impl WebStack {
+    /// [`Model::handle`] on path `P`.
+    #[inline(always)]
+    fn dispatch<P: Path>(&mut self, event: Event, cx: &mut Context<'_, Event>) {
         match event {
-            Event::Arrival { client } => self.arrive(client, cx),
-            Event::Completion(attempt) => self.complete(attempt, cx),
-            Event::Send { client, user } => self.new_request(client, None, Some(user), cx),
+            Event::Arrival { client } => P::arrive(self, client, cx),
+            Event::Completion(attempt) => P::complete(self, attempt, cx),
+            Event::Send { client, user } => P::send(self, client, user, cx),
             Event::Delivered { request } => {
                 if self.guarded {
                     self.guard_heard(request, true, cx.now());
                 }
                 self.finish(request, Outcome::Completed, cx);
             }
-            Event::Retry { request } => self.send_attempt(request, cx),
+            Event::Retry { request } => P::retry(self, request, cx),
             Event::Hedge { request, timer } => self.hedge_due(request, timer, cx),
             Event::QueryDone { backend, attempt } => self.query_done(backend as usize, attempt, cx),
-            Event::ClientTimeout(attempt) => self.client_timeout(attempt, cx),
-            Event::QueueTimeout(attempt) => self.queue_timeout(attempt, cx),
+            Event::ClientTimeout(attempt) => P::client_timeout(self, attempt, cx),
+            Event::QueueTimeout(attempt) => P::queue_timeout(self, attempt, cx),
             Event::HealthCheck { backend } => self.health_check(backend as usize, cx),
             Event::Unejection { backend } => self.tier.uneject(backend as usize, cx.now()),
             Event::Action { index } => self.act(index as usize, cx),

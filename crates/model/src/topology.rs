@@ -453,6 +453,52 @@ impl Tier {
         tier
     }
 
+    /// Whether the tier is the single balancer of earlier releases: one instance, one host
+    /// set (no priority levels, no zone-aware routing), no zones, a connection per request.
+    /// Then the `single_*` methods stand for their general versions with instance 0.
+    pub fn is_single(&self) -> bool {
+        self.instances.len() == 1
+            && self.layout.simple
+            && self.layout.zones == 0
+            && self.topology.connections == Connections::PerRequest
+            && self.topology.cross_zone_latency.is_none()
+    }
+
+    /// [`Tier::route`] of a single balancer ([`Tier::is_single`]).
+    #[inline(always)]
+    pub fn single_route(&mut self, request: &RequestInfo) -> Option<usize> {
+        debug_assert!(self.is_single());
+        let inst = &mut self.instances[0];
+        inst.groups[0].route(request, &mut inst.rng)
+    }
+
+    /// [`Tier::sent`] of a single balancer ([`Tier::is_single`]).
+    #[inline(always)]
+    pub fn single_sent(&mut self, b: usize) {
+        self.instances[0].groups[0].sent(b);
+    }
+
+    /// [`Tier::returned`] of a single balancer ([`Tier::is_single`]).
+    #[inline(always)]
+    pub fn single_returned(&mut self, b: usize) {
+        self.instances[0].groups[0].returned(b);
+    }
+
+    /// [`Tier::feedback`] of a single balancer ([`Tier::is_single`]).
+    #[inline(always)]
+    pub fn single_feedback(&mut self, b: usize, now: SimTime, heard: Heard) -> Option<SimTime> {
+        let inst = &mut self.instances[0];
+        let balancer = &mut inst.groups[0];
+        balancer.observe(b, heard);
+        let error = !matches!(heard, Heard::Response { success: true, .. });
+        let ejected = inst.health.record_response(b, now, error);
+        if ejected.is_some() {
+            inst.refresh(&self.layout);
+        }
+        inst.groups[0].respond(b, now, heard);
+        ejected
+    }
+
     /// The instance a new request from `client` with key `key` reaches.
     #[inline(always)]
     pub fn assign(&mut self, key: u64) -> u32 {
@@ -872,7 +918,10 @@ pub(crate) fn subset_of(subset: Subset, fleet: &[usize], i: usize, seed: u64) ->
             let mut draws = rng::stream(seed, &format!("subset/{i}"));
             // A partial Fisher–Yates shuffle: the first `size` are a uniform sample.
             for k in 0..size {
-                let j = draws.random_range(k..all.len());
+                // `k + [0, n - k)` is the draw `[k, n)` makes, bit for bit; a range from 0 keeps
+                // `random_range` over `usize` ranges called with a constant start alone, as the
+                // policies' picks call it (where it is specialised for a start of 0).
+                let j = k + draws.random_range(0..all.len() - k);
                 all.swap(k, j);
             }
             all.truncate(size);
@@ -1134,5 +1183,17 @@ mod tests {
         }
         let (min, max) = (*count.iter().min().unwrap(), *count.iter().max().unwrap());
         assert!(min < 90 && max > 90 && min > 45 && max < 135, "{min}..{max}");
+    }
+
+    #[test]
+    fn a_random_subset_draws_from_k_as_k_plus_a_draw_from_zero() {
+        // `subset_of` draws `k + [0, n - k)` where it used to draw `[k, n)`: the same numbers,
+        // so every random subset is the one earlier releases drew.
+        let (mut from_k, mut from_zero) = (rng::stream(7, "subset/0"), rng::stream(7, "subset/0"));
+        for n in 1usize..2000 {
+            for k in [0, n / 3, n / 2, n - 1] {
+                assert_eq!(from_k.random_range(k..n), k + from_zero.random_range(0..n - k), "{k}..{n}");
+            }
+        }
     }
 }
