@@ -160,6 +160,17 @@ struct Limited {
 }
 
 impl Limited {
+    /// An attempt admitted with `admitted_with` in flight (itself included) ended at `now` as
+    /// `sample`: it counts no longer, and its limiter hears it if it was answered.
+    fn end(&mut self, now: SimTime, admitted_with: u32, sample: Sample) {
+        self.outstanding -= 1;
+        if let Sample::Response { rtt, dropped } = sample {
+            self.mark(now);
+            let Limited { limiter, rng, .. } = self;
+            limiter.on_sample(now, rtt, admitted_with, dropped, || rng.random());
+        }
+    }
+
     /// Accounts the limit up to `now`; call before the limit changes.
     fn mark(&mut self, now: SimTime) {
         self.area += u128::from(self.limiter.limit()) * u128::from((now - self.since).as_nanos() as u64);
@@ -228,12 +239,7 @@ impl BackendLimits {
     pub fn bounced(&mut self, b: usize, now: SimTime, sample: Sample) -> Option<SimTime> {
         let l = self.by_backend.get_mut(b).and_then(Option::as_mut)?;
         let admitted_with = l.outstanding;
-        l.outstanding -= 1;
-        if let Sample::Response { rtt, dropped } = sample {
-            l.mark(now);
-            let Limited { limiter, rng, .. } = l;
-            limiter.on_sample(now, rtt, admitted_with, dropped, || rng.random());
-        }
+        l.end(now, admitted_with, sample);
         Self::reschedule(l)
     }
 
@@ -254,12 +260,7 @@ impl BackendLimits {
         if admitted_with == 0 {
             return None;
         }
-        l.outstanding -= 1;
-        if let Sample::Response { rtt, dropped } = sample {
-            l.mark(now);
-            let Limited { limiter, rng, .. } = l;
-            limiter.on_sample(now, rtt, admitted_with, dropped, || rng.random());
-        }
+        l.end(now, admitted_with, sample);
         Self::reschedule(l)
     }
 

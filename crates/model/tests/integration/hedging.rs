@@ -123,6 +123,19 @@ fn a_failed_hedge_sends_the_next_at_once_and_the_request_fails_only_when_all_hav
     assert_eq!(r.in_flight, 0, "no request waits for a hedge delay once all attempts failed");
 }
 
+/// `client` in front of one backend of 8 workers (50 ms) that is down from 100 s to 200 s.
+fn with_an_outage(client: ClientConfig) -> StackConfig {
+    StackConfig {
+        clients: vec![client],
+        backends: super::backends(1, 8, ms(50)),
+        timeline: vec![
+            TimedAction { at: s(100), action: Action::Fail { backend: 0 } },
+            TimedAction { at: s(200), action: Action::Recover { backend: 0 } },
+        ],
+        ..StackConfig::default()
+    }
+}
+
 #[test]
 fn retry_throttling_stops_hedges_while_failures_outweigh_successes() {
     // A backend down for the middle third: with throttling (10 tokens, ratio 0.1) the first
@@ -132,15 +145,7 @@ fn retry_throttling_stops_hedges_while_failures_outweigh_successes() {
         let mut c = client(20.0);
         c.hedge = Some(HedgePolicy { max_attempts: 3, delay: ms(20) });
         c.retry_throttling = throttling;
-        StackConfig {
-            clients: vec![c],
-            backends: super::backends(1, 8, ms(50)),
-            timeline: vec![
-                TimedAction { at: s(100), action: Action::Fail { backend: 0 } },
-                TimedAction { at: s(200), action: Action::Recover { backend: 0 } },
-            ],
-            ..StackConfig::default()
-        }
+        with_an_outage(c)
     };
     let free = run(&stack(None), s(300));
     let throttled = run(&stack(Some(RetryThrottling { max_tokens: 10.0, token_ratio: 0.1 })), s(300));
@@ -161,15 +166,7 @@ fn retry_throttling_stops_retries_of_a_retry_storm() {
         let mut c = client(20.0);
         c.retry = Some(RetryPolicy { max_attempts: 5, backoff: ms(10), max_backoff: ms(100), budget: None });
         c.retry_throttling = throttling;
-        StackConfig {
-            clients: vec![c],
-            backends: super::backends(1, 8, ms(50)),
-            timeline: vec![
-                TimedAction { at: s(100), action: Action::Fail { backend: 0 } },
-                TimedAction { at: s(200), action: Action::Recover { backend: 0 } },
-            ],
-            ..StackConfig::default()
-        }
+        with_an_outage(c)
     };
     let free = run(&stack(None), s(300));
     let throttled = run(&stack(Some(RetryThrottling { max_tokens: 10.0, token_ratio: 0.1 })), s(300));
