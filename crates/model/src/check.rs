@@ -299,6 +299,26 @@ impl ClientConfig {
                 );
             }
         }
+        if self.hedge_on_per_try_timeout {
+            match (&self.retry, self.timeout) {
+                (Some(retry), Some(_)) if retry.max_attempts <= HedgePolicy::MAX_ATTEMPTS => {}
+                (Some(retry), Some(_)) => p.push(
+                    "retry.hedge_on_per_try_timeout",
+                    format!(
+                        "a request hedged on its per-try timeout keeps at most {} attempts in flight: \
+                         max_attempts must be at most {}, not {}",
+                        HedgePolicy::MAX_ATTEMPTS,
+                        HedgePolicy::MAX_ATTEMPTS,
+                        retry.max_attempts
+                    ),
+                ),
+                _ => p.push(
+                    "retry.hedge_on_per_try_timeout",
+                    "hedging on the per-try timeout needs a timeout (the per-try timeout, like \"200ms\") \
+                     and a retry policy",
+                ),
+            }
+        }
         if let Some(throttling) = &self.retry_throttling {
             p.extend("retry_throttling", throttling.problems());
         }

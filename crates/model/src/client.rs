@@ -37,6 +37,12 @@ pub struct ClientConfig {
     /// Hedged requests (gRPC `hedgingPolicy`); exclusive with `retry`, as in gRPC. `None`:
     /// one attempt at a time.
     pub hedge: Option<HedgePolicy>,
+    /// Envoy's `hedge_on_per_try_timeout`: when an attempt's `timeout` passes and `retry`
+    /// allows another attempt, the attempt is not given up but runs on beside the retry, and
+    /// the first answer wins (the rest are cancelled). When no retry is left, the timeout ends
+    /// the request and its attempts (Envoy would wait for its route's global timeout, which
+    /// stacksim does not model). Needs `timeout` and `retry` with at most 5 attempts.
+    pub hedge_on_per_try_timeout: bool,
     /// gRPC `retryThrottling`: retries and hedges stop while failures outweigh successes.
     /// `None`: not throttled.
     pub retry_throttling: Option<RetryThrottling>,
@@ -62,6 +68,7 @@ impl ClientConfig {
             timeout: None,
             retry: None,
             hedge: None,
+            hedge_on_per_try_timeout: false,
             retry_throttling: None,
             breaker: None,
             throttle: None,
@@ -95,6 +102,7 @@ pub(crate) struct Client {
     budget: Option<BudgetBucket>,
     hedge: Option<HedgePolicy>,
     retry_throttle: Option<RetryThrottle>,
+    hedge_on_per_try_timeout: bool,
     /// The trace key of the arrival already scheduled.
     pending_key: Option<u64>,
     /// Whether its keys are user numbers (a declared population or a closed loop).
@@ -141,6 +149,7 @@ impl Client {
             budget: config.retry.and_then(|r| r.budget).map(BudgetBucket::new),
             hedge: config.hedge,
             retry_throttle: config.retry_throttling.map(RetryThrottle::new),
+            hedge_on_per_try_timeout: config.hedge_on_per_try_timeout,
             pending_key: None,
             tracks_users: config.user_count().is_some(),
             guard: (config.breaker.is_some() || config.throttle.is_some()).then(|| {
@@ -222,6 +231,11 @@ impl Client {
             && !throttled
             && self.budget.as_mut().is_none_or(|b| b.try_withdraw(now));
         allowed.then(|| retry.backoff_before(attempts + 1, &mut self.retries))
+    }
+
+    /// Whether it hedges on its per-try timeout (Envoy's `hedge_on_per_try_timeout`).
+    pub fn hedges_on_per_try_timeout(&self) -> bool {
+        self.hedge_on_per_try_timeout
     }
 
     /// How it hedges, if it does.

@@ -646,7 +646,11 @@ impl WebStack {
             backends,
             database,
             in_flight: InFlight::default(),
-            hedges: stack.clients.iter().any(|c| c.hedge.is_some()).then(Hedges::default),
+            hedges: stack
+                .clients
+                .iter()
+                .any(|c| c.hedge.is_some() || c.hedge_on_per_try_timeout)
+                .then(Hedges::default),
             timeline: stack.timeline.clone(),
             fleet: Fleet::new(&stack.fleets, stack.backends.len(), SimTime::from(params.warmup)),
             attempt_log: None,
@@ -854,7 +858,10 @@ impl WebStack {
             return;
         }
         let client = self.in_flight.request(request).client;
-        if self.clients[client as usize].may_hedge() {
+        if self.clients[client as usize].hedge().is_none() {
+            // Hedged on its per-try timeout: the retry scheduled then goes out now.
+            self.send_attempt::<Full>(request, cx);
+        } else if self.clients[client as usize].may_hedge() {
             self.hedge(request, cx);
         } else {
             hedges.stop(request);
@@ -866,6 +873,18 @@ impl WebStack {
     #[inline(never)]
     fn hedge_failed(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
         let client = self.in_flight.request(request).client;
+        if self.clients[client as usize].hedge().is_none() {
+            // Hedged on its per-try timeout (Envoy): a failure is retried as any other, while
+            // the attempts before it run on.
+            let r = self.in_flight.request(request);
+            let (attempts, counted) = (r.attempts, r.counted);
+            if let Some(wait) = self.clients[client as usize].retry_after(attempts, cx.now()) {
+                self.schedule_hedged_retry(request, counted, wait, cx);
+            } else {
+                self.end_hedged_if_unanswered(request, outcome, cx);
+            }
+            return;
+        }
         let allowed = self.clients[client as usize].hedge_failed();
         let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
         if !allowed {
@@ -884,6 +903,79 @@ impl WebStack {
     fn hedge_held(&mut self, request: u32, outcome: Outcome, cx: &mut Context<'_, Event>) {
         self.hedges.as_mut().expect("hedges are kept when a client hedges").stop(request);
         self.end_hedged_if_unanswered(request, outcome, cx);
+    }
+
+    /// Envoy's `hedge_on_per_try_timeout`
+    /// (<https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-hedgepolicy>):
+    /// `attempt` of `request` reached its client's per-try timeout. If the client hedges on
+    /// it and may retry, the attempt runs on beside a retry and the first answer wins (returns
+    /// true). If it may not, the request times out now with every attempt it has out (returns
+    /// true; Envoy would wait for the route's global timeout, which stacksim does not model).
+    /// A client that does not hedge on its timeout gives the attempt up as usual (false).
+    #[inline(never)]
+    fn hedge_on_timeout(&mut self, request: u32, attempt: AttemptRef, cx: &mut Context<'_, Event>) -> bool {
+        let r = self.in_flight.request(request);
+        let (client, attempts, counted) = (r.client as usize, r.attempts, r.counted);
+        if !self.clients[client].hedges_on_per_try_timeout() {
+            return false;
+        }
+        let now = cx.now();
+        let b = self.in_flight.live(attempt).expect("a timed-out attempt is live").backend as usize;
+        let mut wait = self.clients[client].retry_after(attempts, now);
+        if wait.is_some()
+            && let Some(breakers) = &mut self.breakers
+            && !breakers.admit_retry(request, b)
+        {
+            self.recorder.retry_overflowed(counted);
+            wait = None;
+        }
+        if let Some(wait) = wait {
+            let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+            if !hedges.is_hedged(request) {
+                hedges.open(request);
+            }
+            hedges.sent(request, attempts - 1, attempt);
+            self.schedule_hedged_retry(request, counted, wait, cx);
+            return true;
+        }
+        // No retry left: the client gives the whole request up.
+        if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
+            self.cancel_hedges(request, attempt, cx);
+        }
+        let a = self.in_flight.live_mut(attempt).expect("a timed-out attempt is live");
+        a.abandoned = true;
+        let (instance, connection, sent) = (a.instance, a.connection, a.sent);
+        let started = (a.stage != Stage::Queued).then_some(a.started);
+        if self.concurrency.is_some() {
+            self.concurrency_heard(b, attempt, Sample::Ignored, cx);
+        }
+        if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, now) {
+            let a = self.in_flight.live_mut(attempt).expect("a timed-out attempt is live");
+            a.connection = NO_CONNECTION;
+        }
+        self.log_attempt::<Full>(request, Some(b), (sent, started, now), Outcome::TimedOut);
+        self.recorder.attempt_ended(b, counted, Outcome::TimedOut);
+        self.feedback::<Full>(instance, b, Heard::Silence, cx);
+        if self.guarded {
+            self.guard_heard(request, false, now);
+        }
+        self.finish(request, Outcome::TimedOut, cx);
+        true
+    }
+
+    /// A retry of `request`, hedged on its per-try timeout, goes out after `wait` (on a hedge
+    /// timer, so that it is dropped if the request is answered first).
+    fn schedule_hedged_retry(
+        &mut self,
+        request: u32,
+        counted: bool,
+        wait: Duration,
+        cx: &mut Context<'_, Event>,
+    ) {
+        let hedges = self.hedges.as_mut().expect("hedges are kept when a client hedges");
+        let timer = hedges.arm(request);
+        self.recorder.retried(counted);
+        cx.schedule_in(wait, Event::Hedge { request, timer });
     }
 
     /// Hedged `request` sends no more attempts: it ends with `outcome` unless one it sent is
@@ -1317,7 +1409,11 @@ impl WebStack {
     }
 
     fn client_timeout<P: Path>(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
-        let Some(a) = self.in_flight.live_mut(attempt).filter(|a| !a.abandoned) else { return };
+        let Some(a) = self.in_flight.live(attempt).filter(|a| !a.abandoned) else { return };
+        if P::FULL && self.hedges.is_some() && self.hedge_on_timeout(a.request, attempt, cx) {
+            return;
+        }
+        let a = self.in_flight.live_mut(attempt).expect("checked live above");
         a.abandoned = true;
         let (b, request, counted, instance, connection) =
             (a.backend as usize, a.request, a.counted, a.instance, a.connection);

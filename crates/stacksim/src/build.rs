@@ -396,6 +396,8 @@ pub(crate) fn client(client: usize, c: &ClientSpec, resolved: &Resolved) -> Clie
     }
     config.timeout = c.timeout.map(|t| t.0);
     config.retry = c.retry.as_ref().map(retry);
+    config.hedge_on_per_try_timeout =
+        c.retry.as_ref().and_then(|r| r.hedge_on_per_try_timeout).unwrap_or(false);
     config.hedge = c.hedge.map(hedge);
     config.retry_throttling = c.retry_throttling.map(retry_throttling);
     config.breaker = c.breaker.as_ref().map(ClientBreakerSpec::model);

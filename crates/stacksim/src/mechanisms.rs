@@ -25,6 +25,12 @@ pub const MECHANISMS: &[MechanismInfo] = &[
         source: "Envoy retry policy and retry budgets, Finagle RetryBudget",
     },
     MechanismInfo {
+        field: "clients[].retry",
+        synopsis: "(max_attempts: 3, hedge_on_per_try_timeout: true)",
+        summary: "an attempt past the client's timeout runs on beside its retry; the first answer wins",
+        source: "Envoy route hedge_policy.hedge_on_per_try_timeout",
+    },
+    MechanismInfo {
         field: "clients[].hedge",
         synopsis: "(max_attempts: 2, delay: \"50ms\")",
         summary: "send another attempt each delay until one answers; the first answer wins, the rest are cancelled",
@@ -147,7 +153,7 @@ mod tests {
     seed: 1,
     duration: "1m",
     stack: (
-        clients: [(name: "web", arrivals: Poisson(rate_per_s: 10.0){client})],
+        clients: [(name: "web", arrivals: Poisson(rate_per_s: 10.0), timeout: "1s"{client})],
         balancer: (policy: RoundRobin{balancer}),
         backends: [(name: "app", replicas: 2, workers: 2, queue: Bounded(10),
                     service: Exponential(mean: "50ms"){backend})],

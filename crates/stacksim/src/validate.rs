@@ -548,6 +548,26 @@ impl Checker<'_> {
                 );
             }
         }
+        if let Some(retry) = client.retry.filter(|r| r.hedge_on_per_try_timeout == Some(true)) {
+            let at = path.field("retry").field("hedge_on_per_try_timeout");
+            let most = stacksim_model::HedgePolicy::MAX_ATTEMPTS;
+            if client.timeout.is_none() {
+                self.error(
+                    at,
+                    "hedging on the per-try timeout needs the client's timeout (the per-try timeout, \
+                     like timeout: \"200ms\")",
+                );
+            } else if retry.max_attempts > most {
+                self.error(
+                    at,
+                    format!(
+                        "a request hedged on its per-try timeout keeps at most {most} attempts in flight: \
+                         max_attempts must be at most {most}, not {}",
+                        retry.max_attempts
+                    ),
+                );
+            }
+        }
         if let Some(throttling) = client.retry_throttling {
             let throttling_path = path.field("retry_throttling");
             self.model(&throttling_path, crate::build::retry_throttling(throttling).problems());

@@ -40,6 +40,8 @@ fn stack(seed_bits: u64) -> StackConfig {
         c.hedge = Some(HedgePolicy { max_attempts: 2 + (seed_bits >> 38) as u32 % 4, delay: ms(25) });
     }
     c.retry_throttling = bit(33).then_some(RetryThrottling { max_tokens: 10.0, token_ratio: 0.1 });
+    // Envoy's hedge on per-try timeout, where the client retries with a timeout (bit 47).
+    c.hedge_on_per_try_timeout = bit(47) && c.retry.is_some() && c.timeout.is_some();
     // Request classes (bits 40 to 43) and priority shedding (44 to 46).
     let priority = |b: u32| match seed_bits >> b & 3 {
         0 => Priority::Low,
@@ -285,8 +287,17 @@ proptest! {
         prop_assert_eq!(heard.completed, logged.completed);
         prop_assert_eq!(heard.out_of_order, 0);
         // Every counted attempt ended and was heard, but those of requests still in flight:
-        // one each, or as many as its hedges.
-        let outstanding = stack.clients.iter().map(|c| c.hedge.map_or(1, |h| u64::from(h.max_attempts))).max().unwrap_or(1);
+        // one each, or as many as its hedges (or hedged retries on the per-try timeout).
+        let outstanding = stack
+            .clients
+            .iter()
+            .map(|c| match (c.hedge, c.retry) {
+                (Some(h), _) => u64::from(h.max_attempts),
+                (None, Some(r)) if c.hedge_on_per_try_timeout => u64::from(r.max_attempts),
+                _ => 1,
+            })
+            .max()
+            .unwrap_or(1);
         prop_assert!(heard.counted <= logged.attempts);
         prop_assert!(heard.counted + outstanding * logged.in_flight >= logged.attempts, "{} heard, {} sent, {} in flight", heard.counted, logged.attempts, logged.in_flight);
     }

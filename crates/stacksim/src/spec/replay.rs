@@ -268,6 +268,10 @@ pub struct RetrySpec {
     /// With a budget: retries allowed per second regardless. Default: 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_min_per_s: Option<f64>,
+    /// Envoy's `hedge_on_per_try_timeout`: an attempt that reaches the client's `timeout` runs
+    /// on beside its retry, and the first answer wins. Default: false (it is given up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge_on_per_try_timeout: Option<bool>,
 }
 
 fn default_backoff() -> HumanDuration {
