@@ -42,9 +42,9 @@ pub use overload::{
     AdmissionControl, BreakerState, CircuitBreakers, ClientBreaker, RateLimit, SlowStart, Throttle, Warmup,
 };
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
-pub use recorder::{Observe, OverloadCounts};
+pub use recorder::Observe;
 pub use retry::{RetryBudget, RetryPolicy, RetryThrottling};
-pub use series::{BackendWindow, OverloadWindow, Window};
+pub use series::{BackendWindow, OverloadCounts, OverloadWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{
     AttemptLog, AttemptOutcome, AttemptRecord, RunControl, RunEnd, RunParams, StackConfig, WebStack,

@@ -11,7 +11,7 @@ use stacksim_engine::SimTime;
 use crate::backend::Areas;
 use crate::classes::ClassTable;
 use crate::metrics::{Latency, TimeIntegral};
-use crate::series::{BackendWindow, OverloadWindow, UserTracker, Window};
+use crate::series::{BackendWindow, OverloadCounts, OverloadWindow, UserTracker, Window};
 use crate::summary::{
     BackendSummary, ClassSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary,
 };
@@ -95,38 +95,17 @@ impl Outcomes {
     }
 }
 
-/// Requests ended by an overload mechanism (each also counted as rejected), and retries a
-/// circuit breaker refused.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OverloadCounts {
-    /// Ended by a circuit breaker's threshold (503, `overflow_ratio`).
-    pub overflowed: u64,
-    /// Ended by a rate limit (429, `limited_ratio`).
-    pub limited: u64,
-    /// Ended by admission control (503, `shed_ratio`).
-    pub shed: u64,
-    /// Not sent: the client's breaker was open (`short_circuited_ratio`).
-    pub short_circuited: u64,
-    /// Not sent: adaptive throttling (`throttled_ratio`).
-    pub throttled: u64,
-    /// Retries not made because of `max_retries`.
-    pub retries_overflowed: u64,
-    /// Ended by a backend's adaptive concurrency limit (503, `concurrency_limited_ratio`).
-    pub concurrency_limited: u64,
-}
-
-impl OverloadCounts {
-    #[inline]
-    fn ended(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Overflow => self.overflowed += 1,
-            Outcome::Limited => self.limited += 1,
-            Outcome::Shed => self.shed += 1,
-            Outcome::ShortCircuited => self.short_circuited += 1,
-            Outcome::Throttled => self.throttled += 1,
-            Outcome::ConcurrencyLimited => self.concurrency_limited += 1,
-            _ => {}
-        }
+/// Counts `outcome` in `counts` if an overload mechanism caused it.
+#[inline]
+fn overload_ended(counts: &mut OverloadCounts, outcome: Outcome) {
+    match outcome {
+        Outcome::Overflow => counts.overflowed += 1,
+        Outcome::Limited => counts.limited += 1,
+        Outcome::Shed => counts.shed += 1,
+        Outcome::ShortCircuited => counts.short_circuited += 1,
+        Outcome::Throttled => counts.throttled += 1,
+        Outcome::ConcurrencyLimited => counts.concurrency_limited += 1,
+        _ => {}
     }
 }
 
@@ -338,9 +317,9 @@ impl Recorder {
             Self::class_ended(&mut classes[usize::from(class)], outcome, latency);
         }
         if let Some(overload) = &mut self.overload {
-            overload.window.ended(outcome);
+            overload_ended(&mut overload.window, outcome);
             if counted {
-                overload.measured.ended(outcome);
+                overload_ended(&mut overload.measured, outcome);
             }
         }
         if outcome == Outcome::Completed {

@@ -51,7 +51,7 @@ pub struct Window {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OverloadWindow {
     /// Requests ended by each mechanism in the window.
-    pub counts: crate::recorder::OverloadCounts,
+    pub counts: OverloadCounts,
     /// Clients whose circuit breaker was open or half-open when the window closed.
     pub breakers_open: u32,
 }
@@ -63,6 +63,26 @@ impl Window {
         let ended = errors + self.completed;
         if ended == 0 { 0.0 } else { errors as f64 / ended as f64 }
     }
+}
+
+/// Requests ended by an overload mechanism (each also counted as rejected), and retries a
+/// circuit breaker refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OverloadCounts {
+    /// Ended by a circuit breaker's threshold (503, `overflow_ratio`).
+    pub overflowed: u64,
+    /// Ended by a rate limit (429, `limited_ratio`).
+    pub limited: u64,
+    /// Ended by admission control (503, `shed_ratio`).
+    pub shed: u64,
+    /// Not sent: the client's breaker was open (`short_circuited_ratio`).
+    pub short_circuited: u64,
+    /// Not sent: adaptive throttling (`throttled_ratio`).
+    pub throttled: u64,
+    /// Retries not made because of `max_retries`.
+    pub retries_overflowed: u64,
+    /// Ended by a backend's adaptive concurrency limit (503, `concurrency_limited_ratio`).
+    pub concurrency_limited: u64,
 }
 
 /// One backend in one window.

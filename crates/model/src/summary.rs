@@ -177,7 +177,7 @@ impl ClassSummary {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct OverloadSummary {
     /// Requests ended by each mechanism, and retries refused by `max_retries`.
-    pub counts: crate::recorder::OverloadCounts,
+    pub counts: crate::series::OverloadCounts,
     /// Time the client breakers spent open over measured time, averaged over the clients
     /// that have one (0 without breakers).
     pub breaker_open_ratio: f64,
