@@ -44,7 +44,7 @@ pub use overload::{
 pub use policy::{BackendState, Feedback, Policy, RequestInfo};
 pub use recorder::Observe;
 pub use retry::{RetryBudget, RetryPolicy, RetryThrottling};
-pub use series::{BackendWindow, OverloadCounts, OverloadWindow, Window};
+pub use series::{BackendWindow, ClassWindow, OverloadCounts, OverloadWindow, Window};
 pub use service::ServiceTime;
 pub use stack::{
     AttemptLog, AttemptOutcome, AttemptRecord, RunControl, RunEnd, RunParams, StackConfig, WebStack,

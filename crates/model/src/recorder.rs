@@ -11,7 +11,7 @@ use stacksim_engine::SimTime;
 use crate::backend::Areas;
 use crate::classes::ClassTable;
 use crate::metrics::{Latency, TimeIntegral};
-use crate::series::{BackendWindow, OverloadCounts, OverloadWindow, UserTracker, Window};
+use crate::series::{BackendWindow, ClassWindow, OverloadCounts, OverloadWindow, UserTracker, Window};
 use crate::summary::{
     BackendSummary, ClassSummary, DatabaseSummary, LatencySummary, OverloadSummary, RunSummary,
 };
@@ -173,6 +173,17 @@ struct ClassTally {
     /// Of those, ended [priority-shed](Outcome::PriorityShed).
     shed: u64,
     response: Latency,
+    /// Every request of the class (counted or not) in the open window.
+    window: ClassWindowTally,
+}
+
+/// A class's counts and response times in the open window.
+#[derive(Debug, Default)]
+struct ClassWindowTally {
+    arrived: u64,
+    completed: u64,
+    errors: u64,
+    response: Latency,
 }
 
 /// What a run counts and measures.
@@ -197,6 +208,8 @@ pub(crate) struct Recorder {
     overload: Option<OverloadTally>,
     /// Per request class, by number, when the stack has a class table.
     classes: Option<Vec<ClassTally>>,
+    /// Per request class, by number: `client/class`, its name in the time series.
+    class_labels: Vec<String>,
 }
 
 impl Recorder {
@@ -234,6 +247,9 @@ impl Recorder {
             users: users.map(|n| UserTracker::new(n, SimTime::from(from), SimTime::from(to))),
             overload: overload.then(OverloadTally::default),
             classes: classes.map(|t| (0..t.len()).map(|_| ClassTally::default()).collect()),
+            class_labels: classes
+                .map(|t| t.names.iter().map(|(name, client)| format!("{client}/{name}")).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -256,10 +272,10 @@ impl Recorder {
     pub fn arrived(&mut self, now: SimTime, user: Option<u64>, class: u8) -> bool {
         let counted = now >= self.warmup;
         self.requests.add(counted, |o| o.arrived += 1);
-        if let Some(classes) = &mut self.classes
-            && counted
-        {
-            classes[usize::from(class)].arrived += 1;
+        if let Some(classes) = &mut self.classes {
+            let tally = &mut classes[usize::from(class)];
+            tally.window.arrived += 1;
+            tally.arrived += u64::from(counted);
         }
         let window = self.window_index();
         if let (Some(users), Some(user)) = (&mut self.users, user) {
@@ -311,10 +327,8 @@ impl Recorder {
         user: Option<u64>,
     ) {
         self.requests.add(counted, |o| o.ended(outcome));
-        if let Some(classes) = &mut self.classes
-            && counted
-        {
-            Self::class_ended(&mut classes[usize::from(class)], outcome, latency);
+        if let Some(classes) = &mut self.classes {
+            Self::class_ended(&mut classes[usize::from(class)], counted, outcome, latency);
         }
         if let Some(overload) = &mut self.overload {
             overload_ended(&mut overload.window, outcome);
@@ -339,9 +353,19 @@ impl Recorder {
         }
     }
 
-    /// A counted request of the class `tally` counts ended with `outcome` after `latency`.
+    /// A request of the class `tally` counts ended with `outcome` after `latency`: in the
+    /// open window, and in the measured counts if `counted`.
     #[inline(never)]
-    fn class_ended(tally: &mut ClassTally, outcome: Outcome, latency: Duration) {
+    fn class_ended(tally: &mut ClassTally, counted: bool, outcome: Outcome, latency: Duration) {
+        if outcome == Outcome::Completed {
+            tally.window.completed += 1;
+            tally.window.response.record(latency);
+        } else {
+            tally.window.errors += 1;
+        }
+        if !counted {
+            return;
+        }
         if outcome == Outcome::Completed {
             tally.completed += 1;
             tally.response.record(latency);
@@ -459,6 +483,22 @@ impl Recorder {
                 .as_mut()
                 .map(|o| OverloadWindow { counts: std::mem::take(&mut o.window), breakers_open }),
             fleet,
+            classes: self.classes.as_mut().map_or_else(Vec::new, |classes| {
+                classes
+                    .iter_mut()
+                    .zip(&self.class_labels)
+                    .map(|(tally, label)| {
+                        let w = std::mem::take(&mut tally.window);
+                        ClassWindow {
+                            label: label.clone(),
+                            arrived: w.arrived,
+                            completed: w.completed,
+                            errors: w.errors,
+                            p99_s: w.response.quantile_s(0.99),
+                        }
+                    })
+                    .collect()
+            }),
         });
         series.latency.reset();
         series.index += 1;

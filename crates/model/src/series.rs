@@ -45,6 +45,32 @@ pub struct Window {
     pub fleet: Vec<crate::fleet::FleetWindow>,
     /// What the overload mechanisms did in the window, when any is configured.
     pub overload: Option<OverloadWindow>,
+    /// Per request class, when the stack has classes (see [`crate::classes`]); empty
+    /// otherwise.
+    pub classes: Vec<ClassWindow>,
+}
+
+/// One request class in one window: every request of the class that arrived or ended in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassWindow {
+    /// `client/class`, as the report names it.
+    pub label: String,
+    /// Requests that arrived.
+    pub arrived: u64,
+    /// Requests answered successfully.
+    pub completed: u64,
+    /// Requests ended rejected, timed out or failed.
+    pub errors: u64,
+    /// p99 response time of the window's successes \[s\] (`NaN` without any).
+    pub p99_s: f64,
+}
+
+impl ClassWindow {
+    /// Errors over the requests that ended (0 when none did).
+    pub fn error_ratio(&self) -> f64 {
+        let ended = self.completed + self.errors;
+        if ended == 0 { 0.0 } else { self.errors as f64 / ended as f64 }
+    }
 }
 
 /// What the overload mechanisms did in one window.

@@ -87,6 +87,7 @@ mod tests {
             users_affected: 0,
             overload: None,
             fleet: Vec::new(),
+            classes: Vec::new(),
         }
     }
 

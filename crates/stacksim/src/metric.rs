@@ -663,6 +663,13 @@ pub enum WindowMetric {
     /// `<backend>.concurrency_limit`: the backend's adaptive concurrency limit at the window's
     /// end (reported for backends that have one).
     ConcurrencyLimit(String),
+    /// `<client>/<class>.class_arrived`: requests of a request class that arrived in the window
+    /// (reported, like the two below, when the stack has request classes).
+    ClassArrived(String),
+    /// `<client>/<class>.class_error_ratio`: the class's errors over its requests that ended.
+    ClassErrorRatio(String),
+    /// `<client>/<class>.class_p99_s`: p99 response time of the class's successes \[s\].
+    ClassP99(String),
     /// `<group>.ready_replicas`: a fleet group's time-averaged ready (routable) pods.
     ReadyReplicas(String),
     /// `<group>.starting_replicas`: its pods scheduled or started but not ready.
@@ -726,6 +733,9 @@ impl WindowMetric {
             WindowMetric::ConcurrencyLimit(backend) => {
                 return Cow::Owned(format!("{backend}.concurrency_limit"));
             }
+            WindowMetric::ClassArrived(class) => return Cow::Owned(format!("{class}.class_arrived")),
+            WindowMetric::ClassErrorRatio(class) => return Cow::Owned(format!("{class}.class_error_ratio")),
+            WindowMetric::ClassP99(class) => return Cow::Owned(format!("{class}.class_p99_s")),
             WindowMetric::ReadyReplicas(group) => return Cow::Owned(format!("{group}.ready_replicas")),
             WindowMetric::StartingReplicas(group) => return Cow::Owned(format!("{group}.starting_replicas")),
             WindowMetric::DrainingReplicas(group) => return Cow::Owned(format!("{group}.draining_replicas")),
@@ -742,6 +752,9 @@ impl WindowMetric {
                 "utilization" => Some(WindowMetric::Utilization(backend)),
                 "queue_mean" => Some(WindowMetric::QueueMean(backend)),
                 "concurrency_limit" => Some(WindowMetric::ConcurrencyLimit(backend)),
+                "class_arrived" => Some(WindowMetric::ClassArrived(backend)),
+                "class_error_ratio" => Some(WindowMetric::ClassErrorRatio(backend)),
+                "class_p99_s" => Some(WindowMetric::ClassP99(backend)),
                 "ready_replicas" => Some(WindowMetric::ReadyReplicas(backend)),
                 "starting_replicas" => Some(WindowMetric::StartingReplicas(backend)),
                 "draining_replicas" => Some(WindowMetric::DrainingReplicas(backend)),

@@ -352,6 +352,11 @@ pub fn window_metrics(window: &Window, backends: &[String]) -> IndexMap<String, 
             m.push((WindowMetric::ConcurrencyLimit(name.clone()), f64::from(limit)));
         }
     }
+    for class in &window.classes {
+        m.push((WindowMetric::ClassArrived(class.label.clone()), class.arrived as f64));
+        m.push((WindowMetric::ClassErrorRatio(class.label.clone()), class.error_ratio()));
+        m.push((WindowMetric::ClassP99(class.label.clone()), class.p99_s));
+    }
     for group in &window.fleet {
         m.push((WindowMetric::ReadyReplicas(group.name.clone()), group.ready));
         m.push((WindowMetric::StartingReplicas(group.name.clone()), group.starting));

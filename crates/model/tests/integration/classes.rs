@@ -188,3 +188,36 @@ fn without_classes_every_request_is_normal_in_one_default_class() {
     assert_eq!((default.name.as_str(), default.priority), ("default", Priority::Normal));
     assert!(default.shed > 0 && default.shed == summary.rejected, "{default:#?}");
 }
+
+/// Per-class time series: in every window the classes' arrivals add up to the window's, their
+/// errors to its rejected, timed-out and failed requests; under shedding, search's error ratio
+/// rises while checkout's stays 0. A stack without classes has no per-class windows.
+#[test]
+fn every_window_has_each_class_and_they_add_up_to_the_window() {
+    let mut users = client(120.0);
+    users.classes =
+        vec![class("checkout", 0.5, 1.0, Priority::High), class("search", 0.5, 1.0, Priority::Low)];
+    let mut stack = StackConfig {
+        clients: vec![users],
+        backends: vec![backend(10, QueueLimit::Bounded(200), ms(100))],
+        observe: Observe { window: Some(s(60)), slow: None, incident: None },
+        ..StackConfig::default()
+    };
+    stack.backends[0].shed = Some(Shed { queue_above: 20, priority_below: Priority::High });
+    let r = run(&stack, 7, 600, 60);
+    assert_eq!(r.windows.len(), 10);
+    for w in &r.windows {
+        let labels: Vec<&str> = w.classes.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["users/checkout", "users/search"]);
+        assert_eq!(w.classes.iter().map(|c| c.arrived).sum::<u64>(), w.arrived);
+        assert_eq!(w.classes.iter().map(|c| c.completed).sum::<u64>(), w.completed);
+        assert_eq!(w.classes.iter().map(|c| c.errors).sum::<u64>(), w.rejected + w.timed_out + w.failed);
+        assert_eq!(w.classes[0].errors, 0, "checkout is never shed: {w:#?}");
+    }
+    let late = &r.windows[9].classes;
+    assert!(late[1].error_ratio() > 0.2, "search sheds: {late:#?}");
+    assert!(late[0].p99_s < late[1].p99_s * 2.0 && late[0].p99_s.is_finite());
+    stack.clients[0].classes.clear();
+    stack.backends[0].shed = None;
+    assert!(run(&stack, 7, 120, 60).windows.iter().all(|w| w.classes.is_empty()));
+}
