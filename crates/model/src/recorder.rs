@@ -56,6 +56,24 @@ pub(crate) enum Outcome {
     ConcurrencyLimited,
 }
 
+impl Outcome {
+    /// Which of the four counted kinds it is: every refusal by an overload control is a
+    /// rejection.
+    #[inline]
+    pub fn kind(self) -> Outcome {
+        match self {
+            Outcome::Completed | Outcome::Rejected | Outcome::TimedOut | Outcome::Failed => self,
+            Outcome::Overflow
+            | Outcome::Limited
+            | Outcome::Shed
+            | Outcome::ShortCircuited
+            | Outcome::Throttled
+            | Outcome::PriorityShed
+            | Outcome::ConcurrencyLimited => Outcome::Rejected,
+        }
+    }
+}
+
 /// Counts of what happened: to requests, stack-wide, or to attempts, per backend.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Outcomes {
@@ -79,18 +97,11 @@ impl Outcomes {
     /// Counts one that ended with `outcome`.
     #[inline]
     fn ended(&mut self, outcome: Outcome) {
-        *match outcome {
+        *match outcome.kind() {
             Outcome::Completed => &mut self.completed,
-            Outcome::Rejected
-            | Outcome::Overflow
-            | Outcome::Limited
-            | Outcome::Shed
-            | Outcome::ShortCircuited
-            | Outcome::Throttled
-            | Outcome::PriorityShed
-            | Outcome::ConcurrencyLimited => &mut self.rejected,
             Outcome::TimedOut => &mut self.timed_out,
             Outcome::Failed => &mut self.failed,
+            _ => &mut self.rejected,
         } += 1;
     }
 }

@@ -674,7 +674,20 @@ impl WebStack {
         if P::FULL && self.hedges.is_some() && self.hedge_on_timeout(a.request, attempt, cx) {
             return;
         }
-        let a = self.in_flight.live_mut(attempt).expect("checked live above");
+        let (instance, b, request, counted) = self.give_up::<P>(attempt, cx);
+        self.attempt_failed::<P>(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
+    }
+
+    /// The client gives live `attempt` up at its timeout: it is abandoned (its worker may run
+    /// on), its connection reset or closed, and it is logged as timed out. Returns its
+    /// instance, backend, request and whether it is counted.
+    #[inline]
+    fn give_up<P: Path>(
+        &mut self,
+        attempt: AttemptRef,
+        cx: &mut Context<'_, Event>,
+    ) -> (u32, usize, u32, bool) {
+        let a = self.in_flight.live_mut(attempt).expect("a timed-out attempt is live");
         a.abandoned = true;
         let (b, request, counted, instance, connection) =
             (a.backend as usize, a.request, a.counted, a.instance, a.connection);
@@ -683,14 +696,14 @@ impl WebStack {
             // `cancelLatencySample`), though its worker may run on.
             self.concurrency_heard(b, attempt, Sample::Ignored, cx);
         }
-        let Some(a) = self.in_flight.live_mut(attempt) else { return };
+        let a = self.in_flight.live_mut(attempt).expect("a timed-out attempt is live");
         let started = (a.stage != Stage::Queued).then_some(a.started);
         let sent = a.sent;
         if P::FULL && connection != NO_CONNECTION && !self.tier.abandon(instance, connection, cx.now()) {
             a.connection = NO_CONNECTION;
         }
         self.log_attempt::<P>(request, Some(b), (sent, started, cx.now()), Outcome::TimedOut);
-        self.attempt_failed::<P>(instance, b, request, counted, Outcome::TimedOut, Heard::Silence, cx);
+        (instance, b, request, counted)
     }
 
     // ---- backends -----------------------------------------------------------------------

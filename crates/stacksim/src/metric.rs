@@ -183,6 +183,43 @@ pub enum Metric {
 /// Name, unit, direction and description of a metric with a fixed name.
 type About = (&'static str, Unit, Better, &'static str);
 
+/// The accessors of a metric kind whose [`About`] table (its `about`) says everything, and
+/// whose `ALL` lists every metric: `name` (e.g. `$example`), `from_name`, `unit`, `better`,
+/// `description` and `show`.
+macro_rules! accessors {
+    ($kind:ident, $example:literal) => {
+        #[doc = concat!("The name in reports: `", $example, "`.")]
+        pub fn name(self) -> &'static str {
+            self.about().0
+        }
+
+        /// The metric of this kind named `name` in a report, if this version knows it.
+        pub fn from_name(name: &str) -> Option<$kind> {
+            $kind::ALL.into_iter().find(|m| m.name() == name)
+        }
+
+        /// Its unit.
+        pub fn unit(self) -> Unit {
+            self.about().1
+        }
+
+        /// Which way it improves.
+        pub fn better(self) -> Better {
+            self.about().2
+        }
+
+        /// What it is, in a few words.
+        pub fn description(self) -> &'static str {
+            self.about().3
+        }
+
+        /// `estimate` as a table shows it in `style`, in this metric's unit.
+        pub fn show(self, estimate: Estimate, style: Style) -> Shown {
+            format::show(estimate, self.unit(), style)
+        }
+    };
+}
+
 impl Metric {
     /// Every metric with a fixed name, in the order a report lists them.
     pub const FIXED: [Metric; 48] = [
@@ -484,35 +521,7 @@ impl BackendMetric {
         }
     }
 
-    /// The name in reports: `utilization`.
-    pub fn name(self) -> &'static str {
-        self.about().0
-    }
-
-    /// The backend metric named `name` in a report, if this version knows it.
-    pub fn from_name(name: &str) -> Option<BackendMetric> {
-        BackendMetric::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    /// Its unit.
-    pub fn unit(self) -> Unit {
-        self.about().1
-    }
-
-    /// Which way it improves.
-    pub fn better(self) -> Better {
-        self.about().2
-    }
-
-    /// What it is, in a few words.
-    pub fn description(self) -> &'static str {
-        self.about().3
-    }
-
-    /// `estimate` as a table shows it in `style`, in this metric's unit.
-    pub fn show(self, estimate: Estimate, style: Style) -> Shown {
-        format::show(estimate, self.unit(), style)
-    }
+    accessors!(BackendMetric, "utilization");
 }
 
 /// A per-request-class metric of a run; over a variant's replications each is an [`Estimate`]
@@ -579,35 +588,7 @@ impl ClassMetric {
         }
     }
 
-    /// The name in reports: `response_time_p99_s`.
-    pub fn name(self) -> &'static str {
-        self.about().0
-    }
-
-    /// The class metric named `name` in a report, if this version knows it.
-    pub fn from_name(name: &str) -> Option<ClassMetric> {
-        ClassMetric::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    /// Its unit.
-    pub fn unit(self) -> Unit {
-        self.about().1
-    }
-
-    /// Which way it improves.
-    pub fn better(self) -> Better {
-        self.about().2
-    }
-
-    /// What it is, in a few words.
-    pub fn description(self) -> &'static str {
-        self.about().3
-    }
-
-    /// `estimate` as a table shows it in `style`, in this metric's unit.
-    pub fn show(self, estimate: Estimate, style: Style) -> Shown {
-        format::show(estimate, self.unit(), style)
-    }
+    accessors!(ClassMetric, "response_time_p99_s");
 }
 
 /// A metric of one time-series window (with `observe`), each a mean over replications in

@@ -36,21 +36,15 @@ impl AttemptOutcome {
 
 impl From<Outcome> for AttemptOutcome {
     fn from(outcome: Outcome) -> Self {
-        match outcome {
+        // An overload control's answer is a rejection: a circuit breaker's overflow, admission
+        // control and the backends' limits are 503s; a rate limit's 429 is logged as a
+        // rejection too (the access log has no 429 yet); a client's breaker or throttle sends
+        // no attempt.
+        match outcome.kind() {
             Outcome::Completed => AttemptOutcome::Completed,
-            // Answered at once by an overload control: a circuit breaker's overflow and
-            // admission control are 503s; a rate limit's 429 is logged as a rejection too (the
-            // access log has no 429 yet); a client's breaker or throttle sends no attempt.
-            Outcome::Rejected
-            | Outcome::Overflow
-            | Outcome::Limited
-            | Outcome::Shed
-            | Outcome::ShortCircuited
-            | Outcome::Throttled
-            | Outcome::PriorityShed
-            | Outcome::ConcurrencyLimited => AttemptOutcome::Rejected,
             Outcome::TimedOut => AttemptOutcome::TimedOut,
             Outcome::Failed => AttemptOutcome::Failed,
+            _ => AttemptOutcome::Rejected,
         }
     }
 }

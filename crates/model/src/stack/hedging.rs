@@ -130,18 +130,7 @@ impl WebStack {
         if self.hedges.as_ref().is_some_and(|h| h.is_hedged(request)) {
             self.cancel_hedges(request, attempt, cx);
         }
-        let a = self.in_flight.live_mut(attempt).expect("a timed-out attempt is live");
-        a.abandoned = true;
-        let (instance, connection, sent) = (a.instance, a.connection, a.sent);
-        let started = (a.stage != Stage::Queued).then_some(a.started);
-        if self.concurrency.is_some() {
-            self.concurrency_heard(b, attempt, Sample::Ignored, cx);
-        }
-        if connection != NO_CONNECTION && !self.tier.abandon(instance, connection, now) {
-            let a = self.in_flight.live_mut(attempt).expect("a timed-out attempt is live");
-            a.connection = NO_CONNECTION;
-        }
-        self.log_attempt::<Full>(request, Some(b), (sent, started, now), Outcome::TimedOut);
+        let (instance, b, _, _) = self.give_up::<Full>(attempt, cx);
         self.recorder.attempt_ended(b, counted, Outcome::TimedOut);
         self.feedback::<Full>(instance, b, Heard::Silence, cx);
         if self.guarded {

@@ -77,38 +77,37 @@ impl WebStack {
             return true;
         }
         if !self.backends[b].within_rate(cx.now()) {
-            if let Some(breakers) = &mut self.breakers {
-                breakers.release(b);
-            }
-            let heard = Heard::Response { success: false, latency: Duration::ZERO };
-            let now = cx.now();
-            self.tier.release(instance, connection, b, now, false);
-            self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::Limited);
-            self.attempt_failed::<Full>(instance, b, request, counted, Outcome::Limited, heard, cx);
+            self.refused_at_backend((instance, b, connection), (request, counted), Outcome::Limited, cx);
             return true;
         }
         if let Some(limits) = &mut self.concurrency
             && !limits.admit(b)
         {
-            if let Some(breakers) = &mut self.breakers {
-                breakers.release(b);
-            }
-            let heard = Heard::Response { success: false, latency: Duration::ZERO };
-            let now = cx.now();
-            self.tier.release(instance, connection, b, now, false);
-            self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::ConcurrencyLimited);
-            self.attempt_failed::<Full>(
-                instance,
-                b,
-                request,
-                counted,
-                Outcome::ConcurrencyLimited,
-                heard,
-                cx,
-            );
+            let outcome = Outcome::ConcurrencyLimited;
+            self.refused_at_backend((instance, b, connection), (request, counted), outcome, cx);
             return true;
         }
         false
+    }
+
+    /// An attempt of `request` that its cluster's circuit breakers admitted was answered at
+    /// once at backend `b` with `outcome` (a 429 or 503 before any queue): the breakers and
+    /// the connection are free again, and the attempt ended without success.
+    fn refused_at_backend(
+        &mut self,
+        (instance, b, connection): (u32, usize, u32),
+        (request, counted): (u32, bool),
+        outcome: Outcome,
+        cx: &mut Context<'_, Event>,
+    ) {
+        if let Some(breakers) = &mut self.breakers {
+            breakers.release(b);
+        }
+        let now = cx.now();
+        self.tier.release(instance, connection, b, now, false);
+        let heard = Heard::Response { success: false, latency: Duration::ZERO };
+        self.log_attempt::<Full>(request, Some(b), (now, None, now), outcome);
+        self.attempt_failed::<Full>(instance, b, request, counted, outcome, heard, cx);
     }
 
     /// An attempt of `request` routed to backend `b` (up): the backend sheds it if its queue is
@@ -129,21 +128,15 @@ impl WebStack {
         if !self.backends[b].sheds(priority) {
             return false;
         }
-        let now = cx.now();
-        if let Some(breakers) = &mut self.breakers {
-            breakers.release(b);
-        }
-        self.tier.release(instance, connection, b, now, false);
         // Shed behind the sidecar's concurrency limit, which admitted it: a 503 from the
         // backend, a drop for the limiters that count them.
         if let Some(limits) = &mut self.concurrency
-            && let Some(at) = limits.bounced(b, now, Sample::Response { rtt: Duration::ZERO, dropped: true })
+            && let Some(at) =
+                limits.bounced(b, cx.now(), Sample::Response { rtt: Duration::ZERO, dropped: true })
         {
             cx.schedule_at(at, Event::ConcurrencyStep { backend: b as u32 });
         }
-        let heard = Heard::Response { success: false, latency: Duration::ZERO };
-        self.log_attempt::<Full>(request, Some(b), (now, None, now), Outcome::PriorityShed);
-        self.attempt_failed::<Full>(instance, b, request, counted, Outcome::PriorityShed, heard, cx);
+        self.refused_at_backend((instance, b, connection), (request, counted), Outcome::PriorityShed, cx);
         true
     }
 

@@ -106,16 +106,22 @@ fn service_scale_multiplies_the_service_time_of_every_attempt_of_its_class() {
 /// A saturated backend (capacity 100/s, 120/s offered, half of it `checkout` at High and half
 /// `search` at Low) that sheds below High past 20 queued: search is shed, checkout never is and
 /// never fails, and conservation holds. Without shedding the queue fills and both fail.
-#[test]
-fn a_saturated_backend_sheds_low_priority_and_spares_high_priority() {
+/// 120 requests a second, half checkout (High) and half search (Low), into one backend of 10
+/// workers (100 ms) that can serve 100 a second.
+fn checkout_and_search() -> StackConfig {
     let mut users = client(120.0);
     users.classes =
         vec![class("checkout", 0.5, 1.0, Priority::High), class("search", 0.5, 1.0, Priority::Low)];
-    let mut stack = StackConfig {
+    StackConfig {
         clients: vec![users],
         backends: vec![backend(10, QueueLimit::Bounded(200), ms(100))],
         ..StackConfig::default()
-    };
+    }
+}
+
+#[test]
+fn a_saturated_backend_sheds_low_priority_and_spares_high_priority() {
+    let mut stack = checkout_and_search();
     let plain = run(&stack, 7, 600, 60);
     stack.backends[0].shed = Some(Shed { queue_above: 20, priority_below: Priority::High });
     let shedding = run(&stack, 7, 600, 60);
@@ -194,15 +200,8 @@ fn without_classes_every_request_is_normal_in_one_default_class() {
 /// rises while checkout's stays 0. A stack without classes has no per-class windows.
 #[test]
 fn every_window_has_each_class_and_they_add_up_to_the_window() {
-    let mut users = client(120.0);
-    users.classes =
-        vec![class("checkout", 0.5, 1.0, Priority::High), class("search", 0.5, 1.0, Priority::Low)];
-    let mut stack = StackConfig {
-        clients: vec![users],
-        backends: vec![backend(10, QueueLimit::Bounded(200), ms(100))],
-        observe: Observe { window: Some(s(60)), slow: None, incident: None },
-        ..StackConfig::default()
-    };
+    let mut stack = checkout_and_search();
+    stack.observe = Observe { window: Some(s(60)), slow: None, incident: None };
     stack.backends[0].shed = Some(Shed { queue_above: 20, priority_below: Priority::High });
     let r = run(&stack, 7, 600, 60);
     assert_eq!(r.windows.len(), 10);
