@@ -54,8 +54,9 @@ impl WebStack {
     }
 
     /// An attempt of `request` routed to backend `b`: its cluster's circuit breakers may
-    /// overflow it (503) or the backend's rate limit answer it (429), at once. Returns whether
-    /// it was stopped; if not, it counts against the cluster's thresholds. Out of line, as
+    /// overflow it (503), the backend's rate limit (429) or adaptive concurrency limit (503)
+    /// answer it, at once. Returns whether it was stopped; if not, it counts against the
+    /// cluster's thresholds and the backend's concurrency limit. Out of line, as
     /// [`WebStack::held_or_refused`].
     #[inline(never)]
     pub(super) fn stopped_at_backend(
