@@ -13,7 +13,9 @@
 //!
 //! Prints the events handled, the time the run took (construction excluded) and the
 //! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
-//! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons. A fourth
+//! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons;
+//! `reference-rotation` and `reference-two-choices` run the bare fleet loop
+//! (`stacksim_benches::reference::fleet`) with `n` backends. A fourth
 //! argument `log` hands every ended attempt to an attempt log that only counts them (the hook
 //! of `stacksim run --access-log`, without formatting or I/O); `guarded` turns on every
 //! overload control with limits that never bind (`stacksim_benches::guarded`), to measure what
@@ -34,6 +36,21 @@ fn main() {
         let secs = started.elapsed().as_secs_f64();
         println!(
             "reference M/M/1 requests={requests}: {events} events in {secs:.3} s = {:.2} M events/s",
+            events as f64 / secs / 1e6
+        );
+        return;
+    }
+    if let Some(pick) = name.strip_prefix("reference-") {
+        let pick = match pick {
+            "rotation" => stacksim_benches::reference::FleetPick::Rotation,
+            "two-choices" => stacksim_benches::reference::FleetPick::TwoChoices,
+            other => panic!("no bare fleet pick named {other}: rotation or two-choices"),
+        };
+        let started = Instant::now();
+        let events = stacksim_benches::reference::fleet(n, pick, 1, requests);
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{name} n={n} requests={requests}: {events} events in {secs:.3} s = {:.2} M events/s",
             events as f64 / secs / 1e6
         );
         return;

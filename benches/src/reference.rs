@@ -10,7 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use rand_distr::{Distribution, Exp};
+use rand_distr::{Distribution, Exp, Uniform};
 use stacksim_engine::{SimRng, rng};
 
 use crate::{MM1_RATE_PER_S, horizon};
@@ -69,6 +69,88 @@ pub fn mm1(seed: u64, requests: u64) -> u64 {
                 if in_system > 0 {
                     let done = now + exp_nanos(&service, &mut services);
                     schedule(&mut heap, done, Event::Departure);
+                }
+            }
+        }
+    }
+    handled
+}
+
+/// Which backend the bare fleet loop sends each arrival to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FleetPick {
+    /// The next backend in turn: no draw, no read of any backend's state.
+    Rotation,
+    /// The shorter queue of two drawn at random (ties to the first): two backends' counts read.
+    TwoChoices,
+}
+
+/// A departure names its backend; an arrival needs no payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum FleetEvent {
+    Arrival,
+    Departure(u32),
+}
+
+/// A bare loop of `n` single-worker exponential backends (mean 1 s) at
+/// [`FLEET_LOAD`](crate::FLEET_LOAD), offered `requests` arrivals on average: the floor any
+/// simulator of the scaling bench's fleet pays, and how that floor itself moves with `n`.
+///
+/// Each backend is one `u32`, the requests in it; the heap holds one arrival and a departure
+/// per busy backend, as stacksim's does. Nothing is recorded: no response times, no
+/// per-request state, no metrics. Returns the events handled.
+pub fn fleet(n: usize, pick: FleetPick, seed: u64, requests: u64) -> u64 {
+    let rate = crate::FLEET_LOAD * n as f64;
+    let end = u64::try_from(horizon(requests, rate).as_nanos()).unwrap_or(u64::MAX);
+    let interarrival = Exp::new(rate).expect("a positive rate");
+    let service = Exp::new(1.0).expect("a positive rate");
+    let mut arrivals = rng::stream(seed, "arrivals/users");
+    let mut services = rng::stream(seed, "services");
+    let mut picks = rng::stream(seed, "picks");
+    let backend = Uniform::new(0, n).expect("at least one backend");
+    let mut in_backend = vec![0_u32; n];
+    let mut turn = 0_usize;
+
+    let mut heap = BinaryHeap::new();
+    let mut seq = 0_u64;
+    let mut schedule = |heap: &mut BinaryHeap<Reverse<(u64, u64, FleetEvent)>>, time, event| {
+        heap.push(Reverse((time, seq, event)));
+        seq += 1;
+    };
+    schedule(&mut heap, exp_nanos(&interarrival, &mut arrivals), FleetEvent::Arrival);
+
+    let mut handled = 0_u64;
+    while let Some(Reverse((now, _, event))) = heap.pop() {
+        if now > end {
+            break;
+        }
+        handled += 1;
+        match event {
+            FleetEvent::Arrival => {
+                let next = now + exp_nanos(&interarrival, &mut arrivals);
+                schedule(&mut heap, next, FleetEvent::Arrival);
+                let b = match pick {
+                    FleetPick::Rotation => {
+                        turn = if turn + 1 == n { 0 } else { turn + 1 };
+                        turn
+                    }
+                    FleetPick::TwoChoices => {
+                        let (x, y) = (backend.sample(&mut picks), backend.sample(&mut picks));
+                        if in_backend[y] < in_backend[x] { y } else { x }
+                    }
+                };
+                in_backend[b] += 1;
+                if in_backend[b] == 1 {
+                    let done = now + exp_nanos(&service, &mut services);
+                    schedule(&mut heap, done, FleetEvent::Departure(b as u32));
+                }
+            }
+            FleetEvent::Departure(b) => {
+                let b = b as usize;
+                in_backend[b] -= 1;
+                if in_backend[b] > 0 {
+                    let done = now + exp_nanos(&service, &mut services);
+                    schedule(&mut heap, done, FleetEvent::Departure(b as u32));
                 }
             }
         }

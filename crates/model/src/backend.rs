@@ -15,7 +15,7 @@ use stacksim_engine::{SimTime, scale_span};
 use crate::ModelError;
 use crate::classes::{Priority, Shed};
 use crate::health::{ActiveCheck, CheckKind};
-use crate::metrics::TimeIntegral;
+use crate::metrics::{Area, Mark};
 use crate::overload::discipline::Discipline;
 use crate::overload::{CircuitBreakers, Concurrency, RateLimit, SlowStart, TokenBucket, Warmup};
 use crate::request::AttemptRef;
@@ -147,60 +147,86 @@ pub(crate) struct Areas {
 }
 
 /// A backend while the simulation runs.
+///
+/// Laid out by hand (`repr(C)`), hottest first: each attempt reads and changes its backend
+/// twice, and in a large fleet each time is a cache miss per line touched (issue 10). The
+/// first line holds the two levels every attempt changes, the second admission and the queue,
+/// the third the service draw; the rest is read only when a mechanism it belongs to is
+/// configured, by health checks, or by reports. Test `hot_fields_share_three_cache_lines`
+/// keeps it so.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct Backend {
-    name: String,
+    busy: Area,
+    queued: Area,
     workers: u32,
-    queue_limit: Option<u32>,
-    queue_timeout: Option<Duration>,
-    degradation: Option<Degradation>,
-    service: ServiceSampler,
-    mean_service_s: f64,
-    /// The timeline's slow-down factor.
-    slow_factor: f64,
-    up: bool,
-    queue: VecDeque<AttemptRef>,
     /// Live (not expired) attempts in the queue.
     queued_live: u32,
+    queue_limit: Option<u32>,
+    up: bool,
+    /// Whether the discipline is FIFO: read at every enqueue and release, where other
+    /// disciplines leave FIFO's path.
+    fifo: bool,
+    queue: VecDeque<AttemptRef>,
+    /// The timeline's slow-down factor.
+    slow_factor: f64,
+    service: ServiceSampler,
+    queue_timeout: Option<Duration>,
+    /// Its overload degradation and warm-up, if either is configured.
+    slowing: Option<Box<Slowing>>,
+    name: String,
+    mean_service_s: f64,
     discipline: Discipline,
     /// When the queue was last empty (kept only for a discipline that watches it).
     last_empty: SimTime,
-    busy: TimeIntegral,
-    queued: TimeIntegral,
+    /// Where the averages of `busy` and `queued` begin (the end of warm-up).
+    busy_mark: Mark,
+    queued_mark: Mark,
     /// Its rate limit, if it has one.
     bucket: Option<TokenBucket>,
+    /// Its priority shedding, if any.
+    shed: Option<Shed>,
+}
+
+/// What slows a backend's service beyond the timeline's factor.
+#[derive(Debug)]
+struct Slowing {
+    degradation: Option<Degradation>,
     /// Its warm-up, and when its process last started (`None`: warm since the start of the
     /// run).
     warmup: Option<(Warmup, Option<SimTime>)>,
-    /// Its priority shedding, if any.
-    shed: Option<Shed>,
 }
 
 impl Backend {
     /// An idle, running backend as `config` describes it; `config` has passed
     /// [`StackConfig::check`](crate::StackConfig::check).
     pub fn new(config: &BackendConfig) -> Result<Self, ModelError> {
+        let slowing = (config.degradation.is_some() || config.warmup.is_some()).then(|| {
+            Box::new(Slowing { degradation: config.degradation, warmup: config.warmup.map(|w| (w, None)) })
+        });
         Ok(Backend {
-            name: config.name.clone(),
+            busy: Area::default(),
+            queued: Area::default(),
             workers: config.workers,
+            queued_live: 0,
             queue_limit: match config.queue {
                 QueueLimit::Bounded(n) => Some(n),
                 QueueLimit::Unbounded => None,
             },
-            queue_timeout: config.queue_timeout,
-            degradation: config.degradation,
-            service: config.service.sampler()?,
-            mean_service_s: config.service.mean_secs(),
-            slow_factor: 1.0,
             up: true,
+            fifo: config.discipline == Discipline::Fifo,
             queue: VecDeque::new(),
-            queued_live: 0,
+            slow_factor: 1.0,
+            service: config.service.sampler()?,
+            queue_timeout: config.queue_timeout,
+            slowing,
+            name: config.name.clone(),
+            mean_service_s: config.service.mean_secs(),
             discipline: config.discipline,
             last_empty: SimTime::ZERO,
-            busy: TimeIntegral::default(),
-            queued: TimeIntegral::default(),
+            busy_mark: Mark::default(),
+            queued_mark: Mark::default(),
             bucket: config.rate_limit.map(TokenBucket::new),
-            warmup: config.warmup.map(|w| (w, None)),
             shed: config.shed,
         })
     }
@@ -238,7 +264,7 @@ impl Backend {
 
     /// Its process starts at `now` (a restart, or a standby brought in): its warm-up begins.
     pub fn cold_start(&mut self, now: SimTime) {
-        if let Some((_, started)) = &mut self.warmup {
+        if let Some((_, started)) = self.slowing.as_mut().and_then(|s| s.warmup.as_mut()) {
             *started = Some(now);
         }
     }
@@ -249,7 +275,7 @@ impl Backend {
         self.queue.push_back(attempt);
         self.queued_live += 1;
         self.queued.increment(now);
-        if self.discipline == Discipline::Fifo {
+        if self.fifo {
             return self.queue_timeout;
         }
         self.wait_limit_by_discipline(now)
@@ -295,7 +321,7 @@ impl Backend {
     fn dequeued(&mut self, now: SimTime) {
         self.queued_live -= 1;
         self.queued.decrement(now);
-        if self.queued_live == 0 && self.discipline != Discipline::Fifo {
+        if self.queued_live == 0 && !self.fifo {
             self.last_empty = now;
             // Only stale references are left; under LIFO they would sit at the front of the
             // queue until it drained to them (FIFO pops them on its way).
@@ -308,8 +334,8 @@ impl Backend {
     #[inline]
     pub fn start(&mut self, now: SimTime, sizes: &mut SplitMix64, scale: f64) -> Duration {
         let mut factor = self.slowness() * scale;
-        if let Some((warmup, Some(started))) = self.warmup {
-            factor *= warmup.slowness(now.saturating_since(started));
+        if let Some(Slowing { warmup: Some((warmup, Some(started))), .. }) = self.slowing.as_deref() {
+            factor *= warmup.slowness(now.saturating_since(*started));
         }
         self.busy.increment(now);
         let work = self.service.sample(sizes);
@@ -327,7 +353,7 @@ impl Backend {
         mut waiting: impl FnMut(AttemptRef) -> bool,
     ) -> Option<AttemptRef> {
         self.busy.decrement(now);
-        if self.discipline != Discipline::Fifo {
+        if !self.fifo {
             return self.release_by_discipline(now, waiting);
         }
         while let Some(next) = self.queue.pop_front() {
@@ -398,7 +424,9 @@ impl Backend {
     #[inline]
     pub fn slowness(&self) -> f64 {
         let degradation = self
-            .degradation
+            .slowing
+            .as_ref()
+            .and_then(|s| s.degradation)
             .map_or(1.0, |d| 1.0 + d.slope * self.in_system().saturating_sub(u64::from(d.knee)) as f64);
         self.slow_factor * degradation
     }
@@ -421,8 +449,8 @@ impl Backend {
 
     /// Statistics start at `now` (end of warm-up).
     pub fn end_warmup(&mut self, now: SimTime) {
-        self.busy.restart(now);
-        self.queued.restart(now);
+        self.busy_mark.restart(&mut self.busy, now);
+        self.queued_mark.restart(&mut self.queued, now);
     }
 
     /// Its time integrals since the start of the run, read at `now`.
@@ -437,6 +465,43 @@ impl Backend {
     /// Busy worker-time over worker-time, and the mean queue length, from the end of warm-up
     /// to `end`.
     pub fn usage(&mut self, end: SimTime) -> (f64, f64) {
-        (self.busy.mean(end) / f64::from(self.workers), self.queued.mean(end))
+        (
+            self.busy_mark.mean(&mut self.busy, end) / f64::from(self.workers),
+            self.queued_mark.mean(&mut self.queued, end),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::{align_of, offset_of, size_of};
+
+    use super::Backend;
+
+    /// The fields an attempt reads or changes on the plain path lie in the first three cache
+    /// lines of a backend, and a backend starts a line (issue 10: a large fleet misses the
+    /// cache on every line an attempt touches). Fails if a field is added among them, or
+    /// one grows, past the third line.
+    #[test]
+    fn hot_fields_share_three_cache_lines() {
+        assert_eq!(align_of::<Backend>(), 64);
+        let ends = [
+            offset_of!(Backend, busy) + size_of::<crate::metrics::Area>(),
+            offset_of!(Backend, queued) + size_of::<crate::metrics::Area>(),
+            offset_of!(Backend, workers) + 4,
+            offset_of!(Backend, queued_live) + 4,
+            offset_of!(Backend, queue_limit) + size_of::<Option<u32>>(),
+            offset_of!(Backend, up) + 1,
+            offset_of!(Backend, fifo) + 1,
+            offset_of!(Backend, queue) + size_of::<std::collections::VecDeque<super::AttemptRef>>(),
+            offset_of!(Backend, slow_factor) + 8,
+            offset_of!(Backend, service) + size_of::<crate::service::ServiceSampler>(),
+            offset_of!(Backend, queue_timeout) + size_of::<Option<std::time::Duration>>(),
+            offset_of!(Backend, slowing) + size_of::<usize>(),
+        ];
+        let last = ends.into_iter().max().unwrap();
+        assert!(last <= 3 * 64, "the hot fields end at byte {last}, past the third cache line");
+        assert_eq!(offset_of!(Backend, busy), 0);
+        assert_eq!(offset_of!(Backend, workers), 64, "admission starts the second line");
     }
 }

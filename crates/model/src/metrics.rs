@@ -63,19 +63,70 @@ impl Latency {
 
 /// The time integral of a step function (busy workers, queue length), for its time average.
 /// Exact: integer nanoseconds times integer levels.
+///
+/// It is two parts: the [`Area`] every level change updates, and the [`Mark`] of the last
+/// restart, read only at the end of warm-up and by reports. A type that keeps many integrals
+/// on its hot path (a backend keeps two) may keep the parts apart, so that its hot fields
+/// share fewer cache lines (issue 10).
 #[derive(Clone, Debug, Default)]
 pub struct TimeIntegral {
-    level: u64,
-    since: SimTime,
-    start: SimTime,
-    /// Area since the very start, never restarted: windows take differences of it.
-    lifetime: u128,
-    /// The lifetime area at the last restart: the area since then is the difference. (One
-    /// accumulator rather than two keeps a backend's hot fields smaller: issue 10.)
-    restarted_at: u128,
+    area: Area,
+    mark: Mark,
 }
 
 impl TimeIntegral {
+    /// The current level.
+    #[inline]
+    pub fn level(&self) -> u64 {
+        self.area.level()
+    }
+
+    /// Changes the level at `now`.
+    #[inline]
+    pub fn set(&mut self, now: SimTime, level: u64) {
+        self.area.set(now, level);
+    }
+
+    /// Raises the level by one at `now`.
+    #[inline]
+    pub fn increment(&mut self, now: SimTime) {
+        self.area.increment(now);
+    }
+
+    /// Lowers the level by one at `now`.
+    #[inline]
+    pub fn decrement(&mut self, now: SimTime) {
+        self.area.decrement(now);
+    }
+
+    /// Forgets the area so far: averages are taken from `now` on (end of warm-up).
+    pub fn restart(&mut self, now: SimTime) {
+        self.mark.restart(&mut self.area, now);
+    }
+
+    /// The time-averaged level from the last restart to `now`; NaN over an empty interval.
+    pub fn mean(&mut self, now: SimTime) -> f64 {
+        self.mark.mean(&mut self.area, now)
+    }
+
+    /// The area [level·ns] from the start of the run to `now`, never restarted: the average
+    /// over a window is the difference of two readings over the window's length.
+    pub fn lifetime_area(&mut self, now: SimTime) -> u128 {
+        self.area.lifetime_area(now)
+    }
+}
+
+/// The running part of a [`TimeIntegral`]: the level, when it last changed, and the area
+/// under it since the start of the run (32 bytes).
+#[derive(Clone, Debug, Default)]
+pub struct Area {
+    /// Area since the very start, never restarted: windows take differences of it.
+    lifetime: u128,
+    level: u64,
+    since: SimTime,
+}
+
+impl Area {
     /// The current level.
     #[inline]
     pub fn level(&self) -> u64 {
@@ -103,26 +154,36 @@ impl TimeIntegral {
         self.set(now, self.level.saturating_sub(1));
     }
 
-    /// Forgets the area so far: averages are taken from `now` on (end of warm-up).
-    pub fn restart(&mut self, now: SimTime) {
-        self.set(now, self.level);
-        self.restarted_at = self.lifetime;
-        self.start = now;
-    }
-
-    /// The time-averaged level from the last restart to `now`; NaN over an empty interval.
-    pub fn mean(&mut self, now: SimTime) -> f64 {
-        self.set(now, self.level);
-        let span = (now - self.start).as_nanos();
-        let area = self.lifetime - self.restarted_at;
-        if span == 0 { f64::NAN } else { area as f64 / span as f64 }
-    }
-
-    /// The area [level·ns] from the start of the run to `now`, never restarted: the average
-    /// over a window is the difference of two readings over the window's length.
+    /// The area [level·ns] from the start of the run to `now`.
     pub fn lifetime_area(&mut self, now: SimTime) -> u128 {
         self.set(now, self.level);
         self.lifetime
+    }
+}
+
+/// The restart of a [`TimeIntegral`]: when its averages begin, and its [`Area`]'s lifetime
+/// area then.
+#[derive(Clone, Debug, Default)]
+pub struct Mark {
+    /// The lifetime area at the last restart: the area since then is the difference. (One
+    /// accumulator rather than two keeps a backend's hot fields smaller: issue 10.)
+    restarted_at: u128,
+    start: SimTime,
+}
+
+impl Mark {
+    /// Forgets `area` so far: averages are taken from `now` on (end of warm-up).
+    pub fn restart(&mut self, area: &mut Area, now: SimTime) {
+        self.restarted_at = area.lifetime_area(now);
+        self.start = now;
+    }
+
+    /// The time-averaged level of `area` from the last restart to `now`; NaN over an empty
+    /// interval.
+    pub fn mean(&self, area: &mut Area, now: SimTime) -> f64 {
+        let span = (now - self.start).as_nanos();
+        let area = area.lifetime_area(now) - self.restarted_at;
+        if span == 0 { f64::NAN } else { area as f64 / span as f64 }
     }
 }
 
