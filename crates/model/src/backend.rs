@@ -7,6 +7,7 @@
 //! it reaches the front, and the caller says which references are still waiting.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand_xoshiro::SplitMix64;
@@ -15,7 +16,7 @@ use stacksim_engine::{SimTime, scale_span};
 use crate::ModelError;
 use crate::classes::{Priority, Shed};
 use crate::health::{ActiveCheck, CheckKind};
-use crate::metrics::{Area, Mark};
+use crate::metrics::Mark;
 use crate::overload::discipline::Discipline;
 use crate::overload::{CircuitBreakers, Concurrency, RateLimit, SlowStart, TokenBucket, Warmup};
 use crate::request::AttemptRef;
@@ -150,36 +151,33 @@ pub(crate) struct Areas {
 ///
 /// Laid out by hand (`repr(C)`), hottest first: each attempt reads and changes its backend
 /// twice, and in a large fleet each time is a cache miss per line touched (issue 10). The
-/// first line holds the two levels every attempt changes, the second admission and the queue,
-/// the third the service draw; the rest is read only when a mechanism it belongs to is
-/// configured, by health checks, or by reports. Test `hot_fields_share_three_cache_lines`
+/// first cache line holds the occupancy every attempt changes, the workers and the service
+/// draw; the second the queue, its limits and what slows service down; the rest is read only when a mechanism it belongs to
+/// is configured, by health checks, or by reports. Test `hot_fields_share_two_cache_lines`
 /// keeps it so.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub(crate) struct Backend {
-    busy: Area,
-    queued: Area,
+    occupancy: Occupancy,
     workers: u32,
-    /// Live (not expired) attempts in the queue.
-    queued_live: u32,
-    queue_limit: Option<u32>,
     up: bool,
     /// Whether the discipline is FIFO: read at every enqueue and release, where other
     /// disciplines leave FIFO's path.
     fifo: bool,
+    /// Shared by the backends built with the same service time (a fleet's are all alike), so
+    /// that one copy stays in cache.
+    service: Arc<ServiceSampler>,
+    queue_limit: Option<u32>,
     queue: VecDeque<AttemptRef>,
-    /// The timeline's slow-down factor.
-    slow_factor: f64,
-    service: ServiceSampler,
     queue_timeout: Option<Duration>,
-    /// Its overload degradation and warm-up, if either is configured.
+    /// The timeline's slow-down, its overload degradation and warm-up, if any of them is on.
     slowing: Option<Box<Slowing>>,
     name: String,
     mean_service_s: f64,
     discipline: Discipline,
     /// When the queue was last empty (kept only for a discipline that watches it).
     last_empty: SimTime,
-    /// Where the averages of `busy` and `queued` begin (the end of warm-up).
+    /// Where the averages of busy workers and the queue begin (the end of warm-up).
     busy_mark: Mark,
     queued_mark: Mark,
     /// Its rate limit, if it has one.
@@ -188,9 +186,75 @@ pub(crate) struct Backend {
     shed: Option<Shed>,
 }
 
-/// What slows a backend's service beyond the timeline's factor.
+/// A backend's busy workers and live waiting attempts, and the time integrals of both since the
+/// start of the run (48 bytes: with the workers and the service, one cache line). The
+/// integrals are kept as [`Area`](crate::metrics::Area) keeps them: a sum of change times,
+/// exact, without a multiplication per change.
+#[derive(Clone, Debug, Default)]
+struct Occupancy {
+    /// Σ tᵢ·Δᵢ over the changes of `busy`, modulo 2¹²⁸.
+    busy_changes: u128,
+    /// Σ tᵢ·Δᵢ over the changes of `queued`, modulo 2¹²⁸.
+    queued_changes: u128,
+    busy: u32,
+    /// Live (not expired) attempts in the queue.
+    queued: u32,
+}
+
+impl Occupancy {
+    /// One more busy worker at `now`.
+    #[inline]
+    fn start(&mut self, now: SimTime) {
+        self.busy_changes = self.busy_changes.wrapping_add(u128::from(now.0));
+        self.busy += 1;
+    }
+
+    /// One fewer busy worker at `now` (not below zero).
+    #[inline]
+    fn finish(&mut self, now: SimTime) {
+        if self.busy > 0 {
+            self.busy_changes = self.busy_changes.wrapping_sub(u128::from(now.0));
+            self.busy -= 1;
+        }
+    }
+
+    /// One more attempt waits, from `now`.
+    #[inline]
+    fn enqueue(&mut self, now: SimTime) {
+        self.queued_changes = self.queued_changes.wrapping_add(u128::from(now.0));
+        self.queued += 1;
+    }
+
+    /// One fewer attempt waits, from `now`.
+    #[inline]
+    fn dequeue(&mut self, now: SimTime) {
+        self.queued_changes = self.queued_changes.wrapping_sub(u128::from(now.0));
+        self.queued -= 1;
+    }
+
+    /// Nothing is busy or waiting from `now` on.
+    fn clear(&mut self, now: SimTime) {
+        let at = u128::from(now.0);
+        self.busy_changes = self.busy_changes.wrapping_sub(at.wrapping_mul(u128::from(self.busy)));
+        self.queued_changes = self.queued_changes.wrapping_sub(at.wrapping_mul(u128::from(self.queued)));
+        self.busy = 0;
+        self.queued = 0;
+    }
+
+    /// Both areas at `now`: (busy, queued).
+    fn areas(&self, now: SimTime) -> (u128, u128) {
+        (
+            crate::metrics::area(u64::from(self.busy), self.busy_changes, now),
+            crate::metrics::area(u64::from(self.queued), self.queued_changes, now),
+        )
+    }
+}
+
+/// What slows a backend's service down, when anything does.
 #[derive(Debug)]
 struct Slowing {
+    /// The timeline's slow-down factor.
+    factor: f64,
     degradation: Option<Degradation>,
     /// Its warm-up, and when its process last started (`None`: warm since the start of the
     /// run).
@@ -198,26 +262,28 @@ struct Slowing {
 }
 
 impl Backend {
-    /// An idle, running backend as `config` describes it; `config` has passed
+    /// An idle, running backend as `config` describes it, drawing its service times from
+    /// `service` (`config.service`'s sampler); `config` has passed
     /// [`StackConfig::check`](crate::StackConfig::check).
-    pub fn new(config: &BackendConfig) -> Result<Self, ModelError> {
+    pub fn new(config: &BackendConfig, service: Arc<ServiceSampler>) -> Self {
         let slowing = (config.degradation.is_some() || config.warmup.is_some()).then(|| {
-            Box::new(Slowing { degradation: config.degradation, warmup: config.warmup.map(|w| (w, None)) })
+            Box::new(Slowing {
+                factor: 1.0,
+                degradation: config.degradation,
+                warmup: config.warmup.map(|w| (w, None)),
+            })
         });
-        Ok(Backend {
-            busy: Area::default(),
-            queued: Area::default(),
+        Backend {
+            occupancy: Occupancy::default(),
             workers: config.workers,
-            queued_live: 0,
+            up: true,
+            fifo: config.discipline == Discipline::Fifo,
+            service,
             queue_limit: match config.queue {
                 QueueLimit::Bounded(n) => Some(n),
                 QueueLimit::Unbounded => None,
             },
-            up: true,
-            fifo: config.discipline == Discipline::Fifo,
             queue: VecDeque::new(),
-            slow_factor: 1.0,
-            service: config.service.sampler()?,
             queue_timeout: config.queue_timeout,
             slowing,
             name: config.name.clone(),
@@ -228,7 +294,27 @@ impl Backend {
             queued_mark: Mark::default(),
             bucket: config.rate_limit.map(TokenBucket::new),
             shed: config.shed,
-        })
+        }
+    }
+
+    /// The backends `configs` describe, in order; backends with equal service times (next to
+    /// each other) share one sampler.
+    pub fn fleet(configs: &[BackendConfig]) -> Result<Vec<Self>, ModelError> {
+        let mut shared: Option<(&ServiceTime, Arc<ServiceSampler>)> = None;
+        configs
+            .iter()
+            .map(|config| {
+                let service = match &shared {
+                    Some((time, sampler)) if **time == config.service => Arc::clone(sampler),
+                    _ => {
+                        let sampler = Arc::new(config.service.sampler()?);
+                        shared = Some((&config.service, Arc::clone(&sampler)));
+                        sampler
+                    }
+                };
+                Ok(Backend::new(config, service))
+            })
+            .collect()
     }
 
     /// Its name.
@@ -241,9 +327,9 @@ impl Backend {
     pub fn admit(&self) -> Admission {
         if !self.up {
             Admission::Reject(Rejection::Down)
-        } else if self.busy.level() < u64::from(self.workers) {
+        } else if self.occupancy.busy < self.workers {
             Admission::Serve
-        } else if self.queue_limit.is_none_or(|limit| self.queued_live < limit) {
+        } else if self.queue_limit.is_none_or(|limit| self.occupancy.queued < limit) {
             Admission::Queue
         } else {
             Admission::Reject(Rejection::QueueFull)
@@ -253,7 +339,7 @@ impl Backend {
     /// Whether it sheds an attempt of `priority` arriving now (never, without shedding).
     #[inline]
     pub fn sheds(&self, priority: Priority) -> bool {
-        self.shed.is_some_and(|shed| shed.sheds(self.queued_live, priority))
+        self.shed.is_some_and(|shed| shed.sheds(self.occupancy.queued, priority))
     }
 
     /// Its rate limit at `now`: whether an attempt may pass (always, without a limit).
@@ -273,8 +359,7 @@ impl Backend {
     #[inline]
     pub fn enqueue(&mut self, attempt: AttemptRef, now: SimTime) -> Option<Duration> {
         self.queue.push_back(attempt);
-        self.queued_live += 1;
-        self.queued.increment(now);
+        self.occupancy.enqueue(now);
         if self.fifo {
             return self.queue_timeout;
         }
@@ -285,7 +370,7 @@ impl Backend {
     /// FIFO's path).
     #[inline(never)]
     fn wait_limit_by_discipline(&mut self, now: SimTime) -> Option<Duration> {
-        if self.queued_live == 1 && self.discipline.watches_emptiness() {
+        if self.occupancy.queued == 1 && self.discipline.watches_emptiness() {
             // It was empty until now.
             self.last_empty = now;
         }
@@ -319,9 +404,8 @@ impl Backend {
     /// One fewer attempt waits, at `now`.
     #[inline]
     fn dequeued(&mut self, now: SimTime) {
-        self.queued_live -= 1;
-        self.queued.decrement(now);
-        if self.queued_live == 0 && !self.fifo {
+        self.occupancy.dequeue(now);
+        if self.occupancy.queued == 0 && !self.fifo {
             self.last_empty = now;
             // Only stale references are left; under LIFO they would sit at the front of the
             // queue until it drained to them (FIFO pops them on its way).
@@ -337,7 +421,7 @@ impl Backend {
         if let Some(Slowing { warmup: Some((warmup, Some(started))), .. }) = self.slowing.as_deref() {
             factor *= warmup.slowness(now.saturating_since(*started));
         }
-        self.busy.increment(now);
+        self.occupancy.start(now);
         let work = self.service.sample(sizes);
         // Saturates: a slowness too large for the clock is a service that never ends in the run
         // (and a NaN, which validation rules out, leaves the work as sampled).
@@ -352,14 +436,13 @@ impl Backend {
         now: SimTime,
         mut waiting: impl FnMut(AttemptRef) -> bool,
     ) -> Option<AttemptRef> {
-        self.busy.decrement(now);
+        self.occupancy.finish(now);
         if !self.fifo {
             return self.release_by_discipline(now, waiting);
         }
         while let Some(next) = self.queue.pop_front() {
             if waiting(next) {
-                self.queued_live -= 1;
-                self.queued.decrement(now);
+                self.occupancy.dequeue(now);
                 return Some(next);
             }
         }
@@ -377,10 +460,8 @@ impl Backend {
     pub fn crash(&mut self, now: SimTime) {
         self.up = false;
         self.queue.clear();
-        self.queued_live = 0;
         self.last_empty = now;
-        self.queued.set(now, 0);
-        self.busy.set(now, 0);
+        self.occupancy.clear(now);
     }
 
     /// The process is back.
@@ -393,7 +474,7 @@ impl Backend {
     /// (validation rules it out).
     pub fn boot(&mut self, service: &ServiceTime) {
         if let Ok(sampler) = service.sampler() {
-            self.service = sampler;
+            self.service = Arc::new(sampler);
             self.mean_service_s = service.mean_secs();
         }
         self.up = true;
@@ -402,7 +483,7 @@ impl Backend {
     /// Its load as an autoscaler reads it at `now`.
     pub fn load(&mut self, now: SimTime) -> crate::fleet::PodLoad {
         crate::fleet::PodLoad {
-            busy: self.busy.lifetime_area(now),
+            busy: self.occupancy.areas(now).0,
             in_system: self.in_system(),
             workers: self.workers,
         }
@@ -410,25 +491,27 @@ impl Backend {
 
     /// Every service starting from now takes `factor` times as long (the timeline's slow-down).
     pub fn slow_down(&mut self, factor: f64) {
-        self.slow_factor = factor;
+        self.slowing
+            .get_or_insert_with(|| Box::new(Slowing { factor: 1.0, degradation: None, warmup: None }))
+            .factor = factor;
     }
 
     /// Attempts at the backend: served or waiting.
     #[inline]
     fn in_system(&self) -> u64 {
-        self.busy.level() + u64::from(self.queued_live)
+        u64::from(self.occupancy.busy) + u64::from(self.occupancy.queued)
     }
 
     /// How many times its normal time a service starting now takes: the timeline's slow-down
     /// times the overload degradation at the current occupancy.
     #[inline]
     pub fn slowness(&self) -> f64 {
-        let degradation = self
-            .slowing
-            .as_ref()
-            .and_then(|s| s.degradation)
-            .map_or(1.0, |d| 1.0 + d.slope * self.in_system().saturating_sub(u64::from(d.knee)) as f64);
-        self.slow_factor * degradation
+        self.slowing.as_ref().map_or(1.0, |s| {
+            let degradation = s
+                .degradation
+                .map_or(1.0, |d| 1.0 + d.slope * self.in_system().saturating_sub(u64::from(d.knee)) as f64);
+            s.factor * degradation
+        })
     }
 
     /// Whether an active check of kind `check.kind` passes now.
@@ -449,26 +532,22 @@ impl Backend {
 
     /// Statistics start at `now` (end of warm-up).
     pub fn end_warmup(&mut self, now: SimTime) {
-        self.busy_mark.restart(&mut self.busy, now);
-        self.queued_mark.restart(&mut self.queued, now);
+        let (busy, queued) = self.occupancy.areas(now);
+        self.busy_mark.restart(busy, now);
+        self.queued_mark.restart(queued, now);
     }
 
     /// Its time integrals since the start of the run, read at `now`.
     pub fn areas(&mut self, now: SimTime) -> Areas {
-        Areas {
-            busy: self.busy.lifetime_area(now),
-            queued: self.queued.lifetime_area(now),
-            workers: self.workers,
-        }
+        let (busy, queued) = self.occupancy.areas(now);
+        Areas { busy, queued, workers: self.workers }
     }
 
     /// Busy worker-time over worker-time, and the mean queue length, from the end of warm-up
     /// to `end`.
     pub fn usage(&mut self, end: SimTime) -> (f64, f64) {
-        (
-            self.busy_mark.mean(&mut self.busy, end) / f64::from(self.workers),
-            self.queued_mark.mean(&mut self.queued, end),
-        )
+        let (busy, queued) = self.occupancy.areas(end);
+        (self.busy_mark.mean(busy, end) / f64::from(self.workers), self.queued_mark.mean(queued, end))
     }
 }
 
@@ -476,32 +555,63 @@ impl Backend {
 mod tests {
     use std::mem::{align_of, offset_of, size_of};
 
-    use super::Backend;
+    use super::{AttemptRef, Backend, Occupancy, Slowing};
 
-    /// The fields an attempt reads or changes on the plain path lie in the first three cache
+    /// The fields an attempt reads or changes on the plain path lie in the first two cache
     /// lines of a backend, and a backend starts a line (issue 10: a large fleet misses the
     /// cache on every line an attempt touches). Fails if a field is added among them, or
-    /// one grows, past the third line.
+    /// one grows, past the second line.
     #[test]
-    fn hot_fields_share_three_cache_lines() {
+    fn hot_fields_share_two_cache_lines() {
         assert_eq!(align_of::<Backend>(), 64);
         let ends = [
-            offset_of!(Backend, busy) + size_of::<crate::metrics::Area>(),
-            offset_of!(Backend, queued) + size_of::<crate::metrics::Area>(),
+            offset_of!(Backend, occupancy) + size_of::<Occupancy>(),
             offset_of!(Backend, workers) + 4,
-            offset_of!(Backend, queued_live) + 4,
-            offset_of!(Backend, queue_limit) + size_of::<Option<u32>>(),
             offset_of!(Backend, up) + 1,
             offset_of!(Backend, fifo) + 1,
-            offset_of!(Backend, queue) + size_of::<std::collections::VecDeque<super::AttemptRef>>(),
-            offset_of!(Backend, slow_factor) + 8,
-            offset_of!(Backend, service) + size_of::<crate::service::ServiceSampler>(),
+            offset_of!(Backend, service) + size_of::<usize>(),
+            offset_of!(Backend, queue_limit) + size_of::<Option<u32>>(),
+            offset_of!(Backend, queue) + size_of::<std::collections::VecDeque<AttemptRef>>(),
             offset_of!(Backend, queue_timeout) + size_of::<Option<std::time::Duration>>(),
-            offset_of!(Backend, slowing) + size_of::<usize>(),
+            offset_of!(Backend, slowing) + size_of::<Option<Box<Slowing>>>(),
         ];
         let last = ends.into_iter().max().unwrap();
-        assert!(last <= 3 * 64, "the hot fields end at byte {last}, past the third cache line");
-        assert_eq!(offset_of!(Backend, busy), 0);
-        assert_eq!(offset_of!(Backend, workers), 64, "admission starts the second line");
+        assert!(last <= 2 * 64, "the hot fields end at byte {last}, past the second cache line");
+        let first = [
+            offset_of!(Backend, occupancy) + size_of::<Occupancy>(),
+            offset_of!(Backend, workers) + 4,
+            offset_of!(Backend, up) + 1,
+            offset_of!(Backend, fifo) + 1,
+            offset_of!(Backend, service) + size_of::<usize>(),
+        ];
+        let first = first.into_iter().max().unwrap();
+        assert!(first <= 64, "the occupancy and the service draw end at byte {first}, past the first line");
+    }
+
+    proptest::proptest! {
+        /// The occupancy's areas equal the step functions' integrals summed the plain way
+        /// (level times the time since the last change), at any time, exactly.
+        #[test]
+        fn occupancy_areas_are_the_integrals(
+            steps in proptest::collection::vec((0u64..5_000_000_000_000, 0u8..5), 1..300),
+        ) {
+            let mut occupancy = Occupancy::default();
+            let (mut now, mut busy_area, mut queued_area) = (0_u64, 0_u128, 0_u128);
+            for (dt, op) in steps {
+                busy_area += u128::from(occupancy.busy) * u128::from(dt);
+                queued_area += u128::from(occupancy.queued) * u128::from(dt);
+                now += dt;
+                let at = stacksim_engine::SimTime(now);
+                match op {
+                    0 => occupancy.start(at),
+                    1 => occupancy.finish(at),
+                    2 => occupancy.enqueue(at),
+                    3 if occupancy.queued > 0 => occupancy.dequeue(at),
+                    3 => {}
+                    _ => occupancy.clear(at),
+                }
+                proptest::prop_assert_eq!(occupancy.areas(at), (busy_area, queued_area));
+            }
+        }
     }
 }

@@ -101,29 +101,33 @@ impl TimeIntegral {
 
     /// Forgets the area so far: averages are taken from `now` on (end of warm-up).
     pub fn restart(&mut self, now: SimTime) {
-        self.mark.restart(&mut self.area, now);
+        self.mark.restart(self.area.lifetime_area(now), now);
     }
 
     /// The time-averaged level from the last restart to `now`; NaN over an empty interval.
-    pub fn mean(&mut self, now: SimTime) -> f64 {
-        self.mark.mean(&mut self.area, now)
+    pub fn mean(&self, now: SimTime) -> f64 {
+        self.mark.mean(self.area.lifetime_area(now), now)
     }
 
     /// The area [level·ns] from the start of the run to `now`, never restarted: the average
     /// over a window is the difference of two readings over the window's length.
-    pub fn lifetime_area(&mut self, now: SimTime) -> u128 {
+    pub fn lifetime_area(&self, now: SimTime) -> u128 {
         self.area.lifetime_area(now)
     }
 }
 
-/// The running part of a [`TimeIntegral`]: the level, when it last changed, and the area
-/// under it since the start of the run (32 bytes).
+/// The running part of a [`TimeIntegral`]: the area under a step function that is 0 at time
+/// 0, kept without a multiplication per change.
+///
+/// The area to `now` is `level(now) · now − Σ tᵢ·Δᵢ` over the changes so far (change `i` at
+/// `tᵢ` by `Δᵢ`), so each change adds `tᵢ·Δᵢ` to one sum (for a step of one, adds or
+/// subtracts `tᵢ`), and nothing records when the level last changed. The sum is kept modulo
+/// 2¹²⁸ (wrapping): the area itself is below 2¹²⁸, so the difference is exact.
 #[derive(Clone, Debug, Default)]
 pub struct Area {
-    /// Area since the very start, never restarted: windows take differences of it.
-    lifetime: u128,
+    /// Σ tᵢ·Δᵢ [level·ns], modulo 2¹²⁸.
+    changes: u128,
     level: u64,
-    since: SimTime,
 }
 
 impl Area {
@@ -136,33 +140,41 @@ impl Area {
     /// Changes the level at `now`.
     #[inline]
     pub fn set(&mut self, now: SimTime, level: u64) {
-        let delta = u128::from(self.level) * u128::from((now - self.since).as_nanos() as u64);
-        self.lifetime += delta;
-        self.since = now;
+        let delta = u128::from(level).wrapping_sub(u128::from(self.level));
+        self.changes = self.changes.wrapping_add(u128::from(now.0).wrapping_mul(delta));
         self.level = level;
     }
 
     /// Raises the level by one at `now`.
     #[inline]
     pub fn increment(&mut self, now: SimTime) {
-        self.set(now, self.level + 1);
+        self.changes = self.changes.wrapping_add(u128::from(now.0));
+        self.level += 1;
     }
 
-    /// Lowers the level by one at `now`.
+    /// Lowers the level by one at `now` (not below zero).
     #[inline]
     pub fn decrement(&mut self, now: SimTime) {
-        self.set(now, self.level.saturating_sub(1));
+        if self.level > 0 {
+            self.changes = self.changes.wrapping_sub(u128::from(now.0));
+            self.level -= 1;
+        }
     }
 
     /// The area [level·ns] from the start of the run to `now`.
-    pub fn lifetime_area(&mut self, now: SimTime) -> u128 {
-        self.set(now, self.level);
-        self.lifetime
+    pub fn lifetime_area(&self, now: SimTime) -> u128 {
+        area(self.level, self.changes, now)
     }
 }
 
-/// The restart of a [`TimeIntegral`]: when its averages begin, and its [`Area`]'s lifetime
-/// area then.
+/// The area to `now` under a step function now at `level`, whose changes sum to `changes`
+/// (see [`Area`]).
+#[inline]
+pub(crate) fn area(level: u64, changes: u128, now: SimTime) -> u128 {
+    u128::from(level).wrapping_mul(u128::from(now.0)).wrapping_sub(changes)
+}
+
+/// The restart of a time integral: when its averages begin, and its lifetime area then.
 #[derive(Clone, Debug, Default)]
 pub struct Mark {
     /// The lifetime area at the last restart: the area since then is the difference. (One
@@ -172,17 +184,18 @@ pub struct Mark {
 }
 
 impl Mark {
-    /// Forgets `area` so far: averages are taken from `now` on (end of warm-up).
-    pub fn restart(&mut self, area: &mut Area, now: SimTime) {
-        self.restarted_at = area.lifetime_area(now);
+    /// Forgets the area so far, `lifetime` at `now`: averages are taken from `now` on (end of
+    /// warm-up).
+    pub fn restart(&mut self, lifetime: u128, now: SimTime) {
+        self.restarted_at = lifetime;
         self.start = now;
     }
 
-    /// The time-averaged level of `area` from the last restart to `now`; NaN over an empty
-    /// interval.
-    pub fn mean(&self, area: &mut Area, now: SimTime) -> f64 {
+    /// The time-averaged level from the last restart to `now`, where the lifetime area is
+    /// `lifetime`; NaN over an empty interval.
+    pub fn mean(&self, lifetime: u128, now: SimTime) -> f64 {
         let span = (now - self.start).as_nanos();
-        let area = area.lifetime_area(now) - self.restarted_at;
+        let area = lifetime - self.restarted_at;
         if span == 0 { f64::NAN } else { area as f64 / span as f64 }
     }
 }
@@ -200,6 +213,34 @@ mod tests {
         t.set(SimTime(30), 3);
         // level 7 over [10, 20), 1 over [20, 30), 3 over [30, 40): (70 + 10 + 30) / 30
         assert!((t.mean(SimTime(40)) - 110.0 / 30.0).abs() < 1e-12);
+    }
+
+    proptest::proptest! {
+        /// The area kept as a sum of change times equals the integral summed the plain way
+        /// (level times the time since the last change), exactly, however large the times.
+        #[test]
+        fn area_is_the_integral(
+            steps in proptest::collection::vec((0u64..u64::MAX / 400, 0u64..1_000_000, proptest::bool::ANY), 1..200),
+        ) {
+            let mut area = Area::default();
+            let (mut now, mut level, mut plain) = (0_u64, 0_u64, 0_u128);
+            for (dt, to, step) in steps {
+                plain += u128::from(level) * u128::from(dt);
+                now += dt;
+                let at = SimTime(now);
+                if step {
+                    area.increment(at);
+                    level += 1;
+                } else {
+                    area.set(at, to);
+                    level = to;
+                }
+                proptest::prop_assert_eq!(area.lifetime_area(at), plain);
+                area.decrement(at);
+                level = level.saturating_sub(1);
+                proptest::prop_assert_eq!(area.level(), level);
+            }
+        }
     }
 
     #[test]

@@ -521,7 +521,7 @@ impl Recorder {
     /// flight.
     #[allow(clippy::too_many_arguments)]
     pub fn summary(
-        mut self,
+        self,
         end: SimTime,
         events: u64,
         backends: impl Iterator<Item = (String, (f64, f64))>,

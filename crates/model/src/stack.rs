@@ -303,7 +303,7 @@ impl WebStack {
             .enumerate()
             .map(|(i, c)| Client::new(c, params.seed, classes.as_ref().map_or(0, |t| t.first[i])))
             .collect::<Result<Vec<_>, _>>()?;
-        let backends = stack.backends.iter().map(Backend::new).collect::<Result<Vec<_>, _>>()?;
+        let backends = Backend::fleet(&stack.backends)?;
         let database = stack.database.as_ref().map(|db| Database::new(db, backends.len())).transpose()?;
         let users = stack.clients.iter().filter_map(ClientConfig::user_count).max();
         let limits =
