@@ -7,6 +7,11 @@
 //! measured once before timing (runs are deterministic) and handed to criterion as the
 //! throughput, so criterion reports events per second.
 //!
+//! The bare fleet loop ([`stacksim_benches::reference::fleet`]: a heap and one counter per
+//! backend, no model) runs at the same sizes as `scaling/reference-rotation` and
+//! `scaling/reference-two-choices`: how much of a policy's loss with fleet size the memory
+//! hierarchy imposes on any simulator.
+//!
 //! Run with `cargo bench -p stacksim-benches --bench scaling`, or one policy with
 //! `cargo bench -p stacksim-benches --bench scaling -- scaling/RoundRobin/`; results are in
 //! `BENCHMARKS.md`.
@@ -15,6 +20,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use stacksim_benches::reference::{FleetPick, fleet};
 use stacksim_benches::{builtin_policy, fleet_simulation};
 use stacksim_model::policy::catalog::BUILTINS;
 
@@ -55,6 +61,22 @@ fn scaling(c: &mut Criterion) {
                     },
                     BatchSize::PerIteration,
                 );
+            });
+        }
+    }
+    for (name, pick) in
+        [("reference-rotation", FleetPick::Rotation), ("reference-two-choices", FleetPick::TwoChoices)]
+    {
+        for n in SIZES {
+            if !selected(&format!("scaling/{name}/{n}")) {
+                continue;
+            }
+            let events = fleet(n, pick, SEED, requests(n));
+            group.throughput(Throughput::Elements(events));
+            group.bench_function(BenchmarkId::new(name, n), |b| {
+                b.iter(|| {
+                    assert_eq!(fleet(black_box(n), pick, SEED, requests(n)), events, "runs are deterministic")
+                });
             });
         }
     }

@@ -294,4 +294,17 @@ mod tests {
         let per_request = mm1_timeout(1, requests) as f64 / requests as f64;
         assert!((per_request - 3.0).abs() < 0.1, "with timeouts: {per_request} events per request");
     }
+
+    #[test]
+    fn the_bare_fleet_of_one_is_the_bare_mm1_and_larger_fleets_do_two_events_per_request() {
+        use reference::FleetPick::{Rotation, TwoChoices};
+        let requests = 20_000;
+        let mm1 = reference::mm1(1, requests);
+        assert_eq!(reference::fleet(1, Rotation, 1, requests), mm1);
+        assert_eq!(reference::fleet(1, TwoChoices, 1, requests), mm1);
+        for pick in [Rotation, TwoChoices] {
+            let per_request = reference::fleet(100, pick, 1, requests) as f64 / requests as f64;
+            assert!((per_request - 2.0).abs() < 0.1, "{pick:?}: {per_request} events per request");
+        }
+    }
 }
