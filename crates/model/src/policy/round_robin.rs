@@ -13,11 +13,47 @@ use super::{BackendState, Policy, RequestInfo, SimRng};
 ///
 /// The scores are kept as lines in the pick count in a kinetic tournament (`SmoothTree`),
 /// so a pick costs O(log n) rather than NGINX's scan of every backend; the picks are the same.
+/// When the available backends have equal weights and equal scores (every run's start, and
+/// after any change that leaves them so), NGINX's picks are a rotation in index order: then
+/// a pick is O(1), and the scores are worked out from the rotation when the set changes.
 #[derive(Clone, Debug, Default)]
 pub struct RoundRobin {
-    /// Scores as of the last change of the backend set (the tree holds them since).
+    /// Scores as of the last change of the backend set (the tree or the rotation holds them
+    /// since).
     current: Vec<i64>,
     tree: SmoothTree<()>,
+    /// The available backends in turn, while they have equal weights and scores; the tree is
+    /// not used then.
+    rotation: Option<Rotation>,
+}
+
+/// NGINX's smooth weighted round robin over `order.len()` backends of one weight that start
+/// level: each is picked once per round, in index order.
+#[derive(Clone, Debug)]
+struct Rotation {
+    /// The available backends, ascending.
+    order: Vec<u32>,
+    /// Index in `order` of the next pick.
+    next: usize,
+    /// Whole rounds since the rotation began.
+    rounds: u64,
+    /// Every backend's score when it began.
+    start: i64,
+    weight: i64,
+}
+
+impl Rotation {
+    /// The score of the backend at `rank` in `order` now: it gained the weight at every pick
+    /// and gave back the total at each of its own.
+    fn score(&self, rank: usize) -> i64 {
+        let m = self.order.len() as u64;
+        let picks = self.rounds * m + self.next as u64;
+        let own = self.rounds + u64::from(rank < self.next);
+        let score = i128::from(self.start) + i128::from(picks) * i128::from(self.weight)
+            - i128::from(own) * i128::from(self.weight) * i128::from(m);
+        // Within one total weight of the start; the clamp only guards overflow.
+        score.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
 }
 
 impl RoundRobin {
@@ -29,13 +65,36 @@ impl RoundRobin {
 
 impl Policy for RoundRobin {
     fn on_backends_changed(&mut self, backends: &[BackendState]) {
-        for (b, current) in self.current.iter_mut().enumerate().take(self.tree.len()) {
-            if let Some(now) = self.tree.current(b) {
-                *current = now;
+        match self.rotation.take() {
+            Some(rotation) => {
+                for (rank, &b) in rotation.order.iter().enumerate() {
+                    self.current[b as usize] = rotation.score(rank);
+                }
+            }
+            None => {
+                for (b, current) in self.current.iter_mut().enumerate().take(self.tree.len()) {
+                    if let Some(now) = self.tree.current(b) {
+                        *current = now;
+                    }
+                }
             }
         }
         self.current.resize(backends.len(), 0);
         let current = &self.current;
+        let mut available = backends.iter().enumerate().filter(|(_, state)| state.is_available());
+        if let Some((first, state)) = available.next() {
+            let (weight, start) = (state.weight, current[first]);
+            let mut order = vec![first as u32];
+            if available.all(|(b, state)| {
+                order.push(b as u32);
+                state.weight == weight && current[b] == start
+            }) {
+                self.rotation =
+                    Some(Rotation { order, next: 0, rounds: 0, start, weight: i64::from(weight) });
+                self.tree = SmoothTree::default();
+                return;
+            }
+        }
         self.tree.rebuild(
             backends
                 .iter()
@@ -45,9 +104,18 @@ impl Policy for RoundRobin {
     }
 
     fn pick(&mut self, backends: &[BackendState], _: &RequestInfo, _: &mut SimRng) -> Option<usize> {
-        if backends.len() != self.tree.len() {
+        if backends.len() != self.current.len() {
             // A caller that resized the slice without saying so.
             self.on_backends_changed(backends);
+        }
+        if let Some(rotation) = &mut self.rotation {
+            let b = rotation.order[rotation.next];
+            rotation.next += 1;
+            if rotation.next == rotation.order.len() {
+                rotation.next = 0;
+                rotation.rounds += 1;
+            }
+            return Some(b as usize);
         }
         self.tree.pick()
     }

@@ -30,7 +30,8 @@ const REPLAY_BUDGET: u64 = 1 << 24;
 /// the slot goes to the first server with the largest *deficit* `⌊(o + 1) × wᵢ / T⌋ −
 /// picksᵢ`. The deficits live in a tournament tree (`LoadTree`); a server's entitlement
 /// `⌊(o + 1) × wᵢ / T⌋` steps up `wᵢ` times per map, at slots kept in a min-heap, so each
-/// slot costs O(log n) amortized and the map never needs storing.
+/// slot costs O(log n) amortized and the map never needs storing. With equal weights the map
+/// is the servers in order, and a slot costs O(1).
 #[derive(Clone, Debug, Default)]
 pub struct StaticRoundRobin {
     /// The map's servers in backend order: (backend, weight / gcd).
@@ -76,6 +77,16 @@ impl StaticRoundRobin {
 
     /// Generates the next slot of the map and returns the index into `servers`.
     fn next_slot(&mut self) -> usize {
+        if self.total == self.servers.len() as i64 {
+            // Equal weights: one slot per server, the map is the servers in order (slot `o`
+            // is the first with the largest deficit, server `o`). O(1), no tree.
+            let slot = self.position as usize;
+            self.position += 1;
+            if self.position == self.total {
+                self.position = 0;
+            }
+            return slot;
+        }
         if self.position == 0 {
             self.restart_map();
         }

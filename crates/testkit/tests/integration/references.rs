@@ -6,7 +6,8 @@
 
 use proptest::prelude::*;
 use stacksim_model::policy::*;
-use stacksim_testkit::strategy::scenario;
+use stacksim_testkit::Scenario;
+use stacksim_testkit::strategy::{equal_weight_backends, scenario, step};
 
 use super::config;
 
@@ -230,6 +231,42 @@ fn same_picks_fresh(indexed: impl Fn() -> Box<dyn Policy>, reference: impl Fn() 
 #[test]
 fn round_robin_picks_as_nginxs_scan() {
     same_picks_fresh(|| Box::new(RoundRobin::new()), || Box::<ScanRoundRobin>::default());
+}
+
+/// Equal weights (1 or 2, so that changes can break the tie and restore it): where round robin
+/// is a rotation in index order, leaves it when a change breaks the tie mid-round (its scores
+/// worked out from the rotation), and comes back to it; and where HAProxy's map is the servers
+/// in order.
+#[test]
+fn round_robins_with_equal_weights_pick_as_the_scans() {
+    same_picks_equal_weights(|| Box::new(RoundRobin::new()), || Box::<ScanRoundRobin>::default());
+    same_picks_equal_weights(|| Box::new(StaticRoundRobin::new()), || Box::<ScanStaticRoundRobin>::default());
+}
+
+/// [`same_picks_fresh`] on fleets of equal weights whose changes set weights of 1 or 2.
+fn same_picks_equal_weights(indexed: impl Fn() -> Box<dyn Policy>, reference: impl Fn() -> Box<dyn Policy>) {
+    let equal = (equal_weight_backends(12), proptest::collection::vec(step(), 1..=96), any::<u64>())
+        .prop_map(|(backends, steps, seed)| {
+            let steps = steps
+                .into_iter()
+                .map(|step| match step {
+                    stacksim_testkit::Step::SetWeight { nth, weight } => {
+                        stacksim_testkit::Step::SetWeight { nth, weight: 1 + weight % 2 }
+                    }
+                    other => other,
+                })
+                .collect();
+            Scenario { backends, steps, seed }
+        });
+    let mut runner = proptest::test_runner::TestRunner::new(config(512));
+    runner
+        .run(&equal, |scenario| {
+            let ours = scenario.play(&mut indexed()).map_err(|v| TestCaseError::fail(v.to_string()))?;
+            let theirs = scenario.play(&mut reference()).map_err(|v| TestCaseError::fail(v.to_string()))?;
+            prop_assert_eq!(ours, theirs);
+            Ok(())
+        })
+        .unwrap();
 }
 
 #[test]
