@@ -661,7 +661,7 @@ impl WebStack {
             c.succeeded();
         }
         let user = c.tracks_users().then_some(r.key);
-        self.recorder.request_ended(now, (r.counted, r.class), outcome, now - r.arrived, user);
+        self.recorder.request_ended(now, (r.counted, r.class), outcome, r.arrived, user);
         if let Some(user) = r.user
             && let Some(think) = c.think_time()
         {
@@ -714,7 +714,7 @@ impl WebStack {
         let a = self.in_flight.live(attempt).expect("a live attempt starts");
         let (b, size_seed) = (a.backend as usize, a.size_seed);
         if a.counted && !a.abandoned {
-            self.recorder.waited(now - a.sent);
+            self.recorder.waited(a.sent, now);
         }
         // Its request class's cost (one check when the stack has no classes).
         let scale = match &self.classes {
