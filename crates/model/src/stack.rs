@@ -711,8 +711,10 @@ impl WebStack {
     /// Puts `attempt` on a free worker of its backend.
     fn start_service(&mut self, attempt: AttemptRef, cx: &mut Context<'_, Event>) {
         let now = cx.now();
-        let a = self.in_flight.live(attempt).expect("a live attempt starts");
-        let (b, size_seed) = (a.backend as usize, a.size_seed);
+        // One look-up: the attempt is borrowed from `in_flight` alone, beside the recorder, the
+        // backends and the database.
+        let a = self.in_flight.live_mut(attempt).expect("a live attempt starts");
+        let b = a.backend as usize;
         if a.counted && !a.abandoned {
             self.recorder.waited(a.sent, now);
         }
@@ -721,10 +723,9 @@ impl WebStack {
             None => 1.0,
             Some(table) => table.info[usize::from(a.class)].service_scale,
         };
-        let mut sizes = sizes(size_seed);
+        let mut sizes = sizes(a.size_seed);
         let work = self.backends[b].start(now, &mut sizes, scale);
         let queries = self.database.as_ref().is_some_and(|db| db.is_queried_by(&mut sizes));
-        let a = self.in_flight.live_mut(attempt).expect("a live attempt starts");
         a.work_ns = work.as_nanos() as u64;
         a.started = now;
         if queries {
