@@ -458,12 +458,21 @@ impl WebStack {
             hedges.open(request);
             self.hedge(request, cx);
         } else {
-            self.send_attempt::<P>(request, cx);
+            self.send_attempt_inline::<P>(request, cx);
         }
     }
 
     /// Sends the next attempt of `request` to the backend the balancer picks.
+    #[inline(never)]
     fn send_attempt<P: Path>(&mut self, request: u32, cx: &mut Context<'_, Event>) {
+        self.send_attempt_inline::<P>(request, cx);
+    }
+
+    /// The body of [`WebStack::send_attempt`], also inlined into [`WebStack::new_request`], so
+    /// that every request's first attempt goes out without a call (issue 10: 1.4% of the M/M/1
+    /// bench's instructions).
+    #[inline(always)]
+    fn send_attempt_inline<P: Path>(&mut self, request: u32, cx: &mut Context<'_, Event>) {
         let now = cx.now();
         // Overload controls (one flag when none is configured): the client's breaker and
         // throttle, then the balancer's rate limit and admission control.
