@@ -124,17 +124,22 @@ pub fn span_from_secs(secs: f64) -> Result<Duration, SpanError> {
 
 /// `x.round() as u64` for `x ≥ 0` (halves away from zero; saturating, +infinity included),
 /// without `f64::round`, which on the default x86-64 target (no SSE4.1) is an out-of-line
-/// software routine: 3% of the M/M/1 bench's instructions (BENCHMARKS.md, issue 10). `as u64`
+/// software routine: 3% of the M/M/1 bench's instructions (BENCHMARKS.md, issue 10). `as`
 /// truncates; below 2⁵³ the fraction `x − ⌊x⌋` is exact, and from 2⁵³ on every `f64` is a
 /// whole number. Same results as `round` for every input (tested).
 #[inline]
 fn round_to_u64(x: f64) -> u64 {
-    // `as` saturates for floats out of range, including +infinity.
-    let whole = x as u64;
-    // Without branches: whether the fraction rounds up is a coin flip, and a branch on it
-    // costs a misprediction every other sample (cachegrind's branch simulation).
-    let up = (x - whole as f64 >= 0.5) as u64 & (x < 9_007_199_254_740_992.0) as u64;
-    whole + up
+    if x < 9_007_199_254_740_992.0 {
+        // Below 2⁵³ (every sampled span): through `i64`, whose conversions are one instruction
+        // each way on x86-64, where `u64`'s take a dozen.
+        let whole = x as i64;
+        // Without a branch: whether the fraction rounds up is a coin flip, and a branch on it
+        // costs a misprediction every other sample (cachegrind's branch simulation).
+        whole as u64 + (x - whole as f64 >= 0.5) as u64
+    } else {
+        // A whole number already; `as` saturates past `u64::MAX`, +infinity included.
+        x as u64
+    }
 }
 
 /// Converts computed `f64` seconds (a scaled span, a point found on a rate curve) into a

@@ -324,7 +324,7 @@ impl Recorder {
         }
     }
 
-    /// A request of class `class` ended at `now` with `outcome`, `latency` after it arrived;
+    /// A request of class `class` that arrived at `arrived` ended at `now` with `outcome`;
     /// `user` if its client tracks users.
     // Always inlined, so that `WebStack::finish_completed` compiles it with the outcome known
     // (BENCHMARKS.md, "The unconfigured path").
@@ -334,12 +334,12 @@ impl Recorder {
         now: SimTime,
         (counted, class): (bool, u8),
         outcome: Outcome,
-        latency: Duration,
+        arrived: SimTime,
         user: Option<u64>,
     ) {
         self.requests.add(counted, |o| o.ended(outcome));
         if let Some(classes) = &mut self.classes {
-            Self::class_ended(&mut classes[usize::from(class)], counted, outcome, latency);
+            Self::class_ended(&mut classes[usize::from(class)], counted, outcome, now - arrived);
         }
         if let Some(overload) = &mut self.overload {
             overload_ended(&mut overload.window, outcome);
@@ -349,13 +349,13 @@ impl Recorder {
         }
         if outcome == Outcome::Completed {
             if let Some(series) = &mut self.series {
-                series.latency.record(latency);
+                series.latency.record_since(arrived, now);
             }
             if counted {
-                self.response.record(latency);
+                self.response.record_since(arrived, now);
             }
         }
-        let too_slow = self.slow.is_some_and(|slow| latency > slow);
+        let too_slow = self.slow.is_some_and(|slow| now - arrived > slow);
         let window = self.window_index();
         if let (Some(users), Some(user)) = (&mut self.users, user)
             && (outcome != Outcome::Completed || too_slow)
@@ -396,10 +396,10 @@ impl Recorder {
         }
     }
 
-    /// A counted request's attempt waited `wait` for a worker.
+    /// A counted request's attempt, sent at `sent`, waited for a worker until `now`.
     #[inline]
-    pub fn waited(&mut self, wait: Duration) {
-        self.wait.record(wait);
+    pub fn waited(&mut self, sent: SimTime, now: SimTime) {
+        self.wait.record_since(sent, now);
     }
 
     /// A worker spent `busy` on an attempt that ended at `now`; `wasted` if its client had

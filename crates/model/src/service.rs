@@ -116,18 +116,34 @@ impl ServiceSampler {
     /// One service time.
     #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
-        let secs = match &self.inner {
+        match &self.inner {
+            // The M of M/M/c inline, where the request's size stream stays in registers; the
+            // others behind a call (issue 10).
+            Inner::Exponential(d) => span(d.sample(rng)),
+            _ => self.sample_other(rng),
+        }
+    }
+
+    /// [`ServiceSampler::sample`] of a distribution other than the exponential.
+    #[inline(never)]
+    fn sample_other<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
+        span(match &self.inner {
             Inner::Constant(d) => return *d,
             Inner::Exponential(d) => d.sample(rng),
             Inner::LogNormal(d) => d.sample(rng),
             Inner::Gamma(d) => d.sample(rng),
             Inner::Uniform(d) => d.sample(rng),
             Inner::Pareto(d) => d.sample(rng),
-        };
-        // The parameters were validated, so a NaN or negative sample cannot occur; if a
-        // distribution ever produced one, a zero-length service is the safe reading.
-        span_from_secs(secs).unwrap_or(Duration::ZERO)
+        })
     }
+}
+
+/// A sampled service time of `secs` seconds. The parameters were validated, so a NaN or
+/// negative sample cannot occur; if a distribution ever produced one, a zero-length service is
+/// the safe reading.
+#[inline]
+fn span(secs: f64) -> Duration {
+    span_from_secs(secs).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
