@@ -92,11 +92,11 @@ const LADDER_ABOVE: usize = 4096;
 const HEAP_BELOW: usize = 1024;
 
 /// Events per bucket a rung aims at near its start, where events are densest.
-const BUCKET_TARGET: u64 = 32;
+const BUCKET_TARGET: u64 = 64;
 
 /// A bucket with more events than this, at more than one time, becomes a finer rung rather
 /// than the near heap.
-const SPLIT_ABOVE: usize = 128;
+const SPLIT_ABOVE: usize = 256;
 
 /// One level of the ladder: buckets of `1 << shift` nanoseconds from `start`, the last one
 /// reaching to `last`.
