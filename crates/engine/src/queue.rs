@@ -189,6 +189,14 @@ pub struct EventQueue<E> {
     rungs: Vec<Rung<E>>,
     /// Events in the rungs, cancelled or not.
     in_rungs: usize,
+    /// Sizes of `near` past which `peek_time` and `pop` leave their fast path, which then
+    /// costs one comparison for everything they may have to do: 0 while cancelled events
+    /// are queued (to skip them), `heap_limit` while there is no ladder (to build one),
+    /// `usize::MAX` otherwise.
+    slow_above: usize,
+    /// Events the heap may hold before it becomes a ladder: [`LADDER_ABOVE`], or twice
+    /// the heap's size after a ladder could not be built (all events at one time).
+    heap_limit: usize,
     next_seq: u64,
     /// Cancellable events still queued and not cancelled.
     cancellable: HashSet<u64>,
@@ -203,6 +211,8 @@ impl<E> Default for EventQueue<E> {
             near_last: u64::MAX,
             rungs: Vec::new(),
             in_rungs: 0,
+            slow_above: LADDER_ABOVE,
+            heap_limit: LADDER_ABOVE,
             next_seq: 0,
             cancellable: HashSet::new(),
             cancelled: HashSet::new(),
@@ -231,13 +241,11 @@ impl<E> EventQueue<E> {
     pub fn schedule(&mut self, time: SimTime, event: E) -> EventId {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let entry = Entry { key: (u128::from(time.0) << 64) | u128::from(seq), event };
-        // `len != capacity` is the check `push` makes anyway (whether to grow), so the
-        // compiler keeps one: the fast path costs one comparison more than a bare heap's.
-        if time.0 <= self.near_last && self.near.len() != self.near.capacity() {
-            self.near.push(entry);
+        let key = (u128::from(time.0) << 64) | u128::from(seq);
+        if time.0 <= self.near_last {
+            self.near.push(Entry { key, event });
         } else {
-            self.schedule_far(entry);
+            self.schedule_far(Entry { key, event });
         }
         EventId(seq)
     }
@@ -256,6 +264,7 @@ impl<E> EventQueue<E> {
     pub fn cancel(&mut self, id: EventId) -> bool {
         if self.cancellable.remove(&id.0) {
             self.cancelled.insert(id.0);
+            self.slow_above = 0;
             true
         } else {
             false
@@ -265,70 +274,25 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest pending event, skipping cancelled ones.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        while let Some(entry) = self.near.pop() {
-            if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq()) {
-                continue;
-            }
+        if self.near.len() <= self.slow_above
+            && let Some(entry) = self.near.pop()
+        {
             if !self.cancellable.is_empty() {
                 self.cancellable.remove(&entry.seq());
             }
             return Some((entry.time(), entry.event));
         }
-        self.pop_far()
+        self.pop_slow()
     }
 
     /// The time of the earliest pending event that has not been cancelled.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        while let Some(top) = self.near.peek() {
-            if !self.cancelled.is_empty() && self.cancelled.remove(&top.seq()) {
-                self.near.pop();
-            } else {
-                return Some(top.time());
-            }
+        if self.near.len() <= self.slow_above
+            && let Some(top) = self.near.peek()
+        {
+            return Some(top.time());
         }
-        self.peek_far()
-    }
-
-    /// `peek_time` once the near heap has run dry: refills it from the ladder, if there is
-    /// one.
-    ///
-    /// `peek_time`, `pop` and `schedule` keep the ladder out of line (`peek_far`, `pop_far`,
-    /// `schedule_far`): with it inlined into the event loop, the M/M/1 run (two events
-    /// pending, so never here) measured 4% more instructions, the compiler then no longer
-    /// inlining the heap's own `pop`.
-    #[cold]
-    #[inline(never)]
-    fn peek_far(&mut self) -> Option<SimTime> {
-        while self.in_rungs > 0 {
-            self.refill();
-            while let Some(top) = self.near.peek() {
-                if !self.cancelled.is_empty() && self.cancelled.remove(&top.seq()) {
-                    self.near.pop();
-                } else {
-                    return Some(top.time());
-                }
-            }
-        }
-        None
-    }
-
-    /// `pop` once the near heap has run dry: refills it from the ladder, if there is one.
-    #[cold]
-    #[inline(never)]
-    fn pop_far(&mut self) -> Option<(SimTime, E)> {
-        while self.in_rungs > 0 {
-            self.refill();
-            while let Some(entry) = self.near.pop() {
-                if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq()) {
-                    continue;
-                }
-                if !self.cancellable.is_empty() {
-                    self.cancellable.remove(&entry.seq());
-                }
-                return Some((entry.time(), entry.event));
-            }
-        }
-        None
+        self.peek_slow()
     }
 
     /// Pending events, not counting cancelled ones.
@@ -341,33 +305,74 @@ impl<E> EventQueue<E> {
         self.len() == 0
     }
 
-    /// Where `schedule` sends an event the near heap does not take as it is: into a full
-    /// heap (which then grows, or past [`LADDER_ABOVE`] becomes a ladder), or after
-    /// `near_last`, to its bucket.
+    /// `pop` off its fast path: see `peek_slow`.
+    #[cold]
+    #[inline(never)]
+    fn pop_slow(&mut self) -> Option<(SimTime, E)> {
+        self.peek_slow()?;
+        let entry = self.near.pop()?;
+        if !self.cancellable.is_empty() {
+            self.cancellable.remove(&entry.seq());
+        }
+        Some((entry.time(), entry.event))
+    }
+
+    /// `peek_time` off its fast path: builds the ladder if the heap has grown past
+    /// `heap_limit`, drops cancelled events from the top, and refills the near heap from the
+    /// ladder when it has run dry.
+    ///
+    /// `peek_time`, `pop` and `schedule` keep all this out of line (`peek_slow`, `pop_slow`,
+    /// `schedule_far`), and their fast paths test one bound each: with the ladder inlined into
+    /// the event loop, the M/M/1 run (two events pending, so never here) measured up to 4%
+    /// more instructions, the compiler then no longer inlining the heap's own `pop`.
+    #[cold]
+    #[inline(never)]
+    fn peek_slow(&mut self) -> Option<SimTime> {
+        if self.rungs.is_empty() && self.near.len() > self.heap_limit {
+            self.build_ladder();
+        }
+        let time = loop {
+            if let Some(top) = self.near.peek() {
+                let (time, seq) = (top.time(), top.seq());
+                if !self.cancelled.is_empty() && self.cancelled.remove(&seq) {
+                    self.near.pop();
+                    continue;
+                }
+                break Some(time);
+            }
+            if self.in_rungs == 0 {
+                break None;
+            }
+            self.refill();
+        };
+        self.slow_above = if !self.cancelled.is_empty() {
+            0
+        } else if self.rungs.is_empty() {
+            self.heap_limit
+        } else {
+            usize::MAX
+        };
+        time
+    }
+
+    /// Where `schedule` sends an event after `near_last`: to its bucket.
     #[cold]
     #[inline(never)]
     fn schedule_far(&mut self, entry: Entry<E>) {
         let time = entry.time().0;
-        if time <= self.near_last {
-            self.near.push(entry);
-            if self.rungs.is_empty() && self.near.len() > LADDER_ABOVE {
-                self.build_ladder();
-            }
-            return;
-        }
         let rung = self
             .rungs
             .iter_mut()
             .rev()
             .find(|rung| time <= rung.last)
-            .expect("the coarsest rung reaches u64::MAX");
+            .expect("after near_last, so there is a ladder, and its coarsest rung reaches u64::MAX");
         let i = rung.bucket_of(time);
         rung.buckets[i].push(entry);
         self.in_rungs += 1;
     }
 
     /// Cuts the near heap into a ladder, keeping its earliest bucket as the near heap; leaves
-    /// it a heap if all its events are at one time.
+    /// it a heap, until it doubles, if all its events are at one time.
     fn build_ladder(&mut self) {
         let events = std::mem::take(&mut self.near).into_vec();
         let len = events.len();
@@ -377,8 +382,10 @@ impl<E> EventQueue<E> {
                 self.in_rungs = len;
                 self.refill();
             }
-            // Tried again once the heap has doubled.
-            Err(events) => self.near = BinaryHeap::from(events),
+            Err(events) => {
+                self.near = BinaryHeap::from(events);
+                self.heap_limit = len.saturating_mul(2);
+            }
         }
     }
 
@@ -394,13 +401,10 @@ impl<E> EventQueue<E> {
                     events.extend(bucket);
                 }
             }
-            // Room to grow to LADDER_ABOVE: `schedule` looks at the size only when the heap
-            // is full.
-            events.reserve(LADDER_ABOVE.saturating_sub(events.len()));
-            events.shrink_to(LADDER_ABOVE);
             self.near = BinaryHeap::from(events);
             self.in_rungs = 0;
             self.near_last = u64::MAX;
+            self.heap_limit = LADDER_ABOVE;
             return;
         }
         loop {
@@ -431,6 +435,9 @@ impl<E> EventQueue<E> {
             // After the coarsest rung's last bucket (which reaches u64::MAX), this is the heap
             // alone again.
             self.near_last = last;
+            if self.rungs.is_empty() {
+                self.heap_limit = LADDER_ABOVE;
+            }
             return;
         }
     }
@@ -493,6 +500,7 @@ mod tests {
         for i in 0..LADDER_ABOVE as u64 + 1 {
             q.schedule(SimTime(i * 7919 % 100_000), i);
         }
+        assert_eq!(q.peek_time(), Some(SimTime(0)));
         assert!(!q.rungs.is_empty(), "past LADDER_ABOVE the queue builds a ladder");
         assert_eq!(q.len(), LADDER_ABOVE + 1);
         let mut popped = Vec::new();
@@ -525,6 +533,7 @@ mod tests {
             expected.push((SimTime(t), i));
         }
         expected.sort();
+        assert_eq!(q.peek_time(), Some(expected[0].0));
         assert!(!q.rungs.is_empty());
         assert!(q.rungs.iter().map(|r| r.buckets.len()).sum::<usize>() < 4 * expected.len());
         assert_eq!(drain_sorted(&mut q), expected);
@@ -536,6 +545,7 @@ mod tests {
         for i in 0..2 * LADDER_ABOVE {
             q.schedule(SimTime(42), i);
         }
+        assert_eq!(q.peek_time(), Some(SimTime(42)));
         assert!(q.rungs.is_empty(), "one time cannot be split into buckets");
         let popped: Vec<_> = drain_sorted(&mut q).into_iter().map(|(_, i)| i).collect();
         assert_eq!(popped, (0..2 * LADDER_ABOVE).collect::<Vec<_>>());
