@@ -16,7 +16,7 @@ use stacksim_engine::{SimTime, scale_span};
 use crate::ModelError;
 use crate::classes::{Priority, Shed};
 use crate::health::{ActiveCheck, CheckKind};
-use crate::metrics::Mark;
+use crate::metrics::{FALL, Mark, area, record_change};
 use crate::overload::discipline::Discipline;
 use crate::overload::{CircuitBreakers, Concurrency, RateLimit, SlowStart, TokenBucket, Warmup};
 use crate::request::AttemptRef;
@@ -188,7 +188,7 @@ pub(crate) struct Backend {
 
 /// A backend's busy workers and live waiting attempts, and the time integrals of both since the
 /// start of the run (48 bytes: with the workers and the service, one cache line). The
-/// integrals are kept as [`Area`](crate::metrics::Area) keeps them: a sum of change times,
+/// integrals are kept as `metrics::Area` keeps them: a sum of change times,
 /// exact, without a multiplication per change.
 #[derive(Clone, Debug, Default)]
 struct Occupancy {
@@ -205,7 +205,7 @@ impl Occupancy {
     /// One more busy worker at `now`.
     #[inline]
     fn start(&mut self, now: SimTime) {
-        self.busy_changes = self.busy_changes.wrapping_add(u128::from(now.0));
+        record_change(&mut self.busy_changes, now, 1);
         self.busy += 1;
     }
 
@@ -213,7 +213,7 @@ impl Occupancy {
     #[inline]
     fn finish(&mut self, now: SimTime) {
         if self.busy > 0 {
-            self.busy_changes = self.busy_changes.wrapping_sub(u128::from(now.0));
+            record_change(&mut self.busy_changes, now, FALL);
             self.busy -= 1;
         }
     }
@@ -221,22 +221,21 @@ impl Occupancy {
     /// One more attempt waits, from `now`.
     #[inline]
     fn enqueue(&mut self, now: SimTime) {
-        self.queued_changes = self.queued_changes.wrapping_add(u128::from(now.0));
+        record_change(&mut self.queued_changes, now, 1);
         self.queued += 1;
     }
 
     /// One fewer attempt waits, from `now`.
     #[inline]
     fn dequeue(&mut self, now: SimTime) {
-        self.queued_changes = self.queued_changes.wrapping_sub(u128::from(now.0));
+        record_change(&mut self.queued_changes, now, FALL);
         self.queued -= 1;
     }
 
     /// Nothing is busy or waiting from `now` on.
     fn clear(&mut self, now: SimTime) {
-        let at = u128::from(now.0);
-        self.busy_changes = self.busy_changes.wrapping_sub(at.wrapping_mul(u128::from(self.busy)));
-        self.queued_changes = self.queued_changes.wrapping_sub(at.wrapping_mul(u128::from(self.queued)));
+        record_change(&mut self.busy_changes, now, u128::from(self.busy).wrapping_neg());
+        record_change(&mut self.queued_changes, now, u128::from(self.queued).wrapping_neg());
         self.busy = 0;
         self.queued = 0;
     }
@@ -244,8 +243,8 @@ impl Occupancy {
     /// Both areas at `now`: (busy, queued).
     fn areas(&self, now: SimTime) -> (u128, u128) {
         (
-            crate::metrics::area(u64::from(self.busy), self.busy_changes, now),
-            crate::metrics::area(u64::from(self.queued), self.queued_changes, now),
+            area(u64::from(self.busy), self.busy_changes, now),
+            area(u64::from(self.queued), self.queued_changes, now),
         )
     }
 }

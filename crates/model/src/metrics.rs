@@ -77,9 +77,10 @@ impl Latency {
 /// Exact: integer nanoseconds times integer levels.
 ///
 /// It is two parts: the [`Area`] every level change updates, and the [`Mark`] of the last
-/// restart, read only at the end of warm-up and by reports. A type that keeps many integrals
-/// on its hot path (a backend keeps two) may keep the parts apart, so that its hot fields
-/// share fewer cache lines (issue 10).
+/// restart, read only at the end of warm-up and by reports. A type that keeps integrals on its
+/// hot path may keep the parts apart, so that its hot fields share fewer cache lines: a
+/// backend keeps its two levels' sums with [`record_change`] and [`area`] in one line, and its
+/// marks elsewhere (issue 10).
 #[derive(Clone, Debug, Default)]
 pub struct TimeIntegral {
     area: Area,
@@ -136,7 +137,7 @@ impl TimeIntegral {
 /// subtracts `tᵢ`), and nothing records when the level last changed. The sum is kept modulo
 /// 2¹²⁸ (wrapping): the area itself is below 2¹²⁸, so the difference is exact.
 #[derive(Clone, Debug, Default)]
-pub struct Area {
+pub(crate) struct Area {
     /// Σ tᵢ·Δᵢ [level·ns], modulo 2¹²⁸.
     changes: u128,
     level: u64,
@@ -152,15 +153,14 @@ impl Area {
     /// Changes the level at `now`.
     #[inline]
     pub fn set(&mut self, now: SimTime, level: u64) {
-        let delta = u128::from(level).wrapping_sub(u128::from(self.level));
-        self.changes = self.changes.wrapping_add(u128::from(now.0).wrapping_mul(delta));
+        record_change(&mut self.changes, now, u128::from(level).wrapping_sub(u128::from(self.level)));
         self.level = level;
     }
 
     /// Raises the level by one at `now`.
     #[inline]
     pub fn increment(&mut self, now: SimTime) {
-        self.changes = self.changes.wrapping_add(u128::from(now.0));
+        record_change(&mut self.changes, now, 1);
         self.level += 1;
     }
 
@@ -168,7 +168,7 @@ impl Area {
     #[inline]
     pub fn decrement(&mut self, now: SimTime) {
         if self.level > 0 {
-            self.changes = self.changes.wrapping_sub(u128::from(now.0));
+            record_change(&mut self.changes, now, FALL);
             self.level -= 1;
         }
     }
@@ -177,6 +177,17 @@ impl Area {
     pub fn lifetime_area(&self, now: SimTime) -> u128 {
         area(self.level, self.changes, now)
     }
+}
+
+/// A change of one, down, as [`record_change`] takes it: −1 modulo 2¹²⁸.
+pub(crate) const FALL: u128 = u128::MAX;
+
+/// Adds a change by `delta` at `now` (modulo 2¹²⁸: [`FALL`] for −1) to `changes`, a step
+/// function's sum of change times (see [`Area`]). A change of ±1 compiles to an add or a
+/// subtract of `now`.
+#[inline]
+pub(crate) fn record_change(changes: &mut u128, now: SimTime, delta: u128) {
+    *changes = changes.wrapping_add(u128::from(now.0).wrapping_mul(delta));
 }
 
 /// The area to `now` under a step function now at `level`, whose changes sum to `changes`
@@ -188,7 +199,7 @@ pub(crate) fn area(level: u64, changes: u128, now: SimTime) -> u128 {
 
 /// The restart of a time integral: when its averages begin, and its lifetime area then.
 #[derive(Clone, Debug, Default)]
-pub struct Mark {
+pub(crate) struct Mark {
     /// The lifetime area at the last restart: the area since then is the difference. (One
     /// accumulator rather than two keeps a backend's hot fields smaller: issue 10.)
     restarted_at: u128,

@@ -81,14 +81,13 @@ impl Policy for RoundRobin {
         }
         self.current.resize(backends.len(), 0);
         let current = &self.current;
-        let mut available = backends.iter().enumerate().filter(|(_, state)| state.is_available());
-        if let Some((first, state)) = available.next() {
-            let (weight, start) = (state.weight, current[first]);
-            let mut order = vec![first as u32];
-            if available.all(|(b, state)| {
-                order.push(b as u32);
-                state.weight == weight && current[b] == start
-            }) {
+        // Equal weights and scores among the available backends: NGINX's picks rotate in
+        // index order.
+        let order: Vec<u32> =
+            (0..backends.len()).filter(|&b| backends[b].is_available()).map(|b| b as u32).collect();
+        if let Some(&first) = order.first() {
+            let (weight, start) = (backends[first as usize].weight, current[first as usize]);
+            if order.iter().all(|&b| backends[b as usize].weight == weight && current[b as usize] == start) {
                 self.rotation =
                     Some(Rotation { order, next: 0, rounds: 0, start, weight: i64::from(weight) });
                 self.tree = SmoothTree::default();

@@ -144,7 +144,7 @@ pub fn simulate_copies(
     // One loop for every run, even with nothing to watch (the limit is then never reached).
     // With a second instantiation of the event loop here (`run_until` beside
     // `run_until_or_events`), the heap's `pop` was left a call and the CLI's 5-million-request
-    // M/M/1 took 0.62 s instead of 0.46 s, the same instructions (BENCHMARKS.md).
+    // M/M/1 took 0.64 s instead of 0.47 s (BENCHMARKS.md).
     let RunControl { max_events, mut progress } = control;
     let limit = max_events.unwrap_or(u64::MAX);
     let end = loop {
