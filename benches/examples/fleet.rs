@@ -11,8 +11,9 @@
 //! on utilization (target 0.9, min and max `n`, so the fleet keeps its size and the run's
 //! requests are the same): what the autoscaler's syncs and the per-attempt routed count cost.
 //!
-//! Prints the events handled, the time the run took (construction excluded) and the
-//! process's peak resident memory. The policy name `reference` runs the bare M/M/1 loop
+//! Prints the events handled, the time the run took (construction excluded), the process's
+//! peak resident memory, and the requests in the system (in flight at the end, and on average
+//! by Little's law). The policy name `reference` runs the bare M/M/1 loop
 //! (`stacksim_benches::reference::mm1`) instead, for whole-process comparisons;
 //! `reference-rotation` and `reference-two-choices` run the bare fleet loop
 //! (`stacksim_benches::reference::fleet`) with `n` backends. A fourth
@@ -88,6 +89,18 @@ fn main() {
     if logged > 0 {
         println!("attempt log: {logged} attempts");
     }
+    // What the run's events reached into: by Little's law, the requests in the system on
+    // average are the arrival rate times the mean response time.
+    let run = sim.into_model().summary(end, events);
+    let rate = stacksim_benches::FLEET_LOAD * n as f64;
+    println!(
+        "arrived {}, completed {}, in flight at the end {}; mean response {:.3} s, so {:.0} requests in the system on average",
+        run.arrived,
+        run.completed,
+        run.in_flight,
+        run.response_time.mean_s,
+        rate * run.response_time.mean_s
+    );
 }
 
 /// Counts the attempts it hears.
