@@ -44,7 +44,7 @@
 
 use std::time::Duration;
 
-use rand::{Rng, RngExt};
+use rand::RngExt;
 use stacksim_engine::{SimRng, SimTime, rng};
 
 use crate::backend::BackendConfig;
@@ -53,6 +53,19 @@ use crate::client::ClientConfig;
 use crate::health::{ActiveCheck, Health, HealthConfig};
 use crate::policy::{Policy, RequestInfo};
 use crate::request::NO_CONNECTION;
+
+mod connection;
+mod instance;
+mod subset;
+mod zone;
+
+pub use connection::Connections;
+use connection::{ConnectionStats, Pool, close, open};
+use instance::Instance;
+pub(crate) use subset::subset_of;
+pub use subset::{Subset, subset_counts};
+pub use zone::ZoneAware;
+use zone::{Layout, Locality, NONE, zone_numbers};
 
 /// How requests reach the balancer instances.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,62 +78,6 @@ pub enum Split {
     ByClient,
     /// Uniformly at random, from the `split` stream.
     Random,
-}
-
-/// Which backends each instance connects to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Subset {
-    /// Every backend.
-    #[default]
-    All,
-    /// `size` backends drawn at random per instance (stream `subset/<i>`).
-    Random {
-        /// Backends per instance, ≥ 1 (the whole fleet when larger).
-        size: u32,
-    },
-    /// The SRE book's deterministic subsetting (module docs).
-    Deterministic {
-        /// Backends per instance, ≥ 1 (the whole fleet when larger).
-        size: u32,
-    },
-}
-
-/// How requests travel from an instance to backends.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Connections {
-    /// A new connection per request: the policy picks per request.
-    #[default]
-    PerRequest,
-    /// HTTP/1.1 keep-alive: one request at a time per connection, a pool of idle connections.
-    KeepAlive {
-        /// Idle connections kept per instance (Go's `MaxIdleConnsPerHost`), ≥ 1.
-        per_instance: u32,
-        /// A connection closes after this many requests (NGINX `keepalive_requests`).
-        max_requests: Option<u32>,
-        /// A connection closes at this age, ±10%.
-        max_age: Option<Duration>,
-    },
-    /// HTTP/2 (gRPC): requests multiplexed over `per_instance` connections, used in turn.
-    Http2 {
-        /// Connections per instance, ≥ 1.
-        per_instance: u32,
-        /// A connection closes at this age, ±10% (gRPC `MAX_CONNECTION_AGE`).
-        max_age: Option<Duration>,
-    },
-}
-
-/// Envoy zone-aware routing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ZoneAware {
-    /// Below this many healthy backends in a priority level, no zone-aware routing (Envoy
-    /// `min_cluster_size`, default 6).
-    pub min_cluster_size: u32,
-}
-
-impl Default for ZoneAware {
-    fn default() -> Self {
-        ZoneAware { min_cluster_size: 6 }
-    }
 }
 
 /// The balancer tier's shape. The default is one balancer that sees every backend and picks
@@ -175,126 +132,6 @@ pub const MAX_INSTANCES: u32 = 100_000;
 /// The highest priority level (Envoy allows 128 levels, 0 to 127).
 pub const MAX_PRIORITY: u32 = 127;
 
-/// No zone, no group.
-const NONE: u32 = u32::MAX;
-
-/// What every instance shares: which priority level and zone each backend is in, the groups.
-#[derive(Debug)]
-struct Layout {
-    /// Priority levels (highest priority first), ≥ 1.
-    levels: usize,
-    /// Per backend: its priority level.
-    priority: Vec<u32>,
-    /// Zone names, in order of first mention (backends, then clients).
-    zones: usize,
-    /// Per backend: its zone, or [`NONE`].
-    zone: Vec<u32>,
-    /// Per zone: the share of zoned clients in it, in 1/10000 (Envoy's local percentage).
-    local_percentage: Vec<u64>,
-    zone_aware: Option<ZoneAware>,
-    /// Overprovisioning in percent (140).
-    overprovisioning: u64,
-    panic_threshold: f64,
-    /// Per backend: its level's group and its (level, zone) group or [`NONE`].
-    groups_of: Vec<(u32, u32)>,
-    /// One group and no draws: the single balancer of earlier releases.
-    simple: bool,
-}
-
-impl Layout {
-    fn groups(&self) -> usize {
-        if self.zone_aware.is_some() { self.levels * (1 + self.zones) } else { self.levels }
-    }
-
-    fn zone_group(&self, level: usize, zone: usize) -> usize {
-        self.levels + level * self.zones + zone
-    }
-}
-
-/// Where an instance routes requests of one (level, local zone): Envoy's
-/// `LocalityRoutingState`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Locality {
-    /// No zone-aware routing: the whole level.
-    None,
-    /// Every request stays in the local zone.
-    Direct,
-    /// `local` (in 1/10000) stay; the rest go to other zones in proportion to their residual
-    /// capacity, accumulated in `residual` (local zone first, as Envoy orders localities).
-    Residual { local: u64, residual: Vec<u64>, order: Vec<u32> },
-}
-
-/// One open connection.
-#[derive(Clone, Copy, Debug)]
-struct Connection {
-    backend: u32,
-    served: u32,
-    expires: SimTime,
-}
-
-/// An instance's connections.
-#[derive(Debug, Default)]
-struct Pool {
-    /// Slots; `None` when closed (its index is then in `free`).
-    connections: Vec<Option<Connection>>,
-    free: Vec<u32>,
-    /// `KeepAlive`: idle connections, most recent last.
-    idle: Vec<u32>,
-    /// `Http2`: the connection in each slot, or [`NO_CONNECTION`].
-    slots: Vec<u32>,
-    /// `Http2`: the slot the next request uses.
-    next: usize,
-}
-
-/// One balancer instance.
-#[derive(Debug)]
-struct Instance {
-    /// Handed to the policies.
-    rng: SimRng,
-    /// Priority and zone draws, and connection-age jitter (not the policy's stream).
-    draws: SimRng,
-    health: Health,
-    /// Per backend: in the configuration and in this instance's subset.
-    member: Vec<bool>,
-    groups: Vec<Balancer>,
-    /// Per level: Envoy's healthy priority load, in percent (sums to 100).
-    load: Vec<u32>,
-    /// Per level: in panic (every member of the level is used, whatever its health).
-    panic: Vec<bool>,
-    /// Per (level, local zone).
-    locality: Vec<Locality>,
-    pool: Pool,
-    scratch: Vec<bool>,
-}
-
-/// Time-weighted open connections per backend.
-#[derive(Debug, Default)]
-struct ConnectionStats {
-    open: Vec<u32>,
-    area: Vec<f64>,
-    last: Vec<SimTime>,
-    start: SimTime,
-    measuring: bool,
-    opened: u64,
-}
-
-impl ConnectionStats {
-    fn change(&mut self, b: usize, now: SimTime, up: bool) {
-        if self.measuring {
-            self.area[b] += f64::from(self.open[b]) * (now - self.last[b]).as_secs_f64();
-        }
-        self.last[b] = now;
-        if up {
-            self.open[b] += 1;
-            if self.measuring {
-                self.opened += 1;
-            }
-        } else {
-            self.open[b] = self.open[b].saturating_sub(1);
-        }
-    }
-}
-
 /// What the balancer tier measured (present only when the topology is not the default).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TopologySummary {
@@ -338,53 +175,6 @@ pub type PolicyCopies = Vec<(Box<dyn Policy>, Vec<Box<dyn Policy>>)>;
 pub fn policy_copies(topology: &Topology, backends: &[BackendConfig], clients: &[ClientConfig]) -> usize {
     let layout = Layout::new(topology, backends, clients, HealthConfig::default());
     topology.instances as usize * layout.groups()
-}
-
-impl Layout {
-    fn new(
-        topology: &Topology,
-        backends: &[BackendConfig],
-        clients: &[ClientConfig],
-        health: HealthConfig,
-    ) -> Self {
-        let (zone, client_zone, zones) = zone_numbers(backends, clients);
-        let mut per_zone = vec![0u64; zones];
-        for &z in &client_zone {
-            if z != NONE {
-                per_zone[z as usize] += 1;
-            }
-        }
-        let total: u64 = per_zone.iter().sum();
-        let local_percentage =
-            per_zone.iter().map(|&n| (10_000 * n).checked_div(total).unwrap_or(0)).collect();
-        let priority: Vec<u32> = backends.iter().map(|b| b.priority).collect();
-        let levels = priority.iter().max().map_or(1, |&p| p as usize + 1);
-        let zone_aware = topology.zone_aware.filter(|_| zones > 0);
-        let groups_of = priority
-            .iter()
-            .zip(&zone)
-            .map(|(&p, &z)| {
-                let zg = if zone_aware.is_some() && z != NONE {
-                    (levels + p as usize * zones + z as usize) as u32
-                } else {
-                    NONE
-                };
-                (p, zg)
-            })
-            .collect();
-        Layout {
-            levels,
-            priority,
-            zones,
-            zone,
-            local_percentage,
-            zone_aware,
-            overprovisioning: (topology.overprovisioning * 100.0).round() as u64,
-            panic_threshold: health.panic_threshold,
-            groups_of,
-            simple: levels == 1 && zone_aware.is_none(),
-        }
-    }
 }
 
 impl Tier {
@@ -563,10 +353,10 @@ impl Tier {
                         return Some((conn.backend as usize, c));
                     }
                     inst.pool.slots[slot] = NO_CONNECTION;
-                    close(inst, self.stats.as_mut(), c, now);
+                    close(&mut inst.pool, self.stats.as_mut(), c, now);
                 }
                 let b = inst.pick(&self.layout, request, local)?;
-                let c = open(inst, self.stats.as_mut(), b, now, max_age);
+                let c = open(&mut inst.pool, &mut inst.draws, self.stats.as_mut(), b, now, max_age);
                 inst.pool.slots[slot] = c;
                 Some((b, c))
             }
@@ -576,10 +366,10 @@ impl Tier {
                     if conn.expires > now && inst.member[conn.backend as usize] {
                         return Some((conn.backend as usize, c));
                     }
-                    close(inst, self.stats.as_mut(), c, now);
+                    close(&mut inst.pool, self.stats.as_mut(), c, now);
                 }
                 let b = inst.pick(&self.layout, request, local)?;
-                Some((b, open(inst, self.stats.as_mut(), b, now, max_age)))
+                Some((b, open(&mut inst.pool, &mut inst.draws, self.stats.as_mut(), b, now, max_age)))
             }
         }
     }
@@ -666,13 +456,13 @@ impl Tier {
                     if let Some(slot) = inst.pool.slots.iter().position(|&s| s == c) {
                         inst.pool.slots[slot] = NO_CONNECTION;
                     }
-                    close(inst, self.stats.as_mut(), c, now);
+                    close(&mut inst.pool, self.stats.as_mut(), c, now);
                 }
             }
             Connections::KeepAlive { per_instance, max_requests, .. } => {
                 let spent = max_requests.is_some_and(|m| served >= m) || expires <= now;
                 if down || spent || inst.pool.idle.len() >= per_instance as usize {
-                    close(inst, self.stats.as_mut(), c, now);
+                    close(&mut inst.pool, self.stats.as_mut(), c, now);
                 } else {
                     inst.pool.idle.push(c);
                 }
@@ -691,7 +481,7 @@ impl Tier {
             Connections::KeepAlive { .. } => {
                 let inst = &mut self.instances[i as usize];
                 if inst.pool.connections.get(c as usize).is_some_and(Option::is_some) {
-                    close(inst, self.stats.as_mut(), c, now);
+                    close(&mut inst.pool, self.stats.as_mut(), c, now);
                 }
                 false
             }
@@ -835,365 +625,5 @@ impl Tier {
             connections_mean,
             reconnects,
         })
-    }
-}
-
-/// Numbers the zones in order of first mention (backends, then clients): per backend, per
-/// client (or [`NONE`]), and how many.
-fn zone_numbers(backends: &[BackendConfig], clients: &[ClientConfig]) -> (Vec<u32>, Vec<u32>, usize) {
-    fn index<'a>(names: &mut Vec<&'a str>, name: Option<&'a str>) -> u32 {
-        let Some(name) = name else { return NONE };
-        if let Some(i) = names.iter().position(|n| *n == name) {
-            return i as u32;
-        }
-        names.push(name);
-        (names.len() - 1) as u32
-    }
-    let mut names: Vec<&str> = Vec::new();
-    let backend: Vec<u32> = backends.iter().map(|b| index(&mut names, b.zone.as_deref())).collect();
-    let client: Vec<u32> = clients.iter().map(|c| index(&mut names, c.zone.as_deref())).collect();
-    (backend, client, names.len())
-}
-
-/// Opens a connection of `inst` to backend `b` at `now`, aged out at `max_age` ±10%.
-fn open(
-    inst: &mut Instance,
-    stats: Option<&mut ConnectionStats>,
-    b: usize,
-    now: SimTime,
-    max_age: Option<Duration>,
-) -> u32 {
-    let expires = match max_age {
-        // gRPC A9: "a random jitter of +/-10% will be added to MAX_CONNECTION_AGE".
-        Some(age) => now + age.mul_f64(inst.draws.random_range(0.9..1.1)),
-        None => SimTime::MAX,
-    };
-    let conn = Connection { backend: b as u32, served: 0, expires };
-    if let Some(stats) = stats {
-        stats.change(b, now, true);
-    }
-    match inst.pool.free.pop() {
-        Some(c) => {
-            inst.pool.connections[c as usize] = Some(conn);
-            c
-        }
-        None => {
-            inst.pool.connections.push(Some(conn));
-            (inst.pool.connections.len() - 1) as u32
-        }
-    }
-}
-
-/// Closes connection `c` of `inst` at `now`.
-fn close(inst: &mut Instance, stats: Option<&mut ConnectionStats>, c: u32, now: SimTime) {
-    if let Some(conn) = inst.pool.connections[c as usize].take() {
-        inst.pool.free.push(c);
-        inst.pool.idle.retain(|&x| x != c);
-        if let Some(stats) = stats {
-            stats.change(conn.backend as usize, now, false);
-        }
-    }
-}
-
-/// Per backend of a fleet of `backends`: how many of `instances` instances hold it in their
-/// `subset`, as a run with `seed` draws them (the subset audit of `stacksim check`).
-pub fn subset_counts(subset: Subset, backends: usize, instances: u32, seed: u64) -> Vec<u32> {
-    let fleet: Vec<usize> = (0..backends).collect();
-    let mut counts = vec![0u32; backends];
-    for i in 0..instances as usize {
-        for b in subset_of(subset, &fleet, i, seed) {
-            counts[b] += 1;
-        }
-    }
-    counts
-}
-
-/// The backends of instance `i` among `fleet` (present backends, in index order).
-pub(crate) fn subset_of(subset: Subset, fleet: &[usize], i: usize, seed: u64) -> Vec<usize> {
-    match subset {
-        Subset::All => fleet.to_vec(),
-        Subset::Random { size } => {
-            let mut all = fleet.to_vec();
-            let size = (size as usize).min(all.len());
-            let mut draws = rng::stream(seed, &format!("subset/{i}"));
-            // A partial Fisher–Yates shuffle: the first `size` are a uniform sample.
-            for k in 0..size {
-                // `k + [0, n - k)` is the draw `[k, n)` makes, bit for bit; a range from 0 keeps
-                // `random_range` over `usize` ranges called with a constant start alone, as the
-                // policies' picks call it (where it is specialised for a start of 0).
-                let j = k + draws.random_range(0..all.len() - k);
-                all.swap(k, j);
-            }
-            all.truncate(size);
-            all.sort_unstable();
-            all
-        }
-        Subset::Deterministic { size } => {
-            // SRE book, ch. 20: subset_count = backends / size; round = client_id / subset_count;
-            // shuffle the backends with the round as seed; subset_id = client_id % subset_count.
-            let size = (size as usize).min(fleet.len()).max(1);
-            if fleet.is_empty() {
-                return Vec::new();
-            }
-            let subset_count = fleet.len() / size;
-            let round = i / subset_count;
-            let mut all = fleet.to_vec();
-            let mut draws = rng::stream(seed, &format!("subset/round/{round}"));
-            for k in (1..all.len()).rev() {
-                let j = draws.random_range(0..=k);
-                all.swap(k, j);
-            }
-            let start = (i % subset_count) * size;
-            let mut mine = all[start..start + size].to_vec();
-            mine.sort_unstable();
-            mine
-        }
-    }
-}
-
-impl Instance {
-    /// The backend for `request` from a client in zone `local` ([`NONE`] if unknown).
-    #[inline(always)]
-    fn pick(&mut self, layout: &Layout, request: &RequestInfo, local: u32) -> Option<usize> {
-        if layout.simple {
-            let b = self.groups[0].route(request, &mut self.rng);
-            debug_assert!(b.is_none_or(|b| self.member[b]), "backend {b:?} is outside the instance's subset");
-            return b;
-        }
-        let level = if layout.levels > 1 { self.choose_level() } else { 0 };
-        let mut group = level;
-        if layout.zone_aware.is_some() && local != NONE && !self.panic[level] {
-            group = match &self.locality[level * layout.zones + local as usize] {
-                Locality::None => level,
-                Locality::Direct => layout.zone_group(level, local as usize),
-                Locality::Residual { local: stay, residual, order } => {
-                    let zone = if self.draws.next_u64() % 10_000 < *stay {
-                        local as usize
-                    } else {
-                        let total = *residual.last().expect("two zones or more");
-                        if total == 0 {
-                            order[(self.draws.next_u64() % order.len() as u64) as usize] as usize
-                        } else {
-                            // Envoy's scan, `while (threshold > residual_capacity[i]) i++`.
-                            let threshold = self.draws.next_u64() % total;
-                            let mut k = 0;
-                            while threshold > residual[k] {
-                                k += 1;
-                            }
-                            order[k] as usize
-                        }
-                    };
-                    layout.zone_group(level, zone)
-                }
-            };
-        }
-        let b = self.groups[group].route(request, &mut self.rng);
-        debug_assert!(b.is_none_or(|b| self.member[b]), "backend {b:?} is outside the instance's subset");
-        b
-    }
-
-    /// Envoy's `choosePriority`: a draw in 1..=100 against the cumulative priority loads.
-    fn choose_level(&mut self) -> usize {
-        let hash = self.draws.next_u64() % 100 + 1;
-        let mut total = 0;
-        for (level, &load) in self.load.iter().enumerate() {
-            total += u64::from(load);
-            if hash <= total {
-                return level;
-            }
-        }
-        0
-    }
-
-    // Levels and zones index parallel arrays (counts, loads, groups): index loops read best.
-    #[allow(clippy::needless_range_loop)]
-    /// Recomputes eligibility in every group, the priority loads and panic, and the locality
-    /// routing, after a change of health or membership.
-    fn refresh(&mut self, layout: &Layout) {
-        let n = self.member.len();
-        if layout.simple {
-            self.health.eligibility(&self.member, &mut self.scratch);
-            self.groups[0].set_eligible(&self.scratch);
-            return;
-        }
-        let levels = layout.levels;
-        let mut total = vec![0u64; levels];
-        let mut healthy = vec![0u64; levels];
-        for b in 0..n {
-            if self.member[b] {
-                let p = layout.priority[b] as usize;
-                total[p] += 1;
-                healthy[p] += u64::from(self.health.is_healthy(b));
-            }
-        }
-        self.priority_state(layout, &total, &healthy);
-        for level in 0..levels {
-            for b in 0..n {
-                self.scratch[b] = self.member[b]
-                    && layout.priority[b] as usize == level
-                    && (self.panic[level] || self.health.is_healthy(b));
-            }
-            self.groups[level].set_eligible(&self.scratch);
-        }
-        if layout.zone_aware.is_none() {
-            return;
-        }
-        let zones = layout.zones;
-        for level in 0..levels {
-            let mut healthy_in = vec![0u64; zones];
-            for zone in 0..zones {
-                for b in 0..n {
-                    self.scratch[b] = self.member[b]
-                        && layout.priority[b] as usize == level
-                        && layout.zone[b] as usize == zone
-                        && self.health.is_healthy(b);
-                    healthy_in[zone] += u64::from(self.scratch[b]);
-                }
-                self.groups[layout.zone_group(level, zone)].set_eligible(&self.scratch);
-            }
-            for local in 0..zones {
-                self.locality[level * zones + local] = locality(layout, &healthy_in, local);
-            }
-        }
-    }
-
-    #[allow(clippy::needless_range_loop)]
-    /// Envoy's `recalculatePerPriorityState` and `recalculatePerPriorityPanic` (no degraded
-    /// hosts: nothing in the model marks a backend degraded, so the degraded load is zero).
-    fn priority_state(&mut self, layout: &Layout, total: &[u64], healthy: &[u64]) {
-        let levels = total.len();
-        let health: Vec<u64> = (0..levels)
-            .map(|p| (layout.overprovisioning * healthy[p]).checked_div(total[p]).unwrap_or(0).min(100))
-            .collect();
-        let normalized = health.iter().sum::<u64>().min(100);
-        let threshold = layout.panic_threshold * 100.0;
-        let in_panic = |p: usize| {
-            let percent = if total[p] == 0 { 0.0 } else { 100.0 * healthy[p] as f64 / total[p] as f64 };
-            percent < threshold
-        };
-        if levels == 1 {
-            // One level: the panic rule of a single balancer (fewer healthy than the threshold).
-            self.load[0] = 100;
-            self.panic[0] = total[0] > 0 && (healthy[0] as f64) < layout.panic_threshold * total[0] as f64;
-            return;
-        }
-        let mut remaining = 100u64;
-        let mut first = None;
-        if normalized > 0 {
-            for p in 0..levels {
-                if first.is_none() && health[p] > 0 {
-                    first = Some(p);
-                }
-                let load = remaining.min((health[p] * 100).checked_div(normalized).unwrap_or(0));
-                self.load[p] = load as u32;
-                remaining -= load;
-            }
-            if let Some(first) = first {
-                self.load[first] += remaining as u32;
-            }
-        }
-        let mut total_panic = true;
-        for p in 0..levels {
-            // Never panic while the normalized total health is 100%.
-            self.panic[p] = normalized != 100 && in_panic(p);
-            total_panic &= self.panic[p];
-        }
-        if total_panic {
-            // Envoy's `recalculateLoadInTotalPanic`: load by host count, whatever the health.
-            let hosts: u64 = total.iter().sum();
-            if hosts == 0 {
-                self.load.iter_mut().for_each(|l| *l = 0);
-                self.load[0] = 100;
-                return;
-            }
-            let mut remaining = 100u64;
-            let mut first = None;
-            for p in 0..levels {
-                if first.is_none() && total[p] != 0 {
-                    first = Some(p);
-                }
-                let load = 100 * total[p] / hosts;
-                self.load[p] = load as u32;
-                remaining -= load;
-            }
-            self.load[first.unwrap_or(0)] += remaining as u32;
-        } else if normalized == 0 {
-            self.load.iter_mut().for_each(|l| *l = 0);
-            self.load[0] = 100;
-        }
-    }
-}
-
-/// Envoy's `regenerateLocalityRoutingStructures` for clients in zone `local`, given the healthy
-/// backends per zone of one level.
-fn locality(layout: &Layout, healthy: &[u64], local: usize) -> Locality {
-    let Some(zone_aware) = layout.zone_aware else { return Locality::None };
-    let all: u64 = healthy.iter().sum();
-    if layout.zones < 2 || healthy[local] == 0 || all < u64::from(zone_aware.min_cluster_size) {
-        return Locality::None;
-    }
-    let upstream: Vec<u64> = healthy.iter().map(|&h| 10_000 * h / all).collect();
-    let downstream = &layout.local_percentage;
-    if upstream[local] >= downstream[local] {
-        return Locality::Direct;
-    }
-    let stay = upstream[local] * 10_000 / downstream[local].max(1);
-    // Envoy puts the local locality first, with no residual capacity.
-    let mut order = vec![local as u32];
-    order.extend((0..layout.zones).filter(|&z| z != local).map(|z| z as u32));
-    let mut residual = Vec::with_capacity(order.len());
-    let mut sum = 0;
-    for (k, &z) in order.iter().enumerate() {
-        let z = z as usize;
-        if k > 0 && upstream[z] > downstream[z] {
-            sum += upstream[z] - downstream[z];
-        }
-        residual.push(sum);
-    }
-    Locality::Residual { local: stay, residual, order }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deterministic_subsets_give_every_backend_the_same_number_of_instances() {
-        let fleet: Vec<usize> = (0..300).collect();
-        let mut count = vec![0u32; 300];
-        for i in 0..300 {
-            let mine = subset_of(Subset::Deterministic { size: 10 }, &fleet, i, 7);
-            assert_eq!(mine.len(), 10);
-            for b in mine {
-                count[b] += 1;
-            }
-        }
-        assert!(count.iter().all(|&c| c == 10), "{count:?}");
-    }
-
-    #[test]
-    fn random_subsets_are_uneven() {
-        // SRE book: 90 of 300 per client, 300 clients: 63%–121% of the mean in one draw.
-        let fleet: Vec<usize> = (0..300).collect();
-        let mut count = vec![0u32; 300];
-        for i in 0..300 {
-            for b in subset_of(Subset::Random { size: 90 }, &fleet, i, 7) {
-                count[b] += 1;
-            }
-        }
-        let (min, max) = (*count.iter().min().unwrap(), *count.iter().max().unwrap());
-        assert!(min < 90 && max > 90 && min > 45 && max < 135, "{min}..{max}");
-    }
-
-    #[test]
-    fn a_random_subset_draws_from_k_as_k_plus_a_draw_from_zero() {
-        // `subset_of` draws `k + [0, n - k)` where it used to draw `[k, n)`: the same numbers,
-        // so every random subset is the one earlier releases drew.
-        let (mut from_k, mut from_zero) = (rng::stream(7, "subset/0"), rng::stream(7, "subset/0"));
-        for n in 1usize..2000 {
-            for k in [0, n / 3, n / 2, n - 1] {
-                assert_eq!(from_k.random_range(k..n), k + from_zero.random_range(0..n - k), "{k}..{n}");
-            }
-        }
     }
 }
