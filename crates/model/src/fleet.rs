@@ -6,7 +6,7 @@
 //! enough for its largest fleet with a deploy's surge and pods still draining; a slot holds at
 //! most one pod at a time. Memory is O(slots); per event nothing here runs: the group acts on
 //! its own rare events (an autoscaler sync, a pod's next phase, a timeline action) and returns
-//! [`Change`]s for the stack to apply to the balancer and backends. Membership changes rebuild
+//! `Change`s for the stack to apply to the balancer and backends. Membership changes rebuild
 //! the balancer's indexes once each (O(n log n)), never per request.
 //!
 //! A pod's life, as Kubernetes runs it:

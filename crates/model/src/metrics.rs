@@ -76,10 +76,10 @@ impl Latency {
 /// The time integral of a step function (busy workers, queue length), for its time average.
 /// Exact: integer nanoseconds times integer levels.
 ///
-/// It is two parts: the [`Area`] every level change updates, and the [`Mark`] of the last
+/// It is two parts: the `Area` every level change updates, and the `Mark` of the last
 /// restart, read only at the end of warm-up and by reports. A type that keeps integrals on its
 /// hot path may keep the parts apart, so that its hot fields share fewer cache lines: a
-/// backend keeps its two levels' sums with [`record_change`] and [`area`] in one line, and its
+/// backend keeps its two levels' sums with `record_change` and `area` in one line, and its
 /// marks elsewhere (issue 10).
 #[derive(Clone, Debug, Default)]
 pub struct TimeIntegral {

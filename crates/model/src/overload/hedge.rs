@@ -25,7 +25,7 @@
 //! stream), but a hedge races its siblings, and the variability a hedge is sent to beat is the
 //! server's — queueing, pauses, interference (Dean and Barroso, "The Tail at Scale", CACM
 //! 2013) — so hedge number `n` ≥ 1 draws its service time from a size stream of its own,
-//! [`hedge_seed`]; the first attempt keeps the request's, so runs with and without hedging
+//! `hedge_seed`; the first attempt keeps the request's, so runs with and without hedging
 //! see the same first tries.
 //!
 //! Cancelling: an attempt still waiting in a backend's queue leaves it (the HTTP/2

@@ -14,7 +14,7 @@ use stacksim_engine::SimTime;
 pub struct RateLimit {
     /// Refill rate [tokens·s⁻¹], > 0.
     pub tokens_per_s: f64,
-    /// Bucket size [tokens], ≥ 1: requests admitted at once after a quiet spell.
+    /// Bucket size \[tokens\], ≥ 1: requests admitted at once after a quiet spell.
     pub burst: u32,
 }
 
