@@ -3,7 +3,8 @@
 //! Every backend set has mixed weights (1 to 3), a few requests in flight and a known latency,
 //! so weighted and load-aware paths are the ones measured; the policy is told of the set once,
 //! as a balancer does when it starts, and then picks for a rotating list of request keys.
-//! Table-building costs (Maglev, ring hash) are paid in `on_backends_changed`, not here.
+//! Table-building costs (Maglev, ring hash) are paid in `on_backends_changed`, not here:
+//! `availability_change` measures them, for one backend leaving or coming back among 10,000.
 //!
 //! Run with `cargo bench -p stacksim-benches --bench policies`.
 
@@ -82,6 +83,29 @@ fn pick(c: &mut Criterion) {
     group.finish();
 }
 
+/// One backend leaving and coming back (a failed health check, an ejection that ends) in a
+/// fleet of 10,000: what `on_backends_changed` costs a policy that keeps a table. Each
+/// iteration flips backend 0's eligibility and tells the policy.
+fn availability_change(c: &mut Criterion) {
+    let mut group = c.benchmark_group("availability_change");
+    group.sample_size(10);
+    for (name, make) in
+        policies().into_iter().filter(|(name, _)| ["RingHash", "Maglev", "BoundedLoadHash"].contains(name))
+    {
+        let n = 10_000;
+        let mut states = backends(n);
+        let mut policy = make();
+        policy.on_backends_changed(&states);
+        group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+            b.iter(|| {
+                states[0].eligible = !states[0].eligible;
+                policy.on_backends_changed(black_box(&states));
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // A pick takes nanoseconds: short measurements are tight, and 48 cases stay within a
@@ -90,6 +114,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1))
         .sample_size(30);
-    targets = pick
+    targets = pick, availability_change
 }
 criterion_main!(benches);
