@@ -90,7 +90,8 @@ fn main() {
         println!("attempt log: {logged} attempts");
     }
     // What the run's events reached into: by Little's law, the requests in the system on
-    // average are the arrival rate times the mean response time.
+    // average are the arrival rate times the mean response time (an estimate in a run that
+    // starts empty and ends with requests in flight).
     let run = sim.into_model().summary(end, events);
     let rate = stacksim_benches::FLEET_LOAD * n as f64;
     println!(

@@ -124,6 +124,9 @@ impl Ring {
         splitmix64(splitmix64(backend as u64) ^ replica)
     }
 
+    /// Tells the ring of the backends' weights and availability: the points are placed again
+    /// when the weights change, when the ring changes kind, and at every change while it holds
+    /// the available backends only; otherwise only the availability is noted.
     pub(crate) fn rebuild(&mut self, backends: &[BackendState]) {
         let same_weights = backends.len() == self.weights.len()
             && backends.iter().zip(&self.weights).all(|(b, &w)| b.weight == w);
@@ -135,7 +138,7 @@ impl Ring {
         self.live =
             self.points.iter().zip(&self.available).filter(|(_, a)| **a).map(|(&p, _)| p as usize).sum();
         let whole = 4 * self.live >= self.points.iter().map(|&p| p as usize).sum::<usize>();
-        if !same_weights || whole != self.whole || !whole {
+        if !(same_weights && whole && self.whole) {
             self.place(whole);
         }
     }
@@ -231,7 +234,7 @@ impl Ring {
         self.owners[at] as usize
     }
 
-    /// Points on the ring.
+    /// Points on the ring, those of unavailable backends included.
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.hashes.len()

@@ -6,6 +6,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::metric::ClassMetric;
+use crate::stats::Estimate;
 
 use super::Report;
 
@@ -81,9 +82,7 @@ impl Report {
                     class.priority.clone(),
                 ];
                 for metric in ClassMetric::ALL {
-                    let e = class.metrics.get(metric.name());
-                    row.push(e.map_or(String::new(), |e| format_number(e.mean)));
-                    row.push(e.map_or(String::new(), |e| format_number(e.ci95)));
+                    push_estimate(&mut row, class.metrics.get(metric.name()));
                 }
                 csv.write_record(&row)?;
             }
@@ -123,9 +122,7 @@ impl Report {
                 other => other.to_string(),
             }));
             for name in names.keys() {
-                let e = v.metrics.get(*name);
-                row.push(e.map_or(String::new(), |e| format_number(e.mean)));
-                row.push(e.map_or(String::new(), |e| format_number(e.ci95)));
+                push_estimate(&mut row, v.metrics.get(*name));
             }
             csv.write_record(&row)?;
         }
@@ -176,6 +173,13 @@ impl Report {
 }
 
 /// A number for CSV: shortest round-trip form; empty when there is no value.
+/// An estimate's two cells, its mean and its `_ci95`; two empty cells for a metric the row
+/// lacks.
+fn push_estimate(row: &mut Vec<String>, estimate: Option<&Estimate>) {
+    row.push(estimate.map_or(String::new(), |e| format_number(e.mean)));
+    row.push(estimate.map_or(String::new(), |e| format_number(e.ci95)));
+}
+
 fn format_number(x: f64) -> String {
     if x.is_finite() { x.to_string() } else { String::new() }
 }

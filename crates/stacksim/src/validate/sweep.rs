@@ -25,6 +25,14 @@ impl Checker<'_> {
                 );
             }
         };
+        // The autoscaled groups an HPA axis changes; an error when there are none.
+        let scaled = |c: &mut Self, backend: &Option<String>| {
+            let scaled = autoscaled(groups, backend);
+            if scaled.is_empty() {
+                c.error(path.clone(), "no autoscaled group to sweep: give a group autoscale: Hpa(...)");
+            }
+            scaled
+        };
         let empty = |c: &mut Self, len: usize, example: &str| {
             if len == 0 {
                 c.error(path.field("values"), format!("give at least one value, like {example}"));
@@ -111,10 +119,7 @@ impl Checker<'_> {
             SweepAxis::Target { backend, values } => {
                 target(self, backend);
                 empty(self, values.len(), "values: [0.5, 0.7, 0.9]");
-                let scaled = autoscaled(groups, backend);
-                if scaled.is_empty() {
-                    self.error(path.clone(), "no autoscaled group to sweep: give a group autoscale: Hpa(...)");
-                }
+                let scaled = scaled(self, backend);
                 for (j, &value) in values.iter().enumerate() {
                     for group in &scaled {
                         let mut hpa = crate::build::hpa(group.autoscale.as_ref().expect("autoscaled"));
@@ -129,10 +134,7 @@ impl Checker<'_> {
             SweepAxis::MinReplicas { backend, values } => {
                 target(self, backend);
                 empty(self, values.len(), "values: [2, 4, 8]");
-                let scaled = autoscaled(groups, backend);
-                if scaled.is_empty() {
-                    self.error(path.clone(), "no autoscaled group to sweep: give a group autoscale: Hpa(...)");
-                }
+                let scaled = scaled(self, backend);
                 for (j, &n) in values.iter().enumerate() {
                     self.at_least_one(path.field("values").index(j), n, "each value");
                     for group in &scaled {
